@@ -1,0 +1,141 @@
+"""Signed tokens (JWT, HS256) and the one authorization check.
+
+A token names a role, a room (or '*' for assistant/ingest), an optional user and an expiry. Every route
+and every websocket message type names one `Action`; `authorize()` is the only place that decides
+whether a token may perform it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+from livecart.errors import BadRequest, Forbidden, Unauthorized
+
+__all__ = ["ROLES", "Action", "Claims", "authorize", "check_room_name", "issue", "verify"]
+
+ROLES = ("viewer", "assistant", "host", "overlay", "ingest")
+WILDCARD_ROLES = ("assistant", "ingest")
+KEY_ID = "k1"
+MAX_TOKEN_CHARS = 4096
+_ROOM_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+class Action(Enum):
+    """What a request or message wants to do, mapped to the roles allowed to do it."""
+
+    WATCH = "watch"  # open a room socket, read state and deals
+    INGEST = "ingest"  # push platform events
+    CLAIM = "claim"  # claim a flash deal (needs a user)
+    COMMENT = "comment"  # comment from a viewer socket (needs a user)
+    MANAGE = "manage"  # deals, pins, cues, announcements
+
+
+_ALLOWED: dict[Action, frozenset[str]] = {
+    Action.WATCH: frozenset(ROLES),
+    Action.INGEST: frozenset({"ingest"}),
+    Action.CLAIM: frozenset({"viewer"}),
+    Action.COMMENT: frozenset({"viewer"}),
+    Action.MANAGE: frozenset({"assistant"}),
+}
+_NEEDS_USER = frozenset({Action.CLAIM, Action.COMMENT})
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    role: str
+    room: str
+    user: str | None
+    expires_at: float  # unix seconds
+
+    def covers(self, room: str) -> bool:
+        return self.room == "*" or self.room == room
+
+
+def check_room_name(room: str) -> str:
+    if not 1 <= len(room) <= 64 or not _ROOM_CHARS.issuperset(room):
+        raise BadRequest("bad_room", "room names are 1-64 characters of [A-Za-z0-9_.-]")
+    return room
+
+
+def issue(secret: str, *, role: str, room: str, user: str | None = None, ttl_s: float = 12 * 3600,
+          now: float | None = None) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    if room == "*":
+        if role not in WILDCARD_ROLES:
+            raise ValueError(f"--room '*' is only for {' and '.join(WILDCARD_ROLES)} tokens")
+    else:
+        check_room_name(room)
+    issued = time.time() if now is None else now
+    payload: dict[str, object] = {"role": role, "room": room, "iat": int(issued),
+                                  "exp": round(issued + ttl_s, 3)}
+    if user is not None:
+        payload["sub"] = user
+    header = {"alg": "HS256", "typ": "JWT", "kid": KEY_ID}
+    signing_input = _b64(_json(header)) + "." + _b64(_json(payload))
+    return signing_input + "." + _b64(_sign(secret, signing_input))
+
+
+def verify(secret: str, token: str | None, now: float | None = None) -> Claims:
+    """The token's claims, or Unauthorized. Expiry has no leeway."""
+    if not token:
+        raise Unauthorized("missing token")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise Unauthorized("token too long")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise Unauthorized("malformed token")
+    signing_input = parts[0] + "." + parts[1]
+    try:
+        signature = _unb64(parts[2])
+        header = json.loads(_unb64(parts[0]))
+        payload = json.loads(_unb64(parts[1]))
+    except ValueError as exc:
+        raise Unauthorized("malformed token") from exc
+    if not hmac.compare_digest(signature, _sign(secret, signing_input)):
+        raise Unauthorized("bad signature")
+    if not isinstance(header, dict) or header.get("alg") != "HS256" or not isinstance(payload, dict):
+        raise Unauthorized("unsupported token")
+    role, room, user, exp = payload.get("role"), payload.get("room"), payload.get("sub"), payload.get("exp")
+    if role not in ROLES or not isinstance(room, str) or not isinstance(exp, int | float):
+        raise Unauthorized("incomplete token")
+    if user is not None and not isinstance(user, str):
+        raise Unauthorized("incomplete token")
+    if (time.time() if now is None else now) >= exp:
+        raise Unauthorized("token expired")
+    return Claims(role=role, room=room, user=user, expires_at=float(exp))
+
+
+def authorize(claims: Claims, room: str, action: Action) -> None:
+    """Raise Forbidden unless `claims` may perform `action` in `room`."""
+    if not claims.covers(room):
+        raise Forbidden(f"this token is for room {claims.room!r}")
+    if claims.role not in _ALLOWED[action]:
+        raise Forbidden(f"role {claims.role!r} may not {action.value}")
+    if action in _NEEDS_USER and not claims.user:
+        raise Forbidden(f"a token without a user may watch but not {action.value}")
+
+
+def _sign(secret: str, signing_input: str) -> bytes:
+    return hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("bad base64") from exc

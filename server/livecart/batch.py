@@ -1,0 +1,89 @@
+"""Per-tick batching for one room: events in offset order, counters and deals coalesced.
+
+Calling contract (pure; the hub owns timers, Redis and sockets):
+- `add_events(events)` with events carrying `offset`, in any order, duplicates allowed. Events behind
+  `next_offset` are dropped as duplicates; events past a hole are held back.
+- After any `add_events`, call `missing()`: a `(first, last)` offset range the hub must fetch from history
+  (pub/sub is at-most-once; a hole means a message was lost) and feed back with `add_events`.
+- `set_counters`, `set_deal`, `set_online` record latest values; only the last value per tick is sent.
+- `flush(now_ms)` returns the `Batch` to send this tick, or None when nothing changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Batch", "RoomBatch"]
+
+
+@dataclass(slots=True)
+class Batch:
+    events: list[dict[str, Any]]
+    offset: int  # the room offset after this batch
+    counters: dict[str, Any] | None = None
+    deals: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def first_offset(self) -> int:
+        return self.offset - len(self.events) + 1
+
+    def frame(self, now_ms: int, events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The wire map; `events` overrides the event list (for a socket that already has some)."""
+        out: dict[str, Any] = {"type": "batch", "offset": self.offset, "now": now_ms,
+                               "events": self.events if events is None else events}
+        if self.counters is not None:
+            out["counters"] = self.counters
+        if self.deals:
+            out["deals"] = self.deals
+        return out
+
+
+class RoomBatch:
+    def __init__(self, offset: int) -> None:
+        self.next_offset = offset + 1
+        self._ready: list[dict[str, Any]] = []
+        self._ahead: dict[int, dict[str, Any]] = {}
+        self._counters: dict[str, Any] | None = None
+        self._online: int | None = None
+        self._deals: dict[str, dict[str, Any]] = {}
+        self.duplicates = 0
+
+    def add_events(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            offset = event["offset"]
+            if offset < self.next_offset or offset in self._ahead:
+                self.duplicates += 1
+            elif offset == self.next_offset:
+                self._ready.append(event)
+                self.next_offset += 1
+            else:
+                self._ahead[offset] = event
+        while self._ahead and self.next_offset in self._ahead:
+            self._ready.append(self._ahead.pop(self.next_offset))
+            self.next_offset += 1
+
+    def missing(self) -> tuple[int, int] | None:
+        if not self._ahead:
+            return None
+        return self.next_offset, min(self._ahead) - 1
+
+    def set_counters(self, counters: dict[str, Any]) -> None:
+        self._counters = counters
+
+    def set_online(self, online: int) -> None:
+        self._online = online
+
+    def set_deal(self, deal: dict[str, Any]) -> None:
+        self._deals[deal["id"]] = deal
+
+    def flush(self) -> Batch | None:
+        if not (self._ready or self._counters is not None or self._online is not None or self._deals):
+            return None
+        counters = self._counters
+        if self._online is not None:
+            counters = dict(counters or {}, online=self._online)
+        batch = Batch(events=self._ready, offset=self.next_offset - 1, counters=counters,
+                      deals=list(self._deals.values()))
+        self._ready, self._counters, self._online, self._deals = [], None, None, {}
+        return batch

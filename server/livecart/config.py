@@ -1,0 +1,107 @@
+"""Settings: one frozen object, built once from CLI flags and LIVECART_* environment variables.
+
+Precedence: CLI flag > environment > default. Nothing else in livecart reads the environment; pure code
+receives plain arguments (tick_ms, max_bytes), never Settings.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Secret", "Settings", "load_or_create_secret"]
+
+DEFAULT_PORT = 8080
+DEFAULT_DATA_DIR = "./livecart-data"
+SECRET_FILE = "secret"
+
+
+class Secret(str):
+    """A string that never shows its value in a repr or a log line."""
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    redis_url: str | None = None  # None: start and supervise our own redis-server under data_dir
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    secret: Secret = field(default=Secret(""), repr=False)
+    node_id: str = ""
+    redis_server: str = "redis-server"  # binary used for the embedded default
+    # Fan-out
+    tick_ms: int = 50
+    outbound_max_bytes: int = 4 * 1024 * 1024  # a socket further behind than this is closed (1013)
+    outbound_high_water: int = 64 * 1024  # above this, counter-only frames wait and coalesce
+    max_inbound_bytes: int = 64 * 1024
+    heartbeat_s: float = 20.0
+    presence_s: float = 2.0
+    # Room log
+    history_max: int = 20_000
+    history_max_age_s: int = 24 * 3600
+    dedup_window_s: int = 24 * 3600
+    # Ingest and limits
+    ingest_max_body: int = 1024 * 1024
+    ingest_rate: float = 200.0  # requests per second per token (token bucket)
+    ingest_burst: int = 400
+    comment_rate: float = 1.0  # viewer comments per second per user
+    comment_burst: int = 5
+    connect_rate: float = 2000.0  # new sockets per second per node before 1013
+    shutdown_timeout_s: float = 8.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Settings:
+        """Build settings: `overrides` (parsed CLI flags, None meaning 'not given') win over LIVECART_*."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            given = (overrides or {}).get(f.name)
+            raw = given if given is not None else environ.get("LIVECART_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _cast(f.name, f.type, raw)
+        settings = cls(**values)
+        if not settings.node_id:
+            settings = replace(settings, node_id=uuid.uuid4().hex[:12])
+        if not settings.secret:
+            settings = replace(settings, secret=load_or_create_secret(settings.data_dir))
+        return settings
+
+
+def load_or_create_secret(data_dir: Path) -> Secret:
+    """The signing secret kept in the data dir, generated on first use (mode 0600)."""
+    path = Path(data_dir) / SECRET_FILE
+    try:
+        return Secret(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return Secret(value)
+
+
+def _cast(name: str, typ: Any, raw: Any) -> Any:
+    kind = str(typ)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw)
+        if kind == "Secret":
+            return Secret(raw)
+        return str(raw)
+    except ValueError as exc:
+        raise ValueError(f"setting {name}: cannot read {raw!r} as {kind}") from exc
+

@@ -1,0 +1,165 @@
+"""Room event types and their validation.
+
+An event arrives from the platform (ingest) or a viewer socket as a map; `validate_event` turns it into the
+normalised map that is stored in the room log and sent to clients, or raises `InvalidEvent` naming the
+field. `counter_deltas` says how an accepted event moves the room counters. Money is kept in integer
+cents so counters never drift; the wire shows it as a number with two decimals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from livecart.errors import BadRequest
+
+__all__ = [
+    "COUNTERS",
+    "EVENT_TYPES",
+    "ORDER_STATUSES",
+    "InvalidEvent",
+    "counter_deltas",
+    "counters_to_wire",
+    "validate_event",
+]
+
+MAX_ID = 200
+MAX_TEXT = 4096
+MAX_NAME = 100
+MAX_COUNT = 1_000_000
+MAX_MONEY = 1e10
+ORDER_STATUSES = ("placed", "paid", "cancelled", "refunded")
+# Room counters kept in Redis (a hash per room). *_cents are shown to clients without the suffix.
+COUNTERS = ("comments", "likes", "shares", "follows", "joins", "leaves", "gifts", "gifts_value_cents",
+            "orders", "gmv_cents", "refunds")
+
+
+class InvalidEvent(BadRequest):
+    """One event of a batch is not valid; the rest of the batch is judged on its own."""
+
+
+def _text(ev: dict[str, Any], key: str, max_len: int, *, min_len: int = 1) -> str:
+    value = ev.get(key)
+    if value is None:
+        raise InvalidEvent("missing_field", f"{key} is required")
+    if not isinstance(value, str):
+        raise InvalidEvent("bad_field", f"{key} must be a string")
+    if not min_len <= len(value) <= max_len:
+        raise InvalidEvent("bad_field", f"{key} must be {min_len}-{max_len} characters")
+    return value
+
+
+def _int(ev: dict[str, Any], key: str, *, low: int = 1, high: int = MAX_COUNT) -> int:
+    value = ev.get(key)
+    if value is None:
+        raise InvalidEvent("missing_field", f"{key} is required")
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidEvent("bad_field", f"{key} must be an integer from {low} to {high}")
+    return value
+
+
+def _money(ev: dict[str, Any], key: str) -> float:
+    value = ev.get(key)
+    if value is None:
+        raise InvalidEvent("missing_field", f"{key} is required")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or not 0 <= value <= MAX_MONEY:
+        raise InvalidEvent("bad_field", f"{key} must be a number from 0 to {MAX_MONEY:.0f}")
+    return round(float(value), 2)
+
+
+def _comment(ev: dict[str, Any]) -> dict[str, Any]:
+    return {"text": _text(ev, "text", MAX_TEXT)}
+
+
+def _like(ev: dict[str, Any]) -> dict[str, Any]:
+    return {"count": _int(ev, "count") if "count" in ev else 1}
+
+
+def _nothing(ev: dict[str, Any]) -> dict[str, Any]:
+    return {}
+
+
+def _gift(ev: dict[str, Any]) -> dict[str, Any]:
+    return {"gift": _text(ev, "gift", MAX_NAME), "count": _int(ev, "count"), "value": _money(ev, "value")}
+
+
+def _order(ev: dict[str, Any]) -> dict[str, Any]:
+    status = ev.get("status")
+    if status not in ORDER_STATUSES:
+        raise InvalidEvent("bad_field", f"status must be one of {', '.join(ORDER_STATUSES)}")
+    fields = {"order_id": _text(ev, "order_id", MAX_ID), "product_id": _text(ev, "product_id", MAX_ID),
+              "qty": _int(ev, "qty"), "amount": _money(ev, "amount"), "status": status}
+    if ev.get("claim_id") is not None:
+        fields["claim_id"] = _text(ev, "claim_id", MAX_ID)
+    return fields
+
+
+EVENT_TYPES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "comment": _comment,
+    "like": _like,
+    "share": _nothing,
+    "follow": _nothing,
+    "join": _nothing,
+    "leave": _nothing,
+    "gift": _gift,
+    "order": _order,
+}
+
+
+def validate_event(raw: Any, now_ms: int) -> dict[str, Any]:
+    """The normalised event, or InvalidEvent. Unknown extra fields are dropped, not stored."""
+    if not isinstance(raw, dict):
+        raise InvalidEvent("not_an_object", "each event must be an object")
+    event_id = _text(raw, "id", MAX_ID)
+    kind = raw.get("type")
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
+        raise InvalidEvent("bad_type", f"type must be one of {', '.join(EVENT_TYPES)}")
+    user = raw.get("user")
+    if not isinstance(user, dict):
+        raise InvalidEvent("missing_field", "user {id, name} is required")
+    user_id = _text(user, "id", MAX_ID)
+    name = user.get("name", user_id)
+    if not isinstance(name, str) or len(name) > MAX_NAME:
+        raise InvalidEvent("bad_field", f"user.name must be a string of at most {MAX_NAME} characters")
+    ts = raw.get("ts")
+    if ts is None:
+        ts = now_ms
+    elif isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts < 2**53:
+        raise InvalidEvent("bad_field", "ts must be an integer of milliseconds")
+    event: dict[str, Any] = {"id": event_id, "type": kind, "user": {"id": user_id, "name": name}, "ts": ts}
+    event.update(EVENT_TYPES[kind](raw))
+    return event
+
+
+def counter_deltas(event: dict[str, Any]) -> dict[str, int]:
+    """How an accepted event moves the room counters (money in cents)."""
+    kind = event["type"]
+    if kind == "comment":
+        return {"comments": 1}
+    if kind == "like":
+        return {"likes": event["count"]}
+    if kind in ("share", "follow", "join", "leave"):
+        return {kind + "s": 1}
+    if kind == "gift":
+        return {"gifts": event["count"], "gifts_value_cents": round(event["value"] * 100)}
+    if kind == "order":
+        cents = round(event["amount"] * 100)
+        if event["status"] == "paid":
+            return {"orders": 1, "gmv_cents": cents}
+        if event["status"] == "refunded":
+            return {"refunds": 1, "gmv_cents": -cents}
+    return {}
+
+
+def counters_to_wire(raw: dict[str, int]) -> dict[str, float | int]:
+    """Counters as clients see them: every known counter present, cents shown as money."""
+    wire: dict[str, float | int] = {}
+    for name in COUNTERS:
+        value = raw.get(name, 0)
+        if name.endswith("_cents"):
+            wire[name[: -len("_cents")]] = round(value / 100, 2)
+        else:
+            wire[name] = value
+    return wire

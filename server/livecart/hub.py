@@ -1,0 +1,323 @@
+"""This node's rooms: who is connected where, and the tick that fans room updates out to them.
+
+One Redis subscriber feeds every room; each room collects events in a pure `RoomBatch`, and at most once
+per tick (immediately when the room was quiet) flushes it into one frame, encoded once per wire format,
+and writes the same bytes to every socket of the room. No per-socket task, queue or await.
+
+Joining, without gap or duplicate: the socket is registered first (flushed batches are parked on it),
+then it gets its snapshot or its history since an offset, then the parked batches are replayed, each
+event filtered by the offset the socket already has (`peer.floor`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import orjson
+
+from livecart.batch import Batch, RoomBatch
+from livecart.errors import CloseCode, StoreUnavailable
+from livecart.events import counters_to_wire
+from livecart.metrics import Metrics
+from livecart.outbound import FrameKind
+from livecart.protocol import Format, encode_frame
+from livecart.store.redis_store import Gap, RedisStore, Snapshot, counters_from_flat
+from livecart.store.subscriber import RoomSubscriber
+
+__all__ = ["Peer", "Room", "RoomHub", "now_ms", "snapshot_frame"]
+
+log = logging.getLogger("livecart.hub")
+HISTORY_CHUNK = 500  # events per frame when replaying history to one socket
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def snapshot_frame(snap: Snapshot, online: int) -> dict[str, Any]:
+    """The first frame of a fresh socket, and the body of GET /api/rooms/{room}/state."""
+    counters = dict(counters_to_wire(snap.counters), online=online)
+    return {"type": "snapshot", "offset": snap.offset, "epoch": snap.epoch, "recovered": False,
+            "now": now_ms(), "deals": [], "counters": counters, "recent": snap.recent}
+
+
+class Peer(Protocol):
+    """What the hub needs of a socket (implemented by web.ws.WebSocket)."""
+
+    fmt: Format
+    role: str
+    floor: int  # the highest room offset this socket has been sent
+    parked: list[Batch] | None  # batches flushed while the socket was joining
+
+    def send_frame(self, data: bytes, kind: FrameKind) -> None: ...
+
+    def close(self, code: CloseCode, reason: str) -> None: ...
+
+
+class Room:
+    __slots__ = ("batch", "epoch", "flush_handle", "last_flush", "name", "online", "peers",
+                 "ready", "viewers")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.peers: set[Peer] = set()
+        self.viewers = 0
+        self.epoch = ""
+        self.batch = RoomBatch(0)
+        self.online = 0
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.flush_handle: asyncio.TimerHandle | None = None
+        self.last_flush = 0.0
+
+
+class RoomHub:
+    def __init__(self, store: RedisStore, subscriber_client: Any, *, node_id: str, tick_ms: int,
+                 presence_s: float, metrics: Metrics) -> None:
+        self.store = store
+        self.node_id = node_id
+        self.tick = tick_ms / 1000
+        self.presence_s = presence_s
+        self.metrics = metrics
+        self.rooms: dict[str, Room] = {}
+        self.subscriber = RoomSubscriber(subscriber_client, self._on_message, self._on_subscribed)
+        self._loop = asyncio.get_running_loop()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """The subscriber loop and the presence loop; cancel to stop."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.subscriber.run(), name="subscriber")
+            group.create_task(self._presence_loop(), name="presence")
+
+    def close_all(self, code: CloseCode, reason: str) -> None:
+        for room in list(self.rooms.values()):
+            for peer in list(room.peers):
+                peer.close(code, reason)
+
+    # --- joining and leaving ---------------------------------------------------------------------
+
+    async def join(self, peer: Peer, room_name: str, since: int | None, epoch: str | None) -> None:
+        """Register `peer` and send it its first frames. Raises StoreUnavailable (peer not added)."""
+        room = self.rooms.get(room_name)
+        if room is None:
+            room = self.rooms[room_name] = Room(room_name)
+            self._spawn(self._open_room(room))
+        peer.parked = []
+        room.peers.add(peer)
+        if peer.role == "viewer":
+            room.viewers += 1
+        self.metrics.connections.inc()
+        try:
+            await asyncio.shield(room.ready)
+            await self._send_start(peer, room, since, epoch)
+        except BaseException:
+            self.leave(peer, room_name)
+            raise
+        parked, peer.parked = peer.parked, None
+        for batch in parked or ():
+            self._deliver_one(peer, batch)
+
+    def leave(self, peer: Peer, room_name: str) -> None:
+        room = self.rooms.get(room_name)
+        if room is None or peer not in room.peers:
+            return
+        room.peers.discard(peer)
+        self.metrics.connections.dec()
+        if peer.role == "viewer":
+            room.viewers -= 1
+        if not room.peers:
+            del self.rooms[room_name]
+            if room.flush_handle:
+                room.flush_handle.cancel()
+            self._spawn(self.subscriber.remove(room_name))
+            self._spawn(self._report_presence(room))
+
+    async def _open_room(self, room: Room) -> None:
+        try:
+            await self.subscriber.add(room.name)
+            snap = await self.store.snapshot(room.name, recent=0)
+        except StoreUnavailable as exc:
+            room.ready.set_exception(exc)
+            room.ready.exception()  # mark retrieved: joiners re-raise it themselves
+            self.rooms.pop(room.name, None)
+            return
+        room.epoch, room.batch = snap.epoch, RoomBatch(snap.offset)
+        room.ready.set_result(None)
+        await self._fill(room)
+
+    async def _send_start(self, peer: Peer, room: Room, since: int | None, epoch: str | None) -> None:
+        if since is not None and epoch is not None:
+            history = await self.store.history(room.name, since, epoch)
+            if not isinstance(history, Gap):
+                peer.send_frame(encode_frame({"type": "recovered", "offset": history.offset,
+                                        "epoch": history.epoch, "now": now_ms()}, peer.fmt),
+                                FrameKind.EVENTS)
+                peer.floor = since
+                events = history.events
+                for i in range(0, len(events), HISTORY_CHUNK):
+                    chunk = events[i : i + HISTORY_CHUNK]
+                    peer.floor = chunk[-1]["offset"]
+                    peer.send_frame(encode_frame({"type": "batch", "offset": peer.floor, "now": now_ms(),
+                                            "events": chunk}, peer.fmt), FrameKind.EVENTS)
+                self.metrics.resumes.labels("recovered").inc()
+                return
+            self.metrics.resumes.labels("snapshot").inc()
+        snap = await self.store.snapshot(room.name)
+        peer.floor = snap.offset
+        peer.send_frame(encode_frame(snapshot_frame(snap, room.online), peer.fmt), FrameKind.EVENTS)
+
+    # --- from Redis --------------------------------------------------------------------------------
+
+    def _on_message(self, room_name: str, data: bytes) -> None:
+        room = self.rooms.get(room_name)
+        if room is None or not room.ready.done() or room.ready.exception() is not None:
+            return  # the room's first _fill reads whatever this was
+        try:
+            message = orjson.loads(data)
+            epoch, events = message["epoch"], message["events"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            log.error("undecodable message on room %s", room_name)
+            return
+        self.metrics.events_in.inc(len(events))
+        if epoch != room.epoch:
+            self._spawn(self._reset(room))
+            return
+        room.batch.add_events(events)
+        room.batch.set_counters(counters_to_wire(counters_from_flat(message.get("counters"))))
+        if room.batch.missing():
+            self._spawn(self._fill(room))
+        self._schedule_flush(room)
+
+    def _on_subscribed(self, room_name: str) -> None:
+        room = self.rooms.get(room_name)
+        if room is not None and room.ready.done() and room.ready.exception() is None:
+            self._spawn(self._fill(room))
+
+    async def _fill(self, room: Room) -> None:
+        """Read from history whatever pub/sub did not bring: after (re)subscribing or on a hole."""
+        try:
+            history = await self.store.history(room.name, room.batch.next_offset - 1, room.epoch)
+        except StoreUnavailable:
+            return  # the subscriber's reconnect triggers another fill
+        if isinstance(history, Gap):
+            if history.epoch != room.epoch or history.offset >= room.batch.next_offset:
+                await self._reset(room)
+            return
+        if history.events:
+            room.batch.add_events(history.events)
+            self._schedule_flush(room)
+
+    async def _reset(self, room: Room) -> None:
+        """The room's history was lost or outran us: everyone starts again from a snapshot."""
+        try:
+            snap = await self.store.snapshot(room.name)
+        except StoreUnavailable:
+            return
+        if snap.epoch == room.epoch and snap.offset < room.batch.next_offset:
+            return
+        log.warning("room %s reset: epoch %s -> %s", room.name, room.epoch, snap.epoch)
+        room.epoch, room.batch = snap.epoch, RoomBatch(snap.offset)
+        frame = snapshot_frame(snap, room.online)
+        encoded: dict[Format, bytes] = {}
+        for peer in list(room.peers):
+            if peer.parked is not None:
+                continue  # still joining: its own start frame comes after this
+            data = encoded.get(peer.fmt) or encoded.setdefault(peer.fmt, encode_frame(frame, peer.fmt))
+            peer.floor = snap.offset
+            peer.send_frame(data, FrameKind.EVENTS)
+
+    # --- the tick ----------------------------------------------------------------------------------
+
+    def _schedule_flush(self, room: Room) -> None:
+        if room.flush_handle is not None:
+            return
+        at = max(self._loop.time(), room.last_flush + self.tick)
+        room.flush_handle = self._loop.call_at(at, self._flush, room)
+
+    def _flush(self, room: Room) -> None:
+        room.flush_handle = None
+        room.last_flush = self._loop.time()
+        batch = room.batch.flush()
+        if batch is None:
+            return
+        started = time.perf_counter()
+        self._deliver(room.peers, batch)
+        self.metrics.tick_seconds.observe(time.perf_counter() - started)
+
+    def _deliver(self, peers: Iterable[Peer], batch: Batch) -> None:
+        """Encode the batch once per format and write the same bytes to every live socket."""
+        now = now_ms()
+        frame = batch.frame(now)
+        kind = FrameKind.EVENTS if batch.events else FrameKind.STATE
+        encoded: dict[Format, bytes] = {}
+        first, last = batch.first_offset, batch.offset
+        sent = 0
+        for peer in list(peers):
+            if peer.parked is not None:
+                peer.parked.append(batch)
+                continue
+            if peer.floor >= first and batch.events:
+                self._deliver_one(peer, batch)  # it already has part of this batch
+                continue
+            data = encoded.get(peer.fmt)
+            if data is None:
+                data = encoded[peer.fmt] = encode_frame(frame, peer.fmt)
+                self.metrics.encodes.inc()
+            peer.floor = last
+            peer.send_frame(data, kind)
+            sent += 1
+        self.metrics.frames_out.inc(sent)
+        self.metrics.events_out.inc(sent * len(batch.events))
+
+    def _deliver_one(self, peer: Peer, batch: Batch) -> None:
+        events = [e for e in batch.events if e["offset"] > peer.floor]
+        if not events and batch.counters is None and not batch.deals:
+            return
+        peer.floor = max(peer.floor, batch.offset)
+        kind = FrameKind.EVENTS if events else FrameKind.STATE
+        peer.send_frame(encode_frame(batch.frame(now_ms(), events), peer.fmt), kind)
+
+    # --- presence ----------------------------------------------------------------------------------
+
+    async def _presence_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.presence_s)
+            for room in list(self.rooms.values()):
+                await self._report_presence(room)
+
+    async def _report_presence(self, room: Room) -> None:
+        try:
+            online = await self.store.presence(room.name, self.node_id, room.viewers, now_ms(),
+                                               ttl_ms=int(self.presence_s * 3000))
+        except StoreUnavailable:
+            return
+        if online != room.online and self.rooms.get(room.name) is room:
+            room.online = online
+            room.batch.set_online(online)
+            self._schedule_flush(room)
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("room task failed", exc_info=task.exception())
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task

@@ -1,0 +1,32 @@
+"""Prometheus metrics, one registry per node (two nodes in one test process do not share counters)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["Metrics"]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.connections = Gauge("livecart_connections", "Open room sockets", registry=r)
+        self.rooms = Gauge("livecart_rooms", "Rooms with sockets on this node", registry=r)
+        self.events_in = Counter("livecart_events_in", "Room events received from Redis", registry=r)
+        self.events_ingested = Counter("livecart_events_ingested", "Events accepted by ingest", registry=r)
+        self.events_out = Counter("livecart_events_out", "Room events written to sockets", registry=r)
+        self.frames_out = Counter("livecart_frames_out", "Shared frames written to sockets", registry=r)
+        self.bytes_out = Counter("livecart_bytes_out", "Bytes written to sockets", registry=r)
+        self.encodes = Counter("livecart_encodes", "Batch encodes (one per tick per format)", registry=r)
+        self.slow_closes = Counter("livecart_slow_consumer_closes", "Sockets closed 1013 for falling behind",
+                                   registry=r)
+        self.resumes = Counter("livecart_resumes", "Resume attempts by outcome", ["outcome"], registry=r)
+        self.tick_seconds = Histogram("livecart_tick_seconds", "Time to fan one room batch out",
+                                      buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+                                      registry=r)
+        self.redis_seconds = Histogram("livecart_redis_seconds", "Redis round trip (health probe)",
+                                       buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0),
+                                       registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,77 @@
+"""Wire encoding: JSON (text frames) and msgpack (binary frames) carry the same maps.
+
+The only module that imports orjson or msgpack. `decode` is also validation of the outer shape:
+any bytes give a value or a BadRequest, never anything else.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import msgpack
+import orjson
+
+from livecart.errors import BadRequest
+
+__all__ = ["Format", "decode", "encode", "encode_frame", "encode_json", "encode_msgpack", "ws_frame"]
+
+
+class Format(Enum):
+    JSON = "json"
+    MSGPACK = "msgpack"
+
+    @classmethod
+    def parse(cls, value: str | None) -> Format:
+        if value is None or value == "json":
+            return cls.JSON
+        if value == "msgpack":
+            return cls.MSGPACK
+        raise BadRequest("bad_format", "format must be json or msgpack")
+
+    @property
+    def is_text(self) -> bool:
+        return self is Format.JSON
+
+
+def encode_json(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def encode_msgpack(value: Any) -> bytes:
+    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def encode(value: Any, fmt: Format) -> bytes:
+    return encode_json(value) if fmt is Format.JSON else encode_msgpack(value)
+
+
+def decode(data: bytes | str, fmt: Format) -> Any:
+    try:
+        if fmt is Format.JSON:
+            return orjson.loads(data)
+        return msgpack.unpackb(data, raw=False, strict_map_key=True, max_buffer_size=len(data) + 1)
+    except (orjson.JSONDecodeError, ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError,
+            msgpack.StackError) as exc:
+        raise BadRequest("bad_encoding", f"not valid {fmt.value}") from exc
+
+
+def ws_frame(payload: bytes, text: bool) -> bytes:
+    """A complete unmasked server websocket frame (RFC 6455 §5.2) carrying `payload`.
+
+    Server frames are never masked, so one frame's bytes can be written to every socket as they are.
+    """
+    opcode = 0x81 if text else 0x82  # FIN + text/binary
+    n = len(payload)
+    if n < 126:
+        header = bytes((opcode, n))
+    elif n < 65536:
+        header = bytes((opcode, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((opcode, 127)) + n.to_bytes(8, "big")
+    return header + payload
+
+
+def encode_frame(value: Any, fmt: Format) -> bytes:
+    """`value` encoded in `fmt` and framed for a websocket: what a socket's transport writes."""
+    return ws_frame(encode(value, fmt), fmt.is_text)

@@ -1,0 +1,48 @@
+"""Redis key names. Every key of a room shares the hash tag {room}, so a room lives on one cluster shard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["RoomKeys", "room_from_channel"]
+
+PREFIX = "lc:"
+
+
+@dataclass(frozen=True, slots=True)
+class RoomKeys:
+    room: str
+
+    @property
+    def _base(self) -> str:
+        return f"{PREFIX}{{{self.room}}}:"
+
+    @property
+    def meta(self) -> str:  # hash: epoch, offset (last assigned)
+        return self._base + "meta"
+
+    @property
+    def log(self) -> str:  # stream: entry id "<offset>-0", fields e (event JSON) and t (receipt ms)
+        return self._base + "log"
+
+    @property
+    def counters(self) -> str:  # hash: COUNTERS from events.py
+        return self._base + "counters"
+
+    @property
+    def ids(self) -> str:  # sorted set: accepted event ids scored by receipt ms (idempotency window)
+        return self._base + "ids"
+
+    @property
+    def presence(self) -> str:  # hash: node id -> "count:expires_ms"
+        return self._base + "presence"
+
+    @property
+    def channel(self) -> str:  # pub/sub channel of room updates
+        return self._base + "ch"
+
+
+def room_from_channel(channel: str) -> str | None:
+    if channel.startswith(PREFIX + "{") and channel.endswith("}:ch"):
+        return channel[len(PREFIX) + 1 : -len("}:ch")]
+    return None

@@ -1,0 +1,151 @@
+"""The room log, counters and presence in Redis, one Lua call per state change.
+
+Guarantees (what callers may rely on):
+- `append` is atomic per room: either every accepted event of the batch gets a contiguous offset, is in
+  the history, has moved the counters and was published, or (StoreUnavailable) nothing happened.
+- Offsets of a room rise by exactly 1 per accepted event; the epoch changes only when the room's meta
+  data is lost (a Redis without persistence restarted, a flush), never otherwise.
+- Publishing is at-most-once (Redis pub/sub); subscribers detect holes by offset and read `history`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from livecart.errors import StoreUnavailable
+from livecart.store.keys import RoomKeys
+
+__all__ = ["AppendResult", "Gap", "History", "RedisStore", "Snapshot"]
+
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+def _script(name: str) -> str:
+    return resources.files("livecart.store").joinpath("scripts", name).read_text()
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    epoch: str
+    offsets: list[int | None]  # per input event: its offset, or None for a duplicate
+
+    @property
+    def accepted(self) -> int:
+        return sum(1 for o in self.offsets if o is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    epoch: str
+    offset: int
+    counters: dict[str, int]
+    recent: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    epoch: str
+    offset: int
+    events: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """History no longer reaches back (or the epoch changed): the client needs a fresh snapshot."""
+
+    epoch: str
+    offset: int
+
+
+def counters_from_flat(flat: Any) -> dict[str, int]:
+    if not isinstance(flat, list):  # cjson turns an empty table into {}
+        return {}
+    return {_str(flat[i]): int(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
+
+
+def _str(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisStore:
+    def __init__(self, client: aioredis.Redis, *, history_max: int, history_max_age_s: int,
+                 dedup_window_s: int, history_floor: int = 10_000, sharded_pubsub: bool = False) -> None:
+        self.client = client
+        self._history_max = history_max
+        self._history_max_age_ms = history_max_age_s * 1000
+        self._history_floor = history_floor
+        self._dedup_ms = dedup_window_s * 1000
+        self._publish = "SPUBLISH" if sharded_pubsub else "PUBLISH"
+        self._append = client.register_script(_script("append.lua"))
+        self._snapshot = client.register_script(_script("snapshot.lua"))
+        self._history = client.register_script(_script("history.lua"))
+        self._presence = client.register_script(_script("presence.lua"))
+
+    async def ping(self) -> None:
+        try:
+            await self.client.ping()
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def append(self, room: str, events: list[tuple[str, bytes, dict[str, int]]],
+                     now_ms: int) -> AppendResult:
+        """Append (event id, event JSON without offset, counter deltas) triples in order."""
+        keys = RoomKeys(room)
+        args: list[Any] = [now_ms, uuid.uuid4().hex, self._history_max, self._history_max_age_ms,
+                           self._history_floor, self._dedup_ms, keys.channel, self._publish, len(events)]
+        for event_id, body, deltas in events:
+            args += [event_id, body, " ".join(f"{k}={v}" for k, v in deltas.items())]
+        try:
+            epoch, first, _last, flags = await self._append(
+                keys=[keys.meta, keys.log, keys.counters, keys.ids], args=args)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        offsets: list[int | None] = []
+        next_offset = int(first)
+        for flag in _str(flags):
+            if flag == "1":
+                offsets.append(next_offset)
+                next_offset += 1
+            else:
+                offsets.append(None)
+        return AppendResult(epoch=_str(epoch), offsets=offsets)
+
+    async def snapshot(self, room: str, recent: int = 50) -> Snapshot:
+        keys = RoomKeys(room)
+        try:
+            epoch, offset, flat, events = await self._snapshot(
+                keys=[keys.meta, keys.log, keys.counters], args=[uuid.uuid4().hex, recent])
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return Snapshot(epoch=_str(epoch), offset=int(offset), counters=counters_from_flat(flat),
+                        recent=[orjson.loads(e) for e in events])
+
+    async def history(self, room: str, since: int, epoch: str, limit: int = 100_000) -> History | Gap:
+        keys = RoomKeys(room)
+        try:
+            reply = await self._history(keys=[keys.meta, keys.log], args=[since, epoch, limit])
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        status, current_epoch, offset = _str(reply[0]), _str(reply[1]), int(reply[2])
+        if status == "gap":
+            return Gap(epoch=current_epoch, offset=offset)
+        return History(epoch=current_epoch, offset=offset, events=[orjson.loads(e) for e in reply[3:]])
+
+    async def presence(self, room: str, node_id: str, count: int, now_ms: int, ttl_ms: int) -> int:
+        try:
+            total = await self._presence(keys=[RoomKeys(room).presence],
+                                         args=[node_id, count, now_ms, ttl_ms])
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return int(total)
+
+    async def close(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,97 @@
+"""The node's one Redis pub/sub connection, supervised.
+
+redis-py's asyncio PubSub does not reconnect by itself, so `run()` loops: subscribe every wanted room,
+listen, and on a connection error close the dead pubsub, back off (capped, logged at warning, then
+error once at the cap), and start again. Pub/sub is at-most-once: messages published while we were away
+are lost, so every (re)subscription confirmation is reported through `on_subscribed(room)`, and the hub
+then re-reads the room's tail from history by offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from livecart.store.keys import RoomKeys, room_from_channel
+
+__all__ = ["RoomSubscriber"]
+
+log = logging.getLogger("livecart.subscriber")
+BACKOFF_START = 0.05
+BACKOFF_CAP = 2.0
+
+
+class RoomSubscriber:
+    def __init__(self, client: aioredis.Redis, on_message: Callable[[str, bytes], None],
+                 on_subscribed: Callable[[str], None]) -> None:
+        self._client = client
+        self._on_message = on_message
+        self._on_subscribed = on_subscribed
+        self._rooms: set[str] = set()
+        self._pubsub: Any = None
+        self._wanted = asyncio.Event()
+        self.reconnects = 0
+
+    async def add(self, room: str) -> None:
+        if room in self._rooms:
+            return
+        self._rooms.add(room)
+        self._wanted.set()
+        if self._pubsub is not None:
+            try:
+                await self._pubsub.subscribe(RoomKeys(room).channel)
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                pass  # the run loop resubscribes every room when it reconnects
+
+    async def remove(self, room: str) -> None:
+        self._rooms.discard(room)
+        if self._pubsub is not None:
+            try:
+                await self._pubsub.unsubscribe(RoomKeys(room).channel)
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                pass
+
+    async def run(self) -> None:
+        backoff = BACKOFF_START
+        while True:
+            await self._wanted.wait()
+            pubsub = self._client.pubsub()
+            try:
+                self._pubsub = pubsub
+                await pubsub.subscribe(*(RoomKeys(r).channel for r in self._rooms))
+                async for message in pubsub.listen():
+                    backoff = BACKOFF_START
+                    self._dispatch(message)
+                if not self._rooms:
+                    self._wanted.clear()
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                self.reconnects += 1
+                level = logging.ERROR if backoff >= BACKOFF_CAP else logging.WARNING
+                log.log(level, "pub/sub connection lost (%s); resubscribing in %.2f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_CAP)
+            finally:
+                self._pubsub = None
+                try:
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                except (RedisConnectionError, RedisTimeoutError, OSError):
+                    pass
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        channel = message.get("channel")
+        if isinstance(channel, bytes):
+            channel = channel.decode()
+        room = room_from_channel(channel) if isinstance(channel, str) else None
+        if room is None or room not in self._rooms:
+            return
+        kind = message.get("type")
+        if kind == "message":
+            self._on_message(room, message["data"])
+        elif kind == "subscribe":
+            self._on_subscribed(room)

@@ -1,0 +1,1 @@
+"""HTTP and websocket handlers: the I/O shell around the pure core."""

@@ -1,0 +1,117 @@
+"""The HTTP side: health, metrics, ingest and room state, with one error format for every refusal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from livecart.auth import Action, Claims, authorize, check_room_name, verify
+from livecart.errors import BadRequest, StoreUnavailable, TooLarge
+from livecart.hub import snapshot_frame
+from livecart.protocol import Format, decode, encode_json
+from livecart.web.ingest import ingest_batch, limit_key, rate_limit_ingest
+
+if TYPE_CHECKING:
+    from livecart.web.node import Node
+
+__all__ = ["NODE", "create_app"]
+
+log = logging.getLogger("livecart.http")
+NODE: web.AppKey[Node] = web.AppKey("node")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=encode_json(body), status=status, content_type="application/json",
+                        headers=headers)
+
+
+def error_response(status: int, code: str, detail: str,
+                   headers: dict[str, str] | None = None) -> web.Response:
+    return json_response({"error": code, "detail": detail}, status, headers)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except BadRequest as exc:
+        retry = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(max(1, round(retry)))} if retry is not None else None
+        return error_response(exc.status, exc.code, exc.detail, headers)
+    except StoreUnavailable:
+        return error_response(503, "unavailable", "storage unreachable; nothing was applied, retry",
+                              {"Retry-After": str(StoreUnavailable.retry_after)})
+    except web.HTTPRequestEntityTooLarge as exc:
+        return error_response(413, "too_large", exc.text or "body too large")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+
+
+def bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.startswith("Bearer ") else None
+
+
+def room_claims(request: web.Request, action: Action) -> tuple[str, Claims, str]:
+    """The room from the path and the token's claims, authorized for `action`."""
+    room = check_room_name(request.match_info["room"])
+    token = bearer(request)
+    claims = verify(request.app[NODE].settings.secret, token)
+    authorize(claims, room, action)
+    return room, claims, token or ""
+
+
+async def healthz(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(node.store.ping(), 2)
+    except (StoreUnavailable, TimeoutError):
+        return json_response({"ok": False, "redis": "unreachable"}, 503)
+    node.metrics.redis_seconds.observe(time.perf_counter() - started)
+    return json_response({"ok": True, "node": node.settings.node_id})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    node.metrics.rooms.set(len(node.hub.rooms))
+    return web.Response(body=node.metrics.render(), content_type="text/plain")
+
+
+async def post_events(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    room, _claims, token = room_claims(request, Action.INGEST)
+    rate_limit_ingest(node, limit_key(token))
+    if request.content_length is not None and request.content_length > node.settings.ingest_max_body:
+        raise TooLarge(f"body over {node.settings.ingest_max_body} bytes")
+    body = await request.read()
+    fmt = Format.MSGPACK if request.content_type == "application/msgpack" else Format.JSON
+    items = decode(body, fmt)
+    result = await ingest_batch(node, room, items)
+    return json_response(result.to_wire())
+
+
+async def get_state(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    room, _claims, _token = room_claims(request, Action.WATCH)
+    snap = await node.store.snapshot(room)
+    hub_room = node.hub.rooms.get(room)
+    return json_response(snapshot_frame(snap, hub_room.online if hub_room else 0))
+
+
+def create_app(node: Node) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware], client_max_size=node.settings.ingest_max_body)
+    app[NODE] = node
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_post("/api/rooms/{room}/events", post_events)
+    app.router.add_get("/api/rooms/{room}/state", get_state)
+    return app

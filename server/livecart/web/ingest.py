@@ -1,0 +1,127 @@
+"""Ingest: platform events into a room, over HTTP (POST /api/rooms/{room}/events) or a websocket.
+
+Both paths call `ingest_batch`: validate each event on its own, then one atomic append for the valid
+ones. Idempotency (event ids) is decided inside the append script, so a retried batch changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from websockets.datastructures import Headers
+
+from livecart.auth import Action, authorize, check_room_name, verify
+from livecart.errors import BadRequest, RateLimited, StoreUnavailable
+from livecart.events import InvalidEvent, counter_deltas, validate_event
+from livecart.hub import now_ms
+
+if TYPE_CHECKING:
+    from livecart.web.node import Node
+    from livecart.web.ws import WebSocket
+
+__all__ = ["IngestEndpoint", "IngestResult", "ingest_batch", "limit_key", "rate_limit_ingest"]
+
+MAX_EVENTS_PER_BATCH = 1000
+MAX_QUEUED_BATCHES = 64  # per ingest socket, before it is told to slow down
+
+
+@dataclass(slots=True)
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+async def ingest_batch(node: Node, room: str, items: Any) -> IngestResult:
+    if not isinstance(items, list):
+        raise BadRequest("not_an_array", "the body must be an array of events")
+    if len(items) > MAX_EVENTS_PER_BATCH:
+        raise BadRequest("too_many_events", f"at most {MAX_EVENTS_PER_BATCH} events per batch")
+    now = now_ms()
+    result = IngestResult()
+    valid: list[tuple[str, bytes, dict[str, int]]] = []
+    for index, raw in enumerate(items):
+        try:
+            event = validate_event(raw, now)
+        except InvalidEvent as exc:
+            result.rejected.append({"index": index, "error": exc.code, "detail": exc.detail})
+            continue
+        valid.append((event["id"], orjson.dumps(event), counter_deltas(event)))
+    if valid:
+        appended = await node.store.append(room, valid, now)
+        result.accepted = appended.accepted
+        result.duplicates = len(valid) - appended.accepted
+        node.metrics.events_ingested.inc(appended.accepted)
+    return result
+
+
+def limit_key(token: str) -> str:
+    # The token's signature: each connector (token) has its own budget on this node.
+    return token.rsplit(".", 1)[-1]
+
+
+def rate_limit_ingest(node: Node, key: str) -> None:
+    retry = node.ingest_limiter.take(key, time.monotonic())
+    if retry:
+        raise RateLimited(retry)
+
+
+@dataclass(slots=True)
+class _IngestSession:
+    queue: asyncio.Queue[dict[str, Any]]
+    limit_key: str
+    task: asyncio.Task[None] | None = None
+
+
+class IngestEndpoint:
+    """`/ws/ingest/{room}?token=` for connectors that stream: `{"type": "events", "req": R, "events": [...]}`
+    in, `{"type": "ack", "req": R, "accepted", "duplicates", "rejected"}` out, in order."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def accept(self, ws: WebSocket, path: str, query: dict[str, str], headers: Headers) -> None:
+        room = check_room_name(path.removeprefix("/ws/ingest/"))
+        token = query.get("token")
+        claims = verify(self.node.settings.secret, token)
+        authorize(claims, room, Action.INGEST)
+        ws.room, ws.role, ws.user = room, claims.role, claims.user
+        ws.session = _IngestSession(asyncio.Queue(MAX_QUEUED_BATCHES), limit_key(token or ""))
+
+    def opened(self, ws: WebSocket) -> None:
+        ws.session.task = asyncio.create_task(self._run(ws, ws.session.queue))
+
+    def received(self, ws: WebSocket, message: Any) -> None:
+        if message["type"] != "events":
+            raise BadRequest("unknown_type", "an ingest socket accepts only 'events' messages")
+        rate_limit_ingest(self.node, ws.session.limit_key)
+        try:
+            ws.session.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            raise BadRequest("busy", "too many batches waiting for acknowledgement") from None
+
+    def closed(self, ws: WebSocket) -> None:
+        if ws.session.task is not None:
+            ws.session.task.cancel()
+
+    async def _run(self, ws: WebSocket, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        while True:
+            message = await queue.get()
+            req = message.get("req")
+            try:
+                result = await ingest_batch(self.node, ws.room, message.get("events"))
+                ws.send({"type": "ack", "req": req, **result.to_wire()})
+            except BadRequest as exc:
+                ws.send({"type": "error", "req": req, "error": exc.code, "detail": exc.detail})
+            except StoreUnavailable:
+                with contextlib.suppress(Exception):
+                    ws.send({"type": "error", "req": req, "error": "unavailable",
+                             "detail": "storage unreachable; nothing was applied, retry", "retry_after": 1})

@@ -1,0 +1,113 @@
+"""One livecart node: its Redis (embedded or shared), the room hub, the HTTP app and the socket listener.
+
+`Node.start()` brings them up in dependency order and `Node.stop()` takes them down in reverse:
+stop accepting, close every socket with 1001 "going away, resume elsewhere", let buffers flush, stop the
+hub, the HTTP app, Redis clients and finally the embedded redis-server (which flushes its AOF).
+Several nodes can run in one process (tests do): nothing here is global.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from livecart.config import Settings
+from livecart.errors import CloseCode
+from livecart.hub import RoomHub
+from livecart.metrics import Metrics
+from livecart.ratelimit import RateLimiter, TokenBucket
+from livecart.store.embedded import EmbeddedRedis
+from livecart.store.redis_store import RedisStore
+from livecart.web.ingest import IngestEndpoint
+from livecart.web.room_socket import RoomEndpoint
+from livecart.web.ws import Endpoint, Listener, SocketLimits
+
+__all__ = ["Node"]
+
+log = logging.getLogger("livecart.node")
+
+
+class Node:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.ingest_limiter = RateLimiter(settings.ingest_rate, settings.ingest_burst)
+        self.comment_limiter = RateLimiter(settings.comment_rate, settings.comment_burst)
+        self._connects = TokenBucket(settings.connect_rate, int(settings.connect_rate), time.monotonic())
+        self.embedded: EmbeddedRedis | None = None
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._runner: web.AppRunner | None = None
+        self._hub_task: asyncio.Task[None] | None = None
+
+    @property
+    def redis_url(self) -> str:
+        if self.embedded is not None:
+            return self.embedded.url
+        assert self.settings.redis_url is not None
+        return self.settings.redis_url
+
+    async def start(self) -> None:
+        from livecart.web.app import create_app
+
+        s = self.settings
+        if s.redis_url is None:
+            self.embedded = EmbeddedRedis(s.data_dir, s.redis_server)
+            await self.embedded.start()
+        self.redis = aioredis.Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        # The subscriber's connection idles for long stretches: no read timeout, but a health check.
+        self.pubsub_redis = aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=2,
+                                                    health_check_interval=5)
+        self.store = RedisStore(self.redis, history_max=s.history_max, history_max_age_s=s.history_max_age_s,
+                                dedup_window_s=s.dedup_window_s)
+        self.hub = RoomHub(self.store, self.pubsub_redis, node_id=s.node_id, tick_ms=s.tick_ms,
+                           presence_s=s.presence_s, metrics=self.metrics)
+        self._hub_task = asyncio.create_task(self.hub.run(), name="hub")
+        self._hub_task.add_done_callback(_report_crash)
+        self._runner = web.AppRunner(create_app(self), handle_signals=False, access_log=None)
+        await self._runner.setup()
+        assert self._runner.server is not None
+        limits = SocketLimits(high_water=s.outbound_high_water, max_bytes=s.outbound_max_bytes,
+                              max_inbound=s.max_inbound_bytes, heartbeat_s=s.heartbeat_s)
+        routes: dict[str, Endpoint] = {"/ws/rooms/": RoomEndpoint(self), "/ws/ingest/": IngestEndpoint(self)}
+        self.listener = Listener(self._runner.server, routes, limits, self.metrics, self._admit)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self.listener.protocol, s.host, s.port, backlog=4096,
+                                                reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.listener.start_heartbeat()
+        log.info("node %s listening on %s:%s (redis %s)", s.node_id, s.host, self.port,
+                 "embedded" if self.embedded else "shared")
+
+    def _admit(self) -> float:
+        return self._connects.take(time.monotonic())
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self.listener.close_all(CloseCode.GOING_AWAY, "going away, resume elsewhere",
+                                          grace_s=min(3.0, self.settings.shutdown_timeout_s))
+        if self._hub_task is not None:
+            self._hub_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._hub_task
+            await self.hub.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        for client in (getattr(self, "redis", None), getattr(self, "pubsub_redis", None)):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+        if self.embedded is not None:
+            await self.embedded.stop()
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    # The hub's loops handle Redis outages themselves; anything escaping them is a bug worth shouting.
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("room hub stopped", exc_info=task.exception())

@@ -1,0 +1,101 @@
+"""`/ws/rooms/{room}`: the room socket of viewers, overlays, hosts and assistants."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from websockets.datastructures import Headers
+
+from livecart.auth import Action, Claims, authorize, check_room_name, verify
+from livecart.errors import BadRequest, CloseCode, RateLimited, StoreUnavailable
+from livecart.events import MAX_TEXT, counter_deltas, validate_event
+from livecart.hub import now_ms
+from livecart.protocol import Format
+
+if TYPE_CHECKING:
+    from livecart.web.node import Node
+    from livecart.web.ws import WebSocket
+
+__all__ = ["RoomEndpoint"]
+
+
+def _offset(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 15:
+        raise BadRequest("bad_since", "since must be a non-negative integer offset")
+    return int(value)
+
+
+class RoomEndpoint:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self._joins: set[asyncio.Task[None]] = set()
+
+    def accept(self, ws: WebSocket, path: str, query: dict[str, str], headers: Headers) -> None:
+        room = check_room_name(path.removeprefix("/ws/rooms/"))
+        fmt = Format.parse(query.get("format"))
+        since, epoch = _offset(query.get("since")), query.get("epoch")
+        claims = verify(self.node.settings.secret, query.get("token"))
+        authorize(claims, room, Action.WATCH)
+        ws.room, ws.role, ws.user, ws.fmt = room, claims.role, claims.user, fmt
+        ws.session = (since, epoch) if since is not None and epoch else (None, None)
+
+    def opened(self, ws: WebSocket) -> None:
+        since, epoch = ws.session
+        ws.session = None
+        task = asyncio.create_task(self._join(ws, since, epoch))
+        self._joins.add(task)
+        task.add_done_callback(self._joins.discard)
+
+    async def _join(self, ws: WebSocket, since: int | None, epoch: str | None) -> None:
+        try:
+            await self.node.hub.join(ws, ws.room, since, epoch)
+        except StoreUnavailable:
+            ws.close(CloseCode.TRY_AGAIN, "storage unreachable; resume shortly")
+            return
+        if not ws.open:  # closed while joining: connection_lost ran before we were registered
+            self.node.hub.leave(ws, ws.room)
+
+    def received(self, ws: WebSocket, message: Any) -> None:
+        kind = message["type"]
+        if kind == "ping":
+            ws.send({"type": "pong", "now": now_ms(), "req": message.get("req")})
+        elif kind == "comment":
+            self._comment(ws, message)
+        else:
+            raise BadRequest("unknown_type", f"unknown message type {kind!r}")
+
+    def _comment(self, ws: WebSocket, message: dict[str, Any]) -> None:
+        authorize(Claims(ws.role, ws.room, ws.user, 0), ws.room, Action.COMMENT)
+        text = message.get("text")
+        if not isinstance(text, str) or not 1 <= len(text) <= MAX_TEXT:
+            raise BadRequest("bad_field", f"text must be 1-{MAX_TEXT} characters")
+        retry = self.node.comment_limiter.take(f"{ws.room}\0{ws.user}", time.monotonic())
+        if retry:
+            raise RateLimited(retry)
+        req = message.get("req")
+        if req is not None and (not isinstance(req, str) or len(req) > 100):
+            raise BadRequest("bad_field", "req must be a string of at most 100 characters")
+        now = now_ms()
+        event_id = f"v:{ws.user}:{req}" if req else f"v:{ws.user}:{now}:{id(message)}"
+        event = validate_event({"id": event_id, "type": "comment", "text": text,
+                                "user": {"id": ws.user, "name": message.get("name") or ws.user}}, now)
+        task = asyncio.create_task(self._append_comment(ws, event, req))
+        self._joins.add(task)
+        task.add_done_callback(self._joins.discard)
+
+    async def _append_comment(self, ws: WebSocket, event: dict[str, Any], req: Any) -> None:
+        try:
+            result = await self.node.store.append(
+                ws.room, [(event["id"], orjson.dumps(event), counter_deltas(event))], event["ts"])
+        except StoreUnavailable:
+            ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
+            return
+        ws.send({"type": "comment_result", "req": req, "ok": True, "offset": result.offsets[0]})
+
+    def closed(self, ws: WebSocket) -> None:
+        self.node.hub.leave(ws, ws.room)

@@ -1,0 +1,348 @@
+"""Websockets on a bare asyncio.Protocol, and the listener that shares one port with aiohttp.
+
+Why not aiohttp's WebSocketResponse: fan-out writes the same bytes to thousands of sockets per tick, and
+aiohttp costs a handler task, a reader and an awaited send per socket (13+ KB per idle socket in
+shared/bench). Here a socket is one object: the RFC 6455 parsing and the close handshake come from the
+`websockets` library's sans-I/O `ServerProtocol`; outbound room frames are pre-framed bytes written
+straight to the transport, whose write buffer is the socket's bounded outbound queue (see outbound.py).
+
+`Listener` reads the first request line of each new connection: `GET /ws/...` becomes a `WebSocket`;
+anything else is handed, with the bytes read so far, to aiohttp's request handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, cast
+from urllib.parse import parse_qsl, urlsplit
+
+from websockets.datastructures import Headers
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from livecart.batch import Batch
+from livecart.errors import BadRequest, CloseCode, LivecartError
+from livecart.metrics import Metrics
+from livecart.outbound import Decision, FrameKind, decide
+from livecart.protocol import Format, decode, encode_frame, encode_json
+
+__all__ = ["Endpoint", "Listener", "SocketLimits", "WebSocket"]
+
+log = logging.getLogger("livecart.ws")
+MAX_REQUEST_LINE = 8192
+MAX_ERRORS = 20  # error frames in a row before the socket is closed 1008
+PING_FRAME = b"\x89\x00"
+CLOSE_GRACE_S = 5.0  # how long a closing socket may take to read its close frame before it is aborted
+
+
+class Endpoint(Protocol):
+    """One websocket route. Objects are shared by all sockets of the route; state lives on the socket."""
+
+    def accept(self, ws: WebSocket, path: str, query: dict[str, str], headers: Headers) -> None:
+        """Authenticate and set up `ws` (room, role, fmt); raise BadRequest to refuse the upgrade."""
+
+    def opened(self, ws: WebSocket) -> None: ...
+
+    def received(self, ws: WebSocket, message: Any) -> None:
+        """A decoded client message; raise BadRequest to answer with one error frame."""
+
+    def closed(self, ws: WebSocket) -> None: ...
+
+
+class SocketLimits:
+    __slots__ = ("heartbeat_s", "high_water", "max_bytes", "max_inbound")
+
+    def __init__(self, *, high_water: int, max_bytes: int, max_inbound: int, heartbeat_s: float) -> None:
+        self.high_water, self.max_bytes = high_water, max_bytes
+        self.max_inbound, self.heartbeat_s = max_inbound, heartbeat_s
+
+
+class WebSocket(asyncio.Protocol):
+    __slots__ = ("endpoint", "errors", "floor", "fmt", "held", "last_seen", "listener", "parked", "proto",
+                 "role", "room", "session", "transport", "user")
+
+    def __init__(self, listener: Listener) -> None:
+        self.listener = listener
+        self.proto: ServerProtocol | None = ServerProtocol(max_size=listener.limits.max_inbound)
+        self.transport: asyncio.Transport | None = None
+        self.endpoint: Endpoint | None = None
+        self.fmt = Format.JSON
+        self.role = ""
+        self.user: str | None = None
+        self.room = ""
+        self.floor = 0
+        self.parked: list[Batch] | None = None
+        self.held: bytes | None = None
+        self.errors = 0
+        self.last_seen = time.monotonic()
+        self.session: Any = None  # per-endpoint extra state (e.g. an ingest queue), None for viewers
+
+    # --- asyncio.Protocol ------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        transport.set_write_buffer_limits(high=self.listener.limits.high_water)
+        self.listener.sockets.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_seen = time.monotonic()
+        proto = self.proto
+        if proto is None:
+            return
+        proto.receive_data(data)
+        for event in proto.events_received():
+            if isinstance(event, Request):
+                self._handshake(proto, event)
+            elif isinstance(event, Frame):
+                self._frame(event)
+        self._flush_protocol()
+
+    def eof_received(self) -> bool | None:
+        if self.proto is not None:
+            self.proto.receive_eof()
+            self._flush_protocol()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.listener.forget(self)
+        if self.endpoint is not None:
+            endpoint, self.endpoint = self.endpoint, None
+            endpoint.closed(self)
+        self.proto = None
+
+    def pause_writing(self) -> None:
+        pass  # outbound.decide reads the buffer size itself
+
+    def resume_writing(self) -> None:
+        if self.held is not None and self.transport is not None:
+            held, self.held = self.held, None
+            self.transport.write(held)
+
+    # --- sending ---------------------------------------------------------------------------------
+
+    @property
+    def open(self) -> bool:
+        return self.proto is not None and self.proto.state is State.OPEN
+
+    def send_frame(self, data: bytes, kind: FrameKind) -> None:
+        """Write one pre-framed message, applying the slow-consumer policy."""
+        transport = self.transport
+        if transport is None or not self.open:
+            return
+        limits = self.listener.limits
+        decision = decide(kind, len(data), transport.get_write_buffer_size(),
+                          high_water=limits.high_water, max_bytes=limits.max_bytes)
+        if decision is Decision.WRITE:
+            if self.held is not None:
+                held, self.held = self.held, None
+                transport.write(held)
+            transport.write(data)
+            self.listener.metrics.bytes_out.inc(len(data))
+        elif decision is Decision.HOLD:
+            self.held = data
+        else:
+            self.listener.metrics.slow_closes.inc()
+            self.close(CloseCode.TRY_AGAIN, "slow consumer: resume from your last offset")
+
+    def send(self, message: dict[str, Any]) -> None:
+        """A direct reply to this socket (claim results, errors, pongs)."""
+        self.send_frame(encode_frame(message, self.fmt), FrameKind.EVENTS)
+
+    def send_error(self, error: BadRequest) -> None:
+        self.send({"type": "error", "error": error.code, "detail": error.detail})
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        proto, transport = self.proto, self.transport
+        if proto is None or transport is None or transport.is_closing():
+            return
+        if proto.state is State.OPEN:
+            proto.send_close(code, reason)
+        self.held = None
+        self._flush_protocol()
+        if not transport.is_closing():
+            transport.close()
+        # A peer that does not read would keep the buffer (and this object) forever.
+        asyncio.get_running_loop().call_later(CLOSE_GRACE_S, transport.abort)
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _handshake(self, proto: ServerProtocol, request: Request) -> None:
+        url = urlsplit(request.path)
+        query = dict(parse_qsl(url.query))
+        response: Response
+        endpoint = self.listener.route(url.path)
+        try:
+            if endpoint is None:
+                raise _NotFound("not_found", f"no websocket endpoint at {url.path}")
+            retry = self.listener.admit()
+            if retry:
+                raise _Busy(retry)
+            endpoint.accept(self, url.path, query, request.headers)
+            response = proto.accept(request)
+        except BadRequest as exc:
+            response = _error_response(exc)
+        proto.send_response(response)
+        if response.status_code == 101:
+            self.endpoint = endpoint
+            self._flush_protocol()
+            assert endpoint is not None
+            endpoint.opened(self)
+
+    def _frame(self, frame: Frame) -> None:
+        if frame.opcode not in (Opcode.TEXT, Opcode.BINARY) or self.endpoint is None:
+            return  # ping/pong/close: ServerProtocol answers them
+        if not frame.fin:
+            self.send_error(BadRequest("fragmented", "fragmented messages are not supported"))
+            self.close(CloseCode.POLICY, "fragmented messages are not supported")
+            return
+        try:
+            fmt = Format.JSON if frame.opcode is Opcode.TEXT else Format.MSGPACK
+            message = decode(bytes(frame.data), fmt)
+            if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+                raise BadRequest("bad_message", "a message is a map with a string 'type'")
+            self.endpoint.received(self, message)
+            self.errors = 0
+        except BadRequest as exc:
+            self.errors += 1
+            self.send_error(exc)
+            if self.errors >= MAX_ERRORS:
+                self.close(CloseCode.POLICY, "too many bad messages")
+        except LivecartError:
+            self.send_error(BadRequest("unavailable", "try again"))
+
+    def _flush_protocol(self) -> None:
+        proto, transport = self.proto, self.transport
+        if proto is None or transport is None:
+            return
+        for data in proto.data_to_send():
+            if data:
+                transport.write(data)
+            elif not transport.is_closing():
+                transport.close()  # the protocol says: half-close / end of stream
+        if proto.state is State.CLOSED and not transport.is_closing():
+            transport.close()
+
+
+class _NotFound(BadRequest):
+    status = 404
+
+
+class _Busy(BadRequest):
+    status = 503
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("busy", "too many new connections; retry with backoff")
+        self.retry_after = retry_after
+
+
+def _error_response(exc: BadRequest) -> Response:
+    body = encode_json({"error": exc.code, "detail": exc.detail})
+    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                       ("Connection", "close")])
+    retry = getattr(exc, "retry_after", None)
+    if retry is not None:
+        headers["Retry-After"] = str(max(1, round(retry)))
+    from http import HTTPStatus
+
+    return Response(exc.status, HTTPStatus(exc.status).phrase, headers, body)
+
+
+class Listener:
+    """The node's listening socket: websockets for /ws/*, aiohttp for everything else."""
+
+    def __init__(self, http_factory: Callable[[], asyncio.Protocol], routes: dict[str, Endpoint],
+                 limits: SocketLimits, metrics: Metrics, admit: Callable[[], float]) -> None:
+        self.http_factory = http_factory
+        self.routes = routes  # path prefix -> endpoint
+        self.limits = limits
+        self.metrics = metrics
+        self.admit = admit  # 0.0 to admit a new socket, else seconds to retry after
+        self.sockets: set[WebSocket] = set()
+        self._all_closed = asyncio.Event()
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    def route(self, path: str) -> Endpoint | None:
+        for prefix, endpoint in self.routes.items():
+            if path.startswith(prefix):
+                return endpoint
+        return None
+
+    def forget(self, ws: WebSocket) -> None:
+        self.sockets.discard(ws)
+        if not self.sockets:
+            self._all_closed.set()
+
+    def protocol(self) -> asyncio.Protocol:
+        return _Sniffer(self)
+
+    def start_heartbeat(self) -> None:
+        self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
+
+    async def _heartbeat_loop(self) -> None:
+        """Ping every socket; abort those silent for two periods (their peer is gone)."""
+        period = self.limits.heartbeat_s
+        while True:
+            await asyncio.sleep(period)
+            dead_before = time.monotonic() - 2 * period
+            for ws in list(self.sockets):
+                if ws.transport is None:
+                    continue
+                if ws.last_seen < dead_before:
+                    ws.transport.abort()
+                elif ws.open:
+                    ws.transport.write(PING_FRAME)
+
+    async def close_all(self, code: CloseCode, reason: str, grace_s: float) -> None:
+        """Close every socket with `code`, give them `grace_s` to read it, then abort the rest."""
+        if self._heartbeat:
+            self._heartbeat.cancel()
+        self._all_closed.clear()
+        for ws in list(self.sockets):
+            ws.close(code, reason)
+        if self.sockets:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_closed.wait(), grace_s)
+        for ws in list(self.sockets):
+            if ws.transport is not None:
+                ws.transport.abort()
+
+
+class _Sniffer(asyncio.Protocol):
+    """Reads a connection's first request line, then hands the transport to the right protocol."""
+
+    __slots__ = ("buffer", "listener", "transport")
+
+    def __init__(self, listener: Listener) -> None:
+        self.listener = listener
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.buffer += data
+        end = self.buffer.find(b"\r\n")
+        if end < 0:
+            if len(self.buffer) > MAX_REQUEST_LINE:
+                self.transport.abort()
+            return
+        target: asyncio.Protocol
+        if self.buffer.startswith(b"GET /ws/"):
+            target = WebSocket(self.listener)
+        else:
+            target = self.listener.http_factory()
+        self.transport.set_protocol(target)
+        target.connection_made(self.transport)
+        target.data_received(self.buffer)
+        self.buffer = b""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
