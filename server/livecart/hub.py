@@ -33,6 +33,7 @@ __all__ = ["Peer", "Room", "RoomHub", "now_ms", "snapshot_frame"]
 
 log = logging.getLogger("livecart.hub")
 HISTORY_CHUNK = 500  # events per frame when replaying history to one socket
+FILL_GIVE_UP_S = 2.0
 
 
 def now_ms() -> int:
@@ -136,12 +137,14 @@ class RoomHub:
             del self.rooms[room_name]
             if room.flush_handle:
                 room.flush_handle.cancel()
-            self._spawn(self.subscriber.remove(room_name))
+            self.subscriber.want(room_name, False)
+            self._spawn(self.subscriber.sync(room_name))
             self._spawn(self._report_presence(room))
 
     async def _open_room(self, room: Room) -> None:
         try:
-            await self.subscriber.add(room.name)
+            self.subscriber.want(room.name, True)
+            await self.subscriber.sync(room.name)
             snap = await self.store.snapshot(room.name, recent=0)
         except StoreUnavailable as exc:
             room.ready.set_exception(exc)
@@ -202,10 +205,16 @@ class RoomHub:
 
     async def _fill(self, room: Room) -> None:
         """Read from history whatever pub/sub did not bring: after (re)subscribing or on a hole."""
-        try:
-            history = await self.store.history(room.name, room.batch.next_offset - 1, room.epoch)
-        except StoreUnavailable:
-            return  # the subscriber's reconnect triggers another fill
+        delay = 0.05
+        while True:
+            try:
+                history = await self.store.history(room.name, room.batch.next_offset - 1, room.epoch)
+                break
+            except StoreUnavailable:
+                if self.rooms.get(room.name) is not room or delay > FILL_GIVE_UP_S:
+                    return  # gone, or Redis is down: the subscriber's reconnect triggers another fill
+                await asyncio.sleep(delay)
+                delay *= 2
         if isinstance(history, Gap):
             if history.epoch != room.epoch or history.offset >= room.batch.next_offset:
                 await self._reset(room)

@@ -50,7 +50,7 @@ def decode(data: bytes | str, fmt: Format) -> Any:
     try:
         if fmt is Format.JSON:
             return orjson.loads(data)
-        return msgpack.unpackb(data, raw=False, strict_map_key=True, max_buffer_size=len(data) + 1)
+        return msgpack.unpackb(data, raw=False, strict_map_key=True)
     except (orjson.JSONDecodeError, ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError,
             msgpack.StackError) as exc:
         raise BadRequest("bad_encoding", f"not valid {fmt.value}") from exc

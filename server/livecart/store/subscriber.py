@@ -36,46 +36,63 @@ class RoomSubscriber:
         self._rooms: set[str] = set()
         self._pubsub: Any = None
         self._wanted = asyncio.Event()
+        self._sync_lock = asyncio.Lock()
         self.reconnects = 0
 
-    async def add(self, room: str) -> None:
-        if room in self._rooms:
-            return
-        self._rooms.add(room)
-        self._wanted.set()
-        if self._pubsub is not None:
-            try:
-                await self._pubsub.subscribe(RoomKeys(room).channel)
-            except (RedisConnectionError, RedisTimeoutError, OSError):
-                pass  # the run loop resubscribes every room when it reconnects
+    def want(self, room: str, wanted: bool) -> None:
+        """Record whether this node wants `room`'s messages; call `sync(room)` to act on it."""
+        if wanted:
+            self._rooms.add(room)
+            self._wanted.set()
+        else:
+            self._rooms.discard(room)
 
-    async def remove(self, room: str) -> None:
-        self._rooms.discard(room)
-        if self._pubsub is not None:
-            try:
-                await self._pubsub.unsubscribe(RoomKeys(room).channel)
-            except (RedisConnectionError, RedisTimeoutError, OSError):
-                pass
+    async def sync(self, room: str) -> None:
+        """(Un)subscribe `room` as it is wanted *now*: calls may run in any order and still converge."""
+        channel = RoomKeys(room).channel
+        try:
+            # Serialised, with the check inside: the last sync for a room sends the last wish.
+            async with self._sync_lock:
+                if self._pubsub is None:
+                    return  # the run loop subscribes every wanted room when it (re)connects
+                if room in self._rooms:
+                    await self._pubsub.subscribe(channel)
+                else:
+                    await self._pubsub.unsubscribe(channel)
+        except Exception as exc:
+            # The run loop owns the connection: when it fails, it reconnects and subscribes every wanted
+            # room itself; a stale subscription only brings messages that _dispatch drops.
+            log.debug("(un)subscribe %s deferred to reconnect: %r", room, exc)
 
     async def run(self) -> None:
         backoff = BACKOFF_START
         while True:
             await self._wanted.wait()
+            if not self._rooms:
+                self._wanted.clear()  # want(room, True) sets it again
+                continue
             pubsub = self._client.pubsub()
             try:
-                self._pubsub = pubsub
-                await pubsub.subscribe(*(RoomKeys(r).channel for r in self._rooms))
+                async with self._sync_lock:
+                    await pubsub.subscribe(*(RoomKeys(r).channel for r in self._rooms))
+                    # Published only once connected: redis-py cannot connect one PubSub from two tasks.
+                    self._pubsub = pubsub
+                # listen() ends once every channel is unsubscribed; the loop then waits for a room.
                 async for message in pubsub.listen():
                     backoff = BACKOFF_START
                     self._dispatch(message)
-                if not self._rooms:
-                    self._wanted.clear()
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 self.reconnects += 1
                 level = logging.ERROR if backoff >= BACKOFF_CAP else logging.WARNING
                 log.log(level, "pub/sub connection lost (%s); resubscribing in %.2f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_CAP)
+            except Exception:
+                # Not a connection error: a bug here or in the client library. The loop must outlive it,
+                # or every room on this node would silently stop receiving.
+                self.reconnects += 1
+                log.exception("pub/sub loop failed; restarting in %.2f s", BACKOFF_CAP)
+                await asyncio.sleep(BACKOFF_CAP)
             finally:
                 self._pubsub = None
                 try:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from websockets.datastructures import Headers
 
-from livecart.auth import Action, authorize, check_room_name, verify
+from livecart.auth import Action, Claims, authorize, check_room_name, verify
 from livecart.errors import BadRequest, RateLimited, StoreUnavailable
 from livecart.events import InvalidEvent, counter_deltas, validate_event
 from livecart.hub import now_ms
@@ -63,9 +63,9 @@ async def ingest_batch(node: Node, room: str, items: Any) -> IngestResult:
     return result
 
 
-def limit_key(token: str) -> str:
-    # The token's signature: each connector (token) has its own budget on this node.
-    return token.rsplit(".", 1)[-1]
+def limit_key(claims: Claims) -> str:
+    # A token's identity, not its bytes: re-minting a token for the same connector gives no new budget.
+    return f"{claims.role}:{claims.room}:{claims.user or ''}"
 
 
 def rate_limit_ingest(node: Node, key: str) -> None:
@@ -90,11 +90,10 @@ class IngestEndpoint:
 
     def accept(self, ws: WebSocket, path: str, query: dict[str, str], headers: Headers) -> None:
         room = check_room_name(path.removeprefix("/ws/ingest/"))
-        token = query.get("token")
-        claims = verify(self.node.settings.secret, token)
+        claims = verify(self.node.settings.secret, query.get("token"))
         authorize(claims, room, Action.INGEST)
         ws.room, ws.role, ws.user = room, claims.role, claims.user
-        ws.session = _IngestSession(asyncio.Queue(MAX_QUEUED_BATCHES), limit_key(token or ""))
+        ws.session = _IngestSession(asyncio.Queue(MAX_QUEUED_BATCHES), limit_key(claims))
 
     def opened(self, ws: WebSocket) -> None:
         ws.session.task = asyncio.create_task(self._run(ws, ws.session.queue))

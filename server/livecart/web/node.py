@@ -15,6 +15,9 @@ import time
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from livecart.config import Settings
 from livecart.errors import CloseCode
@@ -59,7 +62,11 @@ class Node:
         if s.redis_url is None:
             self.embedded = EmbeddedRedis(s.data_dir, s.redis_server)
             await self.embedded.start()
-        self.redis = aioredis.Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        # One quick retry on a fresh connection hides a pooled connection that died with a Redis restart.
+        # Retrying is safe: every write script is idempotent (event ids, claim keys).
+        retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1)
+        self.redis = aioredis.Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=2,
+                                             retry=retry, retry_on_error=[RedisConnectionError])
         # The subscriber's connection idles for long stretches: no read timeout, but a health check.
         self.pubsub_redis = aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=2,
                                                     health_check_interval=5)

@@ -1,0 +1,74 @@
+"""Shared fixtures: a real redis-server on a free port, real livecart nodes on 127.0.0.1:0.
+
+No mocks: every integration test talks to a real Redis and real sockets. Rooms are unique per test
+(`room` fixture), so tests share one Redis without seeing each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+import uvloop
+
+from livecart.config import Settings
+from livecart.web.node import Node
+from tests.support import RedisProcess
+
+SECRET = "test-secret"
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, object]:
+    # Production runs on uvloop; its transports differ from asyncio's in ways that matter here.
+    return {"uvloop": uvloop.new_event_loop}
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> RedisProcess:
+    server = RedisProcess(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server  # type: ignore[misc]
+    server.stop()
+
+
+@pytest.fixture
+def room() -> str:
+    return "r-" + uuid.uuid4().hex[:10]
+
+
+def node_settings(redis_url: str | None, data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {"port": 0, "redis_url": redis_url, "data_dir": data_dir,
+                                 "secret": SECRET, "presence_s": 0.2, "heartbeat_s": 5.0}
+    values.update(overrides)
+    return Settings.from_env({}, {k: str(v) if v is not None else None for k, v in values.items()})
+
+
+NodeFactory = Callable[..., Awaitable[Node]]
+
+
+@pytest.fixture
+async def make_node(redis_server: RedisProcess, tmp_path: Path) -> AsyncIterator[NodeFactory]:
+    nodes: list[Node] = []
+
+    async def start(redis_url: str | None = None, **overrides: object) -> Node:
+        url = redis_url if redis_url is not None else redis_server.url
+        node = Node(node_settings(url, tmp_path / f"node{len(nodes)}", **overrides))
+        await node.start()
+        nodes.append(node)
+        return node
+
+    yield start
+    await asyncio.gather(*(n.stop() for n in nodes), return_exceptions=True)
+
+
+@pytest.fixture
+async def node(make_node: NodeFactory) -> Node:
+    return await make_node()
+
+
+def timeout_factor() -> float:
+    return float(os.environ.get("LIVECART_TESTS_TIMEOUT_FACTOR", "1"))

@@ -1,0 +1,94 @@
+"""Resume by offset + epoch: exactly the missed events, or a fresh snapshot when history cannot."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.support import RoomClient, comment, post_events, ws_url
+
+
+async def test_resume_after_disconnect_gets_exactly_the_missed_events_then_live_ones(node, room):
+    await post_events(node.port, room, [comment("before")])
+    client = await RoomClient.connect(ws_url(node.port, room))
+    snap = await client.recv()
+    await client.close()
+    await post_events(node.port, room, [comment(f"missed{i}") for i in range(5)])
+
+    again = await RoomClient.connect(ws_url(node.port, room, since=snap["offset"], epoch=snap["epoch"]))
+    again.offset = snap["offset"]
+    first = await again.recv()
+    assert first["type"] == "recovered" and first["epoch"] == snap["epoch"] and first["offset"] == 6
+    await again.events_until(6)
+    assert [e["id"] for e in again.events] == [f"missed{i}" for i in range(5)]
+    await post_events(node.port, room, [comment("live")])
+    events = await again.events_until(7)
+    assert [e["offset"] for e in events] == [2, 3, 4, 5, 6, 7]
+    await again.close()
+
+
+async def test_resume_while_events_keep_flowing_has_no_gap_and_no_duplicate(node, room):
+    client = await RoomClient.connect(ws_url(node.port, room))
+    await client.recv()
+    stop = asyncio.Event()
+
+    async def publish() -> int:
+        n = 0
+        while not stop.is_set():
+            await post_events(node.port, room, [comment(f"p{n}")])
+            n += 1
+        return n
+
+    publisher = asyncio.create_task(publish())
+    seen: list[int] = []
+    for _ in range(5):  # disconnect and resume five times mid-stream
+        await asyncio.sleep(0.05)
+        frame = await client.recv()
+        while frame["type"] != "batch" or not frame["events"]:
+            frame = await client.recv()
+        offset, epoch = client.offset, client.epoch
+        seen += [e["offset"] for e in client.events]
+        client.events.clear()
+        await client.close()
+        client = await RoomClient.connect(ws_url(node.port, room, since=offset, epoch=epoch))
+        client.offset, client.epoch = offset, epoch
+        assert (await client.recv())["type"] == "recovered"
+    stop.set()
+    total = await publisher
+    await client.events_until(total)
+    seen += [e["offset"] for e in client.events]
+    assert seen == list(range(1, total + 1))
+    await client.close()
+
+
+async def test_resume_with_a_stale_epoch_gets_a_fresh_snapshot(node, room):
+    await post_events(node.port, room, [comment("a"), comment("b")])
+    client = await RoomClient.connect(ws_url(node.port, room, since=1, epoch="not-the-epoch"))
+    first = await client.recv()
+    assert first["type"] == "snapshot" and first["recovered"] is False and first["offset"] == 2
+    await client.close()
+
+
+async def test_resume_from_before_the_kept_history_gets_a_fresh_snapshot(make_node, room):
+    node = await make_node(history_max=5)
+    client = await RoomClient.connect(ws_url(node.port, room))
+    snap = await client.recv()
+    await client.close()
+    for i in range(6):
+        await post_events(node.port, room, [comment(f"h{i}-{j}") for j in range(100)])
+    again = await RoomClient.connect(ws_url(node.port, room, since=snap["offset"], epoch=snap["epoch"]))
+    first = await again.recv()
+    assert first["type"] == "snapshot" and first["offset"] == 600 and first["epoch"] == snap["epoch"]
+    await again.close()
+
+
+async def test_resume_at_the_latest_offset_gets_recovered_and_nothing_else(node, room):
+    await post_events(node.port, room, [comment("x")])
+    client = await RoomClient.connect(ws_url(node.port, room))
+    snap = await client.recv()
+    await client.close()
+    again = await RoomClient.connect(ws_url(node.port, room, since=snap["offset"], epoch=snap["epoch"]))
+    assert (await again.recv())["type"] == "recovered"
+    await post_events(node.port, room, [comment("y")])
+    frame = await again.until(lambda f: f["type"] == "batch" and f["events"])
+    assert [e["id"] for e in frame["events"]] == ["y"]
+    await again.close()

@@ -1,0 +1,100 @@
+"""`livecart serve` as users run it: embedded redis-server, SIGTERM, restart with the same data dir."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+import websockets
+
+from tests.support import SECRET, WAIT, RoomClient, comment, free_port, post_events, ws_url
+
+
+async def start_serve(data_dir: Path, port: int) -> asyncio.subprocess.Process:
+    env = dict(os.environ, LIVECART_SECRET=SECRET)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "livecart", "serve", "--port", str(port), "--data-dir", str(data_dir),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env)
+    assert proc.stdout is not None
+    lines = []
+    while True:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 3 * WAIT)).decode()
+        assert line, "serve exited early"
+        lines.append(line)
+        if line.startswith("  host:"):
+            break
+    text = "".join(lines)
+    assert "console: http://" in text and "overlay: http://" in text and "/host?room=" in text
+    return proc
+
+
+async def stop_serve(proc: asyncio.subprocess.Process) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(proc.wait(), 10)
+
+
+def redis_children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid and "redis" in stat:
+                    out.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+async def test_serve_runs_on_embedded_redis_and_sigterm_closes_sockets_with_1001(tmp_path):
+    port = free_port()
+    proc = await start_serve(tmp_path / "data", port)
+    room = "shutdown-room"
+    client = await RoomClient.connect(ws_url(port, room))
+    await client.recv()
+    assert (await post_events(port, room, [comment("kept")]))[0] == 200
+    await client.events_until(1)
+    children = redis_children(proc.pid)
+    assert len(children) == 1
+    assert await stop_serve(proc) == 0
+    with pytest.raises(websockets.ConnectionClosed):
+        while True:
+            await client.recv()
+    assert client.ws.close_code == 1001 and "resume" in client.ws.close_reason
+    await asyncio.sleep(0.2)
+    assert not Path(f"/proc/{children[0]}").exists(), "the embedded redis-server outlived the node"
+
+    # Restart on the same data dir: history, counters and the epoch survive.
+    proc = await start_serve(tmp_path / "data", port)
+    try:
+        again = await RoomClient.connect(ws_url(port, room, since=0, epoch=client.epoch))
+        again.offset = 0
+        assert (await again.recv())["type"] == "recovered"
+        assert [e["id"] for e in await again.events_until(1)] == ["kept"]
+        await again.close()
+    finally:
+        assert await stop_serve(proc) == 0
+
+
+async def test_serve_restarts_its_redis_server_if_it_dies(tmp_path):
+    port = free_port()
+    proc = await start_serve(tmp_path / "data", port)
+    try:
+        [child] = redis_children(proc.pid)
+        os.kill(child, signal.SIGKILL)
+        deadline = asyncio.get_running_loop().time() + 3 * WAIT
+        async with aiohttp.ClientSession() as http:
+            while True:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    if resp.status == 200 and redis_children(proc.pid) not in ([], [child]):
+                        break
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.1)
+        assert (await post_events(port, "after-crash", [comment("x")]))[0] == 200
+    finally:
+        assert await stop_serve(proc) == 0
