@@ -1,0 +1,33 @@
+"""Hypothesis strategies shared by the property tests."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+user_ids = st.text(min_size=1, max_size=20)
+users = st.fixed_dictionaries({"id": user_ids, "name": st.text(max_size=30)})
+ids = st.text(min_size=1, max_size=40)
+money = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
+counts = st.integers(min_value=1, max_value=1000)
+
+
+def _event(kind: str, **fields: st.SearchStrategy) -> st.SearchStrategy:
+    return st.fixed_dictionaries({"id": ids, "type": st.just(kind), "user": users, **fields})
+
+
+valid_events = st.one_of(
+    _event("comment", text=st.text(min_size=1, max_size=200)),
+    _event("like", count=counts),
+    _event("share"), _event("follow"), _event("join"), _event("leave"),
+    _event("gift", gift=st.text(min_size=1, max_size=20), count=counts, value=money),
+    _event("order", order_id=ids, product_id=ids, qty=counts, amount=money,
+           status=st.sampled_from(["placed", "paid", "cancelled", "refunded"])),
+)
+
+# Anything JSON or msgpack can carry, for "never anything but a value or BadRequest" checks.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children,
+                                                                        max_size=5),
+    max_leaves=20,
+)

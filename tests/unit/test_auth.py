@@ -1,0 +1,84 @@
+"""Tokens and the one authorization check."""
+
+from __future__ import annotations
+
+import pytest
+
+from livecart import auth
+from livecart.auth import Action, authorize, issue, verify
+from livecart.errors import BadRequest, Forbidden, Unauthorized
+
+SECRET = "s3cret"
+NOW = 1_800_000_000.0
+
+
+def test_issue_then_verify_gives_the_claims():
+    token = issue(SECRET, role="viewer", room="r1", user="lin", ttl_s=60, now=NOW)
+    claims = verify(SECRET, token, now=NOW + 59.9)
+    assert (claims.role, claims.room, claims.user) == ("viewer", "r1", "lin")
+
+
+def test_a_token_is_invalid_once_its_ttl_has_passed_without_leeway():
+    token = issue(SECRET, role="viewer", room="r1", ttl_s=60, now=NOW)
+    with pytest.raises(Unauthorized, match="expired"):
+        verify(SECRET, token, now=NOW + 60)
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),
+    lambda t: t.split(".")[0] + "." + t.split(".")[1][::-1] + "." + t.split(".")[2],
+    lambda t: "",
+    lambda t: "a.b",
+    lambda t: "x" * 5000,
+    lambda t: "!!.@@.##",
+])
+def test_tampered_or_malformed_tokens_are_unauthorized(mangle):
+    token = issue(SECRET, role="assistant", room="r1", now=NOW)
+    with pytest.raises(Unauthorized):
+        verify(SECRET, mangle(token), now=NOW)
+
+
+def test_another_secret_does_not_verify():
+    with pytest.raises(Unauthorized, match="signature"):
+        verify("other", issue(SECRET, role="viewer", room="r1", now=NOW), now=NOW)
+
+
+def test_wildcard_rooms_only_for_assistant_and_ingest():
+    assert verify(SECRET, issue(SECRET, role="ingest", room="*", now=NOW), now=NOW).covers("any")
+    for role in ("viewer", "host", "overlay"):
+        with pytest.raises(ValueError):
+            issue(SECRET, role=role, room="*")
+    with pytest.raises(BadRequest):
+        issue(SECRET, role="viewer", room="no spaces")
+
+
+@pytest.mark.parametrize(("role", "user", "action", "allowed"), [
+    ("viewer", "u", Action.WATCH, True),
+    ("overlay", None, Action.WATCH, True),
+    ("viewer", "u", Action.CLAIM, True),
+    ("viewer", None, Action.CLAIM, False),
+    ("viewer", None, Action.COMMENT, False),
+    ("overlay", None, Action.COMMENT, False),
+    ("host", None, Action.MANAGE, False),
+    ("assistant", None, Action.MANAGE, True),
+    ("viewer", "u", Action.INGEST, False),
+    ("ingest", None, Action.INGEST, True),
+])
+def test_authorize_by_role(role, user, action, allowed):
+    claims = auth.Claims(role=role, room="r1", user=user, expires_at=NOW)
+    if allowed:
+        authorize(claims, "r1", action)
+    else:
+        with pytest.raises(Forbidden):
+            authorize(claims, "r1", action)
+
+
+def test_authorize_refuses_another_room():
+    with pytest.raises(Forbidden):
+        authorize(auth.Claims("viewer", "r1", "u", NOW), "r2", Action.WATCH)
+
+
+@pytest.mark.parametrize("room", ["", "a" * 65, "has space", "ü", "a/b"])
+def test_bad_room_names(room):
+    with pytest.raises(BadRequest):
+        auth.check_room_name(room)

@@ -1,0 +1,77 @@
+"""RoomBatch: per-tick batching, offsets exactly once and in order, latest-value state."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from livecart.batch import RoomBatch
+
+
+def ev(offset: int) -> dict[str, object]:
+    return {"offset": offset, "id": f"e{offset}"}
+
+
+def test_flush_returns_none_when_nothing_changed():
+    assert RoomBatch(10).flush() is None
+
+
+def test_events_in_order_flush_as_one_batch_with_the_room_offset():
+    batch = RoomBatch(10)
+    batch.add_events([ev(11), ev(12)])
+    batch.add_events([ev(13)])
+    out = batch.flush()
+    assert out is not None
+    assert [e["offset"] for e in out.events] == [11, 12, 13]
+    assert (out.first_offset, out.offset) == (11, 13)
+    assert batch.flush() is None
+
+
+def test_duplicates_and_old_events_are_dropped():
+    batch = RoomBatch(10)
+    batch.add_events([ev(9), ev(10), ev(11), ev(11)])
+    assert [e["offset"] for e in batch.flush().events] == [11]
+    batch.add_events([ev(11)])
+    assert batch.flush() is None
+    assert batch.duplicates == 4
+
+
+def test_a_hole_holds_later_events_back_and_names_the_missing_range():
+    batch = RoomBatch(0)
+    batch.add_events([ev(1), ev(4), ev(5)])
+    assert batch.missing() == (2, 3)
+    assert [e["offset"] for e in batch.flush().events] == [1]
+    batch.add_events([ev(2), ev(3)])
+    assert batch.missing() is None
+    assert [e["offset"] for e in batch.flush().events] == [2, 3, 4, 5]
+
+
+def test_counters_and_deals_are_coalesced_to_their_latest_value():
+    batch = RoomBatch(0)
+    batch.set_counters({"likes": 1})
+    batch.set_counters({"likes": 7})
+    batch.set_deal({"id": "d1", "left": 9})
+    batch.set_deal({"id": "d1", "left": 8})
+    batch.set_deal({"id": "d2", "left": 1})
+    batch.set_online(42)
+    out = batch.flush()
+    assert out.events == [] and out.counters == {"likes": 7, "online": 42}
+    assert out.deals == [{"id": "d1", "left": 8}, {"id": "d2", "left": 1}]
+    frame = out.frame(123)
+    assert frame["type"] == "batch" and frame["now"] == 123 and frame["offset"] == 0
+
+
+@given(st.lists(st.integers(min_value=1, max_value=60), max_size=200), st.randoms())
+def test_any_arrival_order_with_duplicates_delivers_each_offset_once_in_order(offsets, rnd):
+    present = sorted(set(offsets))
+    contiguous = [o for i, o in enumerate(present, start=1) if o == i]
+    arrivals = [ev(o) for o in offsets]
+    rnd.shuffle(arrivals)
+    batch = RoomBatch(0)
+    delivered: list[int] = []
+    for chunk_start in range(0, len(arrivals), 7):
+        batch.add_events(arrivals[chunk_start:chunk_start + 7])
+        out = batch.flush()
+        if out is not None:
+            delivered += [e["offset"] for e in out.events]
+    assert delivered == contiguous

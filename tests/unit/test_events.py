@@ -1,0 +1,77 @@
+"""Event validation: exact per-field errors, normalised output, counter deltas in cents."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+
+from livecart.errors import BadRequest
+from livecart.events import InvalidEvent, counter_deltas, counters_to_wire, validate_event
+from tests.strategies import json_values, valid_events
+
+NOW = 1_700_000_000_000
+
+
+def test_a_comment_is_normalised_and_gets_the_receipt_time():
+    event = validate_event({"id": "c1", "type": "comment", "user": {"id": "u1", "name": "Lin"},
+                            "text": "想要", "extra": "dropped"}, NOW)
+    assert event == {"id": "c1", "type": "comment", "user": {"id": "u1", "name": "Lin"}, "ts": NOW,
+                     "text": "想要"}
+
+
+def test_a_missing_user_name_defaults_to_the_user_id():
+    assert validate_event({"id": "s", "type": "share", "user": {"id": "u9"}}, NOW)["user"]["name"] == "u9"
+
+
+@pytest.mark.parametrize(("raw", "code", "field"), [
+    ({"type": "comment", "user": {"id": "u"}, "text": "x"}, "missing_field", "id"),
+    ({"id": "x" * 201, "type": "comment", "user": {"id": "u"}, "text": "x"}, "bad_field", "id"),
+    ({"id": "a", "type": "dance", "user": {"id": "u"}}, "bad_type", "type"),
+    ({"id": "a", "type": "comment", "text": "x"}, "missing_field", "user"),
+    ({"id": "a", "type": "comment", "user": {"id": "u"}}, "missing_field", "text"),
+    ({"id": "a", "type": "comment", "user": {"id": "u"}, "text": "x" * 4097}, "bad_field", "text"),
+    ({"id": "a", "type": "like", "user": {"id": "u"}, "count": True}, "bad_field", "count"),
+    ({"id": "a", "type": "like", "user": {"id": "u"}, "count": 0}, "bad_field", "count"),
+    ({"id": "a", "type": "gift", "user": {"id": "u"}, "gift": "rose", "count": 1, "value": -1},
+     "bad_field", "value"),
+    ({"id": "a", "type": "order", "user": {"id": "u"}, "order_id": "o", "product_id": "p", "qty": 1,
+      "amount": 1, "status": "shipped"}, "bad_field", "status"),
+    ({"id": "a", "type": "share", "user": {"id": "u"}, "ts": "yesterday"}, "bad_field", "ts"),
+])
+def test_invalid_events_name_the_field(raw, code, field):
+    with pytest.raises(InvalidEvent) as info:
+        validate_event(raw, NOW)
+    assert info.value.code == code and field in info.value.detail
+
+
+def test_counter_deltas_keep_money_in_cents():
+    order = validate_event({"id": "o", "type": "order", "user": {"id": "u"}, "order_id": "o1",
+                            "product_id": "p", "qty": 2, "amount": 19.99, "status": "paid"}, NOW)
+    assert counter_deltas(order) == {"orders": 1, "gmv_cents": 1999}
+    refund = dict(order, status="refunded")
+    assert counter_deltas(refund) == {"refunds": 1, "gmv_cents": -1999}
+    assert counter_deltas(dict(order, status="placed")) == {}
+    gift = validate_event({"id": "g", "type": "gift", "user": {"id": "u"}, "gift": "rocket", "count": 3,
+                          "value": 0.1}, NOW)
+    assert counter_deltas(gift) == {"gifts": 3, "gifts_value_cents": 10}
+
+
+def test_counters_on_the_wire_show_money_and_every_counter():
+    wire = counters_to_wire({"gmv_cents": 123456, "likes": 3})
+    assert wire["gmv"] == 1234.56 and wire["likes"] == 3 and wire["comments"] == 0
+    assert "gmv_cents" not in wire
+
+
+@given(valid_events)
+def test_every_valid_event_validates_and_is_idempotent(raw):
+    event = validate_event(raw, NOW)
+    assert validate_event(event, NOW) == event
+    assert all(isinstance(v, int) for v in counter_deltas(event).values())
+
+
+@given(json_values)
+def test_any_value_is_an_event_or_a_bad_request(raw):
+    try:
+        validate_event(raw, NOW)
+    except BadRequest:
+        pass

@@ -1,0 +1,55 @@
+"""Wire encoding: round trips in both formats, garbage in gives BadRequest, frames parse as RFC 6455."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
+
+import livecart.protocol as protocol
+from livecart.errors import BadRequest
+from livecart.events import validate_event
+from livecart.protocol import Format, decode, encode, ws_frame
+from tests.strategies import valid_events
+
+
+@given(valid_events, st.sampled_from(list(Format)))
+def test_decode_encode_round_trips_every_event_type(raw, fmt):
+    event = validate_event(raw, 1)
+    assert decode(encode(event, fmt), fmt) == event
+
+
+@given(st.binary(max_size=300), st.sampled_from(list(Format)))
+def test_any_bytes_decode_to_a_value_or_bad_request(data, fmt):
+    try:
+        decode(data, fmt)
+    except BadRequest as exc:
+        assert exc.code == "bad_encoding"
+
+
+def test_format_parse():
+    assert Format.parse(None) is Format.JSON and Format.parse("msgpack") is Format.MSGPACK
+    with pytest.raises(BadRequest):
+        Format.parse("xml")
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000])
+def test_ws_frame_is_a_valid_unmasked_frame_at_every_length_boundary(size):
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    for text, opcode in ((False, Opcode.BINARY), (True, Opcode.TEXT)):
+        data = payload if not text else b"a" * size
+        reader = StreamReader()
+        reader.feed_data(ws_frame(data, text))
+        parser = Frame.parse(reader.read_exact, mask=False)
+        try:
+            next(parser)
+        except StopIteration as done:
+            frame = done.value
+        assert frame.opcode is opcode and frame.fin and frame.data == data
+
+
+def test_the_protocol_module_exports_exactly_the_wire_api():
+    assert sorted(protocol.__all__) == ["Format", "decode", "encode", "encode_frame", "encode_json",
+                                        "encode_msgpack", "ws_frame"]
