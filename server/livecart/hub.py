@@ -34,6 +34,7 @@ __all__ = ["Peer", "Room", "RoomHub", "now_ms", "snapshot_frame"]
 log = logging.getLogger("livecart.hub")
 HISTORY_CHUNK = 500  # events per frame when replaying history to one socket
 FILL_GIVE_UP_S = 2.0
+PRESENCE_DEBOUNCE_S = 0.2
 
 
 def now_ms() -> int:
@@ -62,7 +63,7 @@ class Peer(Protocol):
 
 class Room:
     __slots__ = ("batch", "epoch", "flush_handle", "last_flush", "name", "online", "peers",
-                 "ready", "viewers")
+                 "presence_due", "ready", "viewers")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -74,6 +75,7 @@ class Room:
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.flush_handle: asyncio.TimerHandle | None = None
         self.last_flush = 0.0
+        self.presence_due = False
 
 
 class RoomHub:
@@ -114,6 +116,7 @@ class RoomHub:
         room.peers.add(peer)
         if peer.role == "viewer":
             room.viewers += 1
+            self._presence_soon(room)
         self.metrics.connections.inc()
         try:
             await asyncio.shield(room.ready)
@@ -133,13 +136,13 @@ class RoomHub:
         self.metrics.connections.dec()
         if peer.role == "viewer":
             room.viewers -= 1
+            self._presence_soon(room)
         if not room.peers:
             del self.rooms[room_name]
             if room.flush_handle:
                 room.flush_handle.cancel()
             self.subscriber.want(room_name, False)
             self._spawn(self.subscriber.sync(room_name))
-            self._spawn(self._report_presence(room))
 
     async def _open_room(self, room: Room) -> None:
         try:
@@ -301,7 +304,14 @@ class RoomHub:
             for room in list(self.rooms.values()):
                 await self._report_presence(room)
 
+    def _presence_soon(self, room: Room) -> None:
+        """Report a changed viewer count shortly, once for a burst of joins or leaves."""
+        if not room.presence_due:
+            room.presence_due = True
+            self._loop.call_later(PRESENCE_DEBOUNCE_S, lambda: self._spawn(self._report_presence(room)))
+
     async def _report_presence(self, room: Room) -> None:
+        room.presence_due = False
         try:
             online = await self.store.presence(room.name, self.node_id, room.viewers, now_ms(),
                                                ttl_ms=int(self.presence_s * 3000))
