@@ -154,3 +154,31 @@ class RoomClient:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+async def api(port: int, method: str, path: str, tok: str, body: Any = None) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session, session.request(
+        method, f"http://127.0.0.1:{port}{path}", data=None if body is None else orjson.dumps(body),
+        headers={"Authorization": f"Bearer {tok}", "Content-Type": "application/json"},
+    ) as resp:
+        return resp.status, await resp.json()
+
+
+def deal_body(**overrides: Any) -> dict[str, Any]:
+    body = {"product": {"id": "p1", "name": "Silk scarf", "image_url": "https://img.example/p1.png"},
+            "price": 199.0, "deal_price": 99.0, "stock": 10, "limit_per_user": 2, "duration_s": 120,
+            "start_at": None}
+    body.update(overrides)
+    return body
+
+
+async def create_deal(port: int, room: str, **overrides: Any) -> dict[str, Any]:
+    status, body = await api(port, "POST", f"/api/rooms/{room}/deals", token("assistant", room, "amy"),
+                             deal_body(**overrides))
+    assert status == 201, body
+    return body["deal"]  # type: ignore[no-any-return]
+
+
+async def claim(port: int, room: str, deal: str, user: str, qty: Any = 1, key: str = "k1") -> tuple[int, Any]:
+    return await api(port, "POST", f"/api/rooms/{room}/deals/{deal}/claims", token("viewer", room, user),
+                     {"qty": qty, "key": key})

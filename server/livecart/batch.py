@@ -23,6 +23,11 @@ class Batch:
     offset: int  # the room offset after this batch
     counters: dict[str, Any] | None = None
     deals: list[dict[str, Any]] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_state(self) -> bool:
+        return self.counters is not None or bool(self.deals) or bool(self.fields)
 
     @property
     def first_offset(self) -> int:
@@ -36,6 +41,7 @@ class Batch:
             out["counters"] = self.counters
         if self.deals:
             out["deals"] = self.deals
+        out.update(self.fields)
         return out
 
 
@@ -47,6 +53,7 @@ class RoomBatch:
         self._counters: dict[str, Any] | None = None
         self._online: int | None = None
         self._deals: dict[str, dict[str, Any]] = {}
+        self._fields: dict[str, Any] = {}
         self.duplicates = 0
 
     def add_events(self, events: list[dict[str, Any]]) -> None:
@@ -77,13 +84,18 @@ class RoomBatch:
     def set_deal(self, deal: dict[str, Any]) -> None:
         self._deals[deal["id"]] = deal
 
+    def set_field(self, name: str, value: Any) -> None:
+        """Another latest-value part of the room (e.g. the pinned product card) under `name`."""
+        self._fields[name] = value
+
     def flush(self) -> Batch | None:
-        if not (self._ready or self._counters is not None or self._online is not None or self._deals):
+        if not (self._ready or self._counters is not None or self._online is not None or self._deals
+                or self._fields):
             return None
         counters = self._counters
         if self._online is not None:
             counters = dict(counters or {}, online=self._online)
         batch = Batch(events=self._ready, offset=self.next_offset - 1, counters=counters,
-                      deals=list(self._deals.values()))
-        self._ready, self._counters, self._online, self._deals = [], None, None, {}
+                      deals=list(self._deals.values()), fields=self._fields)
+        self._ready, self._counters, self._online, self._deals, self._fields = [], None, None, {}, {}
         return batch

@@ -55,6 +55,9 @@ class Settings:
     comment_rate: float = 1.0  # viewer comments per second per user
     comment_burst: int = 5
     connect_rate: float = 2000.0  # new sockets per second per node before 1013
+    # Flash deals
+    hold_s: float = 300.0  # a successful claim holds its units this long, waiting for payment
+    price_floor: float = 0.10  # deal prices under this share of list price need "confirm": true
     shutdown_timeout_s: float = 8.0
 
     @classmethod

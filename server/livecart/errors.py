@@ -4,6 +4,8 @@
      ├── BadRequest(code, detail)        input we refuse: 4xx over HTTP, an error frame over a socket
      │    ├── Unauthorized               missing, bad or expired token            (401)
      │    ├── Forbidden                  the token's role or room does not allow it (403)
+     │    ├── NotFound                   no such deal, claim or route               (404)
+     │    ├── Conflict                   the deal's state does not allow it         (409)
      │    ├── TooLarge                   body or frame over its size limit         (413 / 1009)
      │    └── RateLimited(retry_after)   over a rate limit                          (429)
      └── StoreUnavailable                Redis cannot be reached right now         (503)
@@ -19,8 +21,10 @@ from enum import IntEnum
 __all__ = [
     "BadRequest",
     "CloseCode",
+    "Conflict",
     "Forbidden",
     "LivecartError",
+    "NotFound",
     "RateLimited",
     "StoreUnavailable",
     "TooLarge",
@@ -56,6 +60,14 @@ class Forbidden(BadRequest):
 
     def __init__(self, detail: str) -> None:
         super().__init__("forbidden", detail)
+
+
+class NotFound(BadRequest):
+    status = 404
+
+
+class Conflict(BadRequest):
+    status = 409
 
 
 class TooLarge(BadRequest):

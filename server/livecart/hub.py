@@ -16,78 +16,44 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
-from livecart.batch import Batch, RoomBatch
+from livecart.batch import Batch
+from livecart.clock import Clock
 from livecart.errors import CloseCode, StoreUnavailable
 from livecart.events import counters_to_wire
 from livecart.metrics import Metrics
 from livecart.outbound import FrameKind
 from livecart.protocol import Format, encode_frame
-from livecart.store.redis_store import Gap, RedisStore, Snapshot, counters_from_flat
+from livecart.room import Peer, Room, snapshot_frame
+from livecart.store.deal_store import DealStore
+from livecart.store.redis_store import Gap, RedisStore, counters_from_flat, fields_from_flat
 from livecart.store.subscriber import RoomSubscriber
 
-__all__ = ["Peer", "Room", "RoomHub", "now_ms", "snapshot_frame"]
+__all__ = ["RoomHub"]
 
 log = logging.getLogger("livecart.hub")
 HISTORY_CHUNK = 500  # events per frame when replaying history to one socket
 FILL_GIVE_UP_S = 2.0
 PRESENCE_DEBOUNCE_S = 0.2
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def snapshot_frame(snap: Snapshot, online: int) -> dict[str, Any]:
-    """The first frame of a fresh socket, and the body of GET /api/rooms/{room}/state."""
-    counters = dict(counters_to_wire(snap.counters), online=online)
-    return {"type": "snapshot", "offset": snap.offset, "epoch": snap.epoch, "recovered": False,
-            "now": now_ms(), "deals": [], "counters": counters, "recent": snap.recent}
-
-
-class Peer(Protocol):
-    """What the hub needs of a socket (implemented by web.ws.WebSocket)."""
-
-    fmt: Format
-    role: str
-    floor: int  # the highest room offset this socket has been sent
-    parked: list[Batch] | None  # batches flushed while the socket was joining
-
-    def send_frame(self, data: bytes, kind: FrameKind) -> None: ...
-
-    def close(self, code: CloseCode, reason: str) -> None: ...
-
-
-class Room:
-    __slots__ = ("batch", "epoch", "flush_handle", "last_flush", "name", "online", "peers",
-                 "presence_due", "ready", "viewers")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.peers: set[Peer] = set()
-        self.viewers = 0
-        self.epoch = ""
-        self.batch = RoomBatch(0)
-        self.online = 0
-        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.flush_handle: asyncio.TimerHandle | None = None
-        self.last_flush = 0.0
-        self.presence_due = False
+DEAL_REFRESH_S = 1.0  # re-read open deals (pub/sub is at-most-once) and release expired holds
 
 
 class RoomHub:
-    def __init__(self, store: RedisStore, subscriber_client: Any, *, node_id: str, tick_ms: int,
-                 presence_s: float, metrics: Metrics) -> None:
+    def __init__(self, store: RedisStore, deal_store: DealStore, subscriber_client: Any, *, clock: Clock,
+                 node_id: str, tick_ms: int, presence_s: float, metrics: Metrics) -> None:
         self.store = store
+        self.deal_store = deal_store
+        self.clock = clock
         self.node_id = node_id
         self.tick = tick_ms / 1000
         self.presence_s = presence_s
         self.metrics = metrics
         self.rooms: dict[str, Room] = {}
         self.subscriber = RoomSubscriber(subscriber_client, self._on_message, self._on_subscribed)
+        self.hold_rooms: set[str] = set()  # rooms where this node made claims that may still be held
         self._loop = asyncio.get_running_loop()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -98,6 +64,7 @@ class RoomHub:
         async with asyncio.TaskGroup() as group:
             group.create_task(self.subscriber.run(), name="subscriber")
             group.create_task(self._presence_loop(), name="presence")
+            group.create_task(self._deal_loop(), name="deals")
 
     def close_all(self, code: CloseCode, reason: str) -> None:
         for room in list(self.rooms.values()):
@@ -154,7 +121,8 @@ class RoomHub:
             room.ready.exception()  # mark retrieved: joiners re-raise it themselves
             self.rooms.pop(room.name, None)
             return
-        room.epoch, room.batch = snap.epoch, RoomBatch(snap.offset)
+        room.load(snap, self.clock.now_ms())
+        self._schedule_transition(room)
         room.ready.set_result(None)
         await self._fill(room)
 
@@ -162,22 +130,26 @@ class RoomHub:
         if since is not None and epoch is not None:
             history = await self.store.history(room.name, since, epoch)
             if not isinstance(history, Gap):
+                now = self.clock.now_ms()
+                # Deals and the pinned card are state, not events: a resumed socket gets them current.
                 peer.send_frame(encode_frame({"type": "recovered", "offset": history.offset,
-                                        "epoch": history.epoch, "now": now_ms()}, peer.fmt),
-                                FrameKind.EVENTS)
+                                              "epoch": history.epoch, "now": now,
+                                              "deals": room.deals_wire(now), "pinned": room.pinned},
+                                             peer.fmt), FrameKind.EVENTS)
                 peer.floor = since
                 events = history.events
                 for i in range(0, len(events), HISTORY_CHUNK):
                     chunk = events[i : i + HISTORY_CHUNK]
                     peer.floor = chunk[-1]["offset"]
-                    peer.send_frame(encode_frame({"type": "batch", "offset": peer.floor, "now": now_ms(),
+                    peer.send_frame(encode_frame({"type": "batch", "offset": peer.floor, "now": now,
                                             "events": chunk}, peer.fmt), FrameKind.EVENTS)
                 self.metrics.resumes.labels("recovered").inc()
                 return
             self.metrics.resumes.labels("snapshot").inc()
         snap = await self.store.snapshot(room.name)
         peer.floor = snap.offset
-        peer.send_frame(encode_frame(snapshot_frame(snap, room.online), peer.fmt), FrameKind.EVENTS)
+        peer.send_frame(encode_frame(snapshot_frame(snap, room.online, self.clock.now_ms()), peer.fmt),
+                        FrameKind.EVENTS)
 
     # --- from Redis --------------------------------------------------------------------------------
 
@@ -187,6 +159,14 @@ class RoomHub:
             return  # the room's first _fill reads whatever this was
         try:
             message = orjson.loads(data)
+            if "deal" in message:
+                self._on_deal(room, fields_from_flat(message["deal"]))
+                return
+            if "pinned" in message:
+                room.pinned = message["pinned"]
+                room.batch.set_field("pinned", room.pinned)
+                self._schedule_flush(room)
+                return
             epoch, events = message["epoch"], message["events"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             log.error("undecodable message on room %s", room_name)
@@ -200,6 +180,28 @@ class RoomHub:
         if room.batch.missing():
             self._spawn(self._fill(room))
         self._schedule_flush(room)
+
+    def _on_deal(self, room: Room, fields: dict[str, str]) -> None:
+        if room.update_deal(fields, self.clock.now_ms()):
+            self._schedule_flush(room)
+            self._schedule_transition(room)
+
+    def _schedule_transition(self, room: Room) -> None:
+        """Wake when a deal's state next changes by the clock (scheduled -> live, -> ended)."""
+        if room.transition_handle is not None:
+            room.transition_handle.cancel()
+            room.transition_handle = None
+        now = self.clock.now_ms()
+        at = room.next_transition(now)
+        if at is not None:
+            room.transition_handle = self._loop.call_later(max(0.0, (at - now) / 1000) + 0.001,
+                                                           self._transition, room)
+
+    def _transition(self, room: Room) -> None:
+        room.transition_handle = None
+        if room.retime_deals(self.clock.now_ms()):
+            self._schedule_flush(room)
+        self._schedule_transition(room)
 
     def _on_subscribed(self, room_name: str) -> None:
         room = self.rooms.get(room_name)
@@ -235,8 +237,8 @@ class RoomHub:
         if snap.epoch == room.epoch and snap.offset < room.batch.next_offset:
             return
         log.warning("room %s reset: epoch %s -> %s", room.name, room.epoch, snap.epoch)
-        room.epoch, room.batch = snap.epoch, RoomBatch(snap.offset)
-        frame = snapshot_frame(snap, room.online)
+        room.load(snap, self.clock.now_ms())
+        frame = snapshot_frame(snap, room.online, self.clock.now_ms())
         encoded: dict[Format, bytes] = {}
         for peer in list(room.peers):
             if peer.parked is not None:
@@ -265,7 +267,7 @@ class RoomHub:
 
     def _deliver(self, peers: Iterable[Peer], batch: Batch) -> None:
         """Encode the batch once per format and write the same bytes to every live socket."""
-        now = now_ms()
+        now = self.clock.now_ms()
         frame = batch.frame(now)
         kind = FrameKind.EVENTS if batch.events else FrameKind.STATE
         encoded: dict[Format, bytes] = {}
@@ -290,11 +292,11 @@ class RoomHub:
 
     def _deliver_one(self, peer: Peer, batch: Batch) -> None:
         events = [e for e in batch.events if e["offset"] > peer.floor]
-        if not events and batch.counters is None and not batch.deals:
+        if not events and not batch.has_state:
             return
         peer.floor = max(peer.floor, batch.offset)
         kind = FrameKind.EVENTS if events else FrameKind.STATE
-        peer.send_frame(encode_frame(batch.frame(now_ms(), events), peer.fmt), kind)
+        peer.send_frame(encode_frame(batch.frame(self.clock.now_ms(), events), peer.fmt), kind)
 
     # --- presence ----------------------------------------------------------------------------------
 
@@ -313,7 +315,7 @@ class RoomHub:
     async def _report_presence(self, room: Room) -> None:
         room.presence_due = False
         try:
-            online = await self.store.presence(room.name, self.node_id, room.viewers, now_ms(),
+            online = await self.store.presence(room.name, self.node_id, room.viewers, self.clock.now_ms(),
                                                ttl_ms=int(self.presence_s * 3000))
         except StoreUnavailable:
             return
@@ -321,6 +323,48 @@ class RoomHub:
             room.online = online
             room.batch.set_online(online)
             self._schedule_flush(room)
+
+    # --- deals --------------------------------------------------------------------------------------
+
+    async def _deal_loop(self) -> None:
+        """Every second: re-read this node's open deals (catching lost pub/sub messages and rejection
+        counts, which claims do not publish), release expired holds, keep the shared clock in sync."""
+        while True:
+            await asyncio.sleep(DEAL_REFRESH_S)
+            await self._sync_clock()
+            try:
+                for room in list(self.rooms.values()):
+                    await self._refresh_deals(room)
+                await self._release_holds()
+            except StoreUnavailable:
+                continue
+
+    async def _sync_clock(self) -> None:
+        sent = int(time.time() * 1000)
+        try:
+            reference = await self.store.redis_time_ms()
+        except StoreUnavailable:
+            return
+        self.clock.observe(reference, sent, int(time.time() * 1000))
+
+    async def _release_holds(self) -> None:
+        """Expire holds in the rooms this node claimed in, and in rooms whose claiming node stopped
+        looking after them (it died): every hold comes back, whoever is left to notice."""
+        now = self.clock.now_ms()
+        await self.deal_store.register_hold_rooms(self.hold_rooms, now)
+        for room in self.hold_rooms | set(await self.deal_store.orphan_hold_rooms(now)):
+            await self.deal_store.expire(room)
+            if not await self.deal_store.holds_left(room):
+                self.hold_rooms.discard(room)
+                await self.deal_store.forget_hold_room(room)
+
+    async def _refresh_deals(self, room: Room) -> None:
+        ids = room.open_deal_ids(self.clock.now_ms())
+        if not ids:
+            return
+        await self.deal_store.expire(room.name)
+        for fields in await self.deal_store.get(room.name, ids):
+            self._on_deal(room, fields)
 
     # --- helpers -----------------------------------------------------------------------------------
 

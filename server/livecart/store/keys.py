@@ -41,6 +41,29 @@ class RoomKeys:
     def channel(self) -> str:  # pub/sub channel of room updates
         return self._base + "ch"
 
+    @property
+    def prefix(self) -> str:  # Lua scripts derive deal keys from it: prefix + "deal:" + id, ...
+        return self._base
+
+    @property
+    def deals(self) -> str:  # sorted set: deal ids by creation time
+        return self._base + "deals"
+
+    def deal(self, deal_id: str) -> str:  # hash: the deal's fields (see deal_create.lua)
+        return self._base + "deal:" + deal_id
+
+    @property
+    def claims(self) -> str:  # hash: claim id -> {deal, user, qty, expires_at, state}
+        return self._base + "claims"
+
+    @property
+    def holds(self) -> str:  # sorted set: held claim ids by expiry (ms)
+        return self._base + "holds"
+
+    @property
+    def ledger(self) -> str:  # stream: every claim, settlement and console action (the audit log)
+        return self._base + "ledger"
+
 
 def room_from_channel(channel: str) -> str | None:
     if channel.startswith(PREFIX + "{") and channel.endswith("}:ch"):

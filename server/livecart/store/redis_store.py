@@ -23,9 +23,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from livecart.errors import StoreUnavailable
 from livecart.store.keys import RoomKeys
 
-__all__ = ["AppendResult", "Gap", "History", "RedisStore", "Snapshot"]
+__all__ = ["UNAVAILABLE", "AppendResult", "Gap", "History", "RedisStore", "Snapshot", "decode_str",
+           "fields_from_flat"]
 
-_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
 def _script(name: str) -> str:
@@ -48,6 +49,8 @@ class Snapshot:
     offset: int
     counters: dict[str, int]
     recent: list[dict[str, Any]]
+    deals: list[dict[str, str]]  # stored fields of the newest deals (deals.deal_to_wire makes DEAL maps)
+    pinned: dict[str, Any] | None  # the pinned product card
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +71,15 @@ class Gap:
 def counters_from_flat(flat: Any) -> dict[str, int]:
     if not isinstance(flat, list):  # cjson turns an empty table into {}
         return {}
-    return {_str(flat[i]): int(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
+    return {decode_str(flat[i]): int(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
 
 
-def _str(value: str | bytes) -> str:
+def fields_from_flat(flat: list[Any]) -> dict[str, str]:
+    """A Redis hash returned as a flat [name, value, ...] list, as a dict of strings."""
+    return {decode_str(flat[i]): decode_str(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
+
+
+def decode_str(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
@@ -92,7 +100,7 @@ class RedisStore:
     async def ping(self) -> None:
         try:
             await self.client.ping()
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
 
     async def append(self, room: str, events: list[tuple[str, bytes, dict[str, int]]],
@@ -106,35 +114,59 @@ class RedisStore:
         try:
             epoch, first, _last, flags = await self._append(
                 keys=[keys.meta, keys.log, keys.counters, keys.ids], args=args)
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
         offsets: list[int | None] = []
         next_offset = int(first)
-        for flag in _str(flags):
+        for flag in decode_str(flags):
             if flag == "1":
                 offsets.append(next_offset)
                 next_offset += 1
             else:
                 offsets.append(None)
-        return AppendResult(epoch=_str(epoch), offsets=offsets)
+        return AppendResult(epoch=decode_str(epoch), offsets=offsets)
 
-    async def snapshot(self, room: str, recent: int = 50) -> Snapshot:
+    async def snapshot(self, room: str, recent: int = 50, deals: int = 20) -> Snapshot:
         keys = RoomKeys(room)
         try:
-            epoch, offset, flat, events = await self._snapshot(
-                keys=[keys.meta, keys.log, keys.counters], args=[uuid.uuid4().hex, recent])
-        except _UNAVAILABLE as exc:
+            epoch, offset, flat, events, deal_flats, pinned = await self._snapshot(
+                keys=[keys.meta, keys.log, keys.counters, keys.deals],
+                args=[uuid.uuid4().hex, recent, keys.prefix, deals])
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
-        return Snapshot(epoch=_str(epoch), offset=int(offset), counters=counters_from_flat(flat),
-                        recent=[orjson.loads(e) for e in events])
+        return Snapshot(epoch=decode_str(epoch), offset=int(offset), counters=counters_from_flat(flat),
+                        recent=[orjson.loads(e) for e in events],
+                        deals=[fields_from_flat(f) for f in deal_flats],
+                        pinned=orjson.loads(pinned) if pinned else None)
+
+    async def pin(self, room: str, card: dict[str, Any] | None) -> None:
+        """Pin a product card on the room (None unpins) and tell every node."""
+        keys = RoomKeys(room)
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                if card is None:
+                    pipe.hdel(keys.meta, "pinned")
+                else:
+                    pipe.hset(keys.meta, "pinned", orjson.dumps(card))
+                pipe.execute_command(self._publish, keys.channel, orjson.dumps({"pinned": card}))
+                await pipe.execute()
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def redis_time_ms(self) -> int:
+        try:
+            seconds, micros = await self.client.time()
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return int(seconds) * 1000 + int(micros) // 1000
 
     async def history(self, room: str, since: int, epoch: str, limit: int = 100_000) -> History | Gap:
         keys = RoomKeys(room)
         try:
             reply = await self._history(keys=[keys.meta, keys.log], args=[since, epoch, limit])
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
-        status, current_epoch, offset = _str(reply[0]), _str(reply[1]), int(reply[2])
+        status, current_epoch, offset = decode_str(reply[0]), decode_str(reply[1]), int(reply[2])
         if status == "gap":
             return Gap(epoch=current_epoch, offset=offset)
         return History(epoch=current_epoch, offset=offset, events=[orjson.loads(e) for e in reply[3:]])
@@ -143,7 +175,7 @@ class RedisStore:
         try:
             total = await self._presence(keys=[RoomKeys(room).presence],
                                          args=[node_id, count, now_ms, ttl_ms])
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
         return int(total)
 

@@ -12,8 +12,9 @@ from aiohttp import web
 
 from livecart.auth import Action, Claims, authorize, check_room_name, verify
 from livecart.errors import BadRequest, StoreUnavailable, TooLarge
-from livecart.hub import snapshot_frame
 from livecart.protocol import Format, decode, encode_json
+from livecart.room import snapshot_frame
+from livecart.web.deals import add_deal_routes
 from livecart.web.ingest import ingest_batch, limit_key, rate_limit_ingest
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ async def get_state(request: web.Request) -> web.Response:
     room, _claims = room_claims(request, Action.WATCH)
     snap = await node.store.snapshot(room)
     hub_room = node.hub.rooms.get(room)
-    return json_response(snapshot_frame(snap, hub_room.online if hub_room else 0))
+    return json_response(snapshot_frame(snap, hub_room.online if hub_room else 0, node.clock.now_ms()))
 
 
 def create_app(node: Node) -> web.Application:
@@ -113,4 +114,5 @@ def create_app(node: Node) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/api/rooms/{room}/events", post_events)
     app.router.add_get("/api/rooms/{room}/state", get_state)
+    add_deal_routes(app, NODE)
     return app

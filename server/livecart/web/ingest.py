@@ -18,7 +18,6 @@ from websockets.datastructures import Headers
 from livecart.auth import Action, Claims, authorize, check_room_name, verify
 from livecart.errors import BadRequest, RateLimited, StoreUnavailable
 from livecart.events import InvalidEvent, counter_deltas, validate_event
-from livecart.hub import now_ms
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
@@ -45,22 +44,37 @@ async def ingest_batch(node: Node, room: str, items: Any) -> IngestResult:
         raise BadRequest("not_an_array", "the body must be an array of events")
     if len(items) > MAX_EVENTS_PER_BATCH:
         raise BadRequest("too_many_events", f"at most {MAX_EVENTS_PER_BATCH} events per batch")
-    now = now_ms()
+    now = node.clock.now_ms()
     result = IngestResult()
-    valid: list[tuple[str, bytes, dict[str, int]]] = []
+    events: list[dict[str, Any]] = []
     for index, raw in enumerate(items):
         try:
-            event = validate_event(raw, now)
+            events.append(validate_event(raw, now))
         except InvalidEvent as exc:
             result.rejected.append({"index": index, "error": exc.code, "detail": exc.detail})
-            continue
-        valid.append((event["id"], orjson.dumps(event), counter_deltas(event)))
-    if valid:
-        appended = await node.store.append(room, valid, now)
+    if events:
+        appended = await node.store.append(
+            room, [(e["id"], orjson.dumps(e), counter_deltas(e)) for e in events], now)
         result.accepted = appended.accepted
-        result.duplicates = len(valid) - appended.accepted
+        result.duplicates = len(events) - appended.accepted
         node.metrics.events_ingested.inc(appended.accepted)
+        await apply_to_deals(node, room, events)
     return result
+
+
+async def apply_to_deals(node: Node, room: str, events: list[dict[str, Any]]) -> None:
+    """What stored events mean for flash deals: orders settle claims or sell external stock, and
+    comments with an armed keyword claim. Runs for duplicates too: a retried batch completes whatever
+    a crash interrupted, and every step is idempotent (claim state machine, order id, comment id)."""
+    for event in events:
+        if event["type"] == "order":
+            if "claim_id" in event and event["status"] != "placed":
+                await node.deal_store.settle(room, event["claim_id"], event["status"])
+            elif "claim_id" not in event and event["status"] == "paid":
+                await node.deal_store.external_sale(room, event["product_id"], event["qty"], event["id"],
+                                                    round(event["amount"] * 100))
+        elif event["type"] == "comment":
+            await node.claims.comment_claims(room, event)
 
 
 def limit_key(claims: Claims) -> str:

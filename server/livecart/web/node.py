@@ -19,13 +19,16 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from livecart.clock import Clock
 from livecart.config import Settings
 from livecart.errors import CloseCode
 from livecart.hub import RoomHub
 from livecart.metrics import Metrics
 from livecart.ratelimit import RateLimiter, TokenBucket
+from livecart.store.deal_store import DealStore
 from livecart.store.embedded import EmbeddedRedis
 from livecart.store.redis_store import RedisStore
+from livecart.web.deals import ClaimDesk
 from livecart.web.ingest import IngestEndpoint
 from livecart.web.room_socket import RoomEndpoint
 from livecart.web.ws import Endpoint, Listener, SocketLimits
@@ -39,6 +42,7 @@ class Node:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
+        self.clock = Clock()
         self.ingest_limiter = RateLimiter(settings.ingest_rate, settings.ingest_burst)
         self.comment_limiter = RateLimiter(settings.comment_rate, settings.comment_burst)
         self._connects = TokenBucket(settings.connect_rate, int(settings.connect_rate), time.monotonic())
@@ -72,8 +76,11 @@ class Node:
                                                     health_check_interval=5)
         self.store = RedisStore(self.redis, history_max=s.history_max, history_max_age_s=s.history_max_age_s,
                                 dedup_window_s=s.dedup_window_s)
-        self.hub = RoomHub(self.store, self.pubsub_redis, node_id=s.node_id, tick_ms=s.tick_ms,
-                           presence_s=s.presence_s, metrics=self.metrics)
+        self.deal_store = DealStore(self.redis)
+        self.hub = RoomHub(self.store, self.deal_store, self.pubsub_redis, clock=self.clock,
+                           node_id=s.node_id, tick_ms=s.tick_ms, presence_s=s.presence_s,
+                           metrics=self.metrics)
+        self.claims = ClaimDesk(self, s.hold_s)
         self._hub_task = asyncio.create_task(self.hub.run(), name="hub")
         self._hub_task.add_done_callback(_report_crash)
         self._runner = web.AppRunner(create_app(self), handle_signals=False, access_log=None)

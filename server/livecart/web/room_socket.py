@@ -12,7 +12,6 @@ from websockets.datastructures import Headers
 from livecart.auth import Action, Claims, authorize, check_room_name, verify
 from livecart.errors import BadRequest, CloseCode, RateLimited, StoreUnavailable
 from livecart.events import MAX_TEXT, counter_deltas, validate_event
-from livecart.hub import now_ms
 from livecart.protocol import Format
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ def _offset(value: str | None) -> int | None:
 class RoomEndpoint:
     def __init__(self, node: Node) -> None:
         self.node = node
-        self._joins: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def accept(self, ws: WebSocket, path: str, query: dict[str, str], headers: Headers) -> None:
         room = check_room_name(path.removeprefix("/ws/rooms/"))
@@ -47,9 +46,7 @@ class RoomEndpoint:
     def opened(self, ws: WebSocket) -> None:
         since, epoch = ws.session
         ws.session = None
-        task = asyncio.create_task(self._join(ws, since, epoch))
-        self._joins.add(task)
-        task.add_done_callback(self._joins.discard)
+        self._spawn(self._join(ws, since, epoch))
 
     async def _join(self, ws: WebSocket, since: int | None, epoch: str | None) -> None:
         try:
@@ -63,11 +60,37 @@ class RoomEndpoint:
     def received(self, ws: WebSocket, message: Any) -> None:
         kind = message["type"]
         if kind == "ping":
-            ws.send({"type": "pong", "now": now_ms(), "req": message.get("req")})
+            ws.send({"type": "pong", "now": self.node.clock.now_ms(), "req": message.get("req")})
+        elif kind == "claim":
+            self._claim(ws, message)
         elif kind == "comment":
             self._comment(ws, message)
         else:
             raise BadRequest("unknown_type", f"unknown message type {kind!r}")
+
+    def _claim(self, ws: WebSocket, message: dict[str, Any]) -> None:
+        authorize(Claims(ws.role, ws.room, ws.user, 0), ws.room, Action.CLAIM)
+        req = message.get("req")
+        if not isinstance(req, str) or not 1 <= len(req) <= 100:
+            raise BadRequest("bad_field", "req must be a string of 1-100 characters (the idempotency key)")
+        self._spawn(self._run_claim(ws, message.get("deal"), message.get("qty"), req))
+
+    async def _run_claim(self, ws: WebSocket, deal: Any, qty: Any, req: str) -> None:
+        assert ws.user is not None
+        try:
+            reply = await self.node.claims.claim(ws.room, ws.user, deal, qty, req)
+        except BadRequest as exc:
+            ws.send({"type": "error", "req": req, "error": exc.code, "detail": exc.detail})
+            return
+        except StoreUnavailable:
+            ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
+            return
+        ws.send({"type": "claim_result", "req": req, **reply})
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _comment(self, ws: WebSocket, message: dict[str, Any]) -> None:
         authorize(Claims(ws.role, ws.room, ws.user, 0), ws.room, Action.COMMENT)
@@ -80,13 +103,11 @@ class RoomEndpoint:
         req = message.get("req")
         if req is not None and (not isinstance(req, str) or len(req) > 100):
             raise BadRequest("bad_field", "req must be a string of at most 100 characters")
-        now = now_ms()
+        now = self.node.clock.now_ms()
         event_id = f"v:{ws.user}:{req}" if req else f"v:{ws.user}:{now}:{id(message)}"
         event = validate_event({"id": event_id, "type": "comment", "text": text,
                                 "user": {"id": ws.user, "name": message.get("name") or ws.user}}, now)
-        task = asyncio.create_task(self._append_comment(ws, event, req))
-        self._joins.add(task)
-        task.add_done_callback(self._joins.discard)
+        self._spawn(self._append_comment(ws, event, req))
 
     async def _append_comment(self, ws: WebSocket, event: dict[str, Any], req: Any) -> None:
         try:
@@ -96,6 +117,12 @@ class RoomEndpoint:
             ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
             return
         ws.send({"type": "comment_result", "req": req, "ok": True, "offset": result.offsets[0]})
+        try:
+            claimed = await self.node.claims.comment_claims(ws.room, event)
+        except (BadRequest, StoreUnavailable):
+            return
+        if claimed is not None:
+            ws.send({"type": "claim_result", "req": f"comment:{req}", **claimed})
 
     def closed(self, ws: WebSocket) -> None:
         self.node.hub.leave(ws, ws.room)

@@ -1,7 +1,8 @@
 -- A room's current position and state, atomically.
--- KEYS: meta, log, counters   ARGV: epoch_candidate, recent (how many latest events to include)
--- Returns {epoch, offset, counters (flat name, value list), recent events (JSON, oldest first)}.
-local meta, log, counters = KEYS[1], KEYS[2], KEYS[3]
+-- KEYS: meta, log, counters, deals index   ARGV: epoch_candidate, recent (latest events to include),
+-- prefix ("lc:{room}:"), deals (how many of the newest deals to include)
+-- Returns {epoch, offset, counters (flat), recent events (JSON, oldest first), deals (flat lists), pinned}.
+local meta, log, counters, index = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local epoch = redis.call('HGET', meta, 'epoch')
 if not epoch then
   epoch = ARGV[1]
@@ -14,4 +15,8 @@ if n > 0 then
   local entries = redis.call('XREVRANGE', log, '+', '-', 'COUNT', n)
   for i = #entries, 1, -1 do recent[#recent + 1] = entries[i][2][2] end
 end
-return {epoch, offset, redis.call('HGETALL', counters), recent}
+local deals = {}
+for _, id in ipairs(redis.call('ZREVRANGE', index, 0, tonumber(ARGV[4]) - 1)) do
+  deals[#deals + 1] = redis.call('HGETALL', ARGV[3] .. 'deal:' .. id)
+end
+return {epoch, offset, redis.call('HGETALL', counters), recent, deals, redis.call('HGET', meta, 'pinned') or ''}

@@ -1,0 +1,102 @@
+"""One room as this node sees it: its sockets, its batch for the next tick, and its latest state.
+
+Plain data with no I/O. The hub (hub.py) owns the timers, Redis and the sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Protocol
+
+from livecart.batch import Batch, RoomBatch
+from livecart.deals import DealState, deal_state, deal_to_wire, next_transition
+from livecart.errors import CloseCode
+from livecart.events import counters_to_wire
+from livecart.outbound import FrameKind
+from livecart.protocol import Format
+from livecart.store.redis_store import Snapshot
+
+__all__ = ["Peer", "Room", "snapshot_frame"]
+
+OPEN_STATES = (DealState.SCHEDULED, DealState.LIVE, DealState.SOLD_OUT)
+
+
+class Peer(Protocol):
+    """What the hub needs of a socket (implemented by web.ws.WebSocket)."""
+
+    fmt: Format
+    role: str
+    floor: int  # the highest room offset this socket has been sent
+    parked: list[Batch] | None  # batches flushed while the socket was joining
+
+    def send_frame(self, data: bytes, kind: FrameKind) -> None: ...
+
+    def close(self, code: CloseCode, reason: str) -> None: ...
+
+
+class Room:
+    __slots__ = ("batch", "deals", "epoch", "flush_handle", "last_flush", "name", "online", "peers",
+                 "pinned", "presence_due", "ready", "sent_states", "transition_handle", "viewers")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.peers: set[Peer] = set()
+        self.viewers = 0
+        self.epoch = ""
+        self.batch = RoomBatch(0)
+        self.online = 0
+        self.deals: dict[str, dict[str, str]] = {}  # stored fields, latest seen
+        self.sent_states: dict[str, DealState] = {}  # the state each deal had when last sent
+        self.pinned: dict[str, Any] | None = None
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.flush_handle: asyncio.TimerHandle | None = None
+        self.transition_handle: asyncio.TimerHandle | None = None
+        self.last_flush = 0.0
+        self.presence_due = False
+
+    def load(self, snap: Snapshot, now_ms: int) -> None:
+        """Start from a snapshot; its deals count as sent (every joiner's first frame carries them)."""
+        self.epoch, self.batch = snap.epoch, RoomBatch(snap.offset)
+        self.deals = {d["id"]: d for d in snap.deals}
+        self.sent_states = {i: deal_state(f, now_ms) for i, f in self.deals.items()}
+        self.pinned = snap.pinned
+
+    def update_deal(self, fields: dict[str, str], now_ms: int) -> bool:
+        """Record a deal's fields; queue it for the next tick if anything a client sees changed."""
+        old = self.deals.get(fields["id"])
+        self.deals[fields["id"]] = fields
+        state = deal_state(fields, now_ms)
+        if old == fields and self.sent_states.get(fields["id"]) is state:
+            return False
+        self.sent_states[fields["id"]] = state
+        self.batch.set_deal(deal_to_wire(fields, now_ms))
+        return True
+
+    def retime_deals(self, now_ms: int) -> bool:
+        """Queue every deal whose state the clock alone has changed since it was last sent."""
+        changed = False
+        for fields in self.deals.values():
+            state = deal_state(fields, now_ms)
+            if self.sent_states.get(fields["id"]) is not state:
+                self.sent_states[fields["id"]] = state
+                self.batch.set_deal(deal_to_wire(fields, now_ms))
+                changed = True
+        return changed
+
+    def next_transition(self, now_ms: int) -> int | None:
+        times = [t for f in self.deals.values() if (t := next_transition(f, now_ms)) is not None]
+        return min(times) if times else None
+
+    def open_deal_ids(self, now_ms: int) -> list[str]:
+        return [i for i, f in self.deals.items() if deal_state(f, now_ms) in OPEN_STATES]
+
+    def deals_wire(self, now_ms: int) -> list[dict[str, Any]]:
+        return [deal_to_wire(f, now_ms) for f in self.deals.values()]
+
+
+def snapshot_frame(snap: Snapshot, online: int, now_ms: int) -> dict[str, Any]:
+    """The first frame of a fresh socket, and the body of GET /api/rooms/{room}/state."""
+    counters = dict(counters_to_wire(snap.counters), online=online)
+    return {"type": "snapshot", "offset": snap.offset, "epoch": snap.epoch, "recovered": False,
+            "now": now_ms, "deals": [deal_to_wire(d, now_ms) for d in snap.deals], "counters": counters,
+            "pinned": snap.pinned, "recent": snap.recent}

@@ -1,0 +1,183 @@
+"""Flash deals in Redis: one Lua script per state change, Redis's clock for every time decision.
+
+Guarantees:
+- `left + held + sold == stock` after every script, never negative; a claim never takes more than left.
+- A (user, key) pair gets its first claim answer again and claims nothing more.
+- Each hold is released (expiry, cancel, refund) or sold (paid) exactly once, whichever node asks.
+- Every change publishes the deal's fields on the room channel (at-most-once, like all pub/sub; the hub
+  also re-reads live deals every second).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from livecart.deals import DealSpec
+from livecart.errors import Conflict, NotFound, StoreUnavailable
+from livecart.store.batcher import ScriptBatcher
+from livecart.store.keys import RoomKeys
+from livecart.store.redis_store import UNAVAILABLE, decode_str, fields_from_flat
+
+__all__ = ["ClaimAnswer", "DealStore"]
+
+# Not a room key (no hash tag): rooms that may hold claims, scored by when a node last looked after them.
+HOLD_ROOMS = "lc:hold-rooms"
+ORPHAN_MS = 5000
+
+
+def _lua(name: str) -> str:
+    folder = resources.files("livecart.store").joinpath("scripts")
+    return folder.joinpath("lib.lua").read_text() + "\n" + folder.joinpath(name).read_text()
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimAnswer:
+    status: str  # ok | rejected | again (a repeated key: `reply` is the first answer)
+    reply: dict[str, Any]
+
+
+class DealStore:
+    def __init__(self, client: aioredis.Redis, *, sharded_pubsub: bool = False) -> None:
+        self.client = client
+        self._publish = "SPUBLISH" if sharded_pubsub else "PUBLISH"
+        self._create = client.register_script(_lua("deal_create.lua"))
+        self._control = client.register_script(_lua("deal_control.lua"))
+        self._settle = client.register_script(_lua("settle.lua"))
+        self._expire = client.register_script(_lua("expire.lua"))
+        self._external = client.register_script(_lua("external_sale.lua"))
+        self._claims = ScriptBatcher(client, _lua("claim.lua"))
+
+    def _head(self, keys: RoomKeys, by: str = "") -> list[Any]:
+        return [keys.prefix, keys.channel, self._publish] + ([by] if by else [])
+
+    async def create(self, room: str, deal_id: str, spec: DealSpec, by: str,
+                     start_now: bool) -> dict[str, str]:
+        keys = RoomKeys(room)
+        values = {"id": deal_id, "product_id": spec.product_id, "product_name": spec.product_name,
+                  "image_url": spec.image_url, "sku": spec.sku, "price_cents": spec.price_cents,
+                  "deal_price_cents": spec.deal_price_cents, "stock": spec.stock,
+                  "limit_per_user": spec.limit_per_user, "duration_ms": spec.duration_ms,
+                  "starts_at": 0 if start_now else spec.starts_at, "keyword": spec.keyword}
+        args: list[Any] = [keys.prefix, keys.channel, self._publish, by or "-"]
+        for name, value in values.items():
+            args += [name, value]
+        try:
+            flat = await self._create(keys=[keys.deal(deal_id), keys.deals], args=args)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return fields_from_flat(flat)
+
+    async def control(self, room: str, deal_id: str, op: str, by: str, value: Any = "") -> dict[str, str]:
+        """start | stop | restock (value = units to add) | keyword (value = the word, "" to disarm)."""
+        keys = RoomKeys(room)
+        try:
+            reply = await self._control(keys=[keys.deal(deal_id)],
+                                        args=[keys.prefix, keys.channel, self._publish, by or "-", op, value])
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        if decode_str(reply[0]) == "err":
+            code = decode_str(reply[1])
+            if code == "no_such_deal":
+                raise NotFound("no_such_deal", f"no deal {deal_id!r} in this room")
+            raise Conflict(code, f"the deal is stopped or ended; cannot {op}")
+        return fields_from_flat(reply[1:])
+
+    async def claim(self, room: str, deal_id: str, user: str, qty: int, key: str, claim_id: str,
+                    hold_ms: int) -> ClaimAnswer:
+        keys = RoomKeys(room)
+        try:
+            status, reply = await self._claims.call(
+                [keys.deal(deal_id)],
+                [keys.prefix, keys.channel, self._publish, user, qty, key, claim_id, hold_ms])
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        status = decode_str(status)
+        if status == "err":
+            raise NotFound("no_such_deal", f"no deal {deal_id!r} in this room")
+        return ClaimAnswer(status=status, reply=orjson.loads(reply))
+
+    async def settle(self, room: str, claim_id: str, outcome: str) -> tuple[str, bool]:
+        """paid | cancelled | refunded | expired; returns (claim state after, whether it changed)."""
+        keys = RoomKeys(room)
+        try:
+            state, changed = await self._settle(keys=[keys.claims],
+                                                args=[*self._head(keys), claim_id, outcome])
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return decode_str(state), bool(changed)
+
+    async def expire(self, room: str, limit: int = 500) -> int:
+        keys = RoomKeys(room)
+        try:
+            return int(await self._expire(keys=[keys.holds], args=[*self._head(keys), limit]))
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def external_sale(self, room: str, product_id: str, qty: int, event_id: str,
+                            amount_cents: int) -> int:
+        keys = RoomKeys(room)
+        try:
+            return int(await self._external(
+                keys=[keys.deals], args=[*self._head(keys), product_id, qty, event_id, amount_cents]))
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def holds_left(self, room: str) -> int:
+        try:
+            return int(await self.client.zcard(RoomKeys(room).holds))
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def register_hold_rooms(self, rooms: set[str], now_ms: int) -> None:
+        """Say that this node is still looking after holds in `rooms` (a heartbeat per room)."""
+        if rooms:
+            try:
+                await self.client.zadd(HOLD_ROOMS, dict.fromkeys(rooms, now_ms))
+            except UNAVAILABLE as exc:
+                raise StoreUnavailable(str(exc)) from exc
+
+    async def orphan_hold_rooms(self, now_ms: int) -> list[str]:
+        """Rooms with holds whose node has not said so for ORPHAN_MS: any node may release them."""
+        try:
+            rooms = await self.client.zrangebyscore(HOLD_ROOMS, "-inf", now_ms - ORPHAN_MS, start=0, num=100)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return [decode_str(r) for r in rooms]  # type: ignore[arg-type]
+
+    async def forget_hold_room(self, room: str) -> None:
+        try:
+            await self.client.zrem(HOLD_ROOMS, room)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def get(self, room: str, deal_ids: list[str]) -> list[dict[str, str]]:
+        keys = RoomKeys(room)
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for deal_id in deal_ids:
+                    pipe.hgetall(keys.deal(deal_id))
+                found = await pipe.execute()
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return [{decode_str(k): decode_str(v) for k, v in f.items()} for f in found if f]
+
+    async def newest(self, room: str, limit: int = 50) -> list[dict[str, str]]:
+        try:
+            ids = await self.client.zrevrange(RoomKeys(room).deals, 0, limit - 1)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return await self.get(room, [decode_str(i) for i in ids])  # type: ignore[arg-type]
+
+    async def audit(self, room: str, count: int = 200) -> list[dict[str, str]]:
+        """The newest ledger entries first: who did what to which deal, and when."""
+        try:
+            entries = await self.client.xrevrange(RoomKeys(room).ledger, count=count)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return [{decode_str(k): decode_str(v) for k, v in (fields or {}).items()}
+                for _id, fields in entries or []]

@@ -1,0 +1,29 @@
+-- start | stop | restock | keyword a deal. KEYS: deal   ARGV: prefix, channel, publish_cmd, by, op, value
+-- Returns {'ok', fields...} or {'err', code}.
+local deal = KEYS[1]
+local prefix, channel, cmd, by, op, value = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local d = hash(deal)
+if not d.id then return {'err', 'no_such_deal'} end
+local now = now_ms()
+local closed = d.status == 'stopped' or now >= tonumber(d.ends_at)
+if op == 'start' then
+  if closed then return {'err', 'deal_closed'} end
+  if now < tonumber(d.starts_at) then
+    redis.call('HSET', deal, 'starts_at', now, 'ends_at', now + tonumber(d.duration_ms))
+  end
+elseif op == 'stop' then
+  if now >= tonumber(d.ends_at) and d.status ~= 'stopped' then return {'err', 'deal_closed'} end
+  redis.call('HSET', deal, 'status', 'stopped', 'stopped_at', now)
+elseif op == 'restock' then
+  if closed then return {'err', 'deal_closed'} end
+  redis.call('HINCRBY', deal, 'stock', tonumber(value))
+  redis.call('HINCRBY', deal, 'left', tonumber(value))
+elseif op == 'keyword' then
+  redis.call('HSET', deal, 'keyword', value)
+else
+  return {'err', 'bad_op'}
+end
+ledger(prefix, 'op', op, 'deal', d.id, 'by', by, 'at', now, 'value', value)
+publish_deal(prefix, d.id, channel, cmd)
+local _, flat = hash(deal)
+return {'ok', unpack(flat)}

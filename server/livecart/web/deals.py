@@ -1,0 +1,199 @@
+"""Flash deals over HTTP (the console's API) and the one claim path shared by HTTP and sockets."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from livecart.auth import Action, Claims
+from livecart.deals import DealState, RejectReason, deal_state, deal_to_wire, parse_spec
+from livecart.errors import BadRequest, NotFound
+from livecart.protocol import Format, decode
+
+if TYPE_CHECKING:
+    from livecart.web.node import Node
+
+__all__ = ["ClaimDesk", "add_deal_routes", "by_whom"]
+
+MAX_KEY = 100
+KEYWORD_CACHE_S = 1.0
+
+
+class ClaimDesk:
+    """Where claims come in, from sockets, HTTP and keyword comments, and go to one Lua script.
+
+    A deal this node has seen sold out is answered from memory (no Redis round trip) unless the
+    same (user, key) was answered before: those get their first answer again, as the contract says.
+    """
+
+    def __init__(self, node: Node, hold_s: float) -> None:
+        self.node = node
+        self.hold_ms = int(hold_s * 1000)
+        self._answers: OrderedDict[tuple[str, str, str, str], dict[str, Any]] = OrderedDict()
+        self.local_rejections: dict[tuple[str, str], int] = {}
+        self._keywords: dict[str, tuple[float, list[tuple[str, str]]]] = {}
+
+    async def claim(self, room: str, user: str, deal_id: Any, qty: Any, key: Any) -> dict[str, Any]:
+        if not isinstance(deal_id, str) or not 1 <= len(deal_id) <= 64:
+            raise BadRequest("bad_field", "deal must be a deal id")
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY:
+            raise BadRequest("bad_field", f"key must be a string of 1-{MAX_KEY} characters")
+        if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
+            return {"ok": False, "reason": RejectReason.INVALID_QTY.value}
+        qty = min(qty, 1_000_000)
+        remembered = self._answers.get((room, deal_id, user, key))
+        if remembered is not None:
+            return remembered
+        if self._known_sold_out(room, deal_id):
+            self.local_rejections[(room, deal_id)] = self.local_rejections.get((room, deal_id), 0) + 1
+            return {"ok": False, "reason": RejectReason.SOLD_OUT.value}
+        answer = await self.node.deal_store.claim(room, deal_id, user, qty, key, uuid.uuid4().hex[:20],
+                                                  self.hold_ms)
+        if answer.reply.get("ok"):
+            self.node.hub.hold_rooms.add(room)
+            self._remember((room, deal_id, user, key), answer.reply)
+        return answer.reply
+
+    def _known_sold_out(self, room_name: str, deal_id: str) -> bool:
+        room = self.node.hub.rooms.get(room_name)
+        fields = room.deals.get(deal_id) if room else None
+        return fields is not None and deal_state(fields, self.node.clock.now_ms()) is DealState.SOLD_OUT
+
+    def _remember(self, key: tuple[str, str, str, str], reply: dict[str, Any]) -> None:
+        self._answers[key] = reply
+        if len(self._answers) > 100_000:
+            self._answers.popitem(last=False)
+
+    async def armed_keywords(self, room: str) -> list[tuple[str, str]]:
+        """(deal id, keyword) for the room's live deals with a keyword, cached for a second."""
+        now = time.monotonic()
+        cached = self._keywords.get(room)
+        if cached is not None and now - cached[0] < KEYWORD_CACHE_S:
+            return cached[1]
+        clock = self.node.clock.now_ms()
+        armed = [(f["id"], f["keyword"]) for f in await self.node.deal_store.newest(room, limit=20)
+                 if f.get("keyword") and deal_state(f, clock) is DealState.LIVE]
+        self._keywords[room] = (now, armed)
+        if len(self._keywords) > 10_000:
+            self._keywords.clear()
+        return armed
+
+    async def comment_claims(self, room: str, event: dict[str, Any]) -> dict[str, Any] | None:
+        """Comment-to-claim: a comment containing an armed keyword claims one unit for its author,
+        idempotent by the comment's event id."""
+        armed = await self.armed_keywords(room)
+        text = event.get("text", "").casefold()
+        for deal_id, keyword in armed:
+            if keyword.casefold() in text:
+                key = "comment:" + hashlib.sha1(event["id"].encode()).hexdigest()
+                try:
+                    return await self.claim(room, event["user"]["id"], deal_id, 1, key)
+                except NotFound:
+                    return None  # the deal was removed between the cache and the claim
+        return None
+
+
+def _body(data: bytes, content_type: str) -> Any:
+    return decode(data, Format.MSGPACK if content_type == "application/msgpack" else Format.JSON)
+
+
+def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
+    from livecart.web.app import json_response, room_claims
+
+    def node_of(request: web.Request) -> Node:
+        return request.app[node_key]
+
+    def deal_id(request: web.Request) -> str:
+        value = request.match_info["deal"]
+        if not 1 <= len(value) <= 64:
+            raise BadRequest("bad_deal", "deal ids are 1-64 characters")
+        return value
+
+    async def create(request: web.Request) -> web.Response:
+        node = node_of(request)
+        room, claims = room_claims(request, Action.MANAGE)
+        now = node.clock.now_ms()
+        body = _body(await request.read(), request.content_type)
+        spec = parse_spec(body, now, price_floor=node.settings.price_floor)
+        start_now = not isinstance(body, dict) or (body.get("start_at") is None
+                                                   and body.get("countdown_s") is None)
+        fields = await node.deal_store.create(room, uuid.uuid4().hex[:12], spec, by_whom(claims), start_now)
+        return json_response({"deal": deal_to_wire(fields, node.clock.now_ms())}, 201)
+
+    async def control(request: web.Request) -> web.Response:
+        node = node_of(request)
+        room, claims = room_claims(request, Action.MANAGE)
+        op = request.match_info["op"]
+        value: Any = ""
+        if op == "restock":
+            body = _body(await request.read(), request.content_type)
+            add = body.get("add") if isinstance(body, dict) else None
+            if isinstance(add, bool) or not isinstance(add, int) or not 1 <= add <= 10_000_000:
+                raise BadRequest("bad_field", "add must be an integer from 1 to 10000000")
+            value = add
+        elif op == "keyword":
+            body = _body(await request.read(), request.content_type)
+            word = body.get("keyword") if isinstance(body, dict) else None
+            if word is not None and (not isinstance(word, str) or not 1 <= len(word) <= 20):
+                raise BadRequest("bad_field", "keyword must be 1-20 characters, or null to disarm")
+            value = word or ""
+        elif op not in ("start", "stop"):
+            raise web.HTTPNotFound()
+        fields = await node.deal_store.control(room, deal_id(request), op, by_whom(claims), value)
+        return json_response({"deal": deal_to_wire(fields, node.clock.now_ms())})
+
+    async def listing(request: web.Request) -> web.Response:
+        node = node_of(request)
+        room, _ = room_claims(request, Action.WATCH)
+        now = node.clock.now_ms()
+        return json_response({"deals": [deal_to_wire(f, now) for f in await node.deal_store.newest(room)],
+                              "now": now})
+
+    async def claim(request: web.Request) -> web.Response:
+        node = node_of(request)
+        room, claims = room_claims(request, Action.CLAIM)
+        body = _body(await request.read(), request.content_type)
+        if not isinstance(body, dict):
+            raise BadRequest("bad_body", "the body must be an object {qty, key}")
+        assert claims.user is not None
+        reply = await node.claims.claim(room, claims.user, deal_id(request), body.get("qty"), body.get("key"))
+        return json_response(reply, 200 if reply.get("ok") else 409)
+
+    async def pin(request: web.Request) -> web.Response:
+        node = node_of(request)
+        room, claims = room_claims(request, Action.MANAGE)
+        card: dict[str, Any] | None = None
+        if request.method == "POST":
+            body = _body(await request.read(), request.content_type)
+            product = body.get("product") if isinstance(body, dict) else None
+            if not isinstance(product, dict) or not isinstance(product.get("name"), str) \
+                    or not 1 <= len(product["name"]) <= 200:
+                raise BadRequest("bad_field", "product {name, id?, image_url?, price?} is required")
+            card = {k: product[k] for k in ("id", "name", "image_url", "price", "deal_id")
+                    if isinstance(product.get(k), str | int | float) and len(str(product[k])) <= 2000}
+            card["by"], card["at"] = by_whom(claims), node.clock.now_ms()
+        await node.store.pin(room, card)
+        return json_response({"pinned": card})
+
+    async def audit(request: web.Request) -> web.Response:
+        node = node_of(request)
+        room, _ = room_claims(request, Action.MANAGE)
+        return json_response({"entries": await node.deal_store.audit(room)})
+
+    app.router.add_post("/api/rooms/{room}/deals", create)
+    app.router.add_get("/api/rooms/{room}/deals", listing)
+    app.router.add_post("/api/rooms/{room}/deals/{deal}/claims", claim)
+    app.router.add_post("/api/rooms/{room}/deals/{deal}/{op}", control)
+    app.router.add_post("/api/rooms/{room}/pin", pin)
+    app.router.add_delete("/api/rooms/{room}/pin", pin)
+    app.router.add_get("/api/rooms/{room}/audit", audit)
+
+
+def by_whom(claims: Claims) -> str:
+    """Who an audit entry names: the token's user, or its role for a shared console token."""
+    return claims.user or claims.role
