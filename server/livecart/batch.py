@@ -14,7 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Batch", "RoomBatch"]
+__all__ = ["Batch", "RoomBatch", "tick_for"]
+
+SOCKETS_PER_BASE_TICK = 2000
+
+
+def tick_for(base_s: float, sockets: int, cap_s: float) -> float:
+    """Seconds between two frames of a room. Each frame costs one write (a syscall) per socket, so a
+    room of N sockets waits base × N / 2000 (never less than base, never more than cap): latency grows
+    a little in huge rooms instead of the node falling behind."""
+    return min(cap_s, max(base_s, base_s * sockets / SOCKETS_PER_BASE_TICK))
 
 
 @dataclass(slots=True)

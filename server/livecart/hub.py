@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from livecart.batch import Batch
+from livecart.batch import Batch, tick_for
 from livecart.clock import Clock
 from livecart.errors import CloseCode, StoreUnavailable
 from livecart.events import counters_to_wire
@@ -29,10 +29,10 @@ from livecart.outbound import FrameKind
 from livecart.protocol import Format, encode_frame
 from livecart.room import Peer, Room, snapshot_frame
 from livecart.store.deal_store import DealStore
-from livecart.store.redis_store import Gap, RedisStore, counters_from_flat, fields_from_flat
+from livecart.store.redis_store import Gap, RedisStore, Snapshot, counters_from_flat, fields_from_flat
 from livecart.store.subscriber import RoomSubscriber
 
-__all__ = ["RoomHub"]
+__all__ = ["RoomHub", "SharedSnapshot"]
 
 log = logging.getLogger("livecart.hub")
 HISTORY_CHUNK = 500  # events per frame when replaying history to one socket
@@ -41,14 +41,31 @@ PRESENCE_DEBOUNCE_S = 0.2
 DEAL_REFRESH_S = 1.0  # re-read open deals (pub/sub is at-most-once) and release expired holds
 
 
+class SharedSnapshot:
+    """A snapshot frame shared by the sockets that joined together, encoded once per format."""
+
+    __slots__ = ("_encoded", "_frame", "snap")
+
+    def __init__(self, snap: Snapshot, frame: dict[str, Any]) -> None:
+        self.snap, self._frame = snap, frame
+        self._encoded: dict[Format, bytes] = {}
+
+    def frame(self, fmt: Format) -> bytes:
+        data = self._encoded.get(fmt)
+        if data is None:
+            data = self._encoded[fmt] = encode_frame(self._frame, fmt)
+        return data
+
+
 class RoomHub:
     def __init__(self, store: RedisStore, deal_store: DealStore, subscriber_client: Any, *, clock: Clock,
-                 node_id: str, tick_ms: int, presence_s: float, metrics: Metrics) -> None:
+                 node_id: str, tick_ms: int, max_tick_ms: int, presence_s: float, metrics: Metrics) -> None:
         self.store = store
         self.deal_store = deal_store
         self.clock = clock
         self.node_id = node_id
         self.tick = tick_ms / 1000
+        self.max_tick = max(tick_ms, max_tick_ms) / 1000
         self.presence_s = presence_s
         self.metrics = metrics
         self.rooms: dict[str, Room] = {}
@@ -146,10 +163,28 @@ class RoomHub:
                 self.metrics.resumes.labels("recovered").inc()
                 return
             self.metrics.resumes.labels("snapshot").inc()
-        snap = await self.store.snapshot(room.name)
-        peer.floor = snap.offset
-        peer.send_frame(encode_frame(snapshot_frame(snap, room.online, self.clock.now_ms()), peer.fmt),
-                        FrameKind.EVENTS)
+        shared = await self._shared_snapshot(room)
+        peer.floor = shared.snap.offset
+        peer.send_frame(shared.frame(peer.fmt), FrameKind.EVENTS)
+
+    def _shared_snapshot(self, room: Room) -> asyncio.Future[SharedSnapshot]:
+        """One snapshot read (and one encode per format) for every socket that joined before it
+        started: a reconnect storm of thousands costs a handful of reads, not thousands."""
+        if room.next_snapshot is None:
+            future: asyncio.Future[SharedSnapshot] = self._loop.create_future()
+            room.next_snapshot = future
+            self._spawn(self._read_snapshot(room, future))
+        return room.next_snapshot
+
+    async def _read_snapshot(self, room: Room, future: asyncio.Future[SharedSnapshot]) -> None:
+        room.next_snapshot = None  # whoever joins from now on needs a read that starts after them
+        try:
+            snap = await self.store.snapshot(room.name)
+        except StoreUnavailable as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here; each waiter re-raises it
+            return
+        future.set_result(SharedSnapshot(snap, snapshot_frame(snap, room.online, self.clock.now_ms())))
 
     # --- from Redis --------------------------------------------------------------------------------
 
@@ -252,7 +287,7 @@ class RoomHub:
     def _schedule_flush(self, room: Room) -> None:
         if room.flush_handle is not None:
             return
-        at = max(self._loop.time(), room.last_flush + self.tick)
+        at = max(self._loop.time(), room.last_flush + tick_for(self.tick, len(room.peers), self.max_tick))
         room.flush_handle = self._loop.call_at(at, self._flush, room)
 
     def _flush(self, room: Room) -> None:
@@ -272,7 +307,7 @@ class RoomHub:
         kind = FrameKind.EVENTS if batch.events else FrameKind.STATE
         encoded: dict[Format, bytes] = {}
         first, last = batch.first_offset, batch.offset
-        sent = 0
+        sent = written = 0
         for peer in list(peers):
             if peer.parked is not None:
                 peer.parked.append(batch)
@@ -287,8 +322,10 @@ class RoomHub:
             peer.floor = last
             peer.send_frame(data, kind)
             sent += 1
+            written += len(data)
         self.metrics.frames_out.inc(sent)
         self.metrics.events_out.inc(sent * len(batch.events))
+        self.metrics.bytes_out.inc(written)
 
     def _deliver_one(self, peer: Peer, batch: Batch) -> None:
         events = [e for e in batch.events if e["offset"] > peer.floor]

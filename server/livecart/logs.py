@@ -35,4 +35,6 @@ def configure_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The websockets library logs every connection open/close at INFO: thousands of lines per minute.
+    logging.getLogger("websockets").setLevel(logging.WARNING)
     logging.Formatter.converter = time.gmtime

@@ -16,7 +16,8 @@ class Metrics:
         self.events_ingested = Counter("livecart_events_ingested", "Events accepted by ingest", registry=r)
         self.events_out = Counter("livecart_events_out", "Room events written to sockets", registry=r)
         self.frames_out = Counter("livecart_frames_out", "Shared frames written to sockets", registry=r)
-        self.bytes_out = Counter("livecart_bytes_out", "Bytes written to sockets", registry=r)
+        self.bytes_out = Counter("livecart_bytes_out", "Bytes of shared frames written to sockets",
+                                 registry=r)
         self.encodes = Counter("livecart_encodes", "Batch encodes (one per tick per format)", registry=r)
         self.slow_closes = Counter("livecart_slow_consumer_closes", "Sockets closed 1013 for falling behind",
                                    registry=r)

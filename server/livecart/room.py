@@ -35,8 +35,8 @@ class Peer(Protocol):
 
 
 class Room:
-    __slots__ = ("batch", "deals", "epoch", "flush_handle", "last_flush", "name", "online", "peers",
-                 "pinned", "presence_due", "ready", "sent_states", "transition_handle", "viewers")
+    __slots__ = ("batch", "deals", "epoch", "flush_handle", "last_flush", "name", "next_snapshot", "online",
+                 "peers", "pinned", "presence_due", "ready", "sent_states", "transition_handle", "viewers")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -53,6 +53,7 @@ class Room:
         self.transition_handle: asyncio.TimerHandle | None = None
         self.last_flush = 0.0
         self.presence_due = False
+        self.next_snapshot: asyncio.Future[Any] | None = None  # see RoomHub._shared_snapshot
 
     def load(self, snap: Snapshot, now_ms: int) -> None:
         """Start from a snapshot; its deals count as sent (every joiner's first frame carries them)."""

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from livecart.deals import DealState, RejectReason, check_claim, deal_state, deal_to_wire, next_transition, \
-    parse_spec
+from livecart.deals import (
+    DealState,
+    RejectReason,
+    check_claim,
+    deal_state,
+    deal_to_wire,
+    next_transition,
+    parse_spec,
+)
 from livecart.errors import BadRequest
 
 NOW = 1_800_000_000_000

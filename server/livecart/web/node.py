@@ -15,6 +15,7 @@ import time
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from redis.asyncio import BlockingConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -36,6 +37,7 @@ from livecart.web.ws import Endpoint, Listener, SocketLimits
 __all__ = ["Node"]
 
 log = logging.getLogger("livecart.node")
+REDIS_CONNECTIONS = 64
 
 
 class Node:
@@ -69,8 +71,12 @@ class Node:
         # One quick retry on a fresh connection hides a pooled connection that died with a Redis restart.
         # Retrying is safe: every write script is idempotent (event ids, claim keys).
         retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1)
-        self.redis = aioredis.Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=2,
-                                             retry=retry, retry_on_error=[RedisConnectionError])
+        # A bounded pool that makes callers wait for a connection (redis-py 8's default pool fails the
+        # 101st concurrent caller instead); claims and joins are batched, so a few dozen suffice.
+        pool = BlockingConnectionPool.from_url(self.redis_url, max_connections=REDIS_CONNECTIONS, timeout=10,
+                                               socket_timeout=5, socket_connect_timeout=2, retry=retry,
+                                               retry_on_error=[RedisConnectionError])
+        self.redis = aioredis.Redis(connection_pool=pool)
         # The subscriber's connection idles for long stretches: no read timeout, but a health check.
         self.pubsub_redis = aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=2,
                                                     health_check_interval=5)
@@ -78,7 +84,8 @@ class Node:
                                 dedup_window_s=s.dedup_window_s)
         self.deal_store = DealStore(self.redis)
         self.hub = RoomHub(self.store, self.deal_store, self.pubsub_redis, clock=self.clock,
-                           node_id=s.node_id, tick_ms=s.tick_ms, presence_s=s.presence_s,
+                           node_id=s.node_id, tick_ms=s.tick_ms, max_tick_ms=s.max_tick_ms,
+                           presence_s=s.presence_s,
                            metrics=self.metrics)
         self.claims = ClaimDesk(self, s.hold_s)
         self._hub_task = asyncio.create_task(self.hub.run(), name="hub")
@@ -116,7 +123,7 @@ class Node:
         for client in (getattr(self, "redis", None), getattr(self, "pubsub_redis", None)):
             if client is not None:
                 with contextlib.suppress(Exception):
-                    await client.aclose()
+                    await client.aclose(close_connection_pool=True)  # ours, so not closed by default
         if self.embedded is not None:
             await self.embedded.stop()
 

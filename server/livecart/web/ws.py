@@ -64,8 +64,8 @@ class SocketLimits:
 
 
 class WebSocket(asyncio.Protocol):
-    __slots__ = ("endpoint", "errors", "floor", "fmt", "held", "last_seen", "listener", "parked", "proto",
-                 "role", "room", "session", "transport", "user")
+    __slots__ = ("endpoint", "errors", "floor", "fmt", "held", "last_seen", "listener", "open", "parked",
+                 "proto", "role", "room", "session", "transport", "user")
 
     def __init__(self, listener: Listener) -> None:
         self.listener = listener
@@ -82,6 +82,9 @@ class WebSocket(asyncio.Protocol):
         self.errors = 0
         self.last_seen = time.monotonic()
         self.session: Any = None  # per-endpoint extra state (e.g. an ingest queue), None for viewers
+        # True while frames may be sent: kept as a plain attribute because fan-out reads it per socket
+        # per tick; refreshed whenever the protocol state can change (_flush_protocol, close).
+        self.open = False
 
     # --- asyncio.Protocol ------------------------------------------------------------------------
 
@@ -115,6 +118,7 @@ class WebSocket(asyncio.Protocol):
             endpoint, self.endpoint = self.endpoint, None
             endpoint.closed(self)
         self.proto = None
+        self.open = False
 
     def pause_writing(self) -> None:
         pass  # outbound.decide reads the buffer size itself
@@ -125,10 +129,6 @@ class WebSocket(asyncio.Protocol):
             self.transport.write(held)
 
     # --- sending ---------------------------------------------------------------------------------
-
-    @property
-    def open(self) -> bool:
-        return self.proto is not None and self.proto.state is State.OPEN
 
     def send_frame(self, data: bytes, kind: FrameKind) -> None:
         """Write one pre-framed message, applying the slow-consumer policy."""
@@ -143,7 +143,6 @@ class WebSocket(asyncio.Protocol):
                 held, self.held = self.held, None
                 transport.write(held)
             transport.write(data)
-            self.listener.metrics.bytes_out.inc(len(data))
         elif decision is Decision.HOLD:
             self.held = data
         else:
@@ -165,6 +164,7 @@ class WebSocket(asyncio.Protocol):
             proto.send_close(code, reason)
         self.held = None
         self._flush_protocol()
+        self.open = False
         if not transport.is_closing():
             transport.close()
         # A peer that does not read would keep the buffer (and this object) forever.
@@ -219,7 +219,9 @@ class WebSocket(asyncio.Protocol):
     def _flush_protocol(self) -> None:
         proto, transport = self.proto, self.transport
         if proto is None or transport is None:
+            self.open = False
             return
+        self.open = proto.state is State.OPEN and not transport.is_closing()
         for data in proto.data_to_send():
             if data:
                 transport.write(data)

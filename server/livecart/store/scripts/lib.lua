@@ -56,8 +56,11 @@ local function settle(prefix, claim_id, outcome, now)
     redis.call('HINCRBY', users, c.user, -c.qty)
     c.state = 'refunded'
   elseif c.state == 'released' and outcome == 'paid' then
-    -- Paid after the hold ran out: sell again if the units are still there, else flag it for a refund.
-    if tonumber(redis.call('HGET', dk, 'left')) >= c.qty then
+    -- Paid after the hold ran out: sell again if the units are still there and the user is still
+    -- within the limit (they may have claimed again meanwhile); else flag it for the shop to refund.
+    local within = tonumber(redis.call('HGET', users, c.user) or '0') + c.qty
+      <= tonumber(redis.call('HGET', dk, 'limit_per_user'))
+    if within and tonumber(redis.call('HGET', dk, 'left')) >= c.qty then
       redis.call('HINCRBY', dk, 'left', -c.qty)
       redis.call('HINCRBY', dk, 'sold', c.qty)
       redis.call('HINCRBY', dk, 'paid', 1)

@@ -1,0 +1,105 @@
+"""A Hypothesis state machine drives random create/start/claim/pay/cancel/expire/restock/stop sequences
+against the real Lua scripts and checks the ledger's invariants after every step."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import hypothesis.strategies as st
+import pytest
+import redis.asyncio as aioredis
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
+
+from livecart.deals import parse_spec
+from livecart.errors import Conflict
+from livecart.store.deal_store import DealStore
+from livecart.store.keys import RoomKeys
+
+USERS = st.sampled_from(["ann", "bo", "cy", "di"])
+
+
+class DealLedger(RuleBasedStateMachine):
+    redis_url = ""
+
+    claims = Bundle("claims")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.client = aioredis.Redis.from_url(self.redis_url)
+        self.store = DealStore(self.client)
+        self.room = "sm-" + uuid.uuid4().hex[:10]
+        self.deal = ""
+        self.limit = 0
+        self.expected_stock = 0
+
+    def run(self, coro):
+        return self.loop.run_until_complete(coro)
+
+    @initialize(stock=st.integers(1, 8), limit=st.integers(1, 3), scheduled=st.booleans())
+    def create(self, stock: int, limit: int, scheduled: bool) -> None:
+        now = self.run(self.client.time())[0] * 1000
+        spec = parse_spec({"product": {"id": "p", "name": "P"}, "price": 10, "deal_price": 5, "stock": stock,
+                           "limit_per_user": limit, "duration_s": 600,
+                           "start_at": now + 600_000 if scheduled else None}, now)
+        self.deal = uuid.uuid4().hex[:8]
+        self.run(self.store.create(self.room, self.deal, spec, "test", start_now=not scheduled))
+        self.limit, self.expected_stock = limit, stock
+
+    @rule(target=claims, user=USERS, qty=st.integers(0, 4), key=st.sampled_from(["k1", "k2", "k3"]),
+          hold_ms=st.sampled_from([1, 600_000]))
+    def claim(self, user: str, qty: int, key: str, hold_ms: int) -> str:
+        answer = self.run(self.store.claim(self.room, self.deal, user, qty, key, uuid.uuid4().hex, hold_ms))
+        return answer.reply["claim"]["id"] if answer.reply.get("ok") else "none"
+
+    @rule(claim_id=claims, outcome=st.sampled_from(["paid", "cancelled", "refunded", "expired"]))
+    def settle(self, claim_id: str, outcome: str) -> None:
+        self.run(self.store.settle(self.room, claim_id, outcome))
+
+    @rule()
+    def expire(self) -> None:
+        self.run(self.store.expire(self.room))
+
+    @rule(add=st.integers(1, 5))
+    def restock(self, add: int) -> None:
+        try:
+            self.run(self.store.control(self.room, self.deal, "restock", "test", add))
+            self.expected_stock += add
+        except Conflict:
+            pass
+
+    @rule(op=st.sampled_from(["start", "stop"]))
+    def control(self, op: str) -> None:
+        try:
+            self.run(self.store.control(self.room, self.deal, op, "test"))
+        except Conflict:
+            pass
+
+    @invariant()
+    def stock_is_conserved_and_limits_hold(self) -> None:
+        if not self.deal:
+            return
+        keys = RoomKeys(self.room)
+        deal = {k.decode(): int(v) for k, v in self.run(self.client.hgetall(keys.deal(self.deal))).items()
+                if k.decode() in ("stock", "left", "held", "sold", "buyers")}
+        assert deal["left"] + deal["held"] + deal["sold"] == deal["stock"] == self.expected_stock, deal
+        assert min(deal["left"], deal["held"], deal["sold"]) >= 0, deal
+        per_user = {k.decode(): int(v) for k, v in
+                    self.run(self.client.hgetall(keys.deal(self.deal) + ":users")).items()}
+        assert all(0 <= n <= self.limit for n in per_user.values()), per_user
+        assert sum(per_user.values()) == deal["held"] + deal["sold"], (per_user, deal)
+
+    def teardown(self) -> None:
+        self.run(self.client.aclose())
+        self.loop.close()
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
+def test_the_deal_ledger_keeps_its_invariants(redis_server):
+    DealLedger.redis_url = redis_server.url
+    machine = DealLedger.TestCase
+    machine.settings = settings(max_examples=60, stateful_step_count=25, deadline=None,
+                                suppress_health_check=[HealthCheck.too_slow])
+    machine().runTest()
