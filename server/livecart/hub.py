@@ -18,15 +18,13 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
-
 from livecart.batch import Batch, tick_for
 from livecart.clock import Clock
 from livecart.errors import CloseCode, StoreUnavailable
 from livecart.events import counters_to_wire
 from livecart.metrics import Metrics
 from livecart.outbound import FrameKind
-from livecart.protocol import Format, encode_frame
+from livecart.protocol import Format, encode_frame, load_json
 from livecart.room import Peer, Room, snapshot_frame
 from livecart.store.deal_store import DealStore
 from livecart.store.redis_store import Gap, RedisStore, Snapshot, counters_from_flat, fields_from_flat
@@ -149,8 +147,9 @@ class RoomHub:
             if not isinstance(history, Gap):
                 now = self.clock.now_ms()
                 # Deals and the pinned card are state, not events: a resumed socket gets them current.
+                counters = dict(counters_to_wire(history.counters), online=room.online)
                 peer.send_frame(encode_frame({"type": "recovered", "offset": history.offset,
-                                              "epoch": history.epoch, "now": now,
+                                              "epoch": history.epoch, "now": now, "counters": counters,
                                               "deals": room.deals_wire(now), "pinned": room.pinned},
                                              peer.fmt), FrameKind.EVENTS)
                 peer.floor = since
@@ -193,7 +192,7 @@ class RoomHub:
         if room is None or not room.ready.done() or room.ready.exception() is not None:
             return  # the room's first _fill reads whatever this was
         try:
-            message = orjson.loads(data)
+            message = load_json(data)
             if "deal" in message:
                 self._on_deal(room, fields_from_flat(message["deal"]))
                 return
@@ -203,7 +202,7 @@ class RoomHub:
                 self._schedule_flush(room)
                 return
             epoch, events = message["epoch"], message["events"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             log.error("undecodable message on room %s", room_name)
             return
         self.metrics.events_in.inc(len(events))
@@ -211,7 +210,8 @@ class RoomHub:
             self._spawn(self._reset(room))
             return
         room.batch.add_events(events)
-        room.batch.set_counters(counters_to_wire(counters_from_flat(message.get("counters"))))
+        room.counters = counters_to_wire(counters_from_flat(message.get("counters")))
+        room.batch.set_counters(room.counters)
         if room.batch.missing():
             self._spawn(self._fill(room))
         self._schedule_flush(room)
@@ -296,6 +296,10 @@ class RoomHub:
         batch = room.batch.flush()
         if batch is None:
             return
+        if not batch.events:
+            # A state-only frame may be held back for a slow socket and replaced by the next one
+            # (outbound.py), so it carries the whole room state, not just what changed this tick.
+            room.complete_state(batch, self.clock.now_ms())
         started = time.perf_counter()
         self._deliver(room.peers, batch)
         self.metrics.tick_seconds.observe(time.perf_counter() - started)

@@ -14,7 +14,8 @@ import orjson
 
 from livecart.errors import BadRequest
 
-__all__ = ["Format", "decode", "encode", "encode_frame", "encode_json", "encode_msgpack", "ws_frame"]
+__all__ = ["Format", "decode", "encode", "encode_frame", "encode_json", "encode_msgpack", "load_json",
+           "ws_frame"]
 
 
 class Format(Enum):
@@ -40,6 +41,11 @@ def encode_json(value: Any) -> bytes:
 
 def encode_msgpack(value: Any) -> bytes:
     return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def load_json(data: bytes | str) -> Any:
+    """Parse JSON that livecart wrote itself (Redis payloads): no validation, errors propagate."""
+    return orjson.loads(data)
 
 
 def encode(value: Any, fmt: Format) -> bytes:

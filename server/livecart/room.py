@@ -35,8 +35,9 @@ class Peer(Protocol):
 
 
 class Room:
-    __slots__ = ("batch", "deals", "epoch", "flush_handle", "last_flush", "name", "next_snapshot", "online",
-                 "peers", "pinned", "presence_due", "ready", "sent_states", "transition_handle", "viewers")
+    __slots__ = ("batch", "counters", "deals", "epoch", "flush_handle", "last_flush", "name", "next_snapshot",
+                 "online", "peers", "pinned", "presence_due", "ready", "sent_states", "transition_handle",
+                 "viewers")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -45,6 +46,7 @@ class Room:
         self.epoch = ""
         self.batch = RoomBatch(0)
         self.online = 0
+        self.counters: dict[str, Any] = {}  # latest, as clients see them
         self.deals: dict[str, dict[str, str]] = {}  # stored fields, latest seen
         self.sent_states: dict[str, DealState] = {}  # the state each deal had when last sent
         self.pinned: dict[str, Any] | None = None
@@ -61,6 +63,15 @@ class Room:
         self.deals = {d["id"]: d for d in snap.deals}
         self.sent_states = {i: deal_state(f, now_ms) for i, f in self.deals.items()}
         self.pinned = snap.pinned
+        self.counters = counters_to_wire(snap.counters)
+
+    def complete_state(self, batch: Batch, now_ms: int) -> None:
+        """Fill a state-only batch with every latest value: counters, online, open deals, the pin."""
+        batch.counters = dict(self.counters, online=self.online)
+        changed = {d["id"] for d in batch.deals}
+        batch.deals += [deal_to_wire(self.deals[i], now_ms) for i in self.open_deal_ids(now_ms)
+                        if i not in changed]
+        batch.fields.setdefault("pinned", self.pinned)
 
     def update_deal(self, fields: dict[str, str], now_ms: int) -> bool:
         """Record a deal's fields; queue it for the next tick if anything a client sees changed."""

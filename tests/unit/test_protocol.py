@@ -52,4 +52,4 @@ def test_ws_frame_is_a_valid_unmasked_frame_at_every_length_boundary(size):
 
 def test_the_protocol_module_exports_exactly_the_wire_api():
     assert sorted(protocol.__all__) == ["Format", "decode", "encode", "encode_frame", "encode_json",
-                                        "encode_msgpack", "ws_frame"]
+                                        "encode_msgpack", "load_json", "ws_frame"]

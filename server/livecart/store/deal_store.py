@@ -10,15 +10,16 @@ Guarantees:
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 
 from livecart.deals import DealSpec
 from livecart.errors import Conflict, NotFound, StoreUnavailable
+from livecart.protocol import load_json
 from livecart.store.batcher import ScriptBatcher
 from livecart.store.keys import RoomKeys
 from livecart.store.redis_store import UNAVAILABLE, decode_str, fields_from_flat
@@ -77,7 +78,8 @@ class DealStore:
         keys = RoomKeys(room)
         try:
             reply = await self._control(keys=[keys.deal(deal_id)],
-                                        args=[keys.prefix, keys.channel, self._publish, by or "-", op, value])
+                                        args=[keys.prefix, keys.channel, self._publish, by or "-", op, value,
+                                              uuid.uuid4().hex])
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
         if decode_str(reply[0]) == "err":
@@ -99,7 +101,26 @@ class DealStore:
         status = decode_str(status)
         if status == "err":
             raise NotFound("no_such_deal", f"no deal {deal_id!r} in this room")
-        return ClaimAnswer(status=status, reply=orjson.loads(reply))
+        return ClaimAnswer(status=status, reply=load_json(reply))
+
+    async def prior_answer(self, room: str, deal_id: str, user: str, key: str) -> dict[str, Any] | None:
+        """The answer a (user, key) claim already got, if any (claim.lua stores every answer)."""
+        try:
+            reply = await self.client.hget(RoomKeys(room).deal(deal_id) + ":keys", f"{user}\n{key}")
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return load_json(reply) if reply else None
+
+    async def add_rejections(self, room: str, deal_id: str, reason: str, n: int) -> None:
+        """Count refusals answered from memory (sold out) in the deal's statistics."""
+        key = RoomKeys(room).deal(deal_id)
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.hincrby(key, "attempts", n)
+                pipe.hincrby(key, "rej_" + reason, n)
+                await pipe.execute()
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
 
     async def settle(self, room: str, claim_id: str, outcome: str) -> tuple[str, bool]:
         """paid | cancelled | refunded | expired; returns (claim state after, whether it changed)."""

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from livecart.errors import StoreUnavailable
+from livecart.protocol import encode_json, load_json
 from livecart.store.keys import RoomKeys
 
 __all__ = ["UNAVAILABLE", "AppendResult", "Gap", "History", "RedisStore", "Snapshot", "decode_str",
@@ -57,6 +57,7 @@ class Snapshot:
 class History:
     epoch: str
     offset: int
+    counters: dict[str, int]
     events: list[dict[str, Any]]
 
 
@@ -135,9 +136,9 @@ class RedisStore:
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
         return Snapshot(epoch=decode_str(epoch), offset=int(offset), counters=counters_from_flat(flat),
-                        recent=[orjson.loads(e) for e in events],
+                        recent=[load_json(e) for e in events],
                         deals=[fields_from_flat(f) for f in deal_flats],
-                        pinned=orjson.loads(pinned) if pinned else None)
+                        pinned=load_json(pinned) if pinned else None)
 
     async def pin(self, room: str, card: dict[str, Any] | None) -> None:
         """Pin a product card on the room (None unpins) and tell every node."""
@@ -147,8 +148,8 @@ class RedisStore:
                 if card is None:
                     pipe.hdel(keys.meta, "pinned")
                 else:
-                    pipe.hset(keys.meta, "pinned", orjson.dumps(card))
-                pipe.execute_command(self._publish, keys.channel, orjson.dumps({"pinned": card}))
+                    pipe.hset(keys.meta, "pinned", encode_json(card))
+                pipe.execute_command(self._publish, keys.channel, encode_json({"pinned": card}))
                 await pipe.execute()
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
@@ -160,16 +161,18 @@ class RedisStore:
             raise StoreUnavailable(str(exc)) from exc
         return int(seconds) * 1000 + int(micros) // 1000
 
-    async def history(self, room: str, since: int, epoch: str, limit: int = 100_000) -> History | Gap:
+    async def history(self, room: str, since: int, epoch: str) -> History | Gap:
+        """Every event after `since` (the stream is bounded by history_max), or a Gap."""
         keys = RoomKeys(room)
         try:
-            reply = await self._history(keys=[keys.meta, keys.log], args=[since, epoch, limit])
+            reply = await self._history(keys=[keys.meta, keys.log, keys.counters], args=[since, epoch])
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
         status, current_epoch, offset = decode_str(reply[0]), decode_str(reply[1]), int(reply[2])
         if status == "gap":
             return Gap(epoch=current_epoch, offset=offset)
-        return History(epoch=current_epoch, offset=offset, events=[orjson.loads(e) for e in reply[3:]])
+        return History(epoch=current_epoch, offset=offset, counters=counters_from_flat(reply[3]),
+                       events=[load_json(e) for e in reply[4:]])
 
     async def presence(self, room: str, node_id: str, count: int, now_ms: int, ttl_ms: int) -> int:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 import uuid
@@ -12,7 +13,7 @@ from aiohttp import web
 
 from livecart.auth import Action, Claims
 from livecart.deals import DealState, RejectReason, deal_state, deal_to_wire, parse_spec
-from livecart.errors import BadRequest, NotFound
+from livecart.errors import BadRequest, NotFound, StoreUnavailable
 from livecart.protocol import Format, decode
 
 if TYPE_CHECKING:
@@ -46,18 +47,38 @@ class ClaimDesk:
         if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
             return {"ok": False, "reason": RejectReason.INVALID_QTY.value}
         qty = min(qty, 1_000_000)
-        remembered = self._answers.get((room, deal_id, user, key))
+        ident = (room, deal_id, user, key)
+        remembered = self._answers.get(ident)
         if remembered is not None:
             return remembered
         if self._known_sold_out(room, deal_id):
-            self.local_rejections[(room, deal_id)] = self.local_rejections.get((room, deal_id), 0) + 1
-            return {"ok": False, "reason": RejectReason.SOLD_OUT.value}
+            # The contract's "same key, same answer" holds across nodes: a key answered elsewhere (say,
+            # by a node that died before its reply reached the viewer) gets that answer. Only a key
+            # never seen is refused here, with one cheap read instead of the claim script.
+            prior = await self.node.deal_store.prior_answer(room, deal_id, user, key)
+            if prior is None:
+                self.local_rejections[(room, deal_id)] = self.local_rejections.get((room, deal_id), 0) + 1
+                prior = {"ok": False, "reason": RejectReason.SOLD_OUT.value}
+            self._remember(ident, prior)
+            return prior
         answer = await self.node.deal_store.claim(room, deal_id, user, qty, key, uuid.uuid4().hex[:20],
                                                   self.hold_ms)
         if answer.reply.get("ok"):
             self.node.hub.hold_rooms.add(room)
-            self._remember((room, deal_id, user, key), answer.reply)
+        self._remember(ident, answer.reply)
         return answer.reply
+
+    async def run(self) -> None:
+        """Every second, add the refusals answered from memory to the deals' statistics."""
+        while True:
+            await asyncio.sleep(1.0)
+            counts, self.local_rejections = self.local_rejections, {}
+            for (room, deal_id), n in counts.items():
+                try:
+                    await self.node.deal_store.add_rejections(room, deal_id, RejectReason.SOLD_OUT.value, n)
+                except StoreUnavailable:
+                    key = (room, deal_id)
+                    self.local_rejections[key] = self.local_rejections.get(key, 0) + n
 
     def _known_sold_out(self, room_name: str, deal_id: str) -> bool:
         room = self.node.hub.rooms.get(room_name)

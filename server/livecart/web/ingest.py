@@ -12,12 +12,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from websockets.datastructures import Headers
 
 from livecart.auth import Action, Claims, authorize, check_room_name, verify
 from livecart.errors import BadRequest, RateLimited, StoreUnavailable
 from livecart.events import InvalidEvent, counter_deltas, validate_event
+from livecart.protocol import encode_json
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
@@ -54,7 +54,7 @@ async def ingest_batch(node: Node, room: str, items: Any) -> IngestResult:
             result.rejected.append({"index": index, "error": exc.code, "detail": exc.detail})
     if events:
         appended = await node.store.append(
-            room, [(e["id"], orjson.dumps(e), counter_deltas(e)) for e in events], now)
+            room, [(e["id"], encode_json(e), counter_deltas(e)) for e in events], now)
         result.accepted = appended.accepted
         result.duplicates = len(events) - appended.accepted
         node.metrics.events_ingested.inc(appended.accepted)

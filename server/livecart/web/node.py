@@ -90,6 +90,7 @@ class Node:
         self.claims = ClaimDesk(self, s.hold_s)
         self._hub_task = asyncio.create_task(self.hub.run(), name="hub")
         self._hub_task.add_done_callback(_report_crash)
+        self._claims_task = asyncio.create_task(self.claims.run(), name="claim-stats")
         self._runner = web.AppRunner(create_app(self), handle_signals=False, access_log=None)
         await self._runner.setup()
         assert self._runner.server is not None
@@ -114,6 +115,7 @@ class Node:
             await self.listener.close_all(CloseCode.GOING_AWAY, "going away, resume elsewhere",
                                           grace_s=min(3.0, self.settings.shutdown_timeout_s))
         if self._hub_task is not None:
+            self._claims_task.cancel()
             self._hub_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._hub_task

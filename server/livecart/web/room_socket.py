@@ -6,13 +6,12 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from websockets.datastructures import Headers
 
 from livecart.auth import Action, Claims, authorize, check_room_name, verify
 from livecart.errors import BadRequest, CloseCode, RateLimited, StoreUnavailable
 from livecart.events import MAX_TEXT, counter_deltas, validate_event
-from livecart.protocol import Format
+from livecart.protocol import Format, encode_json
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
@@ -112,7 +111,7 @@ class RoomEndpoint:
     async def _append_comment(self, ws: WebSocket, event: dict[str, Any], req: Any) -> None:
         try:
             result = await self.node.store.append(
-                ws.room, [(event["id"], orjson.dumps(event), counter_deltas(event))], event["ts"])
+                ws.room, [(event["id"], encode_json(event), counter_deltas(event))], event["ts"])
         except StoreUnavailable:
             ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
             return

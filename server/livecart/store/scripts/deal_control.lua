@@ -1,9 +1,12 @@
--- start | stop | restock | keyword a deal. KEYS: deal   ARGV: prefix, channel, publish_cmd, by, op, value
--- Returns {'ok', fields...} or {'err', code}.
+-- start | stop | restock | keyword a deal.
+-- KEYS: deal   ARGV: prefix, channel, publish_cmd, by, op, value, op_id
+-- Returns {'ok', fields...} or {'err', code}. An op_id already applied changes nothing (a client
+-- library retrying after a lost reply must not restock twice).
 local deal = KEYS[1]
 local prefix, channel, cmd, by, op, value = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local d = hash(deal)
+local d, current = hash(deal)
 if not d.id then return {'err', 'no_such_deal'} end
+if redis.call('SADD', deal .. ':ops', ARGV[7]) == 0 then return {'ok', unpack(current)} end
 local now = now_ms()
 local closed = d.status == 'stopped' or now >= tonumber(d.ends_at)
 if op == 'start' then

@@ -3,6 +3,10 @@
 -- starts_at 0 means "now" (Redis's clock). Returns the deal's fields.
 local deal, index = KEYS[1], KEYS[2]
 local prefix, channel, cmd, by = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if redis.call('EXISTS', deal) == 1 then  -- a retried create: the deal is already there
+  local _, flat = hash(deal)
+  return flat
+end
 local now = now_ms()
 for i = 5, #ARGV, 2 do redis.call('HSET', deal, ARGV[i], ARGV[i + 1]) end
 local starts = tonumber(redis.call('HGET', deal, 'starts_at'))
