@@ -105,6 +105,8 @@ def verify(secret: str, token: str | None, now: float | None = None) -> Claims:
     role, room, user, exp = payload.get("role"), payload.get("room"), payload.get("sub"), payload.get("exp")
     if role not in ROLES or not isinstance(room, str) or not isinstance(exp, int | float):
         raise Unauthorized("incomplete token")
+    if room == "*" and role not in WILDCARD_ROLES:
+        raise Unauthorized(f"a {role} token cannot be for every room")
     if user is not None and not isinstance(user, str):
         raise Unauthorized("incomplete token")
     if (time.time() if now is None else now) >= exp:

@@ -55,7 +55,7 @@ class Settings:
     ingest_burst: int = 400
     comment_rate: float = 1.0  # viewer comments per second per user
     comment_burst: int = 5
-    connect_rate: float = 2000.0  # new sockets per second per node before 1013
+    connect_rate: float = 2000.0  # new sockets per second per node; past it, upgrades get 503 busy
     # Flash deals
     hold_s: float = 300.0  # a successful claim holds its units this long, waiting for payment
     price_floor: float = 0.10  # deal prices under this share of list price need "confirm": true

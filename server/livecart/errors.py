@@ -104,6 +104,7 @@ class CloseCode(IntEnum):
     Terminal (do not reconnect with the same token/input):
         1002 PROTOCOL     the peer broke the websocket protocol
         1003 UNSUPPORTED  a frame type we do not accept
+        1007 INVALID_DATA a text frame that is not UTF-8
         1008 POLICY       forbidden or malformed application frames, repeatedly
         1009 TOO_BIG      a frame over the inbound size limit
         4001 UNAUTHORIZED the token expired or was revoked while connected
@@ -113,6 +114,7 @@ class CloseCode(IntEnum):
     GOING_AWAY = 1001
     PROTOCOL = 1002
     UNSUPPORTED = 1003
+    INVALID_DATA = 1007
     POLICY = 1008
     TOO_BIG = 1009
     SERVER_ERROR = 1011

@@ -248,3 +248,28 @@ async def test_audit_log_records_every_console_push(node, room):
     ops = [(e["op"], e["by"]) for e in body["entries"] if e["op"] in ("create", "restock", "stop")]
     assert ops == [("stop", "amy"), ("restock", "amy"), ("create", "amy")]
     assert (await api(node.port, "GET", f"/api/rooms/{room}/audit", token("viewer", room, "v")))[0] == 403
+
+
+async def test_the_same_key_gets_its_first_answer_on_another_node_after_sell_out(make_node, room):
+    a, b = await make_node(), await make_node()
+    watcher = await RoomClient.connect(ws_url(b.port, room))  # so node b learns the deal's state
+    await watcher.recv()
+    deal = await create_deal(a.port, room, stock=1)
+    status, won = await claim(a.port, room, deal["id"], "lin", 1, "tap-1")
+    assert status == 200 and won["ok"]
+    await watcher.until(lambda f: any(d["state"] == "sold_out" for d in f.get("deals", [])))
+    # Node a "died" before its reply arrived; the viewer retries the same key on node b.
+    assert await claim(b.port, room, deal["id"], "lin", 1, "tap-1") == (200, won)
+    assert await claim(b.port, room, deal["id"], "mei", 1, "tap-1") == (409, {"ok": False, "reason": "sold_out"})
+    await watcher.close()
+
+
+async def test_a_retried_restock_script_adds_stock_once(node, room):
+    from livecart.store.keys import RoomKeys
+
+    deal = await create_deal(node.port, room, stock=2)
+    keys = RoomKeys(room)
+    args = [keys.prefix, keys.channel, "PUBLISH", "amy", "restock", 3, "same-op-id"]
+    for _ in range(2):  # what redis-py's retry does when the first reply was lost
+        await node.deal_store._control(keys=[keys.deal(deal["id"])], args=args)
+    assert (await deals_of(node.port, room))[deal["id"]]["stock"] == 5

@@ -103,6 +103,20 @@ async def test_ingest_websocket_acknowledges_each_batch_in_order(node, room):
         assert orjson.loads(await ws.recv())["error"] == "bad_encoding"
 
 
+async def test_ingest_websocket_rate_limits_name_the_batch_and_do_not_disconnect(make_node, room):
+    node = await make_node(ingest_rate=0.01, ingest_burst=1)
+    url = f"ws://127.0.0.1:{node.port}/ws/ingest/{room}?token={token('ingest', room)}"
+    async with websockets.connect(url) as ws:
+        for i in range(25):  # more than the 20 strikes that close a misbehaving socket
+            await ws.send(orjson.dumps({"type": "events", "req": f"q{i}", "events": [comment(f"x{i}")]}).decode())
+        replies = [orjson.loads(await ws.recv()) for _ in range(25)]
+        limited = [r for r in replies if r.get("error") == "rate_limited"]
+        assert len(limited) == 24 and {r["req"] for r in limited} == {f"q{i}" for i in range(1, 25)}
+        assert all(r["retry_after"] > 0 for r in limited)
+        await ws.send(orjson.dumps({"type": "ping"}).decode())  # still open
+        assert orjson.loads(await ws.recv())["error"] == "unknown_type"
+
+
 async def test_ingest_websocket_refuses_other_roles_before_upgrade(node, room):
     url = f"ws://127.0.0.1:{node.port}/ws/ingest/{room}?token={token('viewer', room, 'u')}"
     try:

@@ -117,6 +117,8 @@ async def test_oversized_frame_closes_with_1009(make_node, room):
     client = await RoomClient.connect(ws_url(node.port, room))
     await client.recv()
     await client.ws.send("x" * 5000)
+    error = await client.recv()
+    assert (error["type"], error["error"]) == ("error", "too_large")
     with pytest.raises(websockets.ConnectionClosed):
         while True:
             await client.recv()
@@ -189,3 +191,29 @@ async def test_healthz_and_metrics(node):
         async with http.get(f"http://127.0.0.1:{node.port}/metrics") as resp:
             text = await resp.text()
             assert resp.status == 200 and "livecart_connections" in text and "livecart_tick_seconds" in text
+
+
+async def test_a_socket_is_closed_4001_when_its_token_expires(make_node, room):
+    node = await make_node(heartbeat_s=0.2)
+    client = await RoomClient.connect(ws_url(node.port, room, tok=token("overlay", room, ttl=0.6)))
+    await client.recv()
+    with pytest.raises(websockets.ConnectionClosed):
+        while True:
+            await client.recv()
+    assert client.ws.close_code == 4001
+
+
+async def test_state_reports_viewers_online_on_other_nodes(make_node, room):
+    a, b = await make_node(), await make_node()
+    viewer = await RoomClient.connect(ws_url(a.port, room))
+    await viewer.recv()
+    async with aiohttp.ClientSession() as http:
+        for _ in range(50):
+            async with http.get(f"http://127.0.0.1:{b.port}/api/rooms/{room}/state",
+                                headers={"Authorization": f"Bearer {token('host', room)}"}) as resp:
+                if (await resp.json())["counters"]["online"] == 1:
+                    break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("node b never saw the viewer on node a")
+    await viewer.close()

@@ -98,3 +98,20 @@ async def test_serve_restarts_its_redis_server_if_it_dies(tmp_path):
         assert (await post_events(port, "after-crash", [comment("x")]))[0] == 200
     finally:
         assert await stop_serve(proc) == 0
+
+
+async def test_a_killed_node_takes_its_redis_server_with_it(tmp_path):
+    port = free_port()
+    proc = await start_serve(tmp_path / "data", port)
+    [child] = redis_children(proc.pid)
+    proc.kill()
+    await proc.wait()
+    for _ in range(100):
+        if not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("redis-server outlived its SIGKILLed node")
+    # and a new node on the same data dir starts cleanly
+    proc = await start_serve(tmp_path / "data", port)
+    assert await stop_serve(proc) == 0

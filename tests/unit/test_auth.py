@@ -43,6 +43,21 @@ def test_another_secret_does_not_verify():
         verify("other", issue(SECRET, role="viewer", room="r1", now=NOW), now=NOW)
 
 
+def test_a_forged_wildcard_viewer_token_is_refused_even_with_the_right_signature():
+    import base64
+    import json
+
+    from livecart.auth import _sign
+
+    def b64(d: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+
+    signing_input = b64({"alg": "HS256"}) + "." + b64({"role": "viewer", "room": "*", "exp": NOW + 60})
+    token = signing_input + "." + base64.urlsafe_b64encode(_sign(SECRET, signing_input)).rstrip(b"=").decode()
+    with pytest.raises(Unauthorized, match="every room"):
+        verify(SECRET, token, now=NOW)
+
+
 def test_wildcard_rooms_only_for_assistant_and_ingest():
     assert verify(SECRET, issue(SECRET, role="ingest", room="*", now=NOW), now=NOW).covers("any")
     for role in ("viewer", "host", "overlay"):

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
+import os
 import shutil
+import signal
 import socket
+import time
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -22,6 +26,7 @@ __all__ = ["EmbeddedRedis"]
 log = logging.getLogger("livecart.redis")
 MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux
 READY_TIMEOUT_S = 15.0
+PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedRedis:
@@ -55,7 +60,9 @@ class EmbeddedRedis:
         self._watch = asyncio.create_task(self._supervise(), name="embedded-redis")
 
     async def _spawn(self) -> None:
-        args = [self.binary, "--port", str(self._port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
+        _stop_orphan(self.data_dir / "redis.pid")
+        args = [self.binary, "--pidfile", str(self.data_dir / "redis.pid"),
+                "--port", str(self._port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
                 "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
                 "--daemonize", "no", "--loglevel", "warning", "--logfile", str(self.data_dir / "redis.log"),
                 "--protected-mode", "yes"]
@@ -64,7 +71,7 @@ class EmbeddedRedis:
             args += ["--unixsocket", self._unix_path, "--unixsocketperm", "700"]
         self._proc = await asyncio.create_subprocess_exec(
             *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL)
+            stderr=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent)
         await self._wait_ready()
 
     async def _wait_ready(self) -> None:
@@ -128,3 +135,31 @@ def _free_port() -> int:
 def _remove_stale(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         Path(path).unlink()
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when livecart dies, even by SIGKILL, so no redis-server is orphaned."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: the pidfile check below still catches an orphan on the next start
+
+
+def _stop_orphan(pidfile: Path) -> None:
+    """Stop a redis-server left running on this data dir by a livecart that died, before starting ours:
+    two servers on one append-only file would corrupt it."""
+    try:
+        pid = int(pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return
+    if b"redis-server" not in cmdline:
+        return
+    log.warning("stopping an orphaned redis-server (pid %s) on this data dir", pid)
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(200):
+        if not Path(f"/proc/{pid}").exists():
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)

@@ -182,5 +182,18 @@ class RedisStore:
             raise StoreUnavailable(str(exc)) from exc
         return int(total)
 
+    async def online(self, room: str, now_ms: int) -> int:
+        """Viewers online in `room` across live nodes (read-only; see presence.lua)."""
+        try:
+            fields = await self.client.hgetall(RoomKeys(room).presence)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        total = 0
+        for value in fields.values():
+            count, _, expires = decode_str(value).partition(":")
+            if expires.isdigit() and int(expires) > now_ms and count.isdigit():
+                total += int(count)
+        return total
+
     async def close(self) -> None:
         await self.client.aclose()

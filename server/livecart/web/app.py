@@ -103,8 +103,8 @@ async def get_state(request: web.Request) -> web.Response:
     node = request.app[NODE]
     room, _claims = room_claims(request, Action.WATCH)
     snap = await node.store.snapshot(room)
-    hub_room = node.hub.rooms.get(room)
-    return json_response(snapshot_frame(snap, hub_room.online if hub_room else 0, node.clock.now_ms()))
+    online = await node.store.online(room, node.clock.now_ms())
+    return json_response(snapshot_frame(snap, online, node.clock.now_ms()))
 
 
 def create_app(node: Node) -> web.Application:

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = ["IngestEndpoint", "IngestResult", "ingest_batch", "limit_key", "rate_limit_ingest"]
 
-MAX_EVENTS_PER_BATCH = 1000
 MAX_QUEUED_BATCHES = 64  # per ingest socket, before it is told to slow down
 
 
@@ -42,8 +41,6 @@ class IngestResult:
 async def ingest_batch(node: Node, room: str, items: Any) -> IngestResult:
     if not isinstance(items, list):
         raise BadRequest("not_an_array", "the body must be an array of events")
-    if len(items) > MAX_EVENTS_PER_BATCH:
-        raise BadRequest("too_many_events", f"at most {MAX_EVENTS_PER_BATCH} events per batch")
     now = node.clock.now_ms()
     result = IngestResult()
     events: list[dict[str, Any]] = []
@@ -107,6 +104,7 @@ class IngestEndpoint:
         claims = verify(self.node.settings.secret, query.get("token"))
         authorize(claims, room, Action.INGEST)
         ws.room, ws.role, ws.user = room, claims.role, claims.user
+        ws.expires_at = claims.expires_at
         ws.session = _IngestSession(asyncio.Queue(MAX_QUEUED_BATCHES), limit_key(claims))
 
     def opened(self, ws: WebSocket) -> None:

@@ -40,6 +40,7 @@ class RoomEndpoint:
         claims = verify(self.node.settings.secret, query.get("token"))
         authorize(claims, room, Action.WATCH)
         ws.room, ws.role, ws.user, ws.fmt = room, claims.role, claims.user, fmt
+        ws.expires_at = claims.expires_at
         ws.session = (since, epoch) if since is not None and epoch else (None, None)
 
     def opened(self, ws: WebSocket) -> None:
@@ -105,7 +106,7 @@ class RoomEndpoint:
         now = self.node.clock.now_ms()
         event_id = f"v:{ws.user}:{req}" if req else f"v:{ws.user}:{now}:{id(message)}"
         event = validate_event({"id": event_id, "type": "comment", "text": text,
-                                "user": {"id": ws.user, "name": message.get("name") or ws.user}}, now)
+                                "user": {"id": ws.user, "name": ws.user}}, now)  # no self-chosen names
         self._spawn(self._append_comment(ws, event, req))
 
     async def _append_comment(self, ws: WebSocket, event: dict[str, Any], req: Any) -> None:
@@ -121,7 +122,7 @@ class RoomEndpoint:
         except (BadRequest, StoreUnavailable):
             return
         if claimed is not None:
-            ws.send({"type": "claim_result", "req": f"comment:{req}", **claimed})
+            ws.send({"type": "claim_result", "req": f"comment:{req or event['id']}", **claimed})
 
     def closed(self, ws: WebSocket) -> None:
         self.node.hub.leave(ws, ws.room)

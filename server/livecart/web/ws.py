@@ -21,6 +21,7 @@ from typing import Any, Protocol, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.datastructures import Headers
+from websockets.exceptions import PayloadTooBig
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
@@ -37,6 +38,7 @@ __all__ = ["Endpoint", "Listener", "SocketLimits", "WebSocket"]
 log = logging.getLogger("livecart.ws")
 MAX_REQUEST_LINE = 8192
 MAX_ERRORS = 20  # error frames in a row before the socket is closed 1008
+TEMPORARY_ERRORS = frozenset({"rate_limited", "busy", "unavailable"})
 PING_FRAME = b"\x89\x00"
 CLOSE_GRACE_S = 5.0  # how long a closing socket may take to read its close frame before it is aborted
 
@@ -64,8 +66,8 @@ class SocketLimits:
 
 
 class WebSocket(asyncio.Protocol):
-    __slots__ = ("endpoint", "errors", "floor", "fmt", "held", "last_seen", "listener", "open", "parked",
-                 "proto", "role", "room", "session", "transport", "user")
+    __slots__ = ("endpoint", "errors", "expires_at", "floor", "fmt", "held", "last_seen", "listener", "open",
+                 "parked", "proto", "role", "room", "session", "transport", "user")
 
     def __init__(self, listener: Listener) -> None:
         self.listener = listener
@@ -75,6 +77,7 @@ class WebSocket(asyncio.Protocol):
         self.fmt = Format.JSON
         self.role = ""
         self.user: str | None = None
+        self.expires_at = float("inf")  # the token's expiry (unix s): the socket is closed 4001 then
         self.room = ""
         self.floor = 0
         self.parked: list[Batch] | None = None
@@ -99,6 +102,8 @@ class WebSocket(asyncio.Protocol):
         if proto is None:
             return
         proto.receive_data(data)
+        if proto.parser_exc is not None and self.open:
+            self._protocol_error(proto.parser_exc)
         for event in proto.events_received():
             if isinstance(event, Request):
                 self._handshake(proto, event)
@@ -153,8 +158,14 @@ class WebSocket(asyncio.Protocol):
         """A direct reply to this socket (claim results, errors, pongs)."""
         self.send_frame(encode_frame(message, self.fmt), FrameKind.EVENTS)
 
-    def send_error(self, error: BadRequest) -> None:
-        self.send({"type": "error", "error": error.code, "detail": error.detail})
+    def send_error(self, error: BadRequest, req: Any = None) -> None:
+        frame: dict[str, Any] = {"type": "error", "error": error.code, "detail": error.detail}
+        if isinstance(req, str | int):
+            frame["req"] = req
+        retry = getattr(error, "retry_after", None)
+        if retry is not None:
+            frame["retry_after"] = round(retry, 3)
+        self.send(frame)
 
     def close(self, code: CloseCode, reason: str) -> None:
         proto, transport = self.proto, self.transport
@@ -201,6 +212,7 @@ class WebSocket(asyncio.Protocol):
             self.send_error(BadRequest("fragmented", "fragmented messages are not supported"))
             self.close(CloseCode.POLICY, "fragmented messages are not supported")
             return
+        message: Any = None
         try:
             fmt = Format.JSON if frame.opcode is Opcode.TEXT else Format.MSGPACK
             message = decode(bytes(frame.data), fmt)
@@ -209,12 +221,23 @@ class WebSocket(asyncio.Protocol):
             self.endpoint.received(self, message)
             self.errors = 0
         except BadRequest as exc:
-            self.errors += 1
-            self.send_error(exc)
+            if exc.code not in TEMPORARY_ERRORS:  # slowing down is not misbehaving
+                self.errors += 1
+            self.send_error(exc, message.get("req") if isinstance(message, dict) else None)
             if self.errors >= MAX_ERRORS:
                 self.close(CloseCode.POLICY, "too many bad messages")
         except LivecartError:
             self.send_error(BadRequest("unavailable", "try again"))
+
+    def _protocol_error(self, exc: Exception) -> None:
+        """The one error frame for a frame the websocket layer refused, before its close frame."""
+        if isinstance(exc, PayloadTooBig):
+            error = BadRequest("too_large", f"frames are limited to {self.listener.limits.max_inbound} bytes")
+        elif isinstance(exc, UnicodeDecodeError):
+            error = BadRequest("bad_encoding", "text frames must be valid UTF-8")
+        else:
+            error = BadRequest("protocol_error", str(exc)[:200])
+        self.send_error(error)
 
     def _flush_protocol(self) -> None:
         proto, transport = self.proto, self.transport
@@ -287,15 +310,19 @@ class Listener:
         self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
 
     async def _heartbeat_loop(self) -> None:
-        """Ping every socket; abort those silent for two periods (their peer is gone)."""
+        """Ping every socket; abort those silent for two periods (their peer is gone); close those whose
+        token has expired (a leaked overlay URL stops working)."""
         period = self.limits.heartbeat_s
         while True:
             await asyncio.sleep(period)
             dead_before = time.monotonic() - 2 * period
+            now = time.time()
             for ws in list(self.sockets):
                 if ws.transport is None:
                     continue
-                if ws.last_seen < dead_before:
+                if ws.expires_at <= now:
+                    ws.close(CloseCode.UNAUTHORIZED, "token expired; reconnect with a new token")
+                elif ws.last_seen < dead_before:
                     ws.transport.abort()
                 elif ws.open:
                     ws.transport.write(PING_FRAME)
