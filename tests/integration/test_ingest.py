@@ -108,7 +108,8 @@ async def test_ingest_websocket_rate_limits_name_the_batch_and_do_not_disconnect
     url = f"ws://127.0.0.1:{node.port}/ws/ingest/{room}?token={token('ingest', room)}"
     async with websockets.connect(url) as ws:
         for i in range(25):  # more than the 20 strikes that close a misbehaving socket
-            await ws.send(orjson.dumps({"type": "events", "req": f"q{i}", "events": [comment(f"x{i}")]}).decode())
+            batch = {"type": "events", "req": f"q{i}", "events": [comment(f"x{i}")]}
+            await ws.send(orjson.dumps(batch).decode())
         replies = [orjson.loads(await ws.recv()) for _ in range(25)]
         limited = [r for r in replies if r.get("error") == "rate_limited"]
         assert len(limited) == 24 and {r["req"] for r in limited} == {f"q{i}" for i in range(1, 25)}
