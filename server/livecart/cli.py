@@ -72,13 +72,13 @@ def serve(settings: Settings) -> int:
 async def _serve(settings: Settings) -> None:
     from livecart.web.node import Node
 
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before anything starts: a stop during start waits for it
+        loop.add_signal_handler(sig, stop.set)
     node = Node(settings)
     await node.start()
     _print_urls(settings, node.port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     logging.getLogger("livecart").info("shutting down")
     try:

@@ -35,9 +35,9 @@ class Peer(Protocol):
 
 
 class Room:
-    __slots__ = ("batch", "counters", "deals", "epoch", "flush_handle", "last_flush", "name", "next_snapshot",
-                 "online", "peers", "pinned", "presence_due", "ready", "sent_states", "transition_handle",
-                 "viewers")
+    __slots__ = ("batch", "claim_rates", "counters", "deals", "epoch", "flush_handle", "last_flush", "name",
+                 "next_snapshot", "online", "peers", "pinned", "presence_due", "ready", "sent_states",
+                 "transition_handle", "viewers")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -49,6 +49,7 @@ class Room:
         self.counters: dict[str, Any] = {}  # latest, as clients see them
         self.deals: dict[str, dict[str, str]] = {}  # stored fields, latest seen
         self.sent_states: dict[str, DealState] = {}  # the state each deal had when last sent
+        self.claim_rates: dict[str, tuple[int, int, float]] = {}  # deal -> (since ms, claims then, rate)
         self.pinned: dict[str, Any] | None = None
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.flush_handle: asyncio.TimerHandle | None = None
@@ -69,20 +70,36 @@ class Room:
         """Fill a state-only batch with every latest value: counters, online, open deals, the pin."""
         batch.counters = dict(self.counters, online=self.online)
         changed = {d["id"] for d in batch.deals}
-        batch.deals += [deal_to_wire(self.deals[i], now_ms) for i in self.open_deal_ids(now_ms)
-                        if i not in changed]
+        batch.deals += [self.deal_wire(i, now_ms) for i in self.open_deal_ids(now_ms) if i not in changed]
         batch.fields.setdefault("pinned", self.pinned)
 
     def update_deal(self, fields: dict[str, str], now_ms: int) -> bool:
         """Record a deal's fields; queue it for the next tick if anything a client sees changed."""
-        old = self.deals.get(fields["id"])
-        self.deals[fields["id"]] = fields
+        deal_id = fields["id"]
+        old = self.deals.get(deal_id)
+        self.deals[deal_id] = fields
         state = deal_state(fields, now_ms)
-        if old == fields and self.sent_states.get(fields["id"]) is state:
+        rate_changed = self._measure_claim_rate(deal_id, int(fields.get("claims", 0)), now_ms)
+        if old == fields and self.sent_states.get(deal_id) is state and not rate_changed:
             return False
-        self.sent_states[fields["id"]] = state
-        self.batch.set_deal(deal_to_wire(fields, now_ms))
+        self.sent_states[deal_id] = state
+        self.batch.set_deal(self.deal_wire(deal_id, now_ms))
         return True
+
+    def _measure_claim_rate(self, deal_id: str, claims: int, now_ms: int) -> bool:
+        """Successful claims per second over the last second or more; True when the figure changed."""
+        t0, c0, rate = self.claim_rates.get(deal_id, (now_ms, claims, 0.0))
+        if now_ms - t0 >= 1000:
+            new_rate = round((claims - c0) * 1000 / (now_ms - t0), 1)
+            self.claim_rates[deal_id] = (now_ms, claims, new_rate)
+            return new_rate != rate
+        self.claim_rates.setdefault(deal_id, (t0, c0, rate))
+        return False
+
+    def deal_wire(self, deal_id: str, now_ms: int) -> dict[str, Any]:
+        wire = deal_to_wire(self.deals[deal_id], now_ms)
+        wire["claims_per_s"] = self.claim_rates.get(deal_id, (0, 0, 0.0))[2]
+        return wire
 
     def retime_deals(self, now_ms: int) -> bool:
         """Queue every deal whose state the clock alone has changed since it was last sent."""
@@ -91,7 +108,7 @@ class Room:
             state = deal_state(fields, now_ms)
             if self.sent_states.get(fields["id"]) is not state:
                 self.sent_states[fields["id"]] = state
-                self.batch.set_deal(deal_to_wire(fields, now_ms))
+                self.batch.set_deal(self.deal_wire(fields["id"], now_ms))
                 changed = True
         return changed
 
@@ -103,7 +120,7 @@ class Room:
         return [i for i, f in self.deals.items() if deal_state(f, now_ms) in OPEN_STATES]
 
     def deals_wire(self, now_ms: int) -> list[dict[str, Any]]:
-        return [deal_to_wire(f, now_ms) for f in self.deals.values()]
+        return [self.deal_wire(i, now_ms) for i in self.deals]
 
 
 def snapshot_frame(snap: Snapshot, online: int, now_ms: int) -> dict[str, Any]:

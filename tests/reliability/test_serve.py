@@ -35,7 +35,14 @@ async def start_serve(data_dir: Path, port: int) -> asyncio.subprocess.Process:
 
 async def stop_serve(proc: asyncio.subprocess.Process) -> int:
     proc.send_signal(signal.SIGTERM)
-    return await asyncio.wait_for(proc.wait(), 10)
+    code = await asyncio.wait_for(proc.wait(), 10)
+    await drain(proc)
+    return code
+
+
+async def drain(proc: asyncio.subprocess.Process) -> None:
+    assert proc.stdout is not None
+    await proc.stdout.read()  # reading to EOF closes the pipe's transport
 
 
 def redis_children(pid: int) -> list[int]:
@@ -106,6 +113,7 @@ async def test_a_killed_node_takes_its_redis_server_with_it(tmp_path):
     [child] = redis_children(proc.pid)
     proc.kill()
     await proc.wait()
+    await drain(proc)
     for _ in range(100):
         if not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]:
             break
@@ -115,3 +123,29 @@ async def test_a_killed_node_takes_its_redis_server_with_it(tmp_path):
     # and a new node on the same data dir starts cleanly
     proc = await start_serve(tmp_path / "data", port)
     assert await stop_serve(proc) == 0
+
+
+async def test_a_restart_keeps_deals_and_holds(tmp_path):
+    from tests.support import api, claim, create_deal, token
+
+    port = free_port()
+    proc = await start_serve(tmp_path / "data", port)
+    room = "restart-deals"
+    deal = await create_deal(port, room, stock=5)
+    status, held = await claim(port, room, deal["id"], "lin", 2, "k")
+    assert status == 200
+    assert await stop_serve(proc) == 0
+
+    proc = await start_serve(tmp_path / "data", port)
+    try:
+        _, body = await api(port, "GET", f"/api/rooms/{room}/deals", token("host", room))
+        [after] = body["deals"]
+        assert (after["left"], after["held"], after["sold"], after["state"]) == (3, 2, 0, "live")
+        assert await claim(port, room, deal["id"], "lin", 2, "k") == (200, held)  # the same answer
+        order = {"id": "pay", "type": "order", "user": {"id": "lin"}, "order_id": "o1", "product_id": "p1",
+                 "qty": 2, "amount": 198.0, "status": "paid", "claim_id": held["claim"]["id"]}
+        assert (await post_events(port, room, [order]))[0] == 200
+        _, body = await api(port, "GET", f"/api/rooms/{room}/deals", token("host", room))
+        assert (body["deals"][0]["held"], body["deals"][0]["sold"]) == (0, 2)
+    finally:
+        assert await stop_serve(proc) == 0
