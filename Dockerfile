@@ -1,0 +1,14 @@
+# livecart node image. Production-like start: `docker compose up` (see docker-compose.yml).
+FROM python:3.11-slim-bookworm
+RUN apt-get update && apt-get install -y --no-install-recommends redis-server \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY server ./server
+RUN pip install --no-cache-dir .
+RUN useradd --create-home livecart
+USER livecart
+EXPOSE 8080
+# Without --redis-url the node runs its own redis-server in /data (single-container use).
+VOLUME ["/data"]
+ENTRYPOINT ["livecart", "serve", "--host", "0.0.0.0", "--data-dir", "/data"]
