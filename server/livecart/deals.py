@@ -187,5 +187,6 @@ def deal_to_wire(fields: dict[str, Any], now_ms: int) -> dict[str, Any]:
                     "image_url": fields.get("image_url", ""), "sku": fields.get("sku", "")},
         "keyword": fields.get("keyword", ""),
         "rejections": rejections,
+        "claims_per_s": 0.0,  # measured by the node that sends the map (room.Room), when it can
     })
     return wire

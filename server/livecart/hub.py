@@ -35,7 +35,6 @@ __all__ = ["RoomHub", "SharedSnapshot"]
 log = logging.getLogger("livecart.hub")
 HISTORY_CHUNK = 500  # events per frame when replaying history to one socket
 FILL_GIVE_UP_S = 2.0
-PRESENCE_DEBOUNCE_S = 0.2
 DEAL_REFRESH_S = 1.0  # re-read open deals (pub/sub is at-most-once) and release expired holds
 
 
@@ -98,7 +97,6 @@ class RoomHub:
         room.peers.add(peer)
         if peer.role == "viewer":
             room.viewers += 1
-            self._presence_soon(room)
         self.metrics.connections.inc()
         try:
             await asyncio.shield(room.ready)
@@ -118,13 +116,13 @@ class RoomHub:
         self.metrics.connections.dec()
         if peer.role == "viewer":
             room.viewers -= 1
-            self._presence_soon(room)
         if not room.peers:
             del self.rooms[room_name]
             if room.flush_handle:
                 room.flush_handle.cancel()
             self.subscriber.want(room_name, False)
             self._spawn(self.subscriber.sync(room_name))
+            self._spawn(self._report_presence(room))  # count 0: no ghost viewers from this node
 
     async def _open_room(self, room: Room) -> None:
         try:
@@ -137,6 +135,8 @@ class RoomHub:
             self.rooms.pop(room.name, None)
             return
         room.load(snap, self.clock.now_ms())
+        with contextlib.suppress(StoreUnavailable):  # known from the first frame, not 0 until presence runs
+            room.online = await self.store.online(room.name, self.clock.now_ms())
         self._schedule_transition(room)
         room.ready.set_result(None)
         await self._fill(room)
@@ -342,19 +342,15 @@ class RoomHub:
     # --- presence ----------------------------------------------------------------------------------
 
     async def _presence_loop(self) -> None:
+        """Every presence_s: this node's viewer count per room into Redis, the room's total out to its
+        sockets when it changed. Not per join: in a join storm of N sockets, a count sent on every
+        change would cost N writes each time (N² in all)."""
         while True:
             await asyncio.sleep(self.presence_s)
             for room in list(self.rooms.values()):
                 await self._report_presence(room)
 
-    def _presence_soon(self, room: Room) -> None:
-        """Report a changed viewer count shortly, once for a burst of joins or leaves."""
-        if not room.presence_due:
-            room.presence_due = True
-            self._loop.call_later(PRESENCE_DEBOUNCE_S, lambda: self._spawn(self._report_presence(room)))
-
     async def _report_presence(self, room: Room) -> None:
-        room.presence_due = False
         try:
             online = await self.store.presence(room.name, self.node_id, room.viewers, self.clock.now_ms(),
                                                ttl_ms=int(self.presence_s * 3000))

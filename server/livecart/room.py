@@ -19,6 +19,7 @@ from livecart.store.redis_store import Snapshot
 __all__ = ["Peer", "Room", "snapshot_frame"]
 
 OPEN_STATES = (DealState.SCHEDULED, DealState.LIVE, DealState.SOLD_OUT)
+RECENTLY_CLOSED_MS = 60_000
 
 
 class Peer(Protocol):
@@ -36,7 +37,7 @@ class Peer(Protocol):
 
 class Room:
     __slots__ = ("batch", "claim_rates", "counters", "deals", "epoch", "flush_handle", "last_flush", "name",
-                 "next_snapshot", "online", "peers", "pinned", "presence_due", "ready", "sent_states",
+                 "next_snapshot", "online", "peers", "pinned", "ready", "sent_states",
                  "transition_handle", "viewers")
 
     def __init__(self, name: str) -> None:
@@ -55,7 +56,6 @@ class Room:
         self.flush_handle: asyncio.TimerHandle | None = None
         self.transition_handle: asyncio.TimerHandle | None = None
         self.last_flush = 0.0
-        self.presence_due = False
         self.next_snapshot: asyncio.Future[Any] | None = None  # see RoomHub._shared_snapshot
 
     def load(self, snap: Snapshot, now_ms: int) -> None:
@@ -70,7 +70,7 @@ class Room:
         """Fill a state-only batch with every latest value: counters, online, open deals, the pin."""
         batch.counters = dict(self.counters, online=self.online)
         changed = {d["id"] for d in batch.deals}
-        batch.deals += [self.deal_wire(i, now_ms) for i in self.open_deal_ids(now_ms) if i not in changed]
+        batch.deals += [self.deal_wire(i, now_ms) for i in self.current_deal_ids(now_ms) if i not in changed]
         batch.fields.setdefault("pinned", self.pinned)
 
     def update_deal(self, fields: dict[str, str], now_ms: int) -> bool:
@@ -118,6 +118,15 @@ class Room:
 
     def open_deal_ids(self, now_ms: int) -> list[str]:
         return [i for i, f in self.deals.items() if deal_state(f, now_ms) in OPEN_STATES]
+
+    def current_deal_ids(self, now_ms: int) -> list[str]:
+        """Open deals, and deals that closed within the last minute (so a socket that missed the
+        frame saying so still learns it from the next full-state frame)."""
+        def closed_at(f: dict[str, str]) -> int:
+            return int(f.get("stopped_at") or f["ends_at"])
+
+        return [i for i, f in self.deals.items()
+                if deal_state(f, now_ms) in OPEN_STATES or now_ms - closed_at(f) < RECENTLY_CLOSED_MS]
 
     def deals_wire(self, now_ms: int) -> list[dict[str, Any]]:
         return [self.deal_wire(i, now_ms) for i in self.deals]

@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 
 from livecart.deals import DealSpec
 from livecart.errors import Conflict, NotFound, StoreUnavailable
-from livecart.protocol import load_json
+from livecart.protocol import encode_json, load_json
 from livecart.store.batcher import ScriptBatcher
 from livecart.store.keys import RoomKeys
 from livecart.store.redis_store import UNAVAILABLE, decode_str, fields_from_flat
@@ -111,13 +111,17 @@ class DealStore:
             raise StoreUnavailable(str(exc)) from exc
         return load_json(reply) if reply else None
 
-    async def add_rejections(self, room: str, deal_id: str, reason: str, n: int) -> None:
-        """Count refusals answered from memory (sold out) in the deal's statistics."""
+    async def add_refusals(self, room: str, deal_id: str, reason: str, idems: list[str]) -> None:
+        """Record refusals a node answered from memory: counted in the deal's statistics, and kept as
+        the answer of each "user\nkey" unless the key already had one."""
         key = RoomKeys(room).deal(deal_id)
+        reply = encode_json({"ok": False, "reason": reason})
         try:
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.hincrby(key, "attempts", n)
-                pipe.hincrby(key, "rej_" + reason, n)
+                pipe.hincrby(key, "attempts", len(idems))
+                pipe.hincrby(key, "rej_" + reason, len(idems))
+                for idem in idems:
+                    pipe.hsetnx(key + ":keys", idem, reply)
                 await pipe.execute()
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc

@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import socket
-import time
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -60,7 +59,7 @@ class EmbeddedRedis:
         self._watch = asyncio.create_task(self._supervise(), name="embedded-redis")
 
     async def _spawn(self) -> None:
-        _stop_orphan(self.data_dir / "redis.pid")
+        await _stop_orphan(self.data_dir)
         args = [self.binary, "--pidfile", str(self.data_dir / "redis.pid"),
                 "--port", str(self._port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
                 "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
@@ -111,6 +110,11 @@ class EmbeddedRedis:
                 log.exception("embedded redis-server failed to restart")
                 backoff = min(backoff * 2, 5.0)
 
+    def stopping(self) -> None:
+        """Say that a stop is coming: a redis-server exiting from now on (say, from a SIGTERM sent to
+        the whole process group) is not a crash to restart."""
+        self._stopping = True
+
     async def stop(self) -> None:
         self._stopping = True
         if self._watch:
@@ -146,20 +150,28 @@ def _die_with_parent() -> None:
         pass  # not Linux: the pidfile check below still catches an orphan on the next start
 
 
-def _stop_orphan(pidfile: Path) -> None:
+def _orphan_pid(data_dir: Path) -> int | None:
+    """The pid of a redis-server still working in `data_dir` (from its pidfile), if there is one."""
+    try:
+        pid = int((data_dir / "redis.pid").read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except (OSError, ValueError):
+        return None
+    # A reused pid (another program, or a redis-server elsewhere) is left alone.
+    return pid if b"redis-server" in cmdline and Path(cwd) == data_dir else None
+
+
+async def _stop_orphan(data_dir: Path) -> None:
     """Stop a redis-server left running on this data dir by a livecart that died, before starting ours:
     two servers on one append-only file would corrupt it."""
-    try:
-        pid = int(pidfile.read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return
-    if b"redis-server" not in cmdline:
+    pid = _orphan_pid(data_dir)
+    if pid is None:
         return
     log.warning("stopping an orphaned redis-server (pid %s) on this data dir", pid)
     os.kill(pid, signal.SIGTERM)
     for _ in range(200):
-        if not Path(f"/proc/{pid}").exists():
+        if _orphan_pid(data_dir) != pid:
             return
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
     os.kill(pid, signal.SIGKILL)

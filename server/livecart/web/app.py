@@ -46,7 +46,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         headers = {"Retry-After": str(max(1, round(retry)))} if retry is not None else None
         return error_response(exc.status, exc.code, exc.detail, headers)
     except StoreUnavailable:
-        return error_response(503, "unavailable", "storage unreachable; nothing was applied, retry",
+        return error_response(503, "unavailable", "storage unreachable; retry the same request "
+                              "(ingest, claims and deal steps are idempotent)",
                               {"Retry-After": str(StoreUnavailable.retry_after)})
     except web.HTTPRequestEntityTooLarge as exc:
         return error_response(413, "too_large", exc.text or "body too large")

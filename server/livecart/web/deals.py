@@ -36,7 +36,8 @@ class ClaimDesk:
         self.node = node
         self.hold_ms = int(hold_s * 1000)
         self._answers: OrderedDict[tuple[str, str, str, str], dict[str, Any]] = OrderedDict()
-        self.local_rejections: dict[tuple[str, str], int] = {}
+        # (room, deal) -> "user\nkey" of refusals answered from memory, not yet written to Redis
+        self.local_rejections: dict[tuple[str, str], list[str]] = {}
         self._keywords: dict[str, tuple[float, list[tuple[str, str]]]] = {}
 
     async def claim(self, room: str, user: str, deal_id: Any, qty: Any, key: Any) -> dict[str, Any]:
@@ -44,9 +45,9 @@ class ClaimDesk:
             raise BadRequest("bad_field", "deal must be a deal id")
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY:
             raise BadRequest("bad_field", f"key must be a string of 1-{MAX_KEY} characters")
-        if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
-            return {"ok": False, "reason": RejectReason.INVALID_QTY.value}
-        qty = min(qty, 1_000_000)
+        # An invalid quantity goes to the script as 0: it answers invalid_qty, counts it, and keeps the
+        # answer for the key like any other.
+        qty = min(qty, 1_000_000) if isinstance(qty, int) and not isinstance(qty, bool) and qty >= 1 else 0
         ident = (room, deal_id, user, key)
         remembered = self._answers.get(ident)
         if remembered is not None:
@@ -57,7 +58,7 @@ class ClaimDesk:
             # never seen is refused here, with one cheap read instead of the claim script.
             prior = await self.node.deal_store.prior_answer(room, deal_id, user, key)
             if prior is None:
-                self.local_rejections[(room, deal_id)] = self.local_rejections.get((room, deal_id), 0) + 1
+                self.local_rejections.setdefault((room, deal_id), []).append(f"{user}\n{key}")
                 prior = {"ok": False, "reason": RejectReason.SOLD_OUT.value}
             self._remember(ident, prior)
             return prior
@@ -69,16 +70,19 @@ class ClaimDesk:
         return answer.reply
 
     async def run(self) -> None:
-        """Every second, add the refusals answered from memory to the deals' statistics."""
+        """Every second, write the refusals answered from memory to Redis (statistics, and the answer
+        kept for each key, so any node gives it again)."""
         while True:
             await asyncio.sleep(1.0)
-            counts, self.local_rejections = self.local_rejections, {}
-            for (room, deal_id), n in counts.items():
-                try:
-                    await self.node.deal_store.add_rejections(room, deal_id, RejectReason.SOLD_OUT.value, n)
-                except StoreUnavailable:
-                    key = (room, deal_id)
-                    self.local_rejections[key] = self.local_rejections.get(key, 0) + n
+            await self.flush()
+
+    async def flush(self) -> None:
+        pending, self.local_rejections = self.local_rejections, {}
+        for (room, deal_id), idems in pending.items():
+            try:
+                await self.node.deal_store.add_refusals(room, deal_id, RejectReason.SOLD_OUT.value, idems)
+            except StoreUnavailable:
+                self.local_rejections.setdefault((room, deal_id), []).extend(idems)
 
     def _known_sold_out(self, room_name: str, deal_id: str) -> bool:
         room = self.node.hub.rooms.get(room_name)

@@ -135,4 +135,5 @@ class IngestEndpoint:
             except StoreUnavailable:
                 with contextlib.suppress(Exception):
                     ws.send({"type": "error", "req": req, "error": "unavailable",
-                             "detail": "storage unreachable; nothing was applied, retry", "retry_after": 1})
+                             "detail": "storage unreachable; retry the same batch (idempotent by event id)",
+                             "retry_after": 1})

@@ -110,12 +110,16 @@ class Node:
         return self._connects.take(time.monotonic())
 
     async def stop(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stopping()
         if self._server is not None:
             self._server.close()
             await self.listener.close_all(CloseCode.GOING_AWAY, "going away, resume elsewhere",
                                           grace_s=min(3.0, self.settings.shutdown_timeout_s))
         if self._hub_task is not None:
             self._claims_task.cancel()
+            with contextlib.suppress(Exception):
+                await self.claims.flush()  # refusals answered from memory, not yet in Redis
             self._hub_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._hub_task

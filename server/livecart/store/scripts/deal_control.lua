@@ -6,7 +6,8 @@ local deal = KEYS[1]
 local prefix, channel, cmd, by, op, value = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local d, current = hash(deal)
 if not d.id then return {'err', 'no_such_deal'} end
-if redis.call('SADD', deal .. ':ops', ARGV[7]) == 0 then return {'ok', unpack(current)} end
+local ops = deal .. ':ops'
+if redis.call('SISMEMBER', ops, ARGV[7]) == 1 then return {'ok', unpack(current)} end
 local now = now_ms()
 local closed = d.status == 'stopped' or now >= tonumber(d.ends_at)
 if op == 'start' then
@@ -26,6 +27,8 @@ elseif op == 'keyword' then
 else
   return {'err', 'bad_op'}
 end
+redis.call('SADD', ops, ARGV[7])  -- only applied ops: a retried refusal is refused again
+redis.call('EXPIRE', ops, 86400)
 ledger(prefix, 'op', op, 'deal', d.id, 'by', by, 'at', now, 'value', value)
 publish_deal(prefix, d.id, channel, cmd)
 local _, flat = hash(deal)
