@@ -17,13 +17,16 @@ from typing import Any
 __all__ = ["Batch", "RoomBatch", "tick_for"]
 
 SOCKETS_PER_BASE_TICK = 2000
+BUSY_EVENTS = 8
 
 
-def tick_for(base_s: float, sockets: int, cap_s: float) -> float:
+def tick_for(base_s: float, sockets: int, cap_s: float, busy: bool = False) -> float:
     """Seconds between two frames of a room. Each frame costs one write (a syscall) per socket, so a
-    room of N sockets waits base × N / 2000 (never less than base, never more than cap): latency grows
-    a little in huge rooms instead of the node falling behind."""
-    return min(cap_s, max(base_s, base_s * sockets / SOCKETS_PER_BASE_TICK))
+    room of N sockets waits base × N / 2000, and twice that while it is busy (its last frame carried
+    BUSY_EVENTS or more: a storm, where fewer, fuller frames cost far less), never less than base,
+    never more than cap: latency grows a little instead of the node falling behind."""
+    tick = max(base_s, base_s * sockets / SOCKETS_PER_BASE_TICK)
+    return min(cap_s, 2 * tick if busy else tick)
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from livecart.batch import Batch, tick_for
+from livecart.batch import BUSY_EVENTS, Batch, tick_for
 from livecart.clock import Clock
 from livecart.errors import CloseCode, StoreUnavailable
 from livecart.events import counters_to_wire
@@ -287,13 +287,15 @@ class RoomHub:
     def _schedule_flush(self, room: Room) -> None:
         if room.flush_handle is not None:
             return
-        at = max(self._loop.time(), room.last_flush + tick_for(self.tick, len(room.peers), self.max_tick))
+        tick = tick_for(self.tick, len(room.peers), self.max_tick, room.busy)
+        at = max(self._loop.time(), room.last_flush + tick)
         room.flush_handle = self._loop.call_at(at, self._flush, room)
 
     def _flush(self, room: Room) -> None:
         room.flush_handle = None
         room.last_flush = self._loop.time()
         batch = room.batch.flush()
+        room.busy = batch is not None and len(batch.events) >= BUSY_EVENTS
         if batch is None:
             return
         if not batch.events:

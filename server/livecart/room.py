@@ -36,8 +36,8 @@ class Peer(Protocol):
 
 
 class Room:
-    __slots__ = ("batch", "claim_rates", "counters", "deals", "epoch", "flush_handle", "last_flush", "name",
-                 "next_snapshot", "online", "peers", "pinned", "ready", "sent_states",
+    __slots__ = ("batch", "busy", "claim_rates", "counters", "deals", "epoch", "flush_handle", "last_flush",
+                 "name", "next_snapshot", "online", "peers", "pinned", "ready", "sent_states",
                  "transition_handle", "viewers")
 
     def __init__(self, name: str) -> None:
@@ -56,6 +56,7 @@ class Room:
         self.flush_handle: asyncio.TimerHandle | None = None
         self.transition_handle: asyncio.TimerHandle | None = None
         self.last_flush = 0.0
+        self.busy = False  # the last frame carried many events: the next one may wait longer
         self.next_snapshot: asyncio.Future[Any] | None = None  # see RoomHub._shared_snapshot
 
     def load(self, snap: Snapshot, now_ms: int) -> None:

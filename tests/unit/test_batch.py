@@ -75,3 +75,14 @@ def test_any_arrival_order_with_duplicates_delivers_each_offset_once_in_order(of
         if out is not None:
             delivered += [e["offset"] for e in out.events]
     assert delivered == contiguous
+
+
+def test_the_tick_grows_with_room_size_and_busyness_within_its_bounds():
+    from livecart.batch import tick_for
+
+    assert tick_for(0.05, 10, 0.15) == 0.05
+    assert tick_for(0.05, 2000, 0.15) == 0.05
+    assert tick_for(0.05, 4000, 0.15) == 0.1
+    assert tick_for(0.05, 8000, 0.15) == 0.15  # capped
+    assert tick_for(0.05, 2000, 0.15, busy=True) == 0.1
+    assert tick_for(0.05, 100, 0.05, busy=True) == 0.05  # the cap wins
