@@ -66,9 +66,14 @@ async def _worker(args: argparse.Namespace, index: int, secret: str, go: Any, ou
         pending, seen_sold_out = set(sent), False
         while pending or (args.watch_sold_out and not seen_sold_out):
             try:
-                frame = orjson.loads(await asyncio.wait_for(ws.recv(), args.timeout))
+                raw = await asyncio.wait_for(ws.recv(), args.timeout)
             except TimeoutError:
                 break
+            # Room frames arrive every tick on every socket; parse them only when watching for sold out
+            # (the loader, not the server, would otherwise be the limit).
+            if not args.watch_sold_out and not raw.startswith('{"type":"claim_result"'):
+                continue
+            frame = orjson.loads(raw)
             now = time.perf_counter()
             if frame["type"] == "claim_result" and frame.get("req") in pending:
                 pending.discard(frame["req"])

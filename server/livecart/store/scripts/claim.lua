@@ -6,8 +6,9 @@
 local deal = KEYS[1]
 local prefix, channel, cmd = ARGV[1], ARGV[2], ARGV[3]
 local user, qty, key, claim_id, hold_ms = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], tonumber(ARGV[8])
-local d = hash(deal)
-if not d.id then return {'err', 'no_such_deal'} end
+local f = redis.call('HMGET', deal, 'id', 'status', 'starts_at', 'ends_at', 'limit_per_user', 'left')
+if not f[1] then return {'err', 'no_such_deal'} end
+local d = {id = f[1], status = f[2], starts_at = f[3], ends_at = f[4], limit_per_user = f[5], left = f[6]}
 local keys, users = deal .. ':keys', deal .. ':users'
 local idem = user .. '\n' .. key
 local prior = redis.call('HGET', keys, idem)
@@ -40,5 +41,5 @@ redis.call('ZADD', prefix .. 'holds', expires, claim_id)
 ledger(prefix, 'op', 'claim', 'claim', claim_id, 'deal', d.id, 'user', user, 'qty', qty, 'at', now)
 local reply = cjson.encode({ok = true, claim = {id = claim_id, deal = d.id, qty = qty, expires_at = expires}})
 redis.call('HSET', keys, idem, reply)
-publish_deal(prefix, d.id, channel, cmd)
+publish_claim(prefix, d.id, channel, cmd, now, tonumber(d.left) == qty)
 return {'ok', reply}

@@ -22,6 +22,20 @@ local function publish_deal(prefix, id, channel, cmd)
   redis.call(cmd, channel, cjson.encode({deal = flat}))
 end
 
+-- Publish a claim's effect on its deal at most every PUBLISH_EVERY_MS, but always when it sells the
+-- last unit: a rush of 20,000 claims a second then costs each node a few dozen deal messages a
+-- second, not 20,000. Sockets show one deal update per tick anyway, and every node re-reads its open
+-- deals each second, so the last claims of a burst are never left unshown.
+local PUBLISH_EVERY_MS = 40
+local function publish_claim(prefix, id, channel, cmd, now, sold_out)
+  local dk = deal_key(prefix, id)
+  local last = tonumber(redis.call('HGET', dk, 'published_at') or '0')
+  if sold_out or now - last >= PUBLISH_EVERY_MS then
+    redis.call('HSET', dk, 'published_at', now)
+    publish_deal(prefix, id, channel, cmd)
+  end
+end
+
 local function ledger(prefix, ...)
   redis.call('XADD', prefix .. 'ledger', 'MAXLEN', '~', 100000, '*', ...)
 end

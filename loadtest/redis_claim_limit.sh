@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The raw Redis limit of livecart's own claim script (store/scripts/lib.lua + claim.lua), measured
+# with redis-benchmark on a throwaway redis-server: what one Redis core can do before any node,
+# socket or Python is involved. Compare with loadtest/deal_rush.py through a node.
+#   loadtest/redis_claim_limit.sh            # server pinned to CPU 0, redis-benchmark to CPU 1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-300000}; PORT=$((31000 + RANDOM % 2000))
+scripts=server/livecart/store/scripts
+taskset -c 0 redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+  --logfile '' >/dev/null 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true' EXIT
+cli="redis-cli -h 127.0.0.1 -p $PORT"
+for _ in $(seq 50); do $cli ping >/dev/null 2>&1 && break; sleep 0.1; done
+sha=$($cli script load "$(cat $scripts/lib.lua $scripts/claim.lua)")
+deal='lc:{bench}:deal:d1'
+$cli hset "$deal" id d1 status open starts_at 0 ends_at 99999999999999 limit_per_user 1000000 \
+  left 1000000000 stock 1000000000 held 0 sold 0 deal_price_cents 100 >/dev/null
+for pipeline in 1 16; do
+  echo "pipeline $pipeline:"
+  taskset -c 1 redis-benchmark -h 127.0.0.1 -p "$PORT" -c 50 -n "$N" -P "$pipeline" -r 1000000 -q \
+    EVALSHA "$sha" 1 "$deal" 'lc:{bench}:' 'lc:{bench}:ch' PUBLISH user:__rand_int__ 1 \
+    key:__rand_int__ claim:__rand_int__ 300000 | tr '\r' '\n' | grep -E 'per second' | tail -1
+done
+echo "claims held: $($cli hget "$deal" held)"
