@@ -3,6 +3,7 @@
 # with redis-benchmark on a throwaway redis-server: what one Redis core can do before any node,
 # socket or Python is involved. Compare with loadtest/deal_rush.py through a node.
 #   loadtest/redis_claim_limit.sh            # server pinned to CPU 0, redis-benchmark to CPU 1
+#   STATS=1 loadtest/redis_claim_limit.sh    # also: time per call of the script and of each command
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-300000}; PORT=$((31000 + RANDOM % 2000))
@@ -24,3 +25,4 @@ for pipeline in 1 16; do
     key:__rand_int__ claim:__rand_int__ 300000 | tr '\r' '\n' | grep -E 'per second' | tail -1
 done
 echo "claims held: $($cli hget "$deal" held)"
+[ -n "${STATS:-}" ] && $cli info commandstats | grep -E "evalsha|hincrby|hset|zadd|xadd|sadd|hmget|hget|time|publish"
