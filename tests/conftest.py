@@ -62,7 +62,13 @@ async def make_node(redis_server: RedisProcess, tmp_path: Path) -> AsyncIterator
         return node
 
     yield start
-    await asyncio.gather(*(n.stop() for n in nodes), return_exceptions=True)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(n.stop() for n in nodes)), 20 * timeout_factor())
+    except TimeoutError:
+        # A node that cannot stop is a bug: show what it is waiting for instead of hanging CI.
+        for task in asyncio.all_tasks():
+            task.print_stack(limit=8)
+        raise
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ __all__ = ["RoomHub", "SharedSnapshot"]
 log = logging.getLogger("livecart.hub")
 HISTORY_CHUNK = 500  # events per frame when replaying history to one socket
 FILL_GIVE_UP_S = 2.0
+STOP_GRACE_S = 2.0
 DEAL_REFRESH_S = 1.0  # re-read open deals (pub/sub is at-most-once) and release expired holds
 
 
@@ -418,8 +419,10 @@ class RoomHub:
             log.error("room task failed", exc_info=task.exception())
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
+        """Cancel the room tasks and give them STOP_GRACE_S to finish: a task stuck in a client
+        library's cleanup must not keep the node from exiting (nor swallow our own cancellation)."""
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_GRACE_S)

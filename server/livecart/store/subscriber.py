@@ -10,6 +10,7 @@ then re-reads the room's tail from history by offset.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,7 @@ __all__ = ["RoomSubscriber"]
 log = logging.getLogger("livecart.subscriber")
 BACKOFF_START = 0.05
 BACKOFF_CAP = 2.0
+CLOSE_TIMEOUT_S = 1.0
 
 
 class RoomSubscriber:
@@ -95,10 +97,10 @@ class RoomSubscriber:
                 await asyncio.sleep(BACKOFF_CAP)
             finally:
                 self._pubsub = None
-                try:
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
-                except (RedisConnectionError, RedisTimeoutError, OSError):
-                    pass
+                # Bounded: closing a pubsub whose connection is mid-command can wait on the client
+                # library's locks, and a node that is stopping must not wait forever for it.
+                with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError, TimeoutError):
+                    await asyncio.wait_for(pubsub.aclose(), CLOSE_TIMEOUT_S)  # type: ignore[no-untyped-call]
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         channel = message.get("channel")

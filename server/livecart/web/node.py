@@ -119,17 +119,16 @@ class Node:
         if self._hub_task is not None:
             self._claims_task.cancel()
             with contextlib.suppress(Exception):
-                await self.claims.flush()  # refusals answered from memory, not yet in Redis
+                await asyncio.wait_for(self.claims.flush(), 2)  # refusals answered from memory
             self._hub_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._hub_task
+            await asyncio.wait([self._hub_task], timeout=2)
             await self.hub.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         for client in (getattr(self, "redis", None), getattr(self, "pubsub_redis", None)):
             if client is not None:
-                with contextlib.suppress(Exception):
-                    await client.aclose(close_connection_pool=True)  # ours, so not closed by default
+                with contextlib.suppress(Exception):  # the pool is ours, so it is not closed by default
+                    await asyncio.wait_for(client.aclose(close_connection_pool=True), 2)
         if self.embedded is not None:
             await self.embedded.stop()
 
