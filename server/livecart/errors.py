@@ -122,18 +122,3 @@ class CloseCode(IntEnum):
     TRY_AGAIN = 1013
     RESYNC = 4000
     UNAUTHORIZED = 4001
-
-    @property
-    def should_resume(self) -> bool:
-        return self in _RESUMABLE
-
-
-_RESUMABLE = frozenset(
-    {
-        CloseCode.GOING_AWAY,
-        CloseCode.SERVER_ERROR,
-        CloseCode.RESTART,
-        CloseCode.TRY_AGAIN,
-        CloseCode.RESYNC,
-    }
-)

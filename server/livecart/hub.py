@@ -20,7 +20,7 @@ from typing import Any
 
 from livecart.batch import BUSY_EVENTS, Batch, tick_for
 from livecart.clock import Clock
-from livecart.errors import CloseCode, StoreUnavailable
+from livecart.errors import StoreUnavailable
 from livecart.events import counters_to_wire
 from livecart.metrics import Metrics
 from livecart.outbound import FrameKind
@@ -80,11 +80,6 @@ class RoomHub:
             group.create_task(self.subscriber.run(), name="subscriber")
             group.create_task(self._presence_loop(), name="presence")
             group.create_task(self._deal_loop(), name="deals")
-
-    def close_all(self, code: CloseCode, reason: str) -> None:
-        for room in list(self.rooms.values()):
-            for peer in list(room.peers):
-                peer.close(code, reason)
 
     # --- joining and leaving ---------------------------------------------------------------------
 

@@ -25,6 +25,10 @@ class Metrics:
         self.tick_seconds = Histogram("livecart_tick_seconds", "Time to fan one room batch out",
                                       buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
                                       registry=r)
+        self.pubsub_reconnects = Gauge("livecart_pubsub_reconnects", "Times the Redis subscriber reconnected",
+                                       registry=r)
+        self.redis_restarts = Gauge("livecart_embedded_redis_restarts",
+                                    "Times the embedded redis-server was restarted after dying", registry=r)
         self.redis_seconds = Histogram("livecart_redis_seconds", "Redis round trip (health probe)",
                                        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0),
                                        registry=r)

@@ -191,6 +191,7 @@ async def test_healthz_and_metrics(node):
         async with http.get(f"http://127.0.0.1:{node.port}/metrics") as resp:
             text = await resp.text()
             assert resp.status == 200 and "livecart_connections" in text and "livecart_tick_seconds" in text
+            assert "livecart_pubsub_reconnects 0.0" in text
 
 
 async def test_a_socket_is_closed_4001_when_its_token_expires(make_node, room):

@@ -103,6 +103,8 @@ async def test_serve_restarts_its_redis_server_if_it_dies(tmp_path):
                 assert asyncio.get_running_loop().time() < deadline
                 await asyncio.sleep(0.1)
         assert (await post_events(port, "after-crash", [comment("x")]))[0] == 200
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+            assert "livecart_embedded_redis_restarts 1.0" in await resp.text()
     finally:
         assert await stop_serve(proc) == 0
 
