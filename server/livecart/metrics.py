@@ -28,7 +28,7 @@ class Metrics:
         self.pubsub_reconnects = Gauge("livecart_pubsub_reconnects", "Times the Redis subscriber reconnected",
                                        registry=r)
         self.redis_restarts = Gauge("livecart_embedded_redis_restarts",
-                                    "Times the embedded redis-server was restarted after dying", registry=r)
+                                    "Restart attempts of the embedded redis-server after it died", registry=r)
         self.redis_seconds = Histogram("livecart_redis_seconds", "Redis round trip (health probe)",
                                        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0),
                                        registry=r)

@@ -102,9 +102,9 @@ class EmbeddedRedis:
                 return
             log.error("embedded redis-server exited with %s; restarting in %.1f s", code, backoff)
             await asyncio.sleep(backoff)
+            self.restarts += 1  # counted when started: it may serve clients before _spawn sees it ready
             try:
                 await self._spawn()
-                self.restarts += 1
                 backoff = 0.1
             except Exception:
                 log.exception("embedded redis-server failed to restart")
