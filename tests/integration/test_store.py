@@ -83,3 +83,25 @@ async def test_a_snapshot_of_a_new_room_creates_its_epoch_once(store, room):
     assert first.offset == 0 and first.epoch
     assert (await store.snapshot(room)).epoch == first.epoch
     assert (await store.append(room, events("a"), now_ms=1)).epoch == first.epoch
+
+
+async def test_batched_script_calls_get_their_own_results_errors_and_survive_a_script_flush(redis_server):
+    import asyncio
+
+    from redis.exceptions import ResponseError
+
+    from livecart.store.batcher import ScriptBatcher
+
+    client = aioredis.Redis.from_url(redis_server.url)
+    batcher = ScriptBatcher(client, "if ARGV[1] == 'bad' then return redis.error_reply('ERR bad') end "
+                                    "return {KEYS[1], ARGV[1]}")
+    try:
+        results = await asyncio.gather(*(batcher.call([f"k{i}"], ["bad" if i == 3 else f"v{i}"])
+                                         for i in range(6)), return_exceptions=True)
+        assert isinstance(results[3], ResponseError)
+        assert [r for i, r in enumerate(results) if i != 3] == [[f"k{i}".encode(), f"v{i}".encode()]
+                                                                for i in (0, 1, 2, 4, 5)]
+        await client.script_flush()  # as after a Redis restart: the script cache is empty
+        assert await batcher.call(["k"], ["again"]) == [b"k", b"again"]
+    finally:
+        await client.aclose()

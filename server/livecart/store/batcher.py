@@ -12,7 +12,7 @@ import asyncio
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 __all__ = ["ScriptBatcher"]
 
@@ -64,7 +64,35 @@ class ScriptBatcher:
                 future.set_result(result)
 
     async def _execute(self, calls: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> list[Any]:
-        pipe = self._client.pipeline(transaction=False)
+        """One write of all the calls, hand-packed (RESP), then their replies in order.
+
+        redis-py's Pipeline builds and parses Python objects per command, which was the largest share
+        of a node's CPU in a claim rush; packing the bytes directly and reading with the connection's
+        (hiredis) parser does the same round trip for much less."""
+        pool = self._client.connection_pool
+        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            await conn.send_packed_command(self._pack(calls), check_health=False)
+            results: list[Any] = []
+            for _ in calls:
+                try:
+                    results.append(await conn.read_response())
+                except ResponseError as exc:  # an error reply of one script; the others still come
+                    results.append(exc)
+            return results
+        except BaseException:
+            await conn.disconnect()  # replies may be half read: never reuse this connection
+            raise
+        finally:
+            await pool.release(conn)
+
+    def _pack(self, calls: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> bytes:
+        out: list[bytes] = []
+        sha = self._script.sha.encode() if isinstance(self._script.sha, str) else self._script.sha
         for keys, args, _ in calls:
-            pipe.evalsha(self._script.sha, len(keys), *keys, *args)
-        return await pipe.execute(raise_on_error=False)
+            words = [b"EVALSHA", sha, str(len(keys)).encode()]
+            words += [w if isinstance(w, bytes) else str(w).encode() for w in (*keys, *args)]
+            out.append(b"*%d\r\n" % len(words))
+            for word in words:
+                out += (b"$%d\r\n" % len(word), word, b"\r\n")
+        return b"".join(out)
