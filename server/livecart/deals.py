@@ -1,8 +1,9 @@
 """Flash deals (秒杀), the pure part: the spec a console may create, the state machine, the claim rules.
 
-The Lua scripts in store/scripts/ enforce the same rules atomically in Redis; this module is what the
-HTTP and socket handlers check first (cheap refusals without a round trip) and what turns a deal's
-stored fields into the DEAL map clients see. Money is integer cents inside, a number on the wire.
+claim.lua enforces `check_claim`'s rules atomically in Redis (a stateful test checks that the two
+agree); this module validates console input, derives a deal's state from its fields and the clock
+(hub timers, the sold-out shortcut) and turns the stored fields into the DEAL map clients see.
+Money is integer cents inside, a number on the wire.
 
 States (derived from stored fields and the clock, so no timer is needed for correctness):
     scheduled ──starts_at / start──▶ live ──left = 0──▶ sold_out ──restock──▶ live
