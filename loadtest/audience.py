@@ -1,0 +1,376 @@
+"""One worker process's share of the audience: viewer sockets, what they receive, when, and their claims.
+
+The conductor (`conductor.py`) sends commands over a pipe; each gets at most one reply:
+
+    ("join", n, per_s)              open n more viewer sockets at per_s
+    ("leave", n)                    close n sockets (viewers leaving the show)
+    ("drop", share)                 abort that share of open sockets at once; they resume by themselves
+    ("pause", share) / ("unpause",) that share stops reading (slow consumers), then reads again
+    ("arm", deal, share, claims)    that share claims `claims` times the moment its socket sees `deal` live
+    ("tick",)                    -> interval stats since the last tick
+    ("drain", offset, timeout_s) -> final stats once every open socket has reached `offset` (or timeout)
+
+Latency is measured per delivered comment: its text ends with " lt@<publisher's send time in µs>", and
+the arrival time is taken once per frame. Everything is counted in histograms and counters, never lists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import resource
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from livecart.client import Backoff, ConnectionTerminated, RoomClient
+from loadtest.histogram import Histogram
+from loadtest.tokens import mint
+
+__all__ = ["MARKER", "worker_main"]
+
+MARKER = " lt@"
+
+
+@dataclass(slots=True)
+class DealWatch:
+    deal: str
+    claims: int = 0  # claims each armed viewer sends
+    armed: set[int] = field(default_factory=set)
+    live_seen: int = 0
+    sold_out_seen: int = 0
+    last_sold_out_seen: float = 0.0
+    first_live_seen: float = 0.0
+    sent: int = 0
+    answers: int = 0
+    errors: int = 0  # answered with an error frame
+    failed: int = 0  # no answer: timeout or connection lost
+    abandoned: int = 0  # no answer because the viewer left
+    won: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    last_ok: float = 0.0
+    latency: Histogram = field(default_factory=Histogram)
+
+
+@dataclass(slots=True)
+class Viewer:
+    n: int
+    user: str
+    client: RoomClient
+    start: int | None = None  # offset of the first snapshot
+    slow: bool = False
+    left: bool = False
+    dropped_at: float = 0.0
+    resume_target: int | None = None
+    seen_live: set[str] = field(default_factory=set)
+    seen_sold_out: set[str] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+
+
+class Audience:
+    def __init__(self, conn: Connection, cfg: dict[str, Any]) -> None:
+        self.conn = conn
+        self.cfg = cfg
+        self.viewers: list[Viewer] = []
+        self.deals: dict[str, DealWatch] = {}
+        self.latency = Histogram()  # readers, whole run
+        self.slow_latency = Histogram()  # slow consumers, whole run
+        self.interval = Histogram()  # readers, since the last tick
+        self.deliveries = 0
+        self.interval_deliveries = 0
+        self.interval_claims: Counter[str] = Counter()
+        self.connected = 0  # viewers that got a first frame at least once
+        self.errors: Counter[str] = Counter()
+        self.resume_s = Histogram()  # drop -> first frame again
+        self.caught_up_s = Histogram()  # drop -> every missed event received
+        self.pending_resumes = 0
+        self.rng = random.Random(cfg["seed"])
+        self.done = asyncio.Event()
+
+    # -- commands -------------------------------------------------------------------------------
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self.conn.fileno(), self._on_command)
+        await self.done.wait()
+        loop.remove_reader(self.conn.fileno())
+
+    def _on_command(self) -> None:
+        while self.conn.poll():
+            try:
+                command = self.conn.recv()
+            except EOFError:  # the conductor went away: stop
+                self.done.set()
+                return
+            handler = getattr(self, "cmd_" + command[0])
+            result = handler(*command[1:])
+            if asyncio.iscoroutine(result):
+                asyncio.get_running_loop().create_task(self._reply_later(command[0], result))
+            elif result is not None:
+                self.conn.send((command[0], result))
+
+    async def _reply_later(self, name: str, result: Any) -> None:
+        reply = await result
+        if reply is not None:
+            self.conn.send((name, reply))
+
+    async def cmd_join(self, n: int, per_s: float) -> None:
+        gap = 1.0 / per_s if per_s > 0 else 0.0
+        start = time.monotonic()
+        for i in range(n):
+            self._spawn()
+            delay = start + (i + 1) * gap - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    def cmd_leave(self, n: int) -> None:
+        open_ = [v for v in self.viewers if not v.left and v.client.is_open]
+        for v in self.rng.sample(open_, min(n, len(open_))):
+            v.left = True
+            for watch in self.deals.values():
+                watch.armed.discard(v.n)  # a viewer who left claims nothing
+            asyncio.get_running_loop().create_task(v.client.close())
+
+    def cmd_drop(self, share: float) -> None:
+        now = time.time()
+        for v in self._share(share):
+            v.dropped_at = now
+            v.resume_target = None
+            self.pending_resumes += 1
+            v.client.abort()
+
+    def cmd_pause(self, share: float) -> None:
+        for v in self._share(share):
+            v.slow = True
+            v.client.pause_reading()
+
+    def cmd_unpause(self) -> None:
+        for v in self.viewers:
+            if v.slow:
+                v.client.resume_reading()
+
+    def cmd_arm(self, deal: str, share: float, claims: int) -> None:
+        watch = self.deals.setdefault(deal, DealWatch(deal))
+        watch.claims = claims
+        watch.armed.update(v.n for v in self._share(share))
+
+    def cmd_watch(self, deal: str) -> None:
+        self.deals.setdefault(deal, DealWatch(deal))
+
+    def cmd_tick(self) -> dict[str, Any]:
+        stats = {"deliveries": self.interval_deliveries, "latency": self.interval.to_wire(),
+                 "open": sum(1 for v in self.viewers if v.client.is_open),
+                 "claims": dict(self.interval_claims), "cpu_s": time.process_time(),
+                 "errors": sum(self.errors.values()),
+                 "closes": sum(sum(v.client.closes.values()) for v in self.viewers)}
+        self.interval = Histogram()
+        self.interval_deliveries = 0
+        self.interval_claims = Counter()
+        return stats
+
+    async def cmd_drain(self, offset: int, timeout_s: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            behind = [v for v in self.viewers if not v.left and v.start is not None
+                      and v.task is not None and not v.task.done() and (v.client.cursor.last or 0) < offset]
+            claims_pending = any(w.answers + w.failed + w.abandoned < w.sent for w in self.deals.values())
+            if not behind and not claims_pending and not self.pending_resumes:
+                break
+            await asyncio.sleep(0.05)
+        result = self._final(offset)
+        for v in self.viewers:
+            v.left = True
+        await asyncio.gather(*(v.client.close() for v in self.viewers), return_exceptions=True)
+        for v in self.viewers:
+            if v.task is not None:
+                v.task.cancel()
+        self.done.set()
+        return result
+
+    # -- sockets ----------------------------------------------------------------------------------
+    def _spawn(self) -> None:
+        n = len(self.viewers)
+        user = f"{self.cfg['user_prefix']}{n}"
+        token = mint(self.cfg["secret"], "viewer", self.cfg["room"], user)
+        client = RoomClient(self.cfg["url"], self.cfg["room"], token, fmt=self.cfg["format"],
+                            backoff=Backoff(base_s=self.cfg["backoff_s"], cap_s=self.cfg["backoff_cap_s"]),
+                            local_addr=self._source_address(n))
+        v = Viewer(n, user, client)
+        client.on_frame = self._frame_handler(v)
+        self.viewers.append(v)
+        v.task = asyncio.get_running_loop().create_task(self._live(v))
+
+    def _source_address(self, n: int) -> tuple[str, int] | None:
+        # Past ~28k sockets one (source, destination) address pair runs out of ephemeral ports;
+        # loopback has 127.0.0.0/8 to spread over.
+        sources = self.cfg.get("source_ips", 1)
+        return (f"127.0.0.{1 + n % sources}", 0) if sources > 1 else None
+
+    async def _live(self, v: Viewer) -> None:
+        try:
+            await v.client.run()
+        except ConnectionTerminated as exc:
+            self.errors[f"terminated {exc.code}"] += 1
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a load tool reports every failure instead of dying on it
+            self.errors[type(exc).__name__] += 1
+
+    def _share(self, share: float) -> list[Viewer]:
+        open_ = [v for v in self.viewers if not v.left and v.client.is_open and not v.slow]
+        return self.rng.sample(open_, round(len(open_) * share))
+
+    def _frame_handler(self, v: Viewer) -> Any:
+        client = v.client
+
+        def on_frame(frame: dict[str, Any], events: list[dict[str, Any]]) -> None:
+            if events:
+                n = len(events)
+                self.deliveries += n
+                self.interval_deliveries += n
+                now_us = int(time.time() * 1e6)
+                hist = self.slow_latency if v.slow else self.latency
+                for event in events:
+                    text = event.get("text")
+                    if text is not None:
+                        i = text.rfind(MARKER)
+                        if i >= 0:
+                            us = now_us - int(text[i + 4:])
+                            hist.record_us(us)
+                            if not v.slow:
+                                self.interval.record_us(us)
+                if v.resume_target is not None and (client.cursor.last or 0) >= v.resume_target:
+                    self._resumed(v, caught_up=True)
+            kind = frame["type"]
+            deals = frame.get("deals")
+            if deals and self.deals:
+                self._watch_deals(v, deals)
+            if kind == "snapshot" or kind == "recovered":
+                if v.start is None:
+                    v.start = frame["offset"]
+                    self.connected += 1
+                if v.dropped_at:
+                    self.resume_s.record_us(int((time.time() - v.dropped_at) * 1e6))
+                    v.resume_target = frame["offset"] if kind == "recovered" else None
+                    if v.resume_target is None or (client.cursor.last or 0) >= v.resume_target:
+                        self._resumed(v, caught_up=True)
+
+        return on_frame
+
+    def _resumed(self, v: Viewer, caught_up: bool) -> None:
+        if v.dropped_at and caught_up:
+            self.caught_up_s.record_us(int((time.time() - v.dropped_at) * 1e6))
+            v.dropped_at = 0.0
+            v.resume_target = None
+            self.pending_resumes -= 1
+
+    def _watch_deals(self, v: Viewer, deals: list[dict[str, Any]]) -> None:
+        for deal in deals:
+            watch = self.deals.get(deal["id"])
+            if watch is None:
+                continue
+            now = time.time()
+            if deal["state"] == "live" and watch.deal not in v.seen_live:
+                v.seen_live.add(watch.deal)
+                watch.live_seen += 1
+                watch.first_live_seen = watch.first_live_seen or now
+                if v.n in watch.armed:
+                    watch.armed.discard(v.n)
+                    for k in range(watch.claims):
+                        asyncio.get_running_loop().create_task(self._claim(v, watch, f"{v.user}-{k}"))
+            # Only sockets that saw the deal live time its sell-out (a late joiner's snapshot says nothing).
+            if deal["left"] == 0 and watch.deal in v.seen_live and watch.deal not in v.seen_sold_out:
+                v.seen_sold_out.add(watch.deal)
+                watch.sold_out_seen += 1
+                watch.last_sold_out_seen = max(watch.last_sold_out_seen, now)
+
+    async def _claim(self, v: Viewer, watch: DealWatch, req: str) -> None:
+        watch.sent += 1
+        sent = time.perf_counter()
+        try:
+            answer = await v.client.claim(watch.deal, 1, req, timeout_s=self.cfg["claim_timeout_s"])
+        except Exception as exc:
+            if v.left:  # the viewer left the show while its claim was on the way
+                watch.abandoned += 1
+                return
+            watch.failed += 1
+            self.errors["claim " + type(exc).__name__] += 1
+            return
+        watch.answers += 1
+        watch.latency.record_us(int((time.perf_counter() - sent) * 1e6))
+        if answer.get("type") != "claim_result":
+            watch.errors += 1
+            self.errors["claim " + str(answer.get("error"))] += 1
+        elif answer["ok"]:
+            watch.won[v.user] += answer["claim"]["qty"]
+            watch.last_ok = max(watch.last_ok, time.time())
+            self.interval_claims["ok"] += 1
+        else:
+            watch.reasons[answer["reason"]] += 1
+            self.interval_claims[answer["reason"]] += 1
+
+    # -- results ----------------------------------------------------------------------------------
+    def _final(self, offset: int) -> dict[str, Any]:
+        expected = deliveries = duplicates = gaps = missed = resets = 0
+        slow_expected = slow_deliveries = 0
+        closes: Counter[int] = Counter()
+        slow_closes: Counter[int] = Counter()
+        connects = failed = resumes = 0
+        for v in self.viewers:
+            c = v.client
+            (slow_closes if v.slow else closes).update(c.closes)
+            connects += c.connects
+            failed += c.failed_connects
+            resumes += c.resumes
+            if v.start is None:
+                continue
+            end = (c.cursor.last or 0) if v.left and not c.is_open else offset
+            got = c.cursor.received
+            want = max(end - v.start, got)
+            if v.slow:
+                slow_expected += want
+                slow_deliveries += got
+                continue
+            expected += want
+            deliveries += got
+            duplicates += c.cursor.duplicates
+            gaps += c.cursor.gaps
+            missed += c.cursor.missed
+            resets += c.cursor.resets
+        stayed = [v for v in self.viewers if not v.left and v.client.is_open]
+        deals = {d: {"live_seen": w.live_seen,
+                     "missed_sold_out": sum(1 for v in stayed
+                                            if d in v.seen_live and d not in v.seen_sold_out),
+                     "sold_out_seen": w.sold_out_seen,
+                     "last_sold_out_seen": w.last_sold_out_seen, "first_live_seen": w.first_live_seen,
+                     "armed_left": len(w.armed), "sent": w.sent, "answers": w.answers, "errors": w.errors,
+                     "failed": w.failed, "abandoned": w.abandoned, "won": dict(w.won),
+                     "reasons": dict(w.reasons), "last_ok": w.last_ok, "latency": w.latency.to_wire()}
+                 for d, w in self.deals.items()}
+        return {"connected": self.connected, "viewers": len(self.viewers), "expected": expected,
+                "deliveries": deliveries, "duplicates": duplicates, "gaps": gaps, "missed": missed,
+                "resets": resets, "slow": sum(1 for v in self.viewers if v.slow),
+                "slow_expected": slow_expected, "slow_deliveries": slow_deliveries,
+                "closes": {str(k): n for k, n in closes.items()},
+                "slow_closes": {str(k): n for k, n in slow_closes.items()}, "connects": connects,
+                "failed_connects": failed, "resumes": resumes, "errors": dict(self.errors),
+                "latency": self.latency.to_wire(), "slow_latency": self.slow_latency.to_wire(),
+                "resume_s": self.resume_s.to_wire(), "caught_up_s": self.caught_up_s.to_wire(),
+                "pending_resumes": self.pending_resumes, "deals": deals, "cpu_s": time.process_time()}
+
+
+def raise_fd_limit() -> int:
+    """Every socket is a file descriptor: take the hard limit (10,000 sockets need more than 1024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def worker_main(conn: Connection, cfg: dict[str, Any]) -> None:
+    """A worker process's entry point: uvloop, and the audience serving the conductor's commands."""
+    import uvloop
+
+    raise_fd_limit()
+    uvloop.run(Audience(conn, cfg).serve())

@@ -1,0 +1,151 @@
+"""The platform side of a show: comments and likes ingested at a rate, deals, pins, announcements.
+
+Publishing is open loop (it never waits for the server to catch up): every 10 ms the events due by
+then go out as one ingest request, up to 16 requests in flight; each comment's text ends with
+" lt@<send time in µs>", the marker the audience measures latency from. Bodies that fail are sent again
+(ingest is idempotent by event id) until the run's deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import orjson
+
+from loadtest.audience import MARKER
+from loadtest.corpus import ANNOUNCEMENTS, NAMES, comment_text
+
+__all__ = ["Console", "Publisher"]
+
+STEP_S = 0.01
+MAX_INFLIGHT = 16
+
+
+class Console:
+    """HTTP calls to the node's public API with the tokens of the roles that may make them."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str, room: str, tokens: dict[str, str]) -> None:
+        self.session = session
+        self.url = url.rstrip("/")
+        self.room = room
+        self.tokens = tokens
+
+    async def call(self, method: str, path: str, role: str, body: Any = None) -> tuple[int, Any]:
+        async with self.session.request(
+            method, f"{self.url}/api/rooms/{self.room}{path}",
+            data=None if body is None else orjson.dumps(body),
+            headers={"Authorization": f"Bearer {self.tokens[role]}", "Content-Type": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=10),
+        ) as resp:
+            return resp.status, orjson.loads(await resp.read())
+
+    async def offset(self) -> int:
+        status, state = await self.call("GET", "/state", "ingest")
+        if status != 200:
+            raise RuntimeError(f"GET state: {status} {state}")
+        return int(state["offset"])
+
+    async def server_now(self) -> int:
+        status, body = await self.call("GET", "/deals", "assistant")
+        if status != 200:
+            raise RuntimeError(f"GET deals: {status} {body}")
+        return int(body["now"])
+
+    async def create_deal(self, name: str, stock: int, limit: int, start_in_s: float) -> dict[str, Any]:
+        start_at = await self.server_now() + int(start_in_s * 1000)
+        status, body = await self.call("POST", "/deals", "assistant", {
+            "product": {"id": name, "name": name}, "price": 199.0, "deal_price": 99.0, "stock": stock,
+            "limit_per_user": limit, "duration_s": 600, "start_at": start_at})
+        if status != 201:
+            raise RuntimeError(f"create deal: {status} {body}")
+        return body["deal"]  # type: ignore[no-any-return]
+
+    async def deal(self, deal_id: str) -> dict[str, Any]:
+        _, body = await self.call("GET", "/deals", "assistant")
+        return next(d for d in body["deals"] if d["id"] == deal_id)
+
+    async def pin(self, name: str, deal_id: str) -> None:
+        await self.call("POST", "/pin", "assistant", {"product": {"name": name, "deal_id": deal_id}})
+
+
+class Publisher:
+    """Ingests events at `rate(t)` per second (t: seconds since start) until stopped."""
+
+    def __init__(self, console: Console, rate: Callable[[float], float], *, like_share: float,
+                 text_size: int, seed: int = 1) -> None:
+        self.console = console
+        self.rate = rate
+        self.like_share = like_share
+        self.text_size = text_size
+        self.rng = random.Random(seed)
+        self.sent = 0  # events handed to the server and accepted (or duplicates)
+        self.interval_sent = 0
+        self.errors = 0
+        self.retries = 0
+        self.seq = 0
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.extra: list[dict[str, Any]] = []
+
+    def announce(self) -> None:
+        self.extra.append(self._event("comment", user=("host", "主播"),
+                                      text=self.rng.choice(ANNOUNCEMENTS)))
+
+    async def run(self, duration_s: float, deadline: float) -> None:
+        start = time.monotonic()
+        due = 0.0
+        last = start
+        while (now := time.monotonic()) - start < duration_s:
+            due += self.rate(now - start) * (now - last)
+            last = now
+            batch = self.extra
+            self.extra = []
+            while due >= 1 and len(batch) < 2000:
+                due -= 1
+                batch.append(self._next())
+            if batch:
+                while len(self.inflight) >= MAX_INFLIGHT:
+                    await asyncio.wait(self.inflight, return_when=asyncio.FIRST_COMPLETED)
+                task = asyncio.get_running_loop().create_task(self._post(batch, deadline))
+                self.inflight.add(task)
+                task.add_done_callback(self.inflight.discard)
+            await asyncio.sleep(STEP_S)
+        if self.inflight:
+            await asyncio.wait(self.inflight)
+
+    def _next(self) -> dict[str, Any]:
+        if self.rng.random() < self.like_share:
+            return self._event("like", count=self.rng.choice((1, 1, 1, 3, 10)))
+        return self._event("comment", text=comment_text(self.rng, self.text_size))
+
+    def _event(self, kind: str, user: tuple[str, str] | None = None, **fields: Any) -> dict[str, Any]:
+        self.seq += 1
+        uid = self.rng.randrange(100_000)
+        who = user or (f"p{uid}", self.rng.choice(NAMES))
+        return {"id": f"lt{self.seq}", "type": kind, "user": {"id": who[0], "name": who[1]}, **fields}
+
+    async def _post(self, batch: list[dict[str, Any]], deadline: float) -> None:
+        stamp = str(int(time.time() * 1e6))
+        for event in batch:
+            if event["type"] == "comment":
+                event["text"] += MARKER + stamp
+        while True:
+            try:
+                status, body = await self.console.call("POST", "/events", "ingest", batch)
+                if status == 200 and not body["rejected"]:
+                    self.sent += len(batch)
+                    self.interval_sent += len(batch)
+                    return
+                self.errors += 1
+                if status < 500 and status != 429:
+                    return  # refused for good: counted, not retried
+            except (aiohttp.ClientError, TimeoutError, OSError):
+                self.errors += 1
+            if time.monotonic() > deadline:
+                return
+            self.retries += 1
+            await asyncio.sleep(0.2)

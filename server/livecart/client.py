@@ -1,0 +1,437 @@
+"""A small asyncio client for livecart room sockets, for Python viewer apps, bots and load tools.
+
+    from livecart.client import RoomClient
+
+    def show(frame, events):
+        for event in events:                       # new room events, in offset order, each once
+            if event["type"] == "comment":
+                print(event["user"]["name"], event["text"])
+
+    client = RoomClient("http://127.0.0.1:8080", "demo", token, on_frame=show)
+    await client.connect()                         # the first room frame: snapshot (or recovered)
+    runner = asyncio.create_task(client.run())     # stays connected: resumes after every drop
+    answer = await client.claim(deal_id, qty=1)    # {"type": "claim_result", "ok": ..., ...}
+    await client.close()
+
+Guarantees and calling contract:
+
+- `connect()` opens one socket and returns its first room frame. `run()` then keeps the room open
+  until `close()`: after every close that docs/protocol.md §8 calls resumable (1001, 1006, 1011, 1012,
+  1013, and 4000 which starts over without a position) it waits a full-jitter exponential backoff
+  (`Backoff`) and reconnects with `since` + `epoch`, so the server sends exactly the missed events.
+  A terminal close (1002, 1003, 1007, 1008, 1009, 4001) or a refused upgrade other than 503/5xx makes
+  `run()` raise `ConnectionTerminated`. A `run()` that was never `connect()`ed connects first.
+- `on_frame(frame, events)` is called for every decoded frame, synchronously from the socket's read
+  callback (keep it short; it must not raise): `events` are the frame's room events that are new to
+  this client, in offset order. Events at or below the last applied offset are dropped and counted
+  in `cursor.duplicates`; a hole in the offsets is counted in `cursor.gaps` (the server promises
+  neither ever happens; the counts let a load tool prove it).
+- `claim()` and `comment()` send one message and wait for the answer with the same `req`
+  (`claim_result`, `comment_result`, or `error`). They raise `NotConnected` when the socket is not
+  open; a claim is idempotent by `req`, so sending it again after a reconnect is safe.
+
+The socket side is the `websockets` library's sans-I/O protocol under an asyncio `Protocol`: no
+task and no future per frame, so one process can hold thousands of sockets. Only the public wire
+format is used (docs/protocol.md); nothing here touches server internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import urllib.parse
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidStatus
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.uri import parse_uri
+
+from livecart.errors import BadRequest
+from livecart.protocol import Format, decode, encode
+
+__all__ = ["RESUMABLE", "Backoff", "ConnectionTerminated", "NotConnected", "RoomClient", "RoomCursor"]
+
+RESUMABLE = frozenset({1001, 1006, 1011, 1012, 1013, 4000})  # docs/protocol.md §8; others are terminal
+RESYNC = 4000
+Frame_ = dict[str, Any]
+OnFrame = Callable[[Frame_, list[Frame_]], None]
+
+
+class ConnectionTerminated(Exception):
+    """The server closed with a terminal code, or refused the upgrade for good (4xx)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"connection terminated: {self.code} {self.reason}"
+
+
+class NotConnected(Exception):
+    """The room socket is not open right now (connecting, backing off, or closed)."""
+
+
+@dataclass(slots=True)
+class Backoff:
+    """Full-jitter capped exponential backoff: the n-th wait is uniform in [0, min(cap, base * 2**n)].
+
+    Jitter spreads a whole audience that lost one node over the whole window instead of one instant.
+    """
+
+    base_s: float = 0.5
+    cap_s: float = 30.0
+    attempt: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def next_delay(self) -> float:
+        delay = self.rng.uniform(0, min(self.cap_s, self.base_s * 2 ** min(self.attempt, 30)))
+        self.attempt += 1
+        return delay
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+@dataclass(slots=True)
+class RoomCursor:
+    """Where a client is in a room's event stream (pure: feed it frames, get the new events).
+
+    Call `apply(frame)` with every decoded room frame in arrival order; it returns the frame's events
+    that are new, in order. `query()` gives the `since`/`epoch` pair to resume with.
+    """
+
+    epoch: str | None = None
+    last: int | None = None  # offset of the last event applied (or of the snapshot loaded)
+    received: int = 0  # new events applied, over every connection
+    duplicates: int = 0  # events at or below `last`
+    gaps: int = 0  # offsets skipped inside a batch
+    missed: int = 0  # offsets skipped because a resume got a snapshot of the same epoch
+    resets: int = 0  # snapshots of a different epoch after the first: the room's history was lost
+
+    def query(self) -> dict[str, str]:
+        if self.epoch is None or self.last is None:
+            return {}
+        return {"since": str(self.last), "epoch": self.epoch}
+
+    def forget(self) -> None:
+        """Start over without a position (close code 4000)."""
+        self.epoch = None
+        self.last = None
+
+    def apply(self, frame: Frame_) -> list[Frame_]:
+        kind = frame.get("type")
+        if kind == "batch":
+            events: list[Frame_] = frame.get("events") or []
+            if not events or self.last is None:
+                return events
+            last = self.last
+            fresh: list[Frame_] = []
+            for event in events:
+                offset = event["offset"]
+                if offset <= last:
+                    self.duplicates += 1
+                    continue
+                if offset != last + 1:
+                    self.gaps += offset - last - 1
+                fresh.append(event)
+                last = offset
+            self.last = last
+            self.received += len(fresh)
+            return fresh
+        if kind == "snapshot":
+            if self.epoch is not None and frame["epoch"] != self.epoch:
+                self.resets += 1
+            elif self.last is not None and frame["offset"] > self.last:
+                self.missed += frame["offset"] - self.last
+            self.epoch, self.last = frame["epoch"], frame["offset"]
+        elif kind == "recovered":
+            self.epoch = frame["epoch"]
+        return []
+
+
+class _Session(asyncio.Protocol):
+    """One websocket connection: the websockets sans-I/O protocol driven by asyncio callbacks."""
+
+    def __init__(self, uri: str, fmt: Format, on_message: Callable[[Frame_], None]) -> None:
+        self.ws = ClientProtocol(parse_uri(uri), max_size=2**24)
+        self.fmt = fmt
+        self.on_message = on_message
+        self.transport: asyncio.Transport | None = None
+        loop = asyncio.get_running_loop()
+        self.opened: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[tuple[int, str]] = loop.create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        self.ws.send_request(self.ws.connect())
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        self.ws.receive_data(data)
+        self._handle_events()
+
+    def eof_received(self) -> bool:
+        self.ws.receive_eof()
+        self._handle_events()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError(f"connection lost before the upgrade: {exc}"))
+        if not self.closed.done():
+            rcvd = self.ws.close_rcvd
+            self.closed.set_result((rcvd.code, rcvd.reason) if rcvd is not None else (1006, ""))
+
+    def send(self, message: Frame_) -> None:
+        if self.transport is None or self.transport.is_closing() or self.ws.state is not State.OPEN:
+            raise NotConnected("the room socket is not open")
+        data = encode(message, self.fmt)
+        if self.fmt is Format.JSON:
+            self.ws.send_text(data)
+        else:
+            self.ws.send_binary(data)
+        self._flush()
+
+    def close(self, code: int = 1000) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            if not self.opened.done() or self.opened.exception() is not None:
+                self.abort()
+                return
+            if self.ws.close_sent is None:
+                self.ws.send_close(code)
+                self._flush()
+            # The server closes TCP after the close handshake; don't wait for a slow one.
+            asyncio.get_running_loop().call_later(2.0, self.abort)
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _handle_events(self) -> None:
+        for event in self.ws.events_received():
+            if isinstance(event, Frame):
+                if event.opcode is Opcode.TEXT or event.opcode is Opcode.BINARY:
+                    try:
+                        message = decode(bytes(event.data), self.fmt)
+                    except BadRequest:
+                        self.ws.fail(1007, "undecodable frame")
+                        continue
+                    if isinstance(message, dict):
+                        self.on_message(message)
+            elif isinstance(event, Response) and not self.opened.done():
+                if self.ws.handshake_exc is not None:
+                    self.opened.set_exception(self.ws.handshake_exc)
+                else:
+                    self.opened.set_result(None)
+        self._flush()
+
+    def _flush(self) -> None:
+        assert self.transport is not None
+        for data in self.ws.data_to_send():
+            if data:
+                self.transport.write(data)
+            elif self.transport.can_write_eof():
+                self.transport.write_eof()
+        if self.ws.close_expected():
+            asyncio.get_running_loop().call_later(2.0, self.abort)
+
+
+class RoomClient:
+    """One viewer's (or host's, or overlay's) socket in one room, kept open and resumed across drops.
+
+    `url` is the node's base URL (`http://host:port` or `ws://host:port`). `token` is a signed token
+    of any role of the room. Attributes a caller may read: `cursor` (position and counts), `closes`
+    (close codes seen), `connects` (attempts), `failed_connects`, `resumes` (recovered first frames),
+    `snapshots`, `is_open`.
+    """
+
+    def __init__(self, url: str, room: str, token: str, *, fmt: str = "json",
+                 on_frame: OnFrame | None = None, on_close: Callable[[int], None] | None = None,
+                 backoff: Backoff | None = None, connect_timeout_s: float = 10.0,
+                 local_addr: tuple[str, int] | None = None) -> None:
+        base = urllib.parse.urlsplit(url)
+        scheme = {"http": "ws", "https": "wss"}.get(base.scheme, base.scheme)
+        if scheme != "ws":
+            raise ValueError("only ws:// and http:// URLs are supported")  # no TLS in this small client
+        self.host = base.hostname or "127.0.0.1"
+        self.port = base.port or 80
+        self.path = f"/ws/rooms/{urllib.parse.quote(room)}"
+        self.base_uri = f"ws://{base.netloc}{self.path}"
+        self.token = token
+        self.format = Format.parse(fmt)
+        self.on_frame = on_frame
+        self.on_close = on_close
+        self.backoff = backoff or Backoff()
+        self.connect_timeout_s = connect_timeout_s
+        self.local_addr = local_addr
+        self.cursor = RoomCursor()
+        self.closes: Counter[int] = Counter()
+        self.connects = 0
+        self.failed_connects = 0
+        self.resumes = 0
+        self.snapshots = 0
+        self._session: _Session | None = None
+        self._first: asyncio.Future[Frame_] | None = None
+        self._waiting: dict[str, asyncio.Future[Frame_]] = {}
+        self._reqs = itertools.count(1)
+        self._closing = False
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    @property
+    def is_open(self) -> bool:
+        session = self._session
+        return session is not None and session.opened.done() and not session.closed.done()
+
+    async def connect(self) -> Frame_:
+        """Open one socket (resuming if the cursor has a position) and return its first room frame.
+
+        Raises `ConnectionTerminated` for a 4xx refusal, `InvalidStatus` for a 503/5xx one,
+        `OSError`/`TimeoutError` when the node cannot be reached.
+        """
+        query = {"token": self.token, "format": self.format.value, **self.cursor.query()}
+        uri = f"{self.base_uri}?{urllib.parse.urlencode(query)}"
+        loop = asyncio.get_running_loop()
+        self._first = loop.create_future()
+        session = _Session(uri, self.format, self._on_message)
+        self._session = session
+        self.connects += 1
+        try:
+            async with asyncio.timeout(self.connect_timeout_s):
+                await loop.create_connection(lambda: session, self.host, self.port,
+                                             local_addr=self.local_addr)
+                try:
+                    await session.opened
+                except InvalidStatus as exc:
+                    status = exc.response.status_code
+                    if 400 <= status < 500:
+                        body = exc.response.body.decode(errors="replace")
+                        raise ConnectionTerminated(status, body) from exc
+                    raise
+                first = self._first
+                await asyncio.wait((first, session.closed), return_when=asyncio.FIRST_COMPLETED)
+                if not first.done():
+                    code, reason = session.closed.result()
+                    raise ConnectionError(f"closed with {code} {reason} before the first frame")
+                return first.result()
+        except BaseException:
+            session.abort()
+            raise
+
+    async def run(self) -> None:
+        """Stay connected until `close()`: wait for each close, back off, resume. See the module doc."""
+        if self._session is None:
+            await self._reconnect()
+        while not self._closing:
+            assert self._session is not None
+            code, reason = await self._session.closed
+            self.closes[code] += 1
+            for waiter in self._waiting.values():
+                if not waiter.done():
+                    waiter.set_exception(NotConnected(f"closed with {code}"))
+            self._waiting.clear()
+            if self.on_close is not None:
+                self.on_close(code)
+            if self.closing:  # close() was called while we waited
+                return
+            if code not in RESUMABLE:
+                raise ConnectionTerminated(code, reason)
+            if code == RESYNC:
+                self.cursor.forget()
+            await self._reconnect()
+
+    async def _reconnect(self) -> None:
+        while not self._closing:
+            if self.connects:
+                await asyncio.sleep(self.backoff.next_delay())
+            try:
+                await self.connect()
+                return
+            except (OSError, TimeoutError, InvalidStatus, ConnectionError):
+                self.failed_connects += 1
+
+    async def request(self, message: Frame_, timeout_s: float = 10.0) -> Frame_:
+        """Send `message` with a fresh `req` unless it has one; wait for the answer carrying that `req`."""
+        req = str(message.setdefault("req", f"r{next(self._reqs)}"))
+        if self._session is None:
+            raise NotConnected("not connected")
+        waiter: asyncio.Future[Frame_] = asyncio.get_running_loop().create_future()
+        self._waiting[req] = waiter
+        try:
+            self._session.send(message)
+            async with asyncio.timeout(timeout_s):
+                return await waiter
+        finally:
+            self._waiting.pop(req, None)
+
+    async def claim(self, deal: str, qty: int = 1, req: str | None = None,
+                    timeout_s: float = 10.0) -> Frame_:
+        """Claim `qty` units of `deal`; `req` is the idempotency key (a fresh one when None)."""
+        message: Frame_ = {"type": "claim", "deal": deal, "qty": qty}
+        if req is not None:
+            message["req"] = req
+        return await self.request(message, timeout_s)
+
+    async def comment(self, text: str, req: str | None = None, timeout_s: float = 10.0) -> Frame_:
+        message: Frame_ = {"type": "comment", "text": text}
+        if req is not None:
+            message["req"] = req
+        return await self.request(message, timeout_s)
+
+    def pause_reading(self) -> None:
+        """Stop reading from the socket (the server sees a slow consumer) until `resume_reading()`."""
+        if self._session is not None and self._session.transport is not None:
+            self._session.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._session is not None and self._session.transport is not None:
+            self._session.transport.resume_reading()
+
+    def abort(self) -> None:
+        """Drop the connection without a close handshake, as a network failure would (code 1006)."""
+        if self._session is not None:
+            self._session.abort()
+
+    async def close(self) -> None:
+        """Close with 1000 and stop `run()`; waits at most about 2 s for the server's close."""
+        self._closing = True
+        session = self._session
+        if session is not None:
+            session.close()
+            try:
+                async with asyncio.timeout(3.0):
+                    await asyncio.shield(session.closed)
+            except TimeoutError:
+                session.abort()
+
+    def _on_message(self, frame: Frame_) -> None:
+        kind = frame.get("type")
+        if kind in ("snapshot", "recovered"):
+            if kind == "snapshot":
+                self.snapshots += 1
+            else:
+                self.resumes += 1
+            self.backoff.reset()
+            if self._first is not None and not self._first.done():
+                self._first.set_result(frame)
+        elif kind != "batch":
+            req = frame.get("req")
+            waiter = self._waiting.get(req) if isinstance(req, str) else None
+            if waiter is not None and not waiter.done():
+                waiter.set_result(frame)
+        events = self.cursor.apply(frame)
+        if self.on_frame is not None:
+            self.on_frame(frame, events)
+
