@@ -113,10 +113,14 @@ class Conductor:
                 ticker = asyncio.get_running_loop().create_task(self._ticks(publisher))
                 await self._ramp()
                 self.phase = "run"
+                run_started = time.monotonic() - self.t0
                 self._mark("publishing starts")
                 publish_deadline = time.monotonic() + self.s.duration + 30
                 await asyncio.gather(publisher.run(self.s.duration, publish_deadline),
                                      self._script(console, publisher))
+                # A deal announced near the end goes live after publishing stops: its rush still counts.
+                live_by = max((p["live_at"] for p in self.deal_plans.values()), default=0.0)
+                await asyncio.sleep(max(0.0, live_by + 0.5 - time.monotonic()))
                 self.phase = "drain"
                 final_offset = await console.offset()
                 self._mark(f"publishing done, room offset {final_offset}")
@@ -133,6 +137,7 @@ class Conductor:
                          meta={"url": self.url, "room": self.room, "workers": self.n_workers,
                                "format": self.fmt, "started_at": started, "wall_s": time.time() - started,
                                "start_offset": start_offset, "final_offset": final_offset,
+                               "run_started_s": round(run_started, 3),
                                "peak_clients": self.peak_wanted, "cpu_count": os.cpu_count(),
                                "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
                                "conductor_cpu_s": time.process_time()})
@@ -224,7 +229,8 @@ class Conductor:
         if self.s.pins:
             await console.pin(name, deal["id"])
         self.deal_plans[deal["id"]] = {"name": name, "stock": stock, "limit": rush.limit,
-                                       "claims_per_claimer": rush.claims, "starts_at": deal["starts_at"]}
+                                       "claims_per_claimer": rush.claims, "starts_at": deal["starts_at"],
+                                       "live_at": time.monotonic() + rush.countdown_s}
         self._mark(f"{name} created: stock {stock}, limit {rush.limit}, live in {rush.countdown_s} s")
 
     async def _ticks(self, publisher: Publisher) -> None:

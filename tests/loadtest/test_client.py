@@ -1,0 +1,83 @@
+"""livecart.client against a real node, and its pure parts (the cursor, the backoff) on their own."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from livecart.client import Backoff, ConnectionTerminated, RoomClient, RoomCursor
+from loadtest.histogram import Histogram
+from tests.support import WAIT, comment, create_deal, post_events, token
+
+
+def test_the_cursor_drops_duplicates_counts_holes_and_skips_recent_history():
+    cursor = RoomCursor()
+    assert cursor.query() == {}
+    cursor.apply({"type": "snapshot", "epoch": "e1", "offset": 5, "recent": [{"offset": 5}]})
+    assert cursor.query() == {"since": "5", "epoch": "e1"}
+    fresh = cursor.apply({"type": "batch", "events": [{"offset": o} for o in (5, 6, 7, 9)]})
+    assert [e["offset"] for e in fresh] == [6, 7, 9]
+    assert (cursor.duplicates, cursor.gaps, cursor.last, cursor.received) == (1, 1, 9, 3)
+    cursor.apply({"type": "snapshot", "epoch": "e1", "offset": 12})  # a resume that history could not serve
+    assert cursor.missed == 3 and cursor.last == 12
+    cursor.apply({"type": "snapshot", "epoch": "e2", "offset": 1})  # history lost: a new epoch
+    assert cursor.resets == 1 and cursor.query() == {"since": "1", "epoch": "e2"}
+
+
+def test_backoff_is_full_jitter_under_a_doubling_cap_and_resets():
+    backoff = Backoff(base_s=0.5, cap_s=4.0, rng=random.Random(7))
+    delays = [backoff.next_delay() for _ in range(8)]
+    caps = [0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0]
+    assert all(0 <= d <= c for d, c in zip(delays, caps, strict=True))
+    assert len(set(delays)) == 8
+    backoff.reset()
+    assert backoff.attempt == 0
+
+
+def test_the_histogram_keeps_percentiles_within_its_resolution_and_merges():
+    a, b = Histogram(), Histogram()
+    for ms in range(1, 1001):
+        (a if ms % 2 else b).record_ms(ms)
+    a.merge(Histogram.from_wire(b.to_wire()))
+    assert a.total == 1000 and a.max_us == 1_000_000
+    for p, exact in ((50, 500), (99, 990), (100, 1000)):
+        assert exact <= a.percentile_ms(p) <= exact * 1.02
+
+
+async def test_the_client_resumes_after_a_drop_and_claims(node, room):
+    deal = await create_deal(node.port, room, stock=1, limit_per_user=1)
+    seen: list[int] = []
+    client = RoomClient(f"http://127.0.0.1:{node.port}", room, token("viewer", room, "lin"),
+                        on_frame=lambda _f, events: seen.extend(e["offset"] for e in events),
+                        backoff=Backoff(base_s=0.05, cap_s=0.1))
+    first = await client.connect()
+    assert first["type"] == "snapshot"
+    runner = asyncio.create_task(client.run())
+    await post_events(node.port, room, [comment("a"), comment("b")])
+    await wait_for(lambda: seen == [1, 2])
+    client.abort()
+    await post_events(node.port, room, [comment("c")])
+    await wait_for(lambda: seen == [1, 2, 3])
+    assert client.resumes == 1 and client.closes[1006] == 1
+    assert (await client.claim(deal["id"], req="k1"))["ok"] is True
+    assert (await client.claim(deal["id"], req="k2"))["reason"] in ("sold_out", "limit_reached")
+    assert (await client.claim(deal["id"], req="k1"))["ok"] is True  # the same key: the first answer
+    await client.close()
+    await asyncio.wait_for(runner, WAIT)
+    assert client.cursor.duplicates == client.cursor.gaps == 0
+
+
+async def test_a_refused_token_is_terminal(node, room):
+    client = RoomClient(f"http://127.0.0.1:{node.port}", room, token("viewer", "another-room"))
+    with pytest.raises(ConnectionTerminated) as refused:
+        await client.connect()
+    assert refused.value.code == 403
+
+
+async def wait_for(condition, timeout: float = WAIT) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met"
+        await asyncio.sleep(0.02)

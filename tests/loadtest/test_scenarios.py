@@ -1,0 +1,97 @@
+"""Every scenario at a small size against a real node: its verdict, and the numbers behind it.
+
+Sizes are small so CI stays fast; the checks are about correctness (every delivery exactly once, the
+exact stock, every claimer answered, every dropped socket resumed), never about speed.
+"""
+
+from __future__ import annotations
+
+from tests.support import api, token
+
+CONTRACT_KEYS = {"scenario", "clients_connected", "deliveries_expected", "deliveries", "completeness_pct",
+                 "duplicates", "gaps", "latency_ms", "verdict"}
+
+
+def assert_clean_pass(run, clients: int) -> dict:
+    r = run.result
+    assert run.code == 0 and r["verdict"] == "pass", r["reasons"]
+    assert r["reasons"] == []
+    assert CONTRACT_KEYS <= r.keys()
+    assert r["clients_connected"] == clients
+    assert r["deliveries"] == r["deliveries_expected"] > 0
+    assert r["completeness_pct"] == 100.0
+    assert (r["duplicates"], r["gaps"]) == (0, 0)
+    assert all(isinstance(r["latency_ms"][k], float) for k in ("p50", "p99", "max"))
+    assert 0 < r["latency_ms"]["p50"] <= r["latency_ms"]["p99"] <= r["latency_ms"]["max"]
+    return r
+
+
+async def test_viewers_get_every_comment_once_and_the_tool_writes_json_and_html(node, loadtool, tmp_path):
+    html = tmp_path / "viewers.html"
+    run = await loadtool.run("viewers", node.port, "--clients", "20", "--rate", "20", "--duration", "2",
+                             "--html", str(html))
+    r = assert_clean_pass(run, 20)
+    published = r["publisher"]["events_sent"]
+    assert published >= 20 and r["deliveries"] == 20 * published  # a fresh room: every event is ours
+    assert r["fanout"]["latency_ms"]["count"] == 20 * published  # every comment carried a marker
+    assert r["timeline"] and {"t", "connections", "deliveries_per_s", "latency_ms"} <= r["timeline"][0].keys()
+    assert "viewers: PASS" in run.stdout
+    page = html.read_text()
+    assert page.count("<svg") >= 4 and "<script" not in page and "src=" not in page and "href=" not in page
+
+
+async def test_comment_storm_with_bursts_and_likes_arrives_complete(node, loadtool):
+    run = await loadtool.run("comment-storm", node.port, "--clients", "20", "--rate", "150",
+                             "--duration", "2")
+    r = assert_clean_pass(run, 20)
+    assert r["publisher"]["events_sent"] > 300  # the base rate plus the bursts
+
+
+async def test_deal_rush_sells_exactly_the_stock_and_every_claimer_is_answered(node, loadtool):
+    run = await loadtool.run("deal-rush", node.port, "--clients", "30", "--stock", "10", "--limit", "1",
+                             "--claims", "2")
+    r = run.result
+    assert run.code == 0 and r["verdict"] == "pass", r["reasons"]
+    [deal] = r["deals"].values()
+    assert (deal["units_claimed"], deal["units_expected"], deal["max_units_per_user"]) == (10, 10, 1)
+    assert deal["claims_sent"] == deal["claims_answered"] == 60
+    assert deal["refusals"].get("sold_out", 0) + deal["refusals"].get("limit_reached", 0) == 50
+    assert deal["sockets_saw_sold_out"] == deal["sockets_saw_live"] == 30
+    assert r["deliveries"] == r["deliveries_expected"] == 60  # deal-rush counts claim answers
+    _, body = await api(node.port, "GET", f"/api/rooms/{r['meta']['room']}/deals",
+                        token("host", r["meta"]["room"]))
+    [server] = body["deals"]
+    assert (server["left"], server["held"] + server["sold"], server["buyers"]) == (0, 10, 10)
+
+
+async def test_reconnect_storm_resumes_every_socket_without_gaps_or_duplicates(node, loadtool):
+    run = await loadtool.run("reconnect-storm", node.port, "--clients", "20", "--rate", "50",
+                             "--duration", "3")
+    r = assert_clean_pass(run, 20)
+    assert r["reconnect"]["dropped"] == r["reconnect"]["resumed"] == 20
+    assert r["sockets"]["closes_by_code"].get("1006") == 20
+    assert r["sockets"]["resumes"] == 20  # each came back with a recovered frame, not a snapshot
+    assert r["reconnect"]["time_to_fully_resumed_s"] > 0
+
+
+async def test_slow_consumers_stall_while_the_readers_get_everything(node, loadtool):
+    run = await loadtool.run("slow-consumers", node.port, "--clients", "20", "--rate", "100", "--duration",
+                             "3", "--share", "0.25")
+    r = assert_clean_pass(run, 20)
+    slow = r["slow_consumers"]
+    assert slow["slow_sockets"] == 5
+    assert slow["reader_closes_1013"] == 0
+    assert slow["slow_deliveries"] == slow["slow_deliveries_expected"]  # they caught up once reading again
+
+
+async def test_a_compressed_show_runs_three_rushes_with_pins_and_announcements(node, loadtool):
+    run = await loadtool.run("show", node.port, "--clients", "40", "--duration", "6", "--ramp", "200")
+    r = run.result
+    assert run.code == 0 and r["verdict"] == "pass", r["reasons"]
+    assert len(r["deals"]) == 3
+    assert all(d["units_expected"] == d["server"]["held"] + d["server"]["sold"] for d in r["deals"].values())
+    connections = [row["connections"] for row in r["timeline"] if row["phase"] == "run"]
+    assert max(connections) > min(connections)  # the audience came and went along its curve
+    whats = " ".join(e["what"] for e in r["events"])
+    assert whats.count("announcement") == 4 and whats.count("created") == 3
+    assert r["deliveries"] == r["deliveries_expected"] and (r["duplicates"], r["gaps"]) == (0, 0)
