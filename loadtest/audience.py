@@ -7,8 +7,10 @@ The conductor (`conductor.py`) sends commands over a pipe; each gets at most one
     ("drop", share)                 abort that share of open sockets at once; they resume by themselves
     ("pause", share) / ("unpause",) that share stops reading (slow consumers), then reads again
     ("arm", deal, share, claims)    that share claims `claims` times the moment its socket sees `deal` live
-    ("tick",)                    -> interval stats since the last tick
     ("drain", offset, timeout_s) -> final stats once every open socket has reached `offset` (or timeout)
+
+and every second, unasked, it sends ("tick", interval stats): a worker too busy to answer on time
+still reports, late, and nothing is lost or counted twice.
 
 Latency is measured per delivered comment: its text ends with " lt@<publisher's send time in µs>", and
 the arrival time is taken once per frame. Everything is counted in histograms and counters, never lists.
@@ -93,8 +95,17 @@ class Audience:
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
         loop.add_reader(self.conn.fileno(), self._on_command)
+        ticks = loop.create_task(self._tick_every_second())
         await self.done.wait()
+        ticks.cancel()
         loop.remove_reader(self.conn.fileno())
+
+    async def _tick_every_second(self) -> None:
+        next_at = time.monotonic()
+        while True:
+            next_at += 1.0
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            self.conn.send(("tick", self._interval_stats()))
 
     def _on_command(self) -> None:
         while self.conn.poll():
@@ -158,7 +169,7 @@ class Audience:
     def cmd_watch(self, deal: str) -> None:
         self.deals.setdefault(deal, DealWatch(deal))
 
-    def cmd_tick(self) -> dict[str, Any]:
+    def _interval_stats(self) -> dict[str, Any]:
         stats = {"deliveries": self.interval_deliveries, "latency": self.interval.to_wire(),
                  "open": sum(1 for v in self.viewers if v.client.is_open),
                  "claims": dict(self.interval_claims), "cpu_s": time.process_time(),

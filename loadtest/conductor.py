@@ -42,13 +42,18 @@ class Worker:
         self.process.start()
         child.close()
         self.replies: asyncio.Queue[Any] = asyncio.Queue()
+        self.ticks: list[dict[str, Any]] = []  # interval stats not yet in a timeline row
         self.cpu_s = 0.0
         asyncio.get_running_loop().add_reader(self.conn.fileno(), self._readable)
 
     def _readable(self) -> None:
         try:
             while self.conn.poll():
-                self.replies.put_nowait(self.conn.recv())
+                message = self.conn.recv()
+                if message[0] == "tick":
+                    self.ticks.append(message[1])
+                else:
+                    self.replies.put_nowait(message)
         except (EOFError, OSError):
             asyncio.get_running_loop().remove_reader(self.conn.fileno())
             self.replies.put_nowait(EOFError("worker exited"))
@@ -63,7 +68,7 @@ class Worker:
                 reply = await self.replies.get()
                 if isinstance(reply, Exception):
                     raise reply
-                if reply[0] == command[0]:  # a cancelled tick's late answer is skipped
+                if reply[0] == command[0]:
                     return reply[1]
 
     def stop(self) -> None:
@@ -235,29 +240,36 @@ class Conductor:
 
     async def _ticks(self, publisher: Publisher) -> None:
         last_wall, last_cpu = time.monotonic(), time.process_time()
+        latest: list[dict[str, Any]] = [{"open": 0, "errors": 0, "closes": 0} for _ in self.workers]
         while True:
             await asyncio.sleep(TICK_S)
-            replies = await asyncio.gather(*(w.ask("tick") for w in self.workers))
             wall = time.monotonic()
             dt = wall - last_wall
             latency = Histogram()
             claims: dict[str, int] = {}
             worker_cpu = []
-            for w, r in zip(self.workers, replies, strict=True):
-                latency.merge(Histogram.from_wire(r["latency"]))
-                for k, v in r["claims"].items():
-                    claims[k] = claims.get(k, 0) + v
-                worker_cpu.append((r["cpu_s"] - w.cpu_s) / dt * 100)
-                w.cpu_s = r["cpu_s"]
+            replies = []
+            for i, w in enumerate(self.workers):
+                ticks, w.ticks = w.ticks, []
+                replies += ticks
+                cpu_s = w.cpu_s
+                for r in ticks:
+                    latency.merge(Histogram.from_wire(r["latency"]))
+                    for k, v in r["claims"].items():
+                        claims[k] = claims.get(k, 0) + v
+                    cpu_s = r["cpu_s"]
+                    latest[i] = r  # open sockets, errors and closes are running totals
+                worker_cpu.append((cpu_s - w.cpu_s) / dt * 100)
+                w.cpu_s = cpu_s
             cpu = time.process_time()
             row = {"t": round(wall - self.t0, 2), "phase": self.phase,
-                   "connections": sum(r["open"] for r in replies),
+                   "connections": sum(r["open"] for r in latest),
                    "deliveries_per_s": round(sum(r["deliveries"] for r in replies) / dt),
                    "published_per_s": round(publisher.interval_sent / dt),
                    "latency_ms": {k: latency.summary()[k] for k in ("p50", "p99", "max")},
                    "latency_count": latency.total, "claims": claims,
-                   "errors": sum(r["errors"] for r in replies) + publisher.errors,
-                   "closes": sum(r["closes"] for r in replies),
+                   "errors": sum(r["errors"] for r in latest) + publisher.errors,
+                   "closes": sum(r["closes"] for r in latest),
                    "worker_cpu_pct": [round(c, 1) for c in worker_cpu],
                    "conductor_cpu_pct": round((cpu - last_cpu) / dt * 100, 1)}
             publisher.interval_sent = 0
