@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from livecart.client import Backoff, ConnectionTerminated, RoomClient
+from loadtest.channel import Channel
 from loadtest.histogram import Histogram
 from loadtest.tokens import mint
 
@@ -77,7 +78,7 @@ class Audience:
         self.cfg = cfg
         self.viewers: list[Viewer] = []
         self.deals: dict[str, DealWatch] = {}
-        self.latency = Histogram()  # readers, whole run
+        self.latency = Histogram()  # readers, whole run (intervals merged in at every tick)
         self.slow_latency = Histogram()  # slow consumers, whole run
         self.interval = Histogram()  # readers, since the last tick
         self.deliveries = 0
@@ -93,38 +94,37 @@ class Audience:
 
     # -- commands -------------------------------------------------------------------------------
     async def serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        loop.add_reader(self.conn.fileno(), self._on_command)
-        ticks = loop.create_task(self._tick_every_second())
+        self.channel = Channel(self.conn, self._on_command)
+        ticks = asyncio.get_running_loop().create_task(self._tick_every_second())
         await self.done.wait()
         ticks.cancel()
-        loop.remove_reader(self.conn.fileno())
 
     async def _tick_every_second(self) -> None:
         next_at = time.monotonic()
         while True:
             next_at += 1.0
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-            self.conn.send(("tick", self._interval_stats()))
+            # How late this timer fired: an event loop busy with more socket data than it can read
+            # runs its timers late. That lag, not CPU alone, says the loader fell behind.
+            lag_ms = (time.monotonic() - next_at) * 1000
+            next_at = max(next_at, time.monotonic() - 1.0)
+            self.channel.send(("tick", {**self._interval_stats(), "lag_ms": lag_ms}))
 
-    def _on_command(self) -> None:
-        while self.conn.poll():
-            try:
-                command = self.conn.recv()
-            except EOFError:  # the conductor went away: stop
-                self.done.set()
-                return
-            handler = getattr(self, "cmd_" + command[0])
-            result = handler(*command[1:])
-            if asyncio.iscoroutine(result):
-                asyncio.get_running_loop().create_task(self._reply_later(command[0], result))
-            elif result is not None:
-                self.conn.send((command[0], result))
+    def _on_command(self, command: Any) -> None:
+        if isinstance(command, EOFError):  # the conductor went away: stop
+            self.done.set()
+            return
+        handler = getattr(self, "cmd_" + command[0])
+        result = handler(*command[1:])
+        if asyncio.iscoroutine(result):
+            asyncio.get_running_loop().create_task(self._reply_later(command[0], result))
+        elif result is not None:
+            self.channel.send((command[0], result))
 
     async def _reply_later(self, name: str, result: Any) -> None:
         reply = await result
         if reply is not None:
-            self.conn.send((name, reply))
+            self.channel.send((name, reply))
 
     async def cmd_join(self, n: int, per_s: float) -> None:
         gap = 1.0 / per_s if per_s > 0 else 0.0
@@ -173,8 +173,10 @@ class Audience:
         stats = {"deliveries": self.interval_deliveries, "latency": self.interval.to_wire(),
                  "open": sum(1 for v in self.viewers if v.client.is_open),
                  "claims": dict(self.interval_claims), "cpu_s": time.process_time(),
+                 "wall_s": time.monotonic(),
                  "errors": sum(self.errors.values()),
                  "closes": sum(sum(v.client.closes.values()) for v in self.viewers)}
+        self.latency.merge(self.interval)
         self.interval = Histogram()
         self.interval_deliveries = 0
         self.interval_claims = Counter()
@@ -241,16 +243,24 @@ class Audience:
                 self.deliveries += n
                 self.interval_deliveries += n
                 now_us = int(time.time() * 1e6)
-                hist = self.slow_latency if v.slow else self.latency
+                hist = self.slow_latency if v.slow else self.interval
+                # The publisher stamps every event of one ingest request alike: count runs of equal
+                # stamps and record each run once.
+                stamp, run = "", 0
                 for event in events:
                     text = event.get("text")
                     if text is not None:
                         i = text.rfind(MARKER)
                         if i >= 0:
-                            us = now_us - int(text[i + 4:])
-                            hist.record_us(us)
-                            if not v.slow:
-                                self.interval.record_us(us)
+                            sent = text[i + 4:]
+                            if sent == stamp:
+                                run += 1
+                                continue
+                            if run:
+                                hist.record_us(now_us - int(stamp), run)
+                            stamp, run = sent, 1
+                if run:
+                    hist.record_us(now_us - int(stamp), run)
                 if v.resume_target is not None and (client.cursor.last or 0) >= v.resume_target:
                     self._resumed(v, caught_up=True)
             kind = frame["type"]
@@ -323,6 +333,8 @@ class Audience:
 
     # -- results ----------------------------------------------------------------------------------
     def _final(self, offset: int) -> dict[str, Any]:
+        self.latency.merge(self.interval)
+        self.interval = Histogram()
         expected = deliveries = duplicates = gaps = missed = resets = 0
         slow_expected = slow_deliveries = 0
         closes: Counter[int] = Counter()

@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 
 from loadtest.audience import raise_fd_limit, worker_main
+from loadtest.channel import Channel
 from loadtest.histogram import Histogram
 from loadtest.progress import Progress
 from loadtest.publisher import Console, Publisher
@@ -44,22 +45,19 @@ class Worker:
         self.replies: asyncio.Queue[Any] = asyncio.Queue()
         self.ticks: list[dict[str, Any]] = []  # interval stats not yet in a timeline row
         self.cpu_s = 0.0
-        asyncio.get_running_loop().add_reader(self.conn.fileno(), self._readable)
+        self.wall_s = 0.0
+        self.channel = Channel(self.conn, self._on_message)
 
-    def _readable(self) -> None:
-        try:
-            while self.conn.poll():
-                message = self.conn.recv()
-                if message[0] == "tick":
-                    self.ticks.append(message[1])
-                else:
-                    self.replies.put_nowait(message)
-        except (EOFError, OSError):
-            asyncio.get_running_loop().remove_reader(self.conn.fileno())
-            self.replies.put_nowait(EOFError("worker exited"))
+    def _on_message(self, message: Any) -> None:
+        if isinstance(message, EOFError):
+            self.replies.put_nowait(message)
+        elif message[0] == "tick":
+            self.ticks.append(message[1])
+        else:
+            self.replies.put_nowait(message)
 
     def send(self, *command: Any) -> None:
-        self.conn.send(command)
+        self.channel.send(command)
 
     async def ask(self, *command: Any, timeout_s: float = 30.0) -> Any:
         self.send(*command)
@@ -72,7 +70,6 @@ class Worker:
                     return reply[1]
 
     def stop(self) -> None:
-        asyncio.get_running_loop().remove_reader(self.conn.fileno())
         self.conn.close()
         self.process.join(5)
         if self.process.is_alive():
@@ -248,19 +245,28 @@ class Conductor:
             latency = Histogram()
             claims: dict[str, int] = {}
             worker_cpu = []
+            worker_lag = []
             replies = []
             for i, w in enumerate(self.workers):
                 ticks, w.ticks = w.ticks, []
                 replies += ticks
-                cpu_s = w.cpu_s
+                if not ticks:  # a worker too busy to report: it is behind, say so
+                    worker_cpu.append(100.0 if w.wall_s else 0.0)
+                    worker_lag.append(round((wall - w.wall_s) * 1000) if w.wall_s else 0)
+                    continue
                 for r in ticks:
                     latency.merge(Histogram.from_wire(r["latency"]))
                     for k, v in r["claims"].items():
                         claims[k] = claims.get(k, 0) + v
-                    cpu_s = r["cpu_s"]
                     latest[i] = r  # open sockets, errors and closes are running totals
-                worker_cpu.append((cpu_s - w.cpu_s) / dt * 100)
-                w.cpu_s = cpu_s
+                last = ticks[-1]
+                if w.wall_s:
+                    busy = (last["cpu_s"] - w.cpu_s) / (last["wall_s"] - w.wall_s)
+                    worker_cpu.append(min(100.0, busy * 100))
+                else:
+                    worker_cpu.append(0.0)
+                worker_lag.append(round(max(r["lag_ms"] for r in ticks)))
+                w.cpu_s, w.wall_s = last["cpu_s"], last["wall_s"]
             cpu = time.process_time()
             row = {"t": round(wall - self.t0, 2), "phase": self.phase,
                    "connections": sum(r["open"] for r in latest),
@@ -271,6 +277,7 @@ class Conductor:
                    "errors": sum(r["errors"] for r in latest) + publisher.errors,
                    "closes": sum(r["closes"] for r in latest),
                    "worker_cpu_pct": [round(c, 1) for c in worker_cpu],
+                   "worker_lag_ms": worker_lag,
                    "conductor_cpu_pct": round((cpu - last_cpu) / dt * 100, 1)}
             publisher.interval_sent = 0
             last_wall, last_cpu = wall, cpu
