@@ -29,7 +29,9 @@ def summarize(s: Scenario, *, finals: list[dict[str, Any]], timeline: list[dict[
     closes: Counter[str] = Counter()  # reading sockets
     slow_closes: Counter[str] = Counter()  # sockets that stopped reading on purpose
     errors: Counter[str] = Counter()
+    connect_errors: Counter[str] = Counter()
     for f in finals:
+        connect_errors.update(f["connect_errors"])
         closes.update(f["closes"])
         slow_closes.update(f["slow_closes"])
         errors.update(f["errors"])
@@ -50,6 +52,7 @@ def summarize(s: Scenario, *, finals: list[dict[str, Any]], timeline: list[dict[
         "sockets": {"asked": meta["peak_clients"], "opened": total["viewers"],
                     "connected": total["connected"],
                     "connect_attempts": total["connects"], "failed_connects": total["failed_connects"],
+                    "connect_errors": dict(connect_errors),
                     "resumes": total["resumes"], "closes_by_code": dict(closes + slow_closes),
                     "slow_consumer_closes": (closes + slow_closes).get("1013", 0),
                     "going_away_closes": closes.get("1001", 0)},
@@ -127,7 +130,8 @@ def _reasons(s: Scenario, r: dict[str, Any], total: dict[str, int], closes: Coun
     if r["publisher"]["errors"]:
         out.append(f"{r['publisher']['errors']} ingest requests failed ({r['publisher']['retries']} retries)")
     if r["sockets"]["failed_connects"]:
-        out.append(f"{r['sockets']['failed_connects']} connection attempts failed")
+        why = ", ".join(f"{n} × {e}" for e, n in sorted(r["sockets"]["connect_errors"].items()))
+        out.append(f"{r['sockets']['failed_connects']} connection attempts failed ({why})")
     if errors:
         out.append("errors: " + ", ".join(f"{n} × {e}" for e, n in errors.most_common()))
     if "reconnect" in r and r["reconnect"]["not_resumed"]:
