@@ -164,7 +164,11 @@ class Audience:
     def cmd_arm(self, deal: str, share: float, claims: int) -> None:
         watch = self.deals.setdefault(deal, DealWatch(deal))
         watch.claims = claims
-        watch.armed.update(v.n for v in self._share(share))
+        for v in self._share(share):
+            if deal in v.seen_live:  # this command came late (a busy worker): claim right away
+                self._rush(v, watch)
+            else:
+                watch.armed.add(v.n)
 
     def cmd_watch(self, deal: str) -> None:
         self.deals.setdefault(deal, DealWatch(deal))
@@ -298,13 +302,16 @@ class Audience:
                 watch.first_live_seen = watch.first_live_seen or now
                 if v.n in watch.armed:
                     watch.armed.discard(v.n)
-                    for k in range(watch.claims):
-                        asyncio.get_running_loop().create_task(self._claim(v, watch, f"{v.user}-{k}"))
+                    self._rush(v, watch)
             # Only sockets that saw the deal live time its sell-out (a late joiner's snapshot says nothing).
             if deal["left"] == 0 and watch.deal in v.seen_live and watch.deal not in v.seen_sold_out:
                 v.seen_sold_out.add(watch.deal)
                 watch.sold_out_seen += 1
                 watch.last_sold_out_seen = max(watch.last_sold_out_seen, now)
+
+    def _rush(self, v: Viewer, watch: DealWatch) -> None:
+        for k in range(watch.claims):
+            asyncio.get_running_loop().create_task(self._claim(v, watch, f"{v.user}-{k}"))
 
     async def _claim(self, v: Viewer, watch: DealWatch, req: str) -> None:
         watch.sent += 1

@@ -216,12 +216,12 @@ def _deals(finals: list[dict[str, Any]], plans: dict[str, dict[str, Any]],
 
 def _slow(s: Scenario, timeline: list[dict[str, Any]], run_started: float, total: dict[str, int],
           slow_latency: Histogram, closes: Counter[str], slow_closes: Counter[str]) -> dict[str, Any]:
-    # Timeline rows cover the second before their `t`: a row is "during" when all of it is in the stall.
+    # A timeline row covers the second before its `t`: it is "during" when its middle is in the stall.
     slow_from = run_started + (s.slow_at or 0.0) * s.duration
     slow_to = slow_from + s.slow_for * s.duration
     rows = [r for r in timeline if r["phase"] == "run" and r["latency_count"]]
-    during = [r["latency_ms"]["p99"] for r in rows if slow_from + 1 <= r["t"] <= slow_to]
-    before = [r["latency_ms"]["p99"] for r in rows if r["t"] <= slow_from or r["t"] > slow_to + 1]
+    during = [r["latency_ms"]["p99"] for r in rows if slow_from <= r["t"] - 0.5 <= slow_to]
+    before = [r["latency_ms"]["p99"] for r in rows if not slow_from <= r["t"] - 0.5 <= slow_to]
     p_before = round(_median(before), 2)
     p_during = round(_median(during), 2)
     # "Must not move": within twice the baseline plus one tick of scheduling noise. Too short a run
