@@ -54,6 +54,8 @@ class DealWatch:
     won: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
     last_ok: float = 0.0
+    first_sent: float = 0.0
+    last_answer: float = 0.0
     latency: Histogram = field(default_factory=Histogram)
 
 
@@ -315,6 +317,7 @@ class Audience:
 
     async def _claim(self, v: Viewer, watch: DealWatch, req: str) -> None:
         watch.sent += 1
+        watch.first_sent = watch.first_sent or time.time()
         sent = time.perf_counter()
         try:
             answer = await v.client.claim(watch.deal, 1, req, timeout_s=self.cfg["claim_timeout_s"])
@@ -326,6 +329,7 @@ class Audience:
             self.errors["claim " + type(exc).__name__] += 1
             return
         watch.answers += 1
+        watch.last_answer = time.time()
         watch.latency.record_us(int((time.perf_counter() - sent) * 1e6))
         if answer.get("type") != "claim_result":
             watch.errors += 1
@@ -378,7 +382,8 @@ class Audience:
                      "last_sold_out_seen": w.last_sold_out_seen, "first_live_seen": w.first_live_seen,
                      "armed_left": len(w.armed), "sent": w.sent, "answers": w.answers, "errors": w.errors,
                      "failed": w.failed, "abandoned": w.abandoned, "won": dict(w.won),
-                     "reasons": dict(w.reasons), "last_ok": w.last_ok, "latency": w.latency.to_wire()}
+                     "reasons": dict(w.reasons), "last_ok": w.last_ok,
+                     "first_sent": w.first_sent, "last_answer": w.last_answer, "latency": w.latency.to_wire()}
                  for d, w in self.deals.items()}
         return {"connected": self.connected, "viewers": len(self.viewers), "expected": expected,
                 "deliveries": deliveries, "duplicates": duplicates, "gaps": gaps, "missed": missed,

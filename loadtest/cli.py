@@ -61,7 +61,8 @@ async def _run(args: argparse.Namespace, scenario: Scenario, secret: str) -> dic
 
     workers = args.workers or (min(os.cpu_count() or 1, 4) if scenario.clients >= 500 else 1)
     conductor = Conductor(scenario, url=args.url, room=args.room, secret=secret, workers=workers,
-                          fmt=args.format, quiet=args.quiet, drain_s=args.drain, source_ips=args.source_ips)
+                          fmt=args.format, quiet=args.quiet, drain_s=args.drain, source_ips=args.source_ips,
+                          server_pid=args.server_pid)
     return await conductor.run()
 
 
@@ -104,6 +105,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--drain", type=float, default=15.0, help="seconds to wait for the last deliveries")
         p.add_argument("--source-ips", type=int, default=1,
                        help="spread sockets over 127.0.0.1..N (past ~28k sockets to one address)")
+        p.add_argument("--server-pid", type=int, help="a local node's PID: report its CPU (and its "
+                                                      "children's, e.g. the embedded redis-server) too")
         p.add_argument("--quiet", action="store_true", help="no live progress on stderr")
     p = sub.add_parser("compare", help="two result files side by side, with ratios")
     p.add_argument("before")

@@ -23,6 +23,7 @@ import aiohttp
 from loadtest.audience import raise_fd_limit, worker_main
 from loadtest.channel import Channel
 from loadtest.histogram import Histogram
+from loadtest.procstat import cpu_seconds
 from loadtest.progress import Progress
 from loadtest.publisher import Console, Publisher
 from loadtest.results import summarize
@@ -80,7 +81,7 @@ class Worker:
 class Conductor:
     def __init__(self, scenario: Scenario, *, url: str, room: str | None, secret: str, workers: int,
                  fmt: str = "msgpack", quiet: bool = False, drain_s: float = 15.0,
-                 source_ips: int = 1) -> None:
+                 source_ips: int = 1, server_pid: int | None = None) -> None:
         self.s = scenario
         self.url = url.rstrip("/")
         self.room = room or f"lt-{scenario.name}-{secrets.token_hex(4)}"
@@ -90,6 +91,7 @@ class Conductor:
         self.progress = Progress(quiet=quiet)
         self.drain_s = drain_s
         self.source_ips = source_ips
+        self.server_pid = server_pid
         self.timeline: list[dict[str, Any]] = []
         self.workers: list[Worker] = []
         self.wanted = 0  # sockets asked for minus sockets sent away
@@ -237,6 +239,7 @@ class Conductor:
 
     async def _ticks(self, publisher: Publisher) -> None:
         last_wall, last_cpu = time.monotonic(), time.process_time()
+        last_server = cpu_seconds(self.server_pid) if self.server_pid else None
         latest: list[dict[str, Any]] = [{"open": 0, "errors": 0, "closes": 0} for _ in self.workers]
         while True:
             await asyncio.sleep(TICK_S)
@@ -247,6 +250,7 @@ class Conductor:
             worker_cpu = []
             worker_lag = []
             replies = []
+            delivery_rate = 0.0
             for i, w in enumerate(self.workers):
                 ticks, w.ticks = w.ticks, []
                 replies += ticks
@@ -261,16 +265,25 @@ class Conductor:
                     latest[i] = r  # open sockets, errors and closes are running totals
                 last = ticks[-1]
                 if w.wall_s:
-                    busy = (last["cpu_s"] - w.cpu_s) / (last["wall_s"] - w.wall_s)
-                    worker_cpu.append(min(100.0, busy * 100))
+                    # Rates over the worker's own clock: a late batch of reports is not a spike.
+                    span = max(last["wall_s"] - w.wall_s, 1e-3)
+                    worker_cpu.append(min(100.0, (last["cpu_s"] - w.cpu_s) / span * 100))
+                    delivery_rate += sum(r["deliveries"] for r in ticks) / span
                 else:
                     worker_cpu.append(0.0)
+                    delivery_rate += sum(r["deliveries"] for r in ticks) / dt
                 worker_lag.append(round(max(r["lag_ms"] for r in ticks)))
                 w.cpu_s, w.wall_s = last["cpu_s"], last["wall_s"]
             cpu = time.process_time()
+            server = cpu_seconds(self.server_pid) if self.server_pid else None
+            if server is not None and last_server is not None:
+                row_server: float | None = round((server - last_server) / dt * 100, 1)
+            else:
+                row_server = None
+            last_server = server
             row = {"t": round(wall - self.t0, 2), "phase": self.phase,
                    "connections": sum(r["open"] for r in latest),
-                   "deliveries_per_s": round(sum(r["deliveries"] for r in replies) / dt),
+                   "deliveries_per_s": round(delivery_rate),
                    "published_per_s": round(publisher.interval_sent / dt),
                    "latency_ms": {k: latency.summary()[k] for k in ("p50", "p99", "max")},
                    "latency_count": latency.total, "claims": claims,
@@ -278,7 +291,8 @@ class Conductor:
                    "closes": sum(r["closes"] for r in latest),
                    "worker_cpu_pct": [round(c, 1) for c in worker_cpu],
                    "worker_lag_ms": worker_lag,
-                   "conductor_cpu_pct": round((cpu - last_cpu) / dt * 100, 1)}
+                   "conductor_cpu_pct": round((cpu - last_cpu) / dt * 100, 1),
+                   "server_cpu_pct": row_server}
             publisher.interval_sent = 0
             last_wall, last_cpu = wall, cpu
             self.timeline.append(row)

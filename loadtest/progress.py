@@ -29,6 +29,8 @@ class Progress:
             line += f" | claims ok {claims.get('ok', 0)} refused {sum(claims.values()) - claims.get('ok', 0)}"
         line += (f" | errors {row['errors']} closes {row['closes']}"
                  f" | loader cpu {max(cpu, default=0):.0f}% max/worker")
+        if row.get("server_cpu_pct") is not None:
+            line += f" | node cpu {row['server_cpu_pct']:.0f}%"
         self.stream.write("\r\x1b[2K" + line)
         self.stream.flush()
         self.shown = True

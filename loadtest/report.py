@@ -70,7 +70,9 @@ def render(r: dict[str, Any]) -> str:
         line_chart("Loader CPU (% of a core)", [
             (f"worker {i}", _xy(t, lambda row, i=i: row["worker_cpu_pct"][i]))
             for i in range(len(t[0]["worker_cpu_pct"]) if t else 0)]
-            + [("conductor", _xy(t, lambda row: row["conductor_cpu_pct"]))], marks),
+            + [("conductor", _xy(t, lambda row: row["conductor_cpu_pct"]))]
+            + ([("node (--server-pid)", _xy(t, lambda row: row["server_cpu_pct"] or 0))]
+               if any(row.get("server_cpu_pct") is not None for row in t) else []), marks),
     ]
     outcomes = sorted({k for row in t for k in row["claims"]})
     if outcomes:

@@ -170,6 +170,8 @@ def _deals(finals: list[dict[str, Any]], plans: dict[str, dict[str, Any]],
         last_ok = max((p["last_ok"] for p in parts), default=0.0)
         first_live = min((p["first_live_seen"] for p in parts if p["first_live_seen"]), default=0.0)
         last_seen = max((p["last_sold_out_seen"] for p in parts), default=0.0)
+        first_sent = min((p["first_sent"] for p in parts if p["first_sent"]), default=0.0)
+        last_answer = max((p["last_answer"] for p in parts), default=0.0)
         seen = sum(p["sold_out_seen"] for p in parts)
         live_seen = sum(p["live_seen"] for p in parts)
         missed_sold_out = sum(p["missed_sold_out"] for p in parts)
@@ -198,6 +200,7 @@ def _deals(finals: list[dict[str, Any]], plans: dict[str, dict[str, Any]],
             "claims_sent": sent, "claims_answered": answers, "claim_errors": claim_errors,
             "claims_unanswered": failed, "claims_abandoned_by_leaving": abandoned,
             "units_claimed": units, "units_expected": expected_units, "buyers": len(won),
+            "claims_per_s": round(answers / (last_answer - first_sent)) if last_answer > first_sent else None,
             "max_units_per_user": max(won.values(), default=0), "refusals": dict(reasons),
             "claim_latency_ms": _merged([{"x": p["latency"]} for p in parts], "x").summary(),
             "sockets_saw_live": live_seen, "sockets_saw_sold_out": seen,
@@ -246,17 +249,21 @@ def _loader(timeline: list[dict[str, Any]], finals: list[dict[str, Any]],
     # Conservative: every delivery over all the workers' CPU, connecting and draining included.
     deliveries = sum(f["deliveries"] + f["slow_deliveries"] for f in finals)
     lags = [max(r.get("worker_lag_ms", [0]), default=0) for r in run]
+    server = [r["server_cpu_pct"] for r in run if r.get("server_cpu_pct") is not None]
+    server_mean = round(sum(server) / len(server), 1) if server else None
     late_rows = sum(1 for lag in lags if lag >= LOADER_LAG_MS)
     limited = (bool(means) and max(means) >= LOADER_BUSY_PCT) or late_rows > 0
     return {"workers": meta["workers"], "worker_cpu_pct_mean": means, "worker_cpu_pct_peak": peaks,
             "worker_cpu_s": round(cpu_s, 2), "conductor_cpu_s": round(meta["conductor_cpu_s"], 2),
             "deliveries_per_loader_cpu_s": round(deliveries / cpu_s) if cpu_s else None,
             "loader_limited": limited, "worker_lag_ms_max": max(lags, default=0),
+            "server_cpu_pct_mean": server_mean, "server_cpu_pct_peak": max(server, default=None),
             "seconds_loader_behind": late_rows,
             "note": ("a loader worker fell behind (>= 85 % of a core, or its event loop >= 200 ms late) "
                      "while publishing: the loader, not the server, may have been the limit; latencies "
                      "are upper bounds" if limited else
-                     "the loader had CPU to spare: what was measured is the server")}
+                     "the loader had CPU to spare: what was measured is the server")
+            + (f"; the node used {server_mean} % of a core on average" if server_mean is not None else "")}
 
 
 def _settings(s: Scenario) -> dict[str, Any]:

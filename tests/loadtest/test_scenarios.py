@@ -6,6 +6,8 @@ exact stock, every claimer answered, every dropped socket resumed), never about 
 
 from __future__ import annotations
 
+import os
+
 from tests.support import api, token
 
 CONTRACT_KEYS = {"scenario", "clients_connected", "deliveries_expected", "deliveries", "completeness_pct",
@@ -29,13 +31,14 @@ def assert_clean_pass(run, clients: int) -> dict:
 async def test_viewers_get_every_comment_once_and_the_tool_writes_json_and_html(node, loadtool, tmp_path):
     html = tmp_path / "viewers.html"
     run = await loadtool.run("viewers", node.port, "--clients", "20", "--rate", "20", "--duration", "2",
-                             "--html", str(html))
+                             "--html", str(html), "--server-pid", str(os.getpid()))  # the node runs here
     r = assert_clean_pass(run, 20)
     published = r["publisher"]["events_sent"]
     assert published >= 20 and r["deliveries"] == 20 * published  # a fresh room: every event is ours
     assert r["fanout"]["latency_ms"]["count"] == 20 * published  # every comment carried a marker
     assert r["timeline"] and {"t", "connections", "deliveries_per_s", "latency_ms"} <= r["timeline"][0].keys()
     assert "viewers: PASS" in run.stdout
+    assert r["loader"]["server_cpu_pct_mean"] > 0 and r["loader"]["worker_cpu_pct_mean"][0] > 0
     page = html.read_text()
     assert page.count("<svg") >= 4 and "<script" not in page and "src=" not in page and "href=" not in page
 
