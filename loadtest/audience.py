@@ -361,7 +361,9 @@ class Audience:
             resumes += c.resumes
             if v.start is None:
                 continue
-            end = (c.cursor.last or 0) if v.left and not c.is_open else offset
+            # A viewer who left is owed what came before its last event (holes count as gaps); its
+            # close may still be on the way, so "still open" does not mean it should have more.
+            end = (c.cursor.last or 0) if v.left else offset
             got = c.cursor.received
             want = max(end - v.start, got)
             if v.slow:

@@ -3,8 +3,8 @@
 # A fresh node (embedded redis-server) pinned to CPU 0, the load tool pinned to CPU 1; each run writes
 # its JSON and HTML report under $OUT. Run from the repo root after `scripts/setup`:
 #
-#   loadtest/capacity.sh                       # all figures (~4 minutes)
-#   FIGURES="sockets storm" loadtest/capacity.sh
+#   loadtest/capacity.sh                       # all figures (~6 minutes)
+#   FIGURES="sockets storm" loadtest/capacity.sh   # sockets storm room rush claims
 #
 # Each figure is one livecart-loadtest command (printed before it runs); the table in the README
 # quotes the command and the result. Everything stays on 127.0.0.1.
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/livecart-capacity/$(date -u +%Y%m%dT%H%M%SZ)}
 PORT=${PORT:-18400}
-FIGURES=${FIGURES:-"sockets fanout storm rush"}
+FIGURES=${FIGURES:-"sockets storm room rush claims"}
 mkdir -p "$OUT"
 export LIVECART_SECRET=${LIVECART_SECRET:-capacity-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')}
 # The ingest limit (200 requests/s per token) stays; the tool sends at most 100 requests/s.
@@ -25,15 +25,18 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && 
 run() {  # run NAME SCENARIO ARGS...
   local name=$1; shift
   echo "== $name: livecart-loadtest $* (load average: $(cut -d' ' -f1-3 /proc/loadavg))" | tee -a "$OUT/summary.txt"
-  taskset -c 1 .venv/bin/livecart-loadtest "$@" --url "http://127.0.0.1:$PORT" --workers 1 --quiet \
+  taskset -c 1 .venv/bin/livecart-loadtest "$@" --url "http://127.0.0.1:$PORT" --workers 1 --quiet --server-pid "$node" \
     --json "$OUT/$name.json" --html "$OUT/$name.html" | tee -a "$OUT/summary.txt" || true
 }
 for figure in $FIGURES; do
   case $figure in
     sockets) run sockets viewers --clients 10000 --rate 1 --duration 20 --ramp 1000 ;;
-    fanout)  run fanout viewers --clients 2000 --rate 100 --duration 20 ;;
-    storm)   for rate in 100 200 400 800; do run "storm-$rate" viewers --clients 500 --rate "$rate" --duration 20; done ;;
+    storm)   for rate in 100 200 300 400; do
+               run "storm-500x$rate" viewers --clients 500 --rate "$rate" --duration 20; done ;;
+    room)    for rate in 10 20 50; do
+               run "room-2000x$rate" viewers --clients 2000 --rate "$rate" --duration 20; done ;;
     rush)    run rush deal-rush --clients 2000 --stock 500 --limit 1 --claims 2 ;;
+    claims)  run claims deal-rush --clients 2000 --stock 1000000 --limit 1000 --claims 10 ;;
   esac
 done
 echo "results: $OUT"

@@ -18,6 +18,7 @@ from tests.support import SECRET, WAIT
 @dataclass
 class ToolRun:
     code: int
+    path: Path
     result: dict[str, Any]
     stdout: str
     stderr: str
@@ -40,7 +41,7 @@ class LoadTool:
     async def finish(self, proc: asyncio.subprocess.Process, out: Path) -> ToolRun:
         stdout, stderr = await asyncio.wait_for(proc.communicate(), 24 * WAIT)
         assert proc.returncode in (0, 1), stderr.decode()
-        return ToolRun(proc.returncode, json.loads(out.read_text()), stdout.decode(), stderr.decode())
+        return ToolRun(proc.returncode, out, json.loads(out.read_text()), stdout.decode(), stderr.decode())
 
     async def run(self, scenario: str, port: int, *args: str) -> ToolRun:
         return await self.finish(*await self.start(scenario, port, *args))

@@ -6,7 +6,9 @@ exact stock, every claimer answered, every dropped socket resumed), never about 
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 
 from tests.support import api, token
 
@@ -41,6 +43,14 @@ async def test_viewers_get_every_comment_once_and_the_tool_writes_json_and_html(
     assert r["loader"]["server_cpu_pct_mean"] > 0 and r["loader"]["worker_cpu_pct_mean"][0] > 0
     page = html.read_text()
     assert page.count("<svg") >= 4 and "<script" not in page and "src=" not in page and "href=" not in page
+
+    compare = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "loadtest", "compare", str(run.path), str(run.path),
+        "--html", str(tmp_path / "compare.html"), stdout=asyncio.subprocess.PIPE)
+    table = (await compare.communicate())[0].decode()
+    assert compare.returncode == 0
+    assert "latency p99 ms" in table and "1.00×" in table
+    assert "<svg" in (tmp_path / "compare.html").read_text()
 
 
 async def test_comment_storm_with_bursts_and_likes_arrives_complete(node, loadtool):
