@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from livecart.client import Backoff, ConnectionTerminated, RoomClient
+from livecart.protocol import Format, decode
 from loadtest.channel import Channel
 from loadtest.histogram import Histogram
 from loadtest.tokens import mint
@@ -35,6 +36,52 @@ from loadtest.tokens import mint
 __all__ = ["MARKER", "worker_main"]
 
 MARKER = " lt@"
+
+
+class SharedDecoder:
+    """Decodes each distinct frame payload once per worker process.
+
+    A room writes each tick's frame to every socket as the same bytes, so a worker holding a thousand
+    sockets of the room would decode it a thousand times. Decoded frames are shared: read-only.
+    """
+
+    def __init__(self, fmt: str, size: int = 512) -> None:
+        self.format = Format.parse(fmt)
+        self.size = size
+        self.cache: dict[bytes, Any] = {}
+
+    def __call__(self, payload: bytes) -> Any:
+        hit = self.cache.get(payload)
+        if hit is None:
+            hit = decode(payload, self.format)
+            if len(self.cache) >= self.size:
+                self.cache.clear()  # frames are read within a tick or two: no need to be clever
+            self.cache[payload] = hit
+        return hit
+
+
+def stamp_runs(events: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """(publisher's send time in µs, how many) for the marked comments, runs of equal stamps merged.
+
+    The publisher stamps every event of one ingest request alike, so a frame has few runs.
+    """
+    runs: list[tuple[int, int]] = []
+    stamp, run = "", 0
+    for event in events:
+        text = event.get("text")
+        if text is not None:
+            i = text.rfind(MARKER)
+            if i >= 0:
+                sent = text[i + 4:]
+                if sent == stamp:
+                    run += 1
+                    continue
+                if run:
+                    runs.append((int(stamp), run))
+                stamp, run = sent, 1
+    if run:
+        runs.append((int(stamp), run))
+    return runs
 
 
 @dataclass(slots=True)
@@ -92,6 +139,7 @@ class Audience:
         self.caught_up_s = Histogram()  # drop -> every missed event received
         self.pending_resumes = 0
         self.rng = random.Random(cfg["seed"])
+        self.decoder = SharedDecoder(cfg["format"])
         self.done = asyncio.Event()
 
     # -- commands -------------------------------------------------------------------------------
@@ -213,6 +261,7 @@ class Audience:
         user = f"{self.cfg['user_prefix']}{n}"
         token = mint(self.cfg["secret"], "viewer", self.cfg["room"], user)
         client = RoomClient(self.cfg["url"], self.cfg["room"], token, fmt=self.cfg["format"],
+                            decoder=self.decoder,
                             backoff=Backoff(base_s=self.cfg["backoff_s"], cap_s=self.cfg["backoff_cap_s"]),
                             local_addr=self._source_address(n))
         v = Viewer(n, user, client)
@@ -250,23 +299,14 @@ class Audience:
                 self.interval_deliveries += n
                 now_us = int(time.time() * 1e6)
                 hist = self.slow_latency if v.slow else self.interval
-                # The publisher stamps every event of one ingest request alike: count runs of equal
-                # stamps and record each run once.
-                stamp, run = "", 0
-                for event in events:
-                    text = event.get("text")
-                    if text is not None:
-                        i = text.rfind(MARKER)
-                        if i >= 0:
-                            sent = text[i + 4:]
-                            if sent == stamp:
-                                run += 1
-                                continue
-                            if run:
-                                hist.record_us(now_us - int(stamp), run)
-                            stamp, run = sent, 1
-                if run:
-                    hist.record_us(now_us - int(stamp), run)
+                if n == len(frame["events"]):  # the usual case: the frame's runs, found once per frame
+                    runs = frame.get("_stamp_runs")
+                    if runs is None:
+                        runs = frame["_stamp_runs"] = stamp_runs(events)
+                else:
+                    runs = stamp_runs(events)
+                for sent_us, count in runs:
+                    hist.record_us(now_us - sent_us, count)
                 if v.resume_target is not None and (client.cursor.last or 0) >= v.resume_target:
                     self._resumed(v, caught_up=True)
             kind = frame["type"]

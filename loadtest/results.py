@@ -259,11 +259,19 @@ def _loader(timeline: list[dict[str, Any]], finals: list[dict[str, Any]],
             "loader_limited": limited, "worker_lag_ms_max": max(lags, default=0),
             "server_cpu_pct_mean": server_mean, "server_cpu_pct_peak": max(server, default=None),
             "seconds_loader_behind": late_rows,
-            "note": ("a loader worker fell behind (>= 85 % of a core, or its event loop >= 200 ms late) "
-                     "while publishing: the loader, not the server, may have been the limit; latencies "
-                     "are upper bounds" if limited else
-                     "the loader had CPU to spare: what was measured is the server")
+            "note": _loader_note(limited, max(means, default=0.0), max(lags, default=0))
             + (f"; the node used {server_mean} % of a core on average" if server_mean is not None else "")}
+
+
+def _loader_note(limited: bool, cpu_pct: float, lag_ms: int) -> str:
+    if not limited:
+        return "the loader had CPU to spare: what was measured is the server"
+    if cpu_pct >= LOADER_BUSY_PCT:
+        return (f"the loader was the limit: a worker used {cpu_pct:.0f} % of a core (event loop up to "
+                f"{lag_ms} ms late); latencies are upper bounds")
+    return (f"the loader fell behind at moments (event loop up to {lag_ms} ms late) while using "
+            f"{cpu_pct:.0f} % of a core on average: bursts of its own work, or other processes on "
+            f"this machine taking its core; latencies are upper bounds")
 
 
 def _settings(s: Scenario) -> dict[str, Any]:

@@ -64,6 +64,7 @@ RESYNC = 4000
 MAX_FRAME = 2**24  # larger frames go to websockets, which refuses them (1009)
 Frame_ = dict[str, Any]
 OnFrame = Callable[[Frame_, list[Frame_]], None]
+Decoder = Callable[[bytes], Any]  # payload -> message; raises livecart.errors.BadRequest
 
 
 class ConnectionTerminated(Exception):
@@ -163,9 +164,11 @@ class RoomCursor:
 class _Session(asyncio.Protocol):
     """One websocket connection: the websockets sans-I/O protocol driven by asyncio callbacks."""
 
-    def __init__(self, uri: str, fmt: Format, on_message: Callable[[Frame_], None]) -> None:
+    def __init__(self, uri: str, fmt: Format, on_message: Callable[[Frame_], None],
+                 decoder: Decoder | None = None) -> None:
         self.ws = ClientProtocol(parse_uri(uri), max_size=MAX_FRAME)
         self.fmt = fmt
+        self.decode: Decoder = decoder or (lambda data: decode(data, fmt))
         self.on_message = on_message
         self.transport: asyncio.Transport | None = None
         self.pending = b""  # the start of a frame not complete yet (fast path only)
@@ -273,7 +276,7 @@ class _Session(asyncio.Protocol):
 
     def _deliver(self, payload: bytes) -> None:
         try:
-            message = decode(payload, self.fmt)
+            message = self.decode(payload)
         except BadRequest:
             self.ws.fail(1007, "undecodable frame")
             self._flush()
@@ -316,7 +319,7 @@ class RoomClient:
     def __init__(self, url: str, room: str, token: str, *, fmt: str = "json",
                  on_frame: OnFrame | None = None, on_close: Callable[[int], None] | None = None,
                  backoff: Backoff | None = None, connect_timeout_s: float = 10.0,
-                 local_addr: tuple[str, int] | None = None) -> None:
+                 local_addr: tuple[str, int] | None = None, decoder: Decoder | None = None) -> None:
         base = urllib.parse.urlsplit(url)
         scheme = {"http": "ws", "https": "wss"}.get(base.scheme, base.scheme)
         if scheme not in ("ws", "wss"):
@@ -333,6 +336,9 @@ class RoomClient:
         self.backoff = backoff or Backoff()
         self.connect_timeout_s = connect_timeout_s
         self.local_addr = local_addr
+        # Replaces the decoding of frame payloads, e.g. with one cache shared by many clients: a room
+        # sends each tick's frame to every socket as the same bytes. Shared results must be read-only.
+        self.decoder = decoder
         self.cursor = RoomCursor()
         self.closes: Counter[int] = Counter()
         self.connects = 0
@@ -365,7 +371,7 @@ class RoomClient:
         uri = f"{self.base_uri}?{urllib.parse.urlencode(query)}"
         loop = asyncio.get_running_loop()
         self._first = loop.create_future()
-        session = _Session(uri, self.format, self._on_message)
+        session = _Session(uri, self.format, self._on_message, self.decoder)
         self._session = session
         self.connects += 1
         try:
