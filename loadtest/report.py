@@ -17,7 +17,8 @@ __all__ = ["PAGE_STYLE", "line_chart", "render", "summary_text"]
 COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"]
 PAGE_STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#111827;padding:0 16px}
-h1{font-size:22px} h2{font-size:17px;margin-top:28px} table{border-collapse:collapse;margin:8px 0}
+h1{font-size:22px} h2{font-size:17px;margin-top:28px}
+table{border-collapse:collapse;margin:8px 0;display:block;overflow-x:auto}
 td,th{border:1px solid #e5e7eb;padding:4px 10px;text-align:left} th{background:#f9fafb}
 td.n{text-align:right;font-variant-numeric:tabular-nums} .pass{color:#15803d} .fail{color:#b91c1c}
 .charts{display:grid;grid-template-columns:1fr 1fr;gap:16px} svg{background:#fff;border:1px solid #e5e7eb}

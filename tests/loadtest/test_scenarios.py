@@ -10,6 +10,7 @@ import asyncio
 import os
 import sys
 
+from loadtest.report import render
 from tests.support import api, token
 
 CONTRACT_KEYS = {"scenario", "clients_connected", "deliveries_expected", "deliveries", "completeness_pct",
@@ -51,6 +52,10 @@ async def test_viewers_get_every_comment_once_and_the_tool_writes_json_and_html(
     assert compare.returncode == 0
     assert "latency p99 ms" in table and "1.00×" in table
     assert "<svg" in (tmp_path / "compare.html").read_text()
+
+    hostile = dict(r, reasons=["<script>alert(1)</script>"], events=[{"t": 1.0, "what": "<img src=x>"}])
+    page = render(hostile)
+    assert "<script" not in page and "<img" not in page and "&lt;script&gt;" in page
 
 
 async def test_comment_storm_with_bursts_and_likes_arrives_complete(node, loadtool):
