@@ -23,6 +23,7 @@ import random
 import resource
 import time
 from collections import Counter
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -141,6 +142,7 @@ class Audience:
         self.rng = random.Random(cfg["seed"])
         self.decoder = SharedDecoder(cfg["format"])
         self.done = asyncio.Event()
+        self.tasks: set[asyncio.Task[Any]] = set()  # the loop keeps only weak references to tasks
 
     # -- commands -------------------------------------------------------------------------------
     async def serve(self) -> None:
@@ -167,9 +169,14 @@ class Audience:
         handler = getattr(self, "cmd_" + command[0])
         result = handler(*command[1:])
         if asyncio.iscoroutine(result):
-            asyncio.get_running_loop().create_task(self._reply_later(command[0], result))
+            self._background(self._reply_later(command[0], result))
         elif result is not None:
             self.channel.send((command[0], result))
+
+    def _background(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def _reply_later(self, name: str, result: Any) -> None:
         reply = await result
@@ -191,7 +198,7 @@ class Audience:
             v.left = True
             for watch in self.deals.values():
                 watch.armed.discard(v.n)  # a viewer who left claims nothing
-            asyncio.get_running_loop().create_task(v.client.close())
+            self._background(v.client.close())
 
     def cmd_drop(self, share: float) -> None:
         now = time.time()
@@ -261,7 +268,7 @@ class Audience:
         user = f"{self.cfg['user_prefix']}{n}"
         token = mint(self.cfg["secret"], "viewer", self.cfg["room"], user)
         client = RoomClient(self.cfg["url"], self.cfg["room"], token, fmt=self.cfg["format"],
-                            decoder=self.decoder,
+                            decoder=self.decoder, connect_timeout_s=self.cfg["connect_timeout_s"],
                             backoff=Backoff(base_s=self.cfg["backoff_s"], cap_s=self.cfg["backoff_cap_s"]),
                             local_addr=self._source_address(n))
         v = Viewer(n, user, client)
@@ -353,7 +360,7 @@ class Audience:
 
     def _rush(self, v: Viewer, watch: DealWatch) -> None:
         for k in range(watch.claims):
-            asyncio.get_running_loop().create_task(self._claim(v, watch, f"{v.user}-{k}"))
+            self._background(self._claim(v, watch, f"{v.user}-{k}"))
 
     async def _claim(self, v: Viewer, watch: DealWatch, req: str) -> None:
         watch.sent += 1

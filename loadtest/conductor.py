@@ -12,6 +12,7 @@ its own CPU) and this process adds one row to the timeline and one line to the l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing as mp
 import os
 import secrets
@@ -126,9 +127,11 @@ class Conductor:
                 live_by = max((p["live_at"] for p in self.deal_plans.values()), default=0.0)
                 await asyncio.sleep(max(0.0, live_by + 0.5 - time.monotonic()))
                 self.phase = "drain"
-                final_offset = await console.offset()
+                final_offset = await self._final_offset(console)
                 self._mark(f"publishing done, room offset {final_offset}")
                 ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker  # a bug in the timeline surfaces here instead of vanishing
                 finals = await asyncio.gather(*(w.ask("drain", final_offset, self.drain_s,
                                                       timeout_s=self.drain_s + 30) for w in self.workers))
                 deals_now = {d: await console.deal(d) for d in self.deal_plans}
@@ -146,10 +149,21 @@ class Conductor:
                                "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
                                "conductor_cpu_s": time.process_time()})
 
+    async def _final_offset(self, console: Console) -> int:
+        """The room's offset once publishing is over; a node restarting right now gets 15 s."""
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                return await console.offset()
+            except (aiohttp.ClientError, OSError, RuntimeError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
     def _worker_cfg(self, i: int) -> dict[str, Any]:
         return {"url": self.url, "room": self.room, "secret": self.secret, "format": self.fmt,
                 "user_prefix": f"lt{i}v", "backoff_s": 0.5, "backoff_cap_s": 5.0,
-                "claim_timeout_s": 15.0, "source_ips": self.source_ips, "seed": i}
+                "claim_timeout_s": 15.0, "connect_timeout_s": 30.0, "source_ips": self.source_ips, "seed": i}
 
     def _mark(self, what: str) -> None:
         self.events.append({"t": round(time.monotonic() - self.t0, 3), "what": what})

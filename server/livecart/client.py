@@ -171,6 +171,8 @@ class _Session(asyncio.Protocol):
         self.decode: Decoder = decoder or (lambda data: decode(data, fmt))
         self.on_message = on_message
         self.transport: asyncio.Transport | None = None
+        self.dead = False  # given up on: nothing it receives may reach the client any more
+        self.slow = False  # websockets parses every byte from now on (see data_received)
         self.pending = b""  # the start of a frame not complete yet (fast path only)
         loop = asyncio.get_running_loop()
         self.opened: asyncio.Future[None] = loop.create_future()
@@ -179,20 +181,35 @@ class _Session(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
+        if self.dead:  # a connect that timed out and was given up on completed anyway
+            self.transport.abort()
+            return
         self.ws.send_request(self.ws.connect())
         self._flush()
 
     def data_received(self, data: bytes) -> None:
         # Fast path for what a room socket receives all day: complete, unfragmented, unmasked text or
         # binary frames. websockets' parser costs ~15 us per frame, as much as everything else a load
-        # tool does with it. Everything else (handshake, control frames, fragments, oversized frames,
-        # the closing handshake) goes to websockets, always split at frame boundaries, so its parser
-        # stays in step; while it holds a partial frame of its own, it gets all the data.
-        if not self._open() or self._parser_holds_data():
-            self.ws.receive_data(data)
-            self._handle_events()
-            return
+        # tool does with it. websockets still parses everything else: the handshake response, control
+        # frames, fragments, oversized frames, the closing handshake. It is only ever handed whole
+        # units (the response head, whole frames), so its parser always stands at a boundary; once
+        # anything is not that simple (closing, a refused upgrade), it gets every byte from then on.
         buf = self.pending + data if self.pending else data
+        self.pending = b""
+        if self.ws.state is State.CONNECTING and not self.slow:
+            head_end = buf.find(b"\r\n\r\n")
+            if head_end < 0:
+                if len(buf) > 65536:  # no end of the response head in sight: websockets decides
+                    self._to_websockets(buf)
+                else:
+                    self.pending = buf
+                return
+            self.ws.receive_data(buf[:head_end + 4])
+            self._handle_events()
+            buf = buf[head_end + 4:]
+        if self.slow or not self._open():
+            self._to_websockets(buf)
+            return
         pos, end = 0, len(buf)
         while end - pos >= 2:
             b0, b1 = buf[pos], buf[pos + 1]
@@ -206,27 +223,27 @@ class _Session(asyncio.Protocol):
                     break
                 size, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
             stop = pos + head + size
-            if stop > end and size <= MAX_FRAME:
+            if size > MAX_FRAME:  # websockets refuses it (1009)
+                self._to_websockets(buf[pos:])
+                return
+            if stop > end:
                 break
-            if (b0 == 0x81 or b0 == 0x82) and size <= MAX_FRAME and not b1 & 0x80:
+            if (b0 == 0x81 or b0 == 0x82) and not b1 & 0x80:
                 self._deliver(buf[pos + head:stop])
-                pos = stop
-                if self._open():
-                    continue
-                rest_from = pos  # an undecodable frame made us fail the connection
             else:
-                # Not a plain data frame: websockets takes it whole.
-                rest_from = stop if stop <= end else end
-                self.ws.receive_data(buf[pos:rest_from])
+                self.ws.receive_data(buf[pos:stop])
                 self._handle_events()
-            self.pending = b""
-            pos = rest_from
-            if not self._open():  # closing: websockets takes the rest
-                if pos < end:
-                    self.ws.receive_data(buf[pos:])
-                    self._handle_events()
+            pos = stop
+            if not self._open():  # closing (a close frame, or we failed the connection)
+                self._to_websockets(buf[pos:])
                 return
         self.pending = buf[pos:]
+
+    def _to_websockets(self, data: bytes) -> None:
+        self.slow = True
+        if data:
+            self.ws.receive_data(data)
+        self._handle_events()
 
     def eof_received(self) -> bool:
         self.ws.receive_eof()
@@ -262,17 +279,12 @@ class _Session(asyncio.Protocol):
             asyncio.get_running_loop().call_later(2.0, self.abort)
 
     def abort(self) -> None:
+        self.dead = True
         if self.transport is not None:
             self.transport.abort()
 
     def _open(self) -> bool:
         return self.ws.state is State.OPEN
-
-    def _parser_holds_data(self) -> bool:
-        # websockets' StreamReader keeps unparsed bytes in `buffer`; if that ever changes, assume it
-        # holds some and let websockets parse everything (slower, never wrong).
-        buffer: object = getattr(self.ws.reader, "buffer", b"?")
-        return bool(buffer)
 
     def _deliver(self, payload: bytes) -> None:
         try:
@@ -281,7 +293,7 @@ class _Session(asyncio.Protocol):
             self.ws.fail(1007, "undecodable frame")
             self._flush()
             return
-        if isinstance(message, dict):
+        if isinstance(message, dict) and not self.dead:
             self.on_message(message)
 
     def _handle_events(self) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import random
 
 import pytest
@@ -81,3 +83,56 @@ async def wait_for(condition, timeout: float = WAIT) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not met"
         await asyncio.sleep(0.02)
+
+
+async def test_frames_split_anywhere_arrive_once_in_order_with_pings_and_the_close_handled():
+    # The handshake response, data frames, a ping and a close frame, cut into random pieces (the
+    # fast path and websockets' parser share the stream): every message exactly once, in order.
+    from livecart.client import _Session
+    from livecart.protocol import Format, encode, ws_frame
+
+    for seed in range(300):
+        rng = random.Random(seed)
+        got: list[dict] = []
+        session = _Session("ws://127.0.0.1/ws/rooms/r?token=t", Format.MSGPACK, got.append)
+        session.connection_made(FakeTransport())
+        accept = base64.b64encode(hashlib.sha1(
+            (session.ws.key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        stream = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Accept: " + accept.encode() + b"\r\n\r\n")
+        sent = []
+        for i in range(40):
+            text = "x" * rng.randrange(300)
+            message = {"type": "batch", "offset": i, "events": [{"offset": i, "text": text}]}
+            sent.append(message)
+            stream += ws_frame(encode(message, Format.MSGPACK), False)
+            if i == 20:
+                stream += b"\x89\x04ping"  # a ping in the middle: websockets answers it
+        stream += b"\x88\x02\x03\xe8"  # close 1000
+        cuts = sorted(rng.sample(range(1, len(stream)), 12))
+        for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+            session.data_received(stream[a:b])
+        assert got == sent, seed
+        assert session.ws.close_rcvd is not None and session.ws.close_rcvd.code == 1000
+
+
+class FakeTransport:
+    """The transport end of a session under test: records writes (the pong, the close reply)."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
