@@ -3,8 +3,8 @@
 # A fresh node (embedded redis-server) pinned to CPU 0, the load tool pinned to CPU 1; each run writes
 # its JSON and HTML report under $OUT. Run from the repo root after `scripts/setup`:
 #
-#   loadtest/capacity.sh                       # all figures (~6 minutes)
-#   FIGURES="sockets storm" loadtest/capacity.sh   # sockets storm room rush claims
+#   loadtest/capacity.sh                       # all figures (~7 minutes)
+#   FIGURES="sockets storm" loadtest/capacity.sh   # of: sockets storm room resume rush claims
 #
 # Each figure is one livecart-loadtest command (printed before it runs); the table in the README
 # quotes the command and the result. Everything stays on 127.0.0.1.
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/livecart-capacity/$(date -u +%Y%m%dT%H%M%SZ)}
 PORT=${PORT:-18400}
-FIGURES=${FIGURES:-"sockets storm room rush claims"}
+FIGURES=${FIGURES:-"sockets storm room resume rush claims"}
 mkdir -p "$OUT"
 export LIVECART_SECRET=${LIVECART_SECRET:-capacity-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')}
 # The ingest limit (200 requests/s per token) stays; the tool sends at most 100 requests/s.
@@ -35,6 +35,8 @@ for figure in $FIGURES; do
                run "storm-500x$rate" viewers --clients 500 --rate "$rate" --duration 20; done ;;
     room)    for rate in 10 20 50; do
                run "room-2000x$rate" viewers --clients 2000 --rate "$rate" --duration 20; done ;;
+    resume)  for n in 1000 2000; do
+               run "resume-$n" reconnect-storm --clients "$n" --rate 20 --duration 20; done ;;
     rush)    run rush deal-rush --clients 2000 --stock 500 --limit 1 --claims 2 ;;
     claims)  run claims deal-rush --clients 2000 --stock 1000000 --limit 1000 --claims 10 ;;
   esac
