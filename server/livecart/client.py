@@ -438,6 +438,8 @@ class RoomClient:
                 await self.connect()
                 return
             except (OSError, TimeoutError, InvalidStatus, ConnectionError) as exc:
+                if self.closing:  # close() was called while connecting: not a failure
+                    return
                 self.failed_connects += 1
                 status = exc.response.status_code if isinstance(exc, InvalidStatus) else None
                 self.connect_errors[f"HTTP {status}" if status else type(exc).__name__] += 1
