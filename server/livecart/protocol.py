@@ -14,8 +14,8 @@ import orjson
 
 from livecart.errors import BadRequest
 
-__all__ = ["Format", "decode", "encode", "encode_frame", "encode_json", "encode_msgpack", "load_json",
-           "ws_frame"]
+__all__ = ["Format", "claim_result_frame", "decode", "encode", "encode_frame", "encode_json",
+           "encode_msgpack", "load_json", "ws_frame"]
 
 
 class Format(Enum):
@@ -81,3 +81,12 @@ def ws_frame(payload: bytes, text: bool) -> bytes:
 def encode_frame(value: Any, fmt: Format) -> bytes:
     """`value` encoded in `fmt` and framed for a websocket: what a socket's transport writes."""
     return ws_frame(encode(value, fmt), fmt.is_text)
+
+
+def claim_result_frame(req: str, reply: bytes, fmt: Format) -> bytes:
+    """The `claim_result` frame for a claim answer kept as JSON (`{"ok": ...}`, written by livecart).
+
+    For JSON sockets the stored answer is spliced in as it is: no parse and re-encode per claim."""
+    if fmt is Format.JSON:
+        return ws_frame(b'{"type":"claim_result","req":' + orjson.dumps(req) + b"," + reply[1:], True)
+    return encode_frame({"type": "claim_result", "req": req, **orjson.loads(reply)}, fmt)

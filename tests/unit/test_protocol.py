@@ -51,5 +51,27 @@ def test_ws_frame_is_a_valid_unmasked_frame_at_every_length_boundary(size):
 
 
 def test_the_protocol_module_exports_exactly_the_wire_api():
-    assert sorted(protocol.__all__) == ["Format", "decode", "encode", "encode_frame", "encode_json",
-                                        "encode_msgpack", "load_json", "ws_frame"]
+    assert sorted(protocol.__all__) == ["Format", "claim_result_frame", "decode", "encode", "encode_frame",
+                                        "encode_json", "encode_msgpack", "load_json", "ws_frame"]
+
+
+def _payload(frame: bytes) -> tuple[Opcode, bytes]:
+    reader = StreamReader()
+    reader.feed_data(frame)
+    parser = Frame.parse(reader.read_exact, mask=False)
+    try:
+        next(parser)
+    except StopIteration as done:
+        return done.value.opcode, done.value.data
+    raise AssertionError("incomplete frame")
+
+
+@given(st.text(min_size=1, max_size=100), st.sampled_from(list(Format)),
+       st.sampled_from([{"ok": True, "claim": {"id": "c1", "deal": "d1", "qty": 2, "expires_at": 17}},
+                        {"ok": False, "reason": "sold_out"}]))
+def test_a_spliced_claim_result_is_the_same_map_as_an_encoded_one(req, fmt, reply):
+    """Sockets get the stored JSON answer spliced into their frame; any `req` (quotes, unicode,
+    control characters) must still give exactly {"type", "req", **answer} in either format."""
+    opcode, data = _payload(protocol.claim_result_frame(req, protocol.encode_json(reply), fmt))
+    assert opcode is (Opcode.TEXT if fmt is Format.JSON else Opcode.BINARY)
+    assert decode(data, fmt) == {"type": "claim_result", "req": req, **reply}
