@@ -17,7 +17,7 @@ from enum import Enum
 
 from livecart.errors import BadRequest, Forbidden, Unauthorized
 
-__all__ = ["ROLES", "Action", "Claims", "authorize", "check_room_name", "issue", "verify"]
+__all__ = ["ROLES", "Action", "Claims", "authorize", "check_room_name", "issue", "may", "verify"]
 
 ROLES = ("viewer", "assistant", "host", "overlay", "ingest")
 WILDCARD_ROLES = ("assistant", "ingest")
@@ -122,6 +122,12 @@ def authorize(claims: Claims, room: str, action: Action) -> None:
         raise Forbidden(f"role {claims.role!r} may not {action.value}")
     if action in _NEEDS_USER and not claims.user:
         raise Forbidden(f"a token without a user may watch but not {action.value}")
+
+
+def may(role: str, has_user: bool, action: Action) -> bool:
+    """The role half of `authorize`, for a socket whose room was checked when it connected (cheap
+    enough to run per message; call `authorize` for the error when it says no)."""
+    return role in _ALLOWED[action] and (has_user or action not in _NEEDS_USER)
 
 
 def _sign(secret: str, signing_input: str) -> bytes:

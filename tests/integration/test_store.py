@@ -93,7 +93,8 @@ async def test_batched_items_share_one_script_call_per_group_and_get_their_own_r
     from livecart.store.batcher import ScriptBatcher
 
     script = ("if ARGV[1] == 'bad' then return redis.error_reply('ERR bad') end "
-              "local out = {} for i = 2, #ARGV do out[#out + 1] = KEYS[1]; out[#out + 1] = ARGV[1] .. ARGV[i] end "
+              "local out = {} "
+              "for i = 2, #ARGV do out[#out + 1] = KEYS[1]; out[#out + 1] = ARGV[1] .. ARGV[i] end "
               "return out")
 
     def parse(values: list[bytes]) -> str:

@@ -66,6 +66,7 @@ class DealStore:
         self._settle = client.register_script(_lua("settle.lua"))
         self._expire = client.register_script(_lua("expire.lua"))
         self._external = client.register_script(_lua("external_sale.lua"))
+        self._claim_routes: dict[str, tuple[tuple[str], tuple[str, str, str]]] = {}
         self._claims = ScriptBatcher(client, _lua("claim.lua"), width=2, parse=_claim_answer,
                                      on_error=_unavailable)
 
@@ -109,9 +110,13 @@ class DealStore:
               hold_ms: int) -> asyncio.Future[ClaimAnswer]:
         """The claim's answer, batched with the other claims of this loop pass. The future raises
         NotFound for an unknown deal and StoreUnavailable while Redis is unreachable."""
-        keys = RoomKeys(room)
-        return self._claims.submit((keys.deals,), (keys.prefix, keys.channel, self._publish, hold_ms),
-                                   (deal_id, user, qty, key, claim_id))
+        route = self._claim_routes.get(room)
+        if route is None:  # built once per room: key names cost microseconds, and a rush is per claim
+            if len(self._claim_routes) > 10_000:
+                self._claim_routes.clear()
+            keys = RoomKeys(room)
+            route = self._claim_routes[room] = ((keys.deals,), (keys.prefix, keys.channel, self._publish))
+        return self._claims.submit(route[0], (*route[1], hold_ms), (deal_id, user, qty, key, claim_id))
 
     async def prior_answer(self, room: str, deal_id: str, user: str, key: str) -> bytes | None:
         """The answer (JSON) a (user, key) claim already got, if any (claim.lua stores every answer)."""

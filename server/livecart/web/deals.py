@@ -123,7 +123,9 @@ class ClaimDesk:
     def _known_sold_out(self, room_name: str, deal_id: str) -> bool:
         room = self.node.hub.rooms.get(room_name)
         fields = room.deals.get(deal_id) if room else None
-        return fields is not None and deal_state(fields, self.node.clock.now_ms()) is DealState.SOLD_OUT
+        # `left` first: while a deal sells, that one look answers (this runs for every claim).
+        return (fields is not None and int(fields.get("left", 1)) <= 0
+                and deal_state(fields, self.node.clock.now_ms()) is DealState.SOLD_OUT)
 
     def _remember(self, key: tuple[str, str, str, str], reply: bytes) -> None:
         self._answers[key] = reply

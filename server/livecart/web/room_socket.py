@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from websockets.datastructures import Headers
 
-from livecart.auth import Action, Claims, authorize, check_room_name, verify
+from livecart.auth import Action, Claims, authorize, check_room_name, may, verify
 from livecart.errors import BadRequest, CloseCode, RateLimited, StoreUnavailable
 from livecart.events import MAX_TEXT, counter_deltas, validate_event
 from livecart.outbound import FrameKind
@@ -74,7 +74,8 @@ class RoomEndpoint:
             raise BadRequest("unknown_type", f"unknown message type {kind!r}")
 
     def _claim(self, ws: WebSocket, message: dict[str, Any]) -> None:
-        authorize(Claims(ws.role, ws.room, ws.user, 0), ws.room, Action.CLAIM)
+        if not may(ws.role, ws.user is not None, Action.CLAIM):
+            authorize(Claims(ws.role, ws.room, ws.user, 0), ws.room, Action.CLAIM)  # raises the reason
         req = message.get("req")
         if not isinstance(req, str) or not 1 <= len(req) <= 100:
             raise BadRequest("bad_field", "req must be a string of 1-100 characters (the idempotency key)")
