@@ -65,7 +65,7 @@ def serve(settings: Settings) -> int:
     # A rush keeps tens of thousands of short-lived futures and frames alive at once; with the default
     # thresholds the cyclic collector ran every 700 allocations and walked them all (a tenth of a
     # node's CPU in a claim rush). Almost nothing here makes reference cycles, so collect rarely.
-    gc.set_threshold(20_000, 20, 20)
+    gc.set_threshold(50_000, 20, 100)
     with contextlib.suppress(ImportError):
         import uvloop
 

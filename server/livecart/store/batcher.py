@@ -37,6 +37,7 @@ class ScriptBatcher:
         self._max_items = max_items  # bounds one call's time inside Redis (other commands wait for it)
         self._queue: dict[Group, list[Item]] = {}
         self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def submit(self, keys: tuple[str, ...], head: tuple[Any, ...],
                item: tuple[Any, ...]) -> asyncio.Future[Any]:
@@ -44,7 +45,10 @@ class ScriptBatcher:
 
         A future, not a coroutine: a rush's claims are answered from the batch's callback without a task
         per claim."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            # Kept: on Python 3.11 get_running_loop() costs a getpid() system call, once per claim.
+            loop = self._loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.setdefault((keys, head), []).append((item, future))
         if not self._scheduled:

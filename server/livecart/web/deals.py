@@ -68,7 +68,7 @@ class ClaimDesk:
             return asyncio.ensure_future(self._refuse_sold_out(ident))
         claim_id = f"{self._id_prefix}{next(self._ids):x}"
         answer = self.node.deal_store.claim(room, deal_id, user, qty, key, claim_id, self.hold_ms)
-        reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        reply: asyncio.Future[bytes] = answer.get_loop().create_future()
         answer.add_done_callback(functools.partial(self._answered, ident, reply))
         return reply
 
