@@ -14,11 +14,23 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Secret", "Settings", "load_or_create_secret"]
+__all__ = ["Secret", "Settings", "cluster_address", "load_or_create_secret"]
 
 DEFAULT_PORT = 8080
 DEFAULT_DATA_DIR = "./livecart-data"
 SECRET_FILE = "secret"
+
+
+def cluster_address(redis_url: str) -> tuple[str, int] | None:
+    """(host, port) of a seed node for `redis+cluster://host:port`, None for a plain Redis URL."""
+    if not redis_url.startswith("redis+cluster://"):
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(redis_url)
+    if not parts.hostname:
+        raise ValueError(f"a cluster URL needs a host: {redis_url!r}")
+    return parts.hostname, parts.port or 6379
 
 
 class Secret(str):

@@ -18,6 +18,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from redis.asyncio import RedisCluster
+
 from livecart.batch import BUSY_EVENTS, Batch, tick_for
 from livecart.clock import Clock
 from livecart.errors import StoreUnavailable
@@ -28,7 +30,7 @@ from livecart.protocol import Format, encode_frame, load_json
 from livecart.room import Peer, Room, snapshot_frame
 from livecart.store.deal_store import DealStore
 from livecart.store.redis_store import Gap, RedisStore, Snapshot, counters_from_flat, fields_from_flat
-from livecart.store.subscriber import RoomSubscriber
+from livecart.store.subscriber import ClusterSubscriber, RoomSubscriber
 
 __all__ = ["RoomHub", "SharedSnapshot"]
 
@@ -67,7 +69,10 @@ class RoomHub:
         self.presence_s = presence_s
         self.metrics = metrics
         self.rooms: dict[str, Room] = {}
-        self.subscriber = RoomSubscriber(subscriber_client, self._on_message, self._on_subscribed)
+        self.subscriber: RoomSubscriber | ClusterSubscriber = (
+            ClusterSubscriber(subscriber_client, self._on_message, self._on_subscribed)
+            if isinstance(subscriber_client, RedisCluster)
+            else RoomSubscriber(subscriber_client, self._on_message, self._on_subscribed))
         self.hold_rooms: set[str] = set()  # rooms where this node made claims that may still be held
         self._loop = asyncio.get_running_loop()
         self._tasks: set[asyncio.Task[Any]] = set()

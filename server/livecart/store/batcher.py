@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio import RedisCluster
 from redis.exceptions import NoScriptError, ResponseError
 
 __all__ = ["ScriptBatcher"]
@@ -25,7 +26,7 @@ Item = tuple[tuple[Any, ...], "asyncio.Future[Any]"]
 
 
 class ScriptBatcher:
-    def __init__(self, client: aioredis.Redis, source: str, width: int,
+    def __init__(self, client: aioredis.Redis | RedisCluster, source: str, width: int,
                  parse: Callable[[list[Any]], Any] = list,
                  on_error: Callable[[Exception], Exception] = lambda exc: exc, max_items: int = 256) -> None:
         self._client = client
@@ -97,6 +98,16 @@ class ScriptBatcher:
         redis-py's Pipeline builds and parses Python objects per command, which was the largest share
         of a node's CPU in a claim rush; packing the bytes directly and reading with the connection's
         (hiredis) parser does the same round trip for much less."""
+        if isinstance(self._client, RedisCluster):
+            # Calls of different rooms may live on different shards: one EVALSHA each, concurrently
+            # (the cluster client routes each by its keys' hash tag and reloads a missing script).
+            replies = await asyncio.gather(
+                *(self._script(keys=list(keys), args=[*head, *(word for item, _ in items for word in item)])
+                  for (keys, head), items in calls), return_exceptions=True)
+            for reply in replies:
+                if isinstance(reply, BaseException) and not isinstance(reply, ResponseError):
+                    raise reply  # a lost connection: every caller hears of it
+            return replies
         pool = self._client.connection_pool
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:

@@ -16,14 +16,12 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from livecart.deals import DealSpec
 from livecart.errors import Conflict, NotFound, StoreUnavailable
 from livecart.protocol import encode_json, load_json
 from livecart.store.batcher import ScriptBatcher
 from livecart.store.keys import RoomKeys
-from livecart.store.redis_store import UNAVAILABLE, decode_str, fields_from_flat
+from livecart.store.redis_store import UNAVAILABLE, Client, decode_str, fields_from_flat
 
 __all__ = ["ClaimAnswer", "DealStore"]
 
@@ -58,7 +56,7 @@ def _unavailable(exc: Exception) -> Exception:
 
 
 class DealStore:
-    def __init__(self, client: aioredis.Redis, *, sharded_pubsub: bool = False) -> None:
+    def __init__(self, client: Client, *, sharded_pubsub: bool = False) -> None:
         self.client = client
         self._publish = "SPUBLISH" if sharded_pubsub else "PUBLISH"
         self._create = client.register_script(_lua("deal_create.lua"))

@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -23,10 +24,12 @@ from livecart.errors import StoreUnavailable
 from livecart.protocol import encode_json, load_json
 from livecart.store.keys import RoomKeys
 
-__all__ = ["UNAVAILABLE", "AppendResult", "Gap", "History", "RedisStore", "Snapshot", "decode_str",
+__all__ = ["UNAVAILABLE", "AppendResult", "Client", "Gap", "History", "RedisStore", "Snapshot", "decode_str",
            "fields_from_flat"]
 
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+# A node talks to one Redis, or to a Redis Cluster where each room lives on the shard of its hash tag.
+Client = aioredis.Redis | RedisCluster
 
 
 def _script(name: str) -> str:
@@ -85,7 +88,7 @@ def decode_str(value: str | bytes) -> str:
 
 
 class RedisStore:
-    def __init__(self, client: aioredis.Redis, *, history_max: int, history_max_age_s: int,
+    def __init__(self, client: Client, *, history_max: int, history_max_age_s: int,
                  dedup_window_s: int, history_floor: int = 10_000, sharded_pubsub: bool = False) -> None:
         self.client = client
         self._history_max = history_max
