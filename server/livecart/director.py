@@ -1,0 +1,197 @@
+"""The director: once a second, for every active room, the one node holding the room's lease folds the
+room log into the stats buckets, runs the cue engine and publishes the live stats.
+
+A room is active when a node has sockets in it or ingested into it lately (the `lc:rooms` registry).
+Every node tries each active room's lease every second; the holder keeps it by renewing, and another
+node takes over `LEASE_MS` after the holder stops (it died). The new holder warms up from Redis: the
+last minutes of buckets, the newest comments, the rule keys that fired lately (so it does not repeat
+them). What happens in Redis is exact whoever runs: the fold moves a cursor atomically, the cue emit
+refuses keys within their cooldown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from livecart.clock import Clock
+from livecart.comments import QuestionBoard, Segmenter, count_words
+from livecart.cues import ONCE_RULES, CueEngine, RoomView
+from livecart.deals import DealState, deal_state
+from livecart.errors import StoreUnavailable
+from livecart.protocol import encode_json
+from livecart.stats import Window, fold, to_wire
+from livecart.store.cue_store import CueStore
+from livecart.store.deal_store import DealStore
+from livecart.store.keys import RoomKeys
+from livecart.store.redis_store import UNAVAILABLE, RedisStore
+from livecart.store.stats_store import LoggedEvent, StatsStore
+
+__all__ = ["Director"]
+
+log = logging.getLogger("livecart.director")
+STEP_S = 1.0
+LEASE_MS = 3000
+ACTIVE_MS = 10 * 60_000  # a room with no sockets and no ingest for this long is left alone
+WINDOW_S = 15 * 60  # seconds of buckets the rules can look back on
+FOLD_CHUNK = 5000  # log events folded per room per step (a backlog catches up over a few steps)
+DEALS = 20
+
+
+@dataclass(slots=True)
+class RoomDesk:
+    """What the director keeps for a room it runs (rebuilt from Redis when it takes a room over)."""
+
+    engine: CueEngine
+    window: Window = field(default_factory=Window)
+    board: QuestionBoard = field(default_factory=QuestionBoard)
+    words: deque[tuple[int, list[str]]] = field(default_factory=deque)  # (ts, words of one comment)
+    steps: int = 0
+
+
+class Director:
+    def __init__(self, store: RedisStore, deal_store: DealStore, cue_store: CueStore, stats_store: StatsStore,
+                 *, clock: Clock, node_id: str, rules: Mapping[str, Mapping[str, Any]], lang: str,
+                 local_rooms: Any, sharded_pubsub: bool = False) -> None:
+        self.store, self.deal_store, self.cue_store, self.stats = store, deal_store, cue_store, stats_store
+        self.clock = clock
+        self.node_id = node_id
+        self.rules = rules
+        self.lang = lang
+        self.local_rooms = local_rooms  # a live view of the rooms with sockets on this node (hub.rooms)
+        self.segmenter = Segmenter()
+        self.desks: dict[str, RoomDesk] = {}
+        self.touched: set[str] = set()
+        self.steps: dict[str, int] = {}  # room -> steps this node ran (tests check "exactly one node")
+        self._publish = "SPUBLISH" if sharded_pubsub else "PUBLISH"
+
+    def touch(self, room: str) -> None:
+        """This node saw activity in `room` (ingest): it is registered on the next step, no Redis call."""
+        self.touched.add(room)
+
+    async def run(self) -> None:
+        await asyncio.to_thread(self.segmenter.warm)  # jieba's dictionary, off the event loop
+        while True:
+            await asyncio.sleep(STEP_S)
+            try:
+                await self.step_all()
+            except StoreUnavailable:
+                continue
+
+    async def step_all(self) -> None:
+        now = self.clock.now_ms()
+        touched, self.touched = self.touched | set(self.local_rooms), set()
+        await self.stats.touch(touched, now)
+        for room in await self.stats.active_rooms(now - ACTIVE_MS):
+            if await self.cue_store.lease(room, self.node_id, LEASE_MS):
+                await self.step(room)
+            else:
+                self.desks.pop(room, None)  # someone else runs it; on takeover we warm up afresh
+
+    async def step(self, room: str) -> None:
+        now = self.clock.now_ms()
+        desk = self.desks.get(room)
+        if desk is None:
+            desk = self.desks[room] = await self._warm(room, now)
+        cursor = await self.stats.cursor(room)
+        epoch, logged = await self.stats.log_after(room, cursor.offset if cursor.epoch else 0, FOLD_CHUNK)
+        if cursor.epoch and epoch != cursor.epoch:  # the room's history was reset: fold the new one
+            epoch, logged = await self.stats.log_after(room, 0, FOLD_CHUNK)
+        deals = await self.deal_store.newest(room, DEALS)
+        counters = await self.stats.counters(room)
+        online = await self.store.online(room, now)
+        claims = sum(int(d.get("claims", 0)) for d in deals)
+        rejections = sum(int(v) for d in deals for k, v in d.items() if k.startswith("rej_"))
+        deltas = fold(logged)
+        second = now // 1000
+        current = deltas.setdefault(second, {})
+        # Viewers: livecart's own viewer sockets plus the platform audience its connector reports.
+        current["viewers"] = online + max(0, counters.get("joins", 0) - counters.get("leaves", 0))
+        if cursor.claims is not None:
+            current["claims"] = current.get("claims", 0) + max(0, claims - cursor.claims)
+        if cursor.rejections is not None:
+            current["claim_rejections"] = current.get("claim_rejections", 0) + max(
+                0, rejections - cursor.rejections)
+        offset = cursor.offset if cursor.epoch == epoch else 0
+        if logged:
+            offset = int(logged[-1][0]["offset"])
+        if not await self.stats.fold(room, cursor.at, f"{epoch}:{offset}" if epoch else "", claims,
+                                     rejections, deltas):
+            self.desks.pop(room, None)  # someone else folded meanwhile: our memory is stale
+            return
+        for s, bucket in deltas.items():
+            desk.window.add(s, bucket)
+        desk.window.trim(second - WINDOW_S)
+        self._read_comments(desk, logged)
+        await self._mark_funnel(room, deals, current["viewers"], now)
+        desk.board.answered.update(await self.cue_store.answered(room))
+        hot_cfg = self.rules.get("hot_words", {})
+        hot_from = now - int(hot_cfg.get("window_s", 60)) * 1000
+        while desk.words and desk.words[0][0] < hot_from:
+            desk.words.popleft()
+        words = count_words((ws for _ts, ws in desk.words), max(10, int(hot_cfg.get("top", 10))))
+        clusters = desk.board.clusters(now)
+        view = RoomView(now_ms=now, window=desk.window, deals=deals, follows=counters.get("follows", 0),
+                        new_events=[e for e, _t in logged], questions=clusters, hot_words=words)
+        await self.cue_store.emit(room, desk.engine.step(view), now)
+        desk.steps += 1
+        self.steps[room] = self.steps.get(room, 0) + 1
+        await self._publish_stats(room, desk, now, clusters, words)
+
+    async def _warm(self, room: str, now: int) -> RoomDesk:
+        engine = CueEngine(self.rules, self.lang)
+        keys = await self.cue_store.recent_keys(room, now - 3600_000)
+        engine.active.update(keys)  # said lately: stays quiet unless it clears and comes back
+        engine.said.update(k for k in keys if k.split(":", 1)[0] in ONCE_RULES)
+        desk = RoomDesk(engine=engine)
+        desk.board.window_ms = int(self.rules.get("questions", {}).get("window_s", 300)) * 1000
+        second = now // 1000
+        for s, bucket in (await self.stats.buckets(room, second - WINDOW_S, second + 1)).items():
+            desk.window.add(s, bucket)
+        cursor = await self.stats.cursor(room)
+        recent = [(e, t) for e, t in await self.stats.log_before(room, 2000)
+                  if int(e["offset"]) <= cursor.offset and e["type"] == "comment"
+                  and int(e["ts"]) > now - desk.board.window_ms]
+        self._read_comments(desk, recent)
+        return desk
+
+    def _read_comments(self, desk: RoomDesk, logged: list[LoggedEvent]) -> None:
+        for event, _t in logged:
+            if event["type"] == "comment":
+                ts = int(event["ts"])
+                desk.board.add(ts, event["user"]["id"], event["text"])
+                desk.words.append((ts, self.segmenter.words(event["text"])))
+
+    async def _mark_funnel(self, room: str, deals: list[dict[str, str]], viewers: int, now: int) -> None:
+        marks: dict[str, int] = {}
+        for d in deals:
+            state = deal_state(d, now)
+            if state is DealState.LIVE:
+                marks[f"{d['id']}:launch_viewers"] = viewers
+            elif state is DealState.SOLD_OUT:
+                marks[f"{d['id']}:sold_out_at"] = now
+        await self.stats.mark(room, marks)
+
+    async def _publish_stats(self, room: str, desk: RoomDesk, now: int, clusters: Any,
+                             words: list[tuple[str, int]]) -> None:
+        second = now // 1000
+        w = desk.window
+        live = {
+            "now": now,
+            "viewers": w.viewers(second) or 0,
+            "last_min": to_wire({m: w.total(m, second - 59, second + 1)
+                                 for m in ("comments", "likes", "orders", "gmv_cents", "claims",
+                                           "claim_rejections", "entries", "leaves", "follows")}),
+            "questions": [c.to_wire() for c in clusters[:5]],
+            "hot_words": [[word, n] for word, n in words[:10]],
+        }
+        try:
+            await self.store.client.execute_command(  # type: ignore[no-untyped-call]
+                self._publish, RoomKeys(room).channel, encode_json({"stats": live}))
+        except UNAVAILABLE:
+            pass  # a lost stats frame is replaced a second later
+
