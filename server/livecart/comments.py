@@ -28,6 +28,7 @@ TOPICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "how_to_buy": ("怎么买", "how to buy", ("怎么买", "怎么拍", "怎么下单", "在哪买", "哪里买", "怎么抢",
                                             "how to buy", "how do i buy", "how can i buy", "where to buy",
                                             "how to order", "how do i order")),
+    "returns": ("退换", "returns", ("退货", "退换", "售后", "换货", "return", "refund", "exchange")),
     "price": ("价格", "price", ("多少钱", "价格", "几块", "多钱", "什么价", "价钱", "how much", "price",
                                "cost")),
     "size": ("尺码", "size", ("尺码", "尺寸", "码数", "多大", "大码", "小码", "几码", "身高", "体重",
@@ -36,7 +37,6 @@ TOPICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "stock": ("库存", "stock", ("有货", "还有吗", "库存", "补货", "in stock", "restock", "sold out")),
     "color": ("颜色", "color", ("颜色", "色号", "什么色", "color", "colour")),
     "material": ("材质", "material", ("材质", "面料", "质量", "成分", "material", "fabric", "quality")),
-    "returns": ("退换", "returns", ("退货", "退换", "售后", "换货", "return", "refund", "exchange")),
     "discount": ("优惠", "discount", ("优惠", "打折", "便宜", "券", "coupon", "discount", "promo")),
 }
 _ZH_QUESTION = ("吗", "呢", "么", "多少", "怎么", "哪", "几", "什么", "能不能", "有没有", "可不可以",
@@ -101,8 +101,7 @@ class QuestionBoard:
 
     def clusters(self, now_ms: int) -> list[QuestionCluster]:
         self.questions = [q for q in self.questions if q[0] > now_ms - self.window_ms]
-        return cluster(((ts, t, u, x) for ts, t, u, x in self.questions
-                        if ts > self.answered.get(t, 0)))
+        return cluster(q for q in self.questions if q[1] not in self.answered or q[0] > self.answered[q[1]])
 
 
 def cluster(questions: Iterable[tuple[int, str, str, str]], examples: int = 3) -> list[QuestionCluster]:

@@ -195,10 +195,11 @@ def sold_out(view: RoomView, cfg: Mapping[str, Any]) -> Iterator[Signal]:
 
 
 def order_drop(view: RoomView, cfg: Mapping[str, Any]) -> Iterator[Signal]:
-    """Orders per minute over the last window well below the baseline before it."""
-    now, w, b = view.second, int(cfg.get("window_s", 60)), int(cfg.get("baseline_s", 600))
-    baseline = view.window.per_min("orders", now - w - b, now - w)
-    current = view.window.per_min("orders", now - w, now)
+    """Orders per minute over the last window (the current second included) well below the baseline
+    before it."""
+    end, w, b = view.second + 1, int(cfg.get("window_s", 60)), int(cfg.get("baseline_s", 600))
+    baseline = view.window.per_min("orders", end - w - b, end - w)
+    current = view.window.per_min("orders", end - w, end)
     if baseline >= float(cfg.get("min_baseline_per_min", 2.0)) and current < baseline * float(
             cfg.get("below", 0.4)):
         yield Signal("orders", {"per_min": round(current, 1), "baseline_per_min": round(baseline, 1)})
@@ -229,9 +230,9 @@ def viewer_spike(view: RoomView, cfg: Mapping[str, Any]) -> Iterator[Signal]:
 
 
 def comment_surge(view: RoomView, cfg: Mapping[str, Any]) -> Iterator[Signal]:
-    now, w, b = view.second, int(cfg.get("window_s", 30)), int(cfg.get("baseline_s", 300))
-    current = view.window.total("comments", now - w, now)
-    baseline = view.window.per_min("comments", now - w - b, now - w) * w / 60
+    end, w, b = view.second + 1, int(cfg.get("window_s", 30)), int(cfg.get("baseline_s", 300))
+    current = view.window.total("comments", end - w, end)
+    baseline = view.window.per_min("comments", end - w - b, end - w) * w / 60
     if current >= int(cfg.get("min_comments", 20)) and current >= float(cfg.get("ratio", 3.0)) * baseline:
         yield Signal("comments", {"comments": current, "seconds": w, "usual": round(baseline, 1)})
 

@@ -18,7 +18,8 @@ async def staff_and_audience(port: int, room: str) -> dict[str, RoomClient]:
     return clients
 
 
-async def assert_audience_saw_no_cue(clients: dict[str, RoomClient], port: int, room: str, marker: str) -> None:
+async def assert_audience_saw_no_cue(clients: dict[str, RoomClient], port: int, room: str,
+                                     marker: str) -> None:
     """A marker event sent after the cues: once a viewer and an overlay have it, every frame sent to them
     before it is in their `frames`, and none of those may be a cue or mention one."""
     await post_events(port, room, [comment(marker)])
@@ -35,7 +36,7 @@ async def test_a_manual_cue_reaches_host_and_assistant_only(node, room):
                              {"text": "40 people asked about sizes", "priority": "high"})
     assert status == 201, body
     cue = body["cue"]
-    assert cue["kind"] == "manual" and cue["priority"] == "high" and cue["text"] == "40 people asked about sizes"
+    assert (cue["kind"], cue["priority"], cue["text"]) == ("manual", "high", "40 people asked about sizes")
     assert {"id", "kind", "priority", "text", "created_at"} <= cue.keys()
     for role in ("host", "assistant"):
         frame = await clients[role].until(lambda f: f["type"] == "cue")
@@ -95,7 +96,8 @@ async def test_a_host_acks_a_cue_over_http_and_over_its_socket(node, room):
     status, body = await api(node.port, "POST", f"/api/rooms/{room}/cues/{made[0]['id']}/ack",
                              token("host", room, "hana"))
     assert status == 200 and body["cue"]["acked_by"] == "hana" and body["cue"]["acked_at"]
-    await host.until(lambda f: f["type"] == "cue" and f["cue"]["id"] == made[0]["id"] and f["cue"]["acked_at"])
+    await host.until(lambda f: f["type"] == "cue" and f["cue"]["id"] == made[0]["id"]
+                     and f["cue"]["acked_at"] is not None)
     await host.send({"type": "ack", "cue": made[1]["id"], "req": "a1"})
     reply = await host.until(lambda f: f["type"] == "ack_result")
     assert reply["req"] == "a1" and reply["cue"]["acked_by"] == "hana"
