@@ -111,11 +111,12 @@ class Director:
         current = deltas.setdefault(second, {})
         # Viewers: livecart's own viewer sockets plus the platform audience its connector reports.
         current["viewers"] = online + max(0, counters.get("joins", 0) - counters.get("leaves", 0))
-        if cursor.claims is not None:
-            current["claims"] = current.get("claims", 0) + max(0, claims - cursor.claims)
-        if cursor.rejections is not None:
-            current["claim_rejections"] = current.get("claim_rejections", 0) + max(
-                0, rejections - cursor.rejections)
+        # Claims are not room events: count the growth of the deals' totals since the last fold (from 0
+        # on a room's first fold, so claims made before anyone watched the room count too).
+        for name, total, before in (("claims", claims, cursor.claims),
+                                    ("claim_rejections", rejections, cursor.rejections)):
+            if total > (before or 0):
+                current[name] = total - (before or 0)
         offset = cursor.offset if cursor.epoch == epoch else 0
         if logged:
             offset = int(logged[-1][0]["offset"])

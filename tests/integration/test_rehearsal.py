@@ -1,0 +1,59 @@
+"""Record and rehearse: a recorded show replayed into a new room makes the expected cues appear on a
+host socket, and never on a viewer socket; a recording of that room replays the same events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from livecart import recording
+from livecart.protocol import load_json
+from tests.support import WAIT, RoomClient, comment, post_events, token, ws_url
+
+SHOW = Path(__file__).parent.parent / "fixtures" / "show_recording.jsonl"
+EXPECTED = {"questions", "thank_order", "thank_gift", "followers"}
+
+
+async def test_a_replayed_show_cues_the_host_and_never_a_viewer(node, room):
+    host = await RoomClient.connect(ws_url(node.port, room, token("host", room, "hana")))
+    viewer = await RoomClient.connect(ws_url(node.port, room, token("viewer", room, "vic")))
+    for c in (host, viewer):
+        await c.recv()
+    events = recording.parse(SHOW.read_bytes().splitlines())
+    url = f"http://127.0.0.1:{node.port}"
+    totals = await recording.replay(url, room, token("ingest", room), recording.schedule(events, 10))
+    assert totals == {"accepted": len(events), "duplicates": 0, "rejected": 0}
+    seen: dict[str, dict] = {}
+    topics: set[str] = set()
+
+    def note(frame: dict) -> bool:
+        if frame["type"] == "cue":
+            seen[frame["cue"]["kind"]] = frame["cue"]
+            if frame["cue"]["kind"] == "questions":
+                topics.add(frame["cue"]["data"]["topic"])
+        return EXPECTED <= seen.keys() and {"size", "price"} <= topics
+
+    await host.until(note, timeout=3 * WAIT)
+    assert seen["thank_order"]["data"]["amount"] == 888.0 and seen["thank_gift"]["data"]["gift"] == "rocket"
+    assert seen["followers"]["data"]["milestone"] == 100
+    await post_events(node.port, room, [comment("marker")])
+    await viewer.until(lambda f: any(e["id"] == "marker" for e in f.get("events", [])))
+    assert viewer.events[: len(events)] and len(viewer.events) == len(events) + 1
+    assert all(f["type"] in ("snapshot", "batch") for f in viewer.frames)
+    assert "cue" not in repr(viewer.frames)
+    await host.close()
+    await viewer.close()
+
+
+async def test_record_then_replay_into_another_room_gives_the_same_events(node, room):
+    url = f"http://127.0.0.1:{node.port}"
+    events = recording.parse(SHOW.read_bytes().splitlines())[:40]
+    await recording.replay(url, room, token("ingest", room), recording.schedule(events, 1000))
+    saved = await recording.record(url, room, token("assistant", room, "amy"))
+    again = recording.parse(saved.splitlines())
+    assert [e["id"] for e in again] == [e["id"] for e in events]
+    assert [load_json(line)["event"]["offset"] for line in saved.splitlines()] == list(range(1, 41))
+    copy = room + "-copy"
+    totals = await recording.replay(url, copy, token("ingest", copy), recording.schedule(again, 1000))
+    assert totals["accepted"] == 40
+    again_totals = await recording.replay(url, copy, token("ingest", copy), recording.schedule(again, 1000))
+    assert again_totals == {"accepted": 0, "duplicates": 40, "rejected": 0}  # idempotent by event id
