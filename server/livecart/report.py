@@ -125,7 +125,7 @@ def _chart(report: Mapping[str, Any], key: str, label: str, color: str) -> str:
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
              f'aria-label="{escape(label)}">',
-             f'<text x="4" y="14" font-size="12">{escape(label)}</text>',
+             f'<text x="{pad_l + 4}" y="12" font-size="12">{escape(label)}</text>',
              f'<text x="{pad_l - 4}" y="{pad_y + 4}" font-size="10" text-anchor="end">{top:g}</text>',
              f'<line x1="{pad_l}" y1="{height - pad_y}" x2="{width - pad_r}" y2="{height - pad_y}" '
              'stroke="#ccc"/>']
