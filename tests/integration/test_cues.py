@@ -3,7 +3,10 @@ or an overlay; acks; the director runs each room on exactly one node."""
 
 from __future__ import annotations
 
-from tests.support import RoomClient, api, claim, comment, create_deal, post_events, token, ws_url
+from livecart.cues import Cue
+from livecart.web.node import Node
+from tests.conftest import node_settings
+from tests.support import WAIT, RoomClient, api, claim, comment, create_deal, post_events, token, ws_url
 
 
 async def staff_and_audience(port: int, room: str) -> dict[str, RoomClient]:
@@ -133,3 +136,41 @@ async def test_the_director_runs_a_room_on_exactly_one_node(make_node, room):
     assert sorted(s > 0 for s in steps) == [False, True], steps
     for h in hosts:
         await h.close()
+
+
+async def test_a_node_takes_over_a_room_whose_director_stopped_without_repeating_its_cues(
+        make_node, redis_server, room, tmp_path):
+    first = Node(node_settings(redis_server.url, tmp_path / "first"))
+    await first.start()
+    try:
+        host = await RoomClient.connect(ws_url(first.port, room, token("host", room, "hana")))
+        await host.recv()
+        deal = await create_deal(first.port, room, stock=10, limit_per_user=10)
+        assert (await claim(first.port, room, deal["id"], "u1", qty=9))[0] == 200
+        await host.until(lambda f: f["type"] == "cue" and f["cue"]["kind"] == "low_stock")
+        assert first.director.steps.get(room, 0) > 0
+        second = await make_node()
+        watcher = await RoomClient.connect(ws_url(second.port, room, token("assistant", room, "amy")))
+        await watcher.recv()
+        await host.close()
+    finally:
+        await first.stop()
+    # The lease lapses; the second node directs the room from now on (its stats frames show it).
+    await watcher.until(lambda f: f["type"] == "stats" and second.director.steps.get(room, 0) >= 3,
+                        timeout=3 * WAIT)
+    status, listed = await api(second.port, "GET", f"/api/rooms/{room}/cues", token("host", room))
+    kinds = [c["kind"] for c in listed["cues"]]
+    assert kinds.count("low_stock") == 1 and kinds.count("stock_level") == 1, kinds
+    assert not [f for f in watcher.frames if f["type"] == "cue" and f["cue"]["kind"] in ("low_stock",
+                                                                                         "stock_level")]
+    await watcher.close()
+
+
+async def test_the_store_refuses_a_rule_key_within_its_cooldown(node, room):
+    cue = Cue(id="a1", kind="low_stock", priority="high", text="x", created_at=1000, expires_at=2000,
+              key="low_stock:d1", cooldown_ms=30_000)
+    twin = Cue(id="a2", kind="low_stock", priority="high", text="x", created_at=1000, expires_at=2000,
+               key="low_stock:d1", cooldown_ms=30_000)
+    assert [c.id for c in await node.cue_store.emit(room, [cue], 10_000)] == ["a1"]
+    assert await node.cue_store.emit(room, [twin], 39_999) == []
+    assert [c.id for c in await node.cue_store.emit(room, [twin], 40_000)] == ["a2"]
