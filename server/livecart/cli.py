@@ -19,6 +19,7 @@ import aiohttp
 from livecart import auth, recording
 from livecart.auth import check_room_name
 from livecart.config import DEFAULT_PORT, Settings
+from livecart.cues import load_rules
 from livecart.errors import BadRequest
 from livecart.logs import configure_logging
 
@@ -83,6 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, RuntimeError, ValueError, BadRequest, aiohttp.ClientError) as exc:
             print(f"livecart {args.command}: {exc}", file=sys.stderr)
             return 1
+    try:
+        load_rules(settings.cue_rules or None)
+    except (OSError, ValueError) as exc:  # a bad rules file stops the node before it starts
+        print(f"livecart serve: {exc}", file=sys.stderr)
+        return 2
     return serve(settings)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,13 +173,3 @@ def count_words(word_lists: Iterable[list[str]], top: int = 10) -> list[tuple[st
         counts.update(set(words))
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
 
-
-def answered_topics(cues: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """topic -> ack ms, from acked question cues."""
-    out: dict[str, int] = {}
-    for cue in cues:
-        if cue.get("kind") == "questions" and cue.get("acked_at"):
-            topic = cue.get("data", {}).get("topic")
-            if isinstance(topic, str):
-                out[topic] = max(out.get(topic, 0), int(cue["acked_at"]))
-    return out

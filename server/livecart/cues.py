@@ -88,6 +88,16 @@ def load_rules(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
             raise ValueError(f"cue rules: unknown rule [{name}]; known: {', '.join(RULES)}")
         if rule.get("priority", "normal") not in PRIORITIES:
             raise ValueError(f"cue rules: [{name}] priority must be one of {', '.join(PRIORITIES)}")
+        for key, value in rule.items():
+            if key in ("zh", "en"):
+                ok = isinstance(value, str)
+            elif key in ("priority", "enabled"):
+                ok = True
+            else:  # thresholds: a number, or a list of them
+                items = value if isinstance(value, list) else [value]
+                ok = all(isinstance(v, int | float) and not isinstance(v, bool) for v in items)
+            if not ok:
+                raise ValueError(f"cue rules: [{name}] {key} has the wrong type")
     return rules
 
 
@@ -331,6 +341,8 @@ class CueEngine:
                     self.said.add(key)
                 cues.append(self._cue(name, cfg, key, signal, now, cooldown_ms))
         self.active = active
+        longest = max((float(c.get("cooldown_s", 60)) for c in self.rules.values()), default=0) * 1000
+        self.fired = {g: at for g, at in self.fired.items() if now - at < longest}
         return cues
 
     def _cue(self, name: str, cfg: Mapping[str, Any], key: str, signal: Signal, now: int,

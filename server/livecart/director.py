@@ -75,8 +75,12 @@ class Director:
 
     async def run(self) -> None:
         await asyncio.to_thread(self.segmenter.warm)  # jieba's dictionary, off the event loop
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
-            await asyncio.sleep(STEP_S)
+            # A fixed rate, not a fixed pause: a slow step must not stretch the 2 s low_stock promise.
+            due = max(due + STEP_S, loop.time())
+            await asyncio.sleep(due - loop.time())
             try:
                 await self.step_all()
             except StoreUnavailable:
@@ -87,10 +91,18 @@ class Director:
         touched, self.touched = self.touched | set(self.local_rooms), set()
         await self.stats.touch(touched, now)
         for room in await self.stats.active_rooms(now - ACTIVE_MS):
-            if await self.cue_store.lease(room, self.node_id, LEASE_MS):
-                await self.step(room)
-            else:
+            if not await self.cue_store.lease(room, self.node_id, LEASE_MS):
                 self.desks.pop(room, None)  # someone else runs it; on takeover we warm up afresh
+                continue
+            try:
+                await self.step(room)
+            except StoreUnavailable:
+                raise
+            except Exception:
+                # A bug met by one room's data must not silence every other room: say it loudly,
+                # forget this room's memory (the next step rebuilds it from Redis) and go on.
+                log.exception("director step failed in room %s", room)
+                self.desks.pop(room, None)
 
     async def step(self, room: str) -> None:
         now = self.clock.now_ms()

@@ -204,3 +204,13 @@ def test_manual_cues_are_validated():
     for body in ({"text": "  "}, {"text": 5}, {"text": "x", "priority": "urgent"}, "x"):
         with pytest.raises(BadRequest):
             manual_cue(body, "amy", T0)
+
+
+def test_a_rules_file_with_a_wrong_type_is_refused(tmp_path):
+    path = tmp_path / "rules.toml"
+    path.write_text('[low_stock]\nfraction = "ten percent"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="fraction"):
+        load_rules(path)
+    path.write_text('[countdown]\nbefore_end_s = [60, "x"]\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="before_end_s"):
+        load_rules(path)
