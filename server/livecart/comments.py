@@ -12,12 +12,14 @@ drop stop words.
 
 from __future__ import annotations
 
+import logging
 import re
-import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+import jieba
 
 __all__ = ["TOPICS", "QuestionBoard", "QuestionCluster", "Segmenter", "count_words", "hot_words",
            "is_question", "topic_of"]
@@ -132,30 +134,22 @@ _CJK = re.compile(r"[\u3400-\u9fff]+")
 
 
 class Segmenter:
-    """Chinese word segmentation (jieba) behind one small interface. jieba builds its dictionary on
-    first use (about a second of CPU), so `warm()` lets a server do that off the event loop."""
+    """Chinese word segmentation (jieba) behind one small interface.
 
-    def __init__(self) -> None:
-        self._tokenizer: Any = None
-        self._lock = threading.Lock()
+    jieba builds its dictionary once per process (about a second of CPU; its own lock makes that
+    thread-safe), and every Segmenter uses that one read-only dictionary: nodes in one process (tests
+    run dozens) do not each pay for it. `warm()` lets a server build it off the event loop."""
 
     def warm(self) -> None:
-        with self._lock:
-            if self._tokenizer is None:
-                import logging
-
-                import jieba
-
-                logging.getLogger("jieba").setLevel(logging.WARNING)  # not "Building prefix dict..."
-                tokenizer = jieba.Tokenizer()
-                tokenizer.initialize()
-                self._tokenizer = tokenizer
+        if not jieba.dt.initialized:
+            logging.getLogger("jieba").setLevel(logging.WARNING)  # not "Building prefix dict..."
+            jieba.initialize()
 
     def words(self, text: str) -> list[str]:
         self.warm()
         out: list[str] = []
         for run in _CJK.findall(text):
-            out += [w for w in self._tokenizer.lcut(run, HMM=True) if len(w) > 1 and w not in _STOP_ZH]
+            out += [w for w in jieba.lcut(run, HMM=True) if len(w) > 1 and w not in _STOP_ZH]
         out += [w for w in _ASCII_WORD.findall(text.lower()) if len(w) > 2 and w not in _STOP_EN]
         return out
 

@@ -22,12 +22,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from livecart.comments import QuestionCluster
 from livecart.deals import DealState, deal_state
 from livecart.errors import BadRequest
 from livecart.stats import Window
+
+if TYPE_CHECKING:
+    from livecart.comments import QuestionCluster
 
 __all__ = ["ONCE_RULES", "PRIORITIES", "Cue", "CueEngine", "RoomView", "Signal", "load_rules", "manual_cue"]
 

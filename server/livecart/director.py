@@ -40,6 +40,7 @@ ACTIVE_MS = 10 * 60_000  # a room with no sockets and no ingest for this long is
 WINDOW_S = 15 * 60  # seconds of buckets the rules can look back on
 FOLD_CHUNK = 5000  # log events folded per room per step (a backlog catches up over a few steps)
 DEALS = 20
+FRESH_MS = 60_000  # events older than this when folded are history, not news
 
 
 @dataclass(slots=True)
@@ -50,7 +51,6 @@ class RoomDesk:
     window: Window = field(default_factory=Window)
     board: QuestionBoard = field(default_factory=QuestionBoard)
     words: deque[tuple[int, list[str]]] = field(default_factory=deque)  # (ts, words of one comment)
-    steps: int = 0
 
 
 class Director:
@@ -148,10 +148,11 @@ class Director:
             desk.words.popleft()
         words = count_words((ws for _ts, ws in desk.words), max(10, int(hot_cfg.get("top", 10))))
         clusters = desk.board.clusters(now)
+        # Only fresh events deserve a thank-you: a first fold of a long history must not thank everyone.
+        fresh = [e for e, _t in logged if int(e["ts"]) >= now - FRESH_MS]
         view = RoomView(now_ms=now, window=desk.window, deals=deals, follows=counters.get("follows", 0),
-                        new_events=[e for e, _t in logged], questions=clusters, hot_words=words)
+                        new_events=fresh, questions=clusters, hot_words=words)
         await self.cue_store.emit(room, desk.engine.step(view), now)
-        desk.steps += 1
         self.steps[room] = self.steps.get(room, 0) + 1
         await self._publish_stats(room, desk, now, clusters, words)
 
