@@ -23,18 +23,24 @@ async def test_a_replayed_show_cues_the_host_and_never_a_viewer(node, room):
     totals = await recording.replay(url, room, token("ingest", room), recording.schedule(events, 10))
     assert totals == {"accepted": len(events), "duplicates": 0, "rejected": 0}
     seen: dict[str, dict] = {}
-    topics: set[str] = set()
+    topics: dict[str, dict] = {}
 
     def note(frame: dict) -> bool:
         if frame["type"] == "cue":
             seen[frame["cue"]["kind"]] = frame["cue"]
             if frame["cue"]["kind"] == "questions":
-                topics.add(frame["cue"]["data"]["topic"])
-        return EXPECTED <= seen.keys() and {"size", "price"} <= topics
+                topics[frame["cue"]["data"]["topic"]] = frame["cue"]
+        return EXPECTED <= seen.keys() and {"size", "price"} <= topics.keys()
 
     await host.until(note, timeout=3 * WAIT)
     assert seen["thank_order"]["data"]["amount"] == 888.0 and seen["thank_gift"]["data"]["gift"] == "rocket"
     assert seen["followers"]["data"]["milestone"] == 100
+    # The host answers the size question: from the next step on, only later questions count.
+    await host.send({"type": "ack", "cue": topics["size"]["id"], "req": "answered"})
+    await host.until(lambda f: f["type"] == "ack_result")
+    await host.until(lambda f: f["type"] == "stats"
+                     and "size" not in {q["topic"] for q in f["stats"]["questions"]}
+                     and "price" in {q["topic"] for q in f["stats"]["questions"]})
     await post_events(node.port, room, [comment("marker")])
     await viewer.until(lambda f: any(e["id"] == "marker" for e in f.get("events", [])))
     assert viewer.events[: len(events)] and len(viewer.events) == len(events) + 1
