@@ -24,7 +24,7 @@ from livecart.cues import ONCE_RULES, CueEngine, RoomView
 from livecart.deals import DealState, deal_state
 from livecart.errors import StoreUnavailable
 from livecart.protocol import encode_json
-from livecart.stats import Window, fold, to_wire
+from livecart.stats import Window, fold, merge, to_wire
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.keys import RoomKeys
@@ -90,7 +90,11 @@ class Director:
         now = self.clock.now_ms()
         touched, self.touched = self.touched | set(self.local_rooms), set()
         await self.stats.touch(touched, now)
-        for room in await self.stats.active_rooms(now - ACTIVE_MS):
+        active = await self.stats.active_rooms(now - ACTIVE_MS)
+        for gone in set(self.desks) - set(active):  # quiet for ACTIVE_MS: forget it
+            del self.desks[gone]
+            self.steps.pop(gone, None)
+        for room in active:
             if not await self.cue_store.lease(room, self.node_id, LEASE_MS):
                 self.desks.pop(room, None)  # someone else runs it; on takeover we warm up afresh
                 continue
@@ -120,15 +124,20 @@ class Director:
         rejections = sum(int(v) for d in deals for k, v in d.items() if k.startswith("rej_"))
         deltas = fold(logged)
         second = now // 1000
-        current = deltas.setdefault(second, {})
-        # Viewers: livecart's own viewer sockets plus the platform audience its connector reports.
-        current["viewers"] = online + max(0, counters.get("joins", 0) - counters.get("leaves", 0))
+        current: dict[str, int] = {}
+        # Viewers: livecart's own viewer sockets plus the platform audience its connector reports,
+        # stored when the number changes (readers carry it forward), not as a bucket every second.
+        viewers = online + max(0, counters.get("joins", 0) - counters.get("leaves", 0))
+        if viewers != desk.window.viewers(second):
+            current["viewers"] = viewers
         # Claims are not room events: count the growth of the deals' totals since the last fold (from 0
         # on a room's first fold, so claims made before anyone watched the room count too).
         for name, total, before in (("claims", claims, cursor.claims),
                                     ("claim_rejections", rejections, cursor.rejections)):
             if total > (before or 0):
                 current[name] = total - (before or 0)
+        if current:
+            merge(deltas, second, current)
         offset = cursor.offset if cursor.epoch == epoch else 0
         if logged:
             offset = int(logged[-1][0]["offset"])
@@ -140,7 +149,7 @@ class Director:
             desk.window.add(s, bucket)
         desk.window.trim(second - WINDOW_S)
         self._read_comments(desk, logged)
-        await self._mark_funnel(room, deals, current["viewers"], now)
+        await self._mark_funnel(room, deals, viewers, now)
         desk.board.answered.update(await self.cue_store.answered(room))
         hot_cfg = self.rules.get("hot_words", {})
         hot_from = now - int(hot_cfg.get("window_s", 60)) * 1000

@@ -3,9 +3,10 @@ windows, series and per-deal funnels read from them.
 
 A bucket is a dict of metric -> int for one second of one room (money in cents, like the counters).
 Only non-zero metrics are kept. Every metric but `viewers` is a count that adds up; `viewers` is a
-gauge (viewers online when the second was sampled), so merging keeps the latest sample and a series
-shows the highest value of each step. The director (director.py) folds the room log into buckets once
-a second and store/stats_store.py keeps them in Redis; nothing here awaits.
+gauge, stored only in the seconds where it changed and carried forward when read, so merging keeps
+the latest sample and a series shows the highest value of each step. The director (director.py)
+folds the room log into buckets once a second and store/stats_store.py keeps them in Redis; nothing
+here awaits.
 """
 
 from __future__ import annotations
@@ -112,8 +113,18 @@ class Window:
         return self.buckets[max(known)]["viewers"] if known else None
 
     def mean_viewers(self, start: int, end: int) -> float | None:
-        samples = [b["viewers"] for s, b in self.buckets.items() if start <= s < end and "viewers" in b]
-        return sum(samples) / len(samples) if samples else None
+        """The mean viewers over seconds start <= s < end, each second at the last sample before it
+        (a sample is stored only when the number changes). None when there is no sample yet."""
+        samples = sorted((s, b["viewers"]) for s, b in self.buckets.items() if s < end and "viewers" in b)
+        total, seconds, current, i = 0, 0, None, 0
+        for second in range(start, end):
+            while i < len(samples) and samples[i][0] <= second:
+                current = samples[i][1]
+                i += 1
+            if current is not None:
+                total += current
+                seconds += 1
+        return total / seconds if seconds else None
 
 
 def series(buckets: Mapping[int, Bucket], start: int, end: int, step: int) -> list[dict[str, int]]:

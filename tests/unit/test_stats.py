@@ -58,3 +58,12 @@ def test_deal_funnel_from_stored_fields():
     assert funnel["conversion"] == 0.04 and funnel["claim_success"] == 0.25
     assert funnel["sell_through_s"] == 30.0 and funnel["gmv"] == 792.0 and funnel["cancelled_or_expired"] == 2
     assert deal_funnel(fields, None, None)["conversion"] is None
+
+
+def test_mean_viewers_carries_each_sample_forward():
+    w = Window()
+    w.add(0, {"viewers": 10})
+    w.add(5, {"viewers": 20})
+    assert w.mean_viewers(0, 10) == 15.0  # 5 s at 10, 5 s at 20
+    assert w.mean_viewers(8, 10) == 20.0  # no sample inside: the last one before
+    assert w.mean_viewers(-5, 0) is None

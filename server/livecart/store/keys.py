@@ -89,9 +89,12 @@ class RoomKeys:
     def director(self) -> str:  # string: the node id holding the room's director lease (PX)
         return self._base + "director"
 
+    def stats(self, day: int) -> str:  # hash per UTC day (second // 86400): second -> bucket JSON
+        return f"{self._base}stats:{day}"
+
     @property
-    def stats(self) -> str:  # hash: unix second -> bucket JSON {metric: int} (see stats.py)
-        return self._base + "stats"
+    def stats_days(self) -> str:  # sorted set: the days that have a stats hash, scored by day
+        return self._base + "stats-days"
 
     @property
     def stats_cursor(self) -> str:  # hash: at ("epoch:offset" folded so far), claims, rejections

@@ -24,6 +24,7 @@ from livecart.store.redis_store import UNAVAILABLE, decode_str
 __all__ = ["Cursor", "LoggedEvent", "StatsStore"]
 
 DAY_MS = 86_400_000
+DAY_S = 86_400
 HMGET_MAX = 7200  # wider ranges read the whole hash (one room's stream is hours, not years)
 
 LoggedEvent = tuple[dict[str, Any], int]  # (event, receipt ms)
@@ -93,36 +94,58 @@ class StatsStore:
     async def fold(self, room: str, expected: str, new: str, claims: int, rejections: int,
                    deltas: dict[int, Bucket]) -> bool:
         keys = RoomKeys(room)
-        args: list[Any] = [expected, new, claims, rejections, self.retention_ms, len(deltas)]
+        args: list[Any] = [expected, new, claims, rejections, self.retention_ms, keys.prefix, len(deltas)]
         for second, bucket in sorted(deltas.items()):
             args += [second, " ".join(f"{k}={v}" for k, v in bucket.items())]
         try:
-            return bool(await self._fold(keys=[keys.stats, keys.stats_cursor], args=args))
+            return bool(await self._fold(keys=[keys.stats_cursor, keys.stats_days], args=args))
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
 
     async def buckets(self, room: str, start: int, end: int) -> dict[int, Bucket]:
-        """Buckets of seconds start <= s < end."""
-        key = RoomKeys(room).stats
+        """Buckets of seconds start <= s < end: HMGET for short ranges, whole days for long ones."""
+        keys = RoomKeys(room)
+        found: dict[int, Any] = {}
         try:
             if end - start <= HMGET_MAX:
                 seconds = list(range(start, end))
-                values = await self.client.hmget(key, seconds) if seconds else []
-                found = dict(zip(seconds, values, strict=True))
+                async with self.client.pipeline(transaction=False) as pipe:
+                    days = sorted({s // DAY_S for s in seconds})
+                    for day in days:
+                        pipe.hmget(keys.stats(day), [s for s in seconds if s // DAY_S == day])
+                    for day, values in zip(days, await pipe.execute(), strict=True):
+                        found.update(zip((s for s in seconds if s // DAY_S == day), values, strict=True))
             else:
-                found = {int(k): v for k, v in (await self.client.hgetall(key)).items()}
+                for day in await self._days(room, start // DAY_S, (end - 1) // DAY_S):
+                    found.update({int(k): v for k, v in (await self.client.hgetall(keys.stats(day))).items()})
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
         return {s: {k: int(v) for k, v in load_json(raw).items()}
                 for s, raw in found.items() if raw is not None and start <= s < end}
 
+    async def _days(self, room: str, first: int | str = "-inf", last: int | str = "+inf") -> list[int]:
+        found: list[Any] = await self.client.zrangebyscore(RoomKeys(room).stats_days, first, last)
+        return [int(d) for d in found]
+
     async def span(self, room: str) -> tuple[int, int] | None:
         """The first and last second that have a bucket."""
+        keys = RoomKeys(room)
         try:
-            seconds = [int(k) for k in await self.client.hkeys(RoomKeys(room).stats)]
+            seconds: list[int] = []
+            for day in await self._days(room):  # a day listed may have expired: look until one has data
+                seconds = [int(k) for k in await self.client.hkeys(keys.stats(day))]
+                if seconds:
+                    break
+            if not seconds:
+                return None
+            first = min(seconds)
+            for day in reversed(await self._days(room)):
+                last_day = [int(k) for k in await self.client.hkeys(keys.stats(day))]
+                if last_day:
+                    return first, max(last_day)
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
-        return (min(seconds), max(seconds)) if seconds else None
+        return first, max(seconds)
 
     async def mark(self, room: str, marks: dict[str, int]) -> None:
         """Funnel facts that are true once (viewers when a deal launched, when it sold out)."""
