@@ -3,11 +3,15 @@ host socket, and never on a viewer socket; a recording of that room replays the 
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from livecart import recording
 from livecart.protocol import load_json
-from tests.support import WAIT, RoomClient, comment, post_events, token, ws_url
+from tests.support import SECRET, WAIT, RoomClient, comment, post_events, token, ws_url
 
 SHOW = Path(__file__).parent.parent / "fixtures" / "show_recording.jsonl"
 EXPECTED = {"questions", "thank_order", "thank_gift", "followers"}
@@ -63,3 +67,27 @@ async def test_record_then_replay_into_another_room_gives_the_same_events(node, 
     assert totals["accepted"] == 40
     again_totals = await recording.replay(url, copy, token("ingest", copy), recording.schedule(again, 1000))
     assert again_totals == {"accepted": 0, "duplicates": 40, "rejected": 0}  # idempotent by event id
+
+
+async def test_the_record_and_replay_commands(node, room, tmp_path):
+    url = f"http://127.0.0.1:{node.port}"
+    events = recording.parse(SHOW.read_bytes().splitlines())[:25]
+    await recording.replay(url, room, token("ingest", room), recording.schedule(events, 1000))
+    env = dict(os.environ, LIVECART_SECRET=SECRET, LIVECART_DATA_DIR=str(tmp_path))
+    saved = tmp_path / "show.jsonl"
+
+    async def livecart(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "livecart", *args, "--url", url]
+        return await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True,
+                                       timeout=60)
+
+    done = await livecart("record", "--room", room, "--out", str(saved))
+    assert done.returncode == 0, done.stderr
+    assert [e["id"] for e in recording.parse(saved.read_bytes().splitlines())] == [e["id"] for e in events]
+    done = await livecart("replay", str(saved), "--room", room + "-b", "--speed", "1000")
+    assert done.returncode == 0, done.stderr
+    assert "25 accepted, 0 duplicates, 0 rejected" in done.stdout
+    done = await livecart("replay", str(tmp_path / "missing.jsonl"), "--room", room)
+    assert done.returncode == 1 and "missing.jsonl" in done.stderr
+    done = await livecart("record", "--room", "bad room", "--out", str(saved))
+    assert done.returncode == 1 and "bad_room" in done.stderr
