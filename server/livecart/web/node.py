@@ -146,7 +146,6 @@ class Node:
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:
-    # The hub's and the director's loops handle Redis outages themselves; anything escaping them is a bug
-    # worth shouting.
+    # The hub's loops handle Redis outages themselves; anything escaping them is a bug worth shouting.
     if not task.cancelled() and task.exception() is not None:
         log.critical("%s stopped", task.get_name(), exc_info=task.exception())

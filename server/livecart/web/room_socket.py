@@ -89,25 +89,6 @@ class RoomEndpoint:
             return
         ws.send({"type": "claim_result", "req": req, **reply})
 
-    def _ack(self, ws: WebSocket, message: dict[str, Any]) -> None:
-        """A host (or assistant) marks a cue done: `{"type": "ack", "cue": ID, "req"?}`."""
-        authorize(Claims(ws.role, ws.room, ws.user, 0), ws.room, Action.PRODUCE)
-        cue_id = message.get("cue")
-        if not isinstance(cue_id, str) or not 1 <= len(cue_id) <= 64:
-            raise BadRequest("bad_field", "cue must be a cue id (1-64 characters)")
-        self._spawn(self._run_ack(ws, cue_id, message.get("req")))
-
-    async def _run_ack(self, ws: WebSocket, cue_id: str, req: Any) -> None:
-        try:
-            cue = await self.node.cue_store.ack(ws.room, cue_id, ws.user or ws.role, self.node.clock.now_ms())
-        except BadRequest as exc:
-            ws.send({"type": "error", "req": req, "error": exc.code, "detail": exc.detail})
-            return
-        except StoreUnavailable:
-            ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
-            return
-        ws.send({"type": "ack_result", "req": req, "ok": True, "cue": cue})
-
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
@@ -147,3 +128,22 @@ class RoomEndpoint:
 
     def closed(self, ws: WebSocket) -> None:
         self.node.hub.leave(ws, ws.room)
+
+    def _ack(self, ws: WebSocket, message: dict[str, Any]) -> None:
+        """A host (or assistant) marks a cue done: `{"type": "ack", "cue": ID, "req"?}`."""
+        authorize(Claims(ws.role, ws.room, ws.user, 0), ws.room, Action.PRODUCE)
+        cue_id = message.get("cue")
+        if not isinstance(cue_id, str) or not 1 <= len(cue_id) <= 64:
+            raise BadRequest("bad_field", "cue must be a cue id (1-64 characters)")
+        self._spawn(self._run_ack(ws, cue_id, message.get("req")))
+
+    async def _run_ack(self, ws: WebSocket, cue_id: str, req: Any) -> None:
+        try:
+            cue = await self.node.cue_store.ack(ws.room, cue_id, ws.user or ws.role, self.node.clock.now_ms())
+        except BadRequest as exc:
+            ws.send({"type": "error", "req": req, "error": exc.code, "detail": exc.detail})
+            return
+        except StoreUnavailable:
+            ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
+            return
+        ws.send({"type": "ack_result", "req": req, "ok": True, "cue": cue})
