@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import jieba
+with warnings.catch_warnings():
+    # jieba 0.42 imports pkg_resources, which setuptools 67+ deprecates with a warning at import time
+    # (and the test suite turns warnings into errors); without pkg_resources jieba reads its files
+    # directly, so the warning is noise.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore", UserWarning)
+    import jieba
 
 __all__ = ["TOPICS", "QuestionBoard", "QuestionCluster", "Segmenter", "count_words", "hot_words",
            "is_question", "topic_of"]
@@ -142,7 +149,7 @@ class Segmenter:
 
     def warm(self) -> None:
         if not jieba.dt.initialized:
-            logging.getLogger("jieba").setLevel(logging.WARNING)  # not "Building prefix dict..."
+            jieba.setLogLevel(logging.WARNING)  # not "Building prefix dict..." on every start
             jieba.initialize()
 
     def words(self, text: str) -> list[str]:
