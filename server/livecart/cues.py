@@ -36,6 +36,7 @@ __all__ = ["ONCE_RULES", "PRIORITIES", "Cue", "CueEngine", "RoomView", "Signal",
 PRIORITIES = ("low", "normal", "high")
 MAX_TEXT = 500
 MANUAL_TTL_S = 300
+ONCE_GUARD_MS = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +353,8 @@ class CueEngine:
         texts = {lang: render(str(cfg[lang]), signal.data) for lang in ("zh", "en") if lang in cfg}
         text = texts.get(self.lang) or next(iter(texts.values()), name)
         ttl = signal.ttl_s if signal.ttl_s is not None else float(cfg.get("ttl_s", 120))
+        # The store's guard holds a once-only key for a day (as long as it remembers keys at all).
+        guard_ms = ONCE_GUARD_MS if name in ONCE_RULES else max(cooldown_ms, 1000)
         return Cue(id=new_id(), kind=name, priority=str(cfg.get("priority", "normal")), text=text,
                    created_at=now, expires_at=now + int(ttl * 1000), data=signal.data, texts=texts,
-                   key=key, cooldown_ms=max(cooldown_ms, 1000))
+                   key=key, cooldown_ms=guard_ms)

@@ -4,8 +4,8 @@ room log into the stats buckets, runs the cue engine and publishes the live stat
 A room is active when a node has sockets in it or ingested into it lately (the `lc:rooms` registry).
 Every node tries each active room's lease every second; the holder keeps it by renewing, and another
 node takes over `LEASE_MS` after the holder stops (it died). The new holder warms up from Redis: the
-last minutes of buckets, the newest comments, the rule keys that fired lately (so it does not repeat
-them). What happens in Redis is exact whoever runs: the fold moves a cursor atomically, the cue emit
+last minutes of buckets, the newest comments, the rule keys that fired in the last day (so it does not
+repeat them). What happens in Redis is exact whoever runs: the fold moves a cursor atomically, the cue emit
 refuses keys within their cooldown.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 from livecart.clock import Clock
 from livecart.comments import QuestionBoard, Segmenter, count_words
-from livecart.cues import ONCE_RULES, CueEngine, RoomView
+from livecart.cues import ONCE_GUARD_MS, ONCE_RULES, CueEngine, RoomView
 from livecart.deals import DealState, deal_state
 from livecart.errors import StoreUnavailable
 from livecart.protocol import encode_json
@@ -167,7 +167,7 @@ class Director:
 
     async def _warm(self, room: str, now: int) -> RoomDesk:
         engine = CueEngine(self.rules, self.lang)
-        keys = await self.cue_store.recent_keys(room, now - 3600_000)
+        keys = await self.cue_store.recent_keys(room, now - ONCE_GUARD_MS)
         engine.active.update(keys)  # said lately: stays quiet unless it clears and comes back
         engine.said.update(k for k in keys if k.split(":", 1)[0] in ONCE_RULES)
         desk = RoomDesk(engine=engine)
