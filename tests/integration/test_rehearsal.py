@@ -20,7 +20,8 @@ EXPECTED = {"questions", "thank_order", "thank_gift", "followers"}
 async def test_a_replayed_show_cues_the_host_and_never_a_viewer(node, room):
     host = await RoomClient.connect(ws_url(node.port, room, token("host", room, "hana")))
     viewer = await RoomClient.connect(ws_url(node.port, room, token("viewer", room, "vic")))
-    for c in (host, viewer):
+    overlay = await RoomClient.connect(ws_url(node.port, room, token("overlay", room)))
+    for c in (host, viewer, overlay):
         await c.recv()
     events = recording.parse(SHOW.read_bytes().splitlines())
     url = f"http://127.0.0.1:{node.port}"
@@ -46,12 +47,13 @@ async def test_a_replayed_show_cues_the_host_and_never_a_viewer(node, room):
                      and "size" not in {q["topic"] for q in f["stats"]["questions"]}
                      and "price" in {q["topic"] for q in f["stats"]["questions"]})
     await post_events(node.port, room, [comment("marker")])
-    await viewer.until(lambda f: any(e["id"] == "marker" for e in f.get("events", [])))
-    assert viewer.events[: len(events)] and len(viewer.events) == len(events) + 1
-    assert all(f["type"] in ("snapshot", "batch") for f in viewer.frames)
-    assert "cue" not in repr(viewer.frames)
-    await host.close()
-    await viewer.close()
+    for audience in (viewer, overlay):
+        await audience.until(lambda f: any(e["id"] == "marker" for e in f.get("events", [])))
+        assert len(audience.events) == len(events) + 1
+        assert all(f["type"] in ("snapshot", "batch") for f in audience.frames)
+        assert "cue" not in repr(audience.frames)
+    for c in (host, viewer, overlay):
+        await c.close()
 
 
 async def test_record_then_replay_into_another_room_gives_the_same_events(node, room):
