@@ -147,8 +147,13 @@ def _stock_data(d: Mapping[str, str]) -> dict[str, Any]:
 
 
 def low_stock(view: RoomView, cfg: Mapping[str, Any]) -> Iterator[Signal]:
+    """CONTRACT: a live deal's `left` first at or below the fraction. A sold-out deal counts too: a
+    rush can take the last units between two steps, and `left` did drop below 10 % while live (the
+    key is the deal, so the cue is said once however far it drops)."""
     fraction = float(cfg.get("fraction", 0.10))
-    for d in _live(view):
+    for d in view.deals:
+        if deal_state(d, view.now_ms) not in (DealState.LIVE, DealState.SOLD_OUT):
+            continue
         if int(d["left"]) <= int(d["stock"]) * fraction:
             yield Signal(f"{d['id']}", _stock_data(d))
 

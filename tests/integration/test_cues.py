@@ -174,3 +174,13 @@ async def test_the_store_refuses_a_rule_key_within_its_cooldown(node, room):
     assert [c.id for c in await node.cue_store.emit(room, [cue], 10_000)] == ["a1"]
     assert await node.cue_store.emit(room, [twin], 39_999) == []
     assert [c.id for c in await node.cue_store.emit(room, [twin], 40_000)] == ["a2"]
+
+
+async def test_low_stock_comes_even_when_one_claim_takes_the_whole_stock(node, room):
+    host = await RoomClient.connect(ws_url(node.port, room, token("host", room, "hana")))
+    await host.recv()
+    deal = await create_deal(node.port, room, stock=10, limit_per_user=10)
+    assert (await claim(node.port, room, deal["id"], "whale", qty=10))[0] == 200
+    frame = await host.until(lambda f: f["type"] == "cue" and f["cue"]["kind"] == "low_stock")
+    assert frame["cue"]["data"] == {"deal": deal["id"], "product": "Silk scarf", "left": 0, "stock": 10}
+    await host.close()

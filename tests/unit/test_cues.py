@@ -149,6 +149,15 @@ def test_low_stock_is_about_the_share_of_stock_and_only_for_live_deals():
     assert [c.data["deal"] for c in cues] == ["d3"]
 
 
+def test_low_stock_is_said_once_even_when_a_rush_takes_the_last_units_between_two_steps():
+    engine = engine_for("low_stock")
+    assert [c.data["left"] for c in engine.step(view(T0, deals=[deal(left=0)]))] == [0]
+    assert engine.step(view(T0 + 1000, deals=[deal(left=0)])) == []
+    engine = engine_for("low_stock")
+    assert len(engine.step(view(T0, deals=[deal(left=3)]))) == 1
+    assert engine.step(view(T0 + 1000, deals=[deal(left=0)])) == []
+
+
 def test_stock_level_says_only_the_lowest_level_crossed():
     cues = engine_for("stock_level").step(view(T0, deals=[deal(left=15)]))
     assert [c.data["percent"] for c in cues] == [20]
