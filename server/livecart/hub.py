@@ -190,11 +190,11 @@ class RoomHub:
             return  # the room's first _fill reads whatever this was
         try:
             message = load_json(data)
-            if "deal" in message:
-                self._on_deal(room, fields_from_flat(message["deal"]))
-                return
             if "cue" in message or "stats" in message:
                 self._to_staff(room, message)
+                return
+            if "deal" in message:
+                self._on_deal(room, fields_from_flat(message["deal"]))
                 return
             if "pinned" in message:
                 room.pinned = message["pinned"]
@@ -218,14 +218,15 @@ class RoomHub:
 
     def _to_staff(self, room: Room, message: dict[str, Any]) -> None:
         """Cues and live stats go to host and assistant sockets only, never into the shared batch (which
-        every viewer and overlay gets): a direct frame, encoded once per format. Not to a socket still
-        joining (its first frame must be the snapshot); GET …/cues has what it missed. Not STATE kind:
-        a held state slot keeps only the newest frame, and this one must not replace a batch."""
+        every viewer and overlay gets): a direct frame, encoded once per format. Stats only to sockets
+        that asked for them. Not to a socket still joining (its first frame must be the snapshot);
+        GET …/cues has what it missed. Not STATE kind: a held state slot keeps only the newest frame,
+        and this one must not replace a batch."""
         kind = "cue" if "cue" in message else "stats"
         frame = {"type": kind, kind: message[kind]}
         encoded: dict[Format, bytes] = {}
         for peer in room.peers:
-            if peer.role in STAFF_ROLES and peer.parked is None:
+            if peer.role in STAFF_ROLES and peer.parked is None and (kind == "cue" or peer.stats):
                 data = encoded.get(peer.fmt) or encoded.setdefault(peer.fmt, encode_frame(frame, peer.fmt))
                 peer.send_frame(data, FrameKind.EVENTS)
 

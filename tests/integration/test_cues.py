@@ -125,16 +125,23 @@ async def test_a_viewer_socket_may_not_ack(node, room):
 
 async def test_the_director_runs_a_room_on_exactly_one_node(make_node, room):
     a, b = await make_node(), await make_node()
-    hosts = [await RoomClient.connect(ws_url(n.port, room, token("host", room, "hana"))) for n in (a, b)]
-    for h in hosts:
+    hosts = [await RoomClient.connect(ws_url(n.port, room, token("host", room, "hana"), stats=1))
+             for n in (a, b)]
+    quiet = await RoomClient.connect(ws_url(b.port, room, token("host", room, "hana")))  # no ?stats=1
+    for h in [*hosts, quiet]:
         await h.recv()
     await post_events(a.port, room, [comment("c1")])
     for h in hosts:  # live stats frames come from whichever node directs the room
-        await h.until(lambda f: f["type"] == "stats")
+        frame = await h.until(lambda f: f["type"] == "stats")
+        assert frame["stats"]["last_min"]["comments"] >= 0 and "viewers" in frame["stats"]
         await h.until(lambda f: f["type"] == "stats")
     steps = [n.director.steps.get(room, 0) for n in (a, b)]
     assert sorted(s > 0 for s in steps) == [False, True], steps
-    for h in hosts:
+    # A host socket that did not ask for stats gets cues but no stats frames.
+    await api(a.port, "POST", f"/api/rooms/{room}/cues", token("assistant", room, "amy"), {"text": "now"})
+    await quiet.until(lambda f: f["type"] == "cue")
+    assert "stats" not in [f["type"] for f in quiet.frames]
+    for h in [*hosts, quiet]:
         await h.close()
 
 
@@ -150,7 +157,8 @@ async def test_a_node_takes_over_a_room_whose_director_stopped_without_repeating
         await host.until(lambda f: f["type"] == "cue" and f["cue"]["kind"] == "low_stock")
         assert first.director.steps.get(room, 0) > 0
         second = await make_node()
-        watcher = await RoomClient.connect(ws_url(second.port, room, token("assistant", room, "amy")))
+        watcher = await RoomClient.connect(ws_url(second.port, room, token("assistant", room, "amy"),
+                                                  stats=1))
         await watcher.recv()
         await host.close()
     finally:

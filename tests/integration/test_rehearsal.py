@@ -18,7 +18,7 @@ EXPECTED = {"questions", "thank_order", "thank_gift", "followers"}
 
 
 async def test_a_replayed_show_cues_the_host_and_never_a_viewer(node, room):
-    host = await RoomClient.connect(ws_url(node.port, room, token("host", room, "hana")))
+    host = await RoomClient.connect(ws_url(node.port, room, token("host", room, "hana"), stats=1))
     viewer = await RoomClient.connect(ws_url(node.port, room, token("viewer", room, "vic")))
     overlay = await RoomClient.connect(ws_url(node.port, room, token("overlay", room)))
     for c in (host, viewer, overlay):

@@ -40,6 +40,7 @@ class RoomEndpoint:
         claims = verify(self.node.settings.secret, query.get("token"))
         authorize(claims, room, Action.WATCH)
         ws.room, ws.role, ws.user, ws.fmt = room, claims.role, claims.user, fmt
+        ws.stats = query.get("stats") == "1"  # opt-in: a page that shows no live numbers gets none
         ws.expires_at = claims.expires_at
         ws.session = (since, epoch) if since is not None and epoch else (None, None)
 
