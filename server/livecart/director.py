@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from livecart.comments import QuestionBoard, Segmenter, count_words
 from livecart.cues import ONCE_GUARD_MS, ONCE_RULES, CueEngine, RoomView
 from livecart.deals import DealState, deal_state
 from livecart.errors import StoreUnavailable
+from livecart.metrics import Metrics
 from livecart.protocol import encode_json
 from livecart.stats import Window, fold, merge, to_wire
 from livecart.store.cue_store import CueStore
@@ -56,13 +58,14 @@ class RoomDesk:
 class Director:
     def __init__(self, store: RedisStore, deal_store: DealStore, cue_store: CueStore, stats_store: StatsStore,
                  *, clock: Clock, node_id: str, rules: Mapping[str, Mapping[str, Any]], lang: str,
-                 local_rooms: Any, sharded_pubsub: bool = False) -> None:
+                 local_rooms: Any, metrics: Metrics, sharded_pubsub: bool = False) -> None:
         self.store, self.deal_store, self.cue_store, self.stats = store, deal_store, cue_store, stats_store
         self.clock = clock
         self.node_id = node_id
         self.rules = rules
         self.lang = lang
         self.local_rooms = local_rooms  # a live view of the rooms with sockets on this node (hub.rooms)
+        self.metrics = metrics
         self.segmenter = Segmenter()
         self.desks: dict[str, RoomDesk] = {}
         self.touched: set[str] = set()
@@ -98,8 +101,10 @@ class Director:
             if not await self.cue_store.lease(room, self.node_id, LEASE_MS):
                 self.desks.pop(room, None)  # someone else runs it; on takeover we warm up afresh
                 continue
+            started = time.perf_counter()
             try:
                 await self.step(room)
+                self.metrics.director_seconds.observe(time.perf_counter() - started)
             except StoreUnavailable:
                 raise
             except Exception:
@@ -107,6 +112,7 @@ class Director:
                 # forget this room's memory (the next step rebuilds it from Redis) and go on.
                 log.exception("director step failed in room %s", room)
                 self.desks.pop(room, None)
+        self.metrics.directed_rooms.set(len(self.desks))
 
     async def step(self, room: str) -> None:
         now = self.clock.now_ms()
@@ -161,7 +167,8 @@ class Director:
         fresh = [e for e, _t in logged if int(e["ts"]) >= now - FRESH_MS]
         view = RoomView(now_ms=now, window=desk.window, deals=deals, follows=counters.get("follows", 0),
                         new_events=fresh, questions=clusters, hot_words=words)
-        await self.cue_store.emit(room, desk.engine.step(view), now)
+        for cue in await self.cue_store.emit(room, desk.engine.step(view), now):
+            self.metrics.cues.labels(cue.kind).inc()
         self.steps[room] = self.steps.get(room, 0) + 1
         await self._publish_stats(room, desk, now, clusters, words)
 

@@ -3,6 +3,8 @@ or an overlay; acks; the director runs each room on exactly one node."""
 
 from __future__ import annotations
 
+import aiohttp
+
 from livecart.cues import Cue
 from livecart.web.node import Node
 from tests.conftest import node_settings
@@ -192,3 +194,6 @@ async def test_low_stock_comes_even_when_one_claim_takes_the_whole_stock(node, r
     frame = await host.until(lambda f: f["type"] == "cue" and f["cue"]["kind"] == "low_stock")
     assert frame["cue"]["data"] == {"deal": deal["id"], "product": "Silk scarf", "left": 0, "stock": 10}
     await host.close()
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{node.port}/metrics") as r:
+        text = await r.text()
+    assert 'livecart_cues_total{kind="low_stock"} 1.0' in text and "livecart_directed_rooms 1.0" in text

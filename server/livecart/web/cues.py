@@ -79,6 +79,7 @@ def add_cue_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
                       Format.MSGPACK if request.content_type == "application/msgpack" else Format.JSON)
         cue = manual_cue(body, by_whom(claims), node.clock.now_ms())
         await node.cue_store.emit(room, [cue], cue.created_at)
+        node.metrics.cues.labels(cue.kind).inc()
         return json_response({"cue": cue.to_wire()}, 201)
 
     async def list_cues(request: web.Request) -> web.Response:
