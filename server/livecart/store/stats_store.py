@@ -10,6 +10,7 @@ Guarantees:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -30,14 +31,22 @@ HMGET_MAX = 7200  # wider ranges read the whole hash (one room's stream is hours
 LoggedEvent = tuple[dict[str, Any], int]  # (event, receipt ms)
 
 
+@dataclass(frozen=True, slots=True)
 class Cursor:
-    __slots__ = ("at", "claims", "epoch", "offset", "rejections")
+    """How far the room log has been folded ("epoch:offset", "" before the first fold), and the deals'
+    claim and rejection totals at that fold (None before the first)."""
 
-    def __init__(self, at: str, claims: int | None, rejections: int | None) -> None:
-        self.at = at
-        epoch, _, offset = at.partition(":")
-        self.epoch, self.offset = epoch, int(offset or 0)
-        self.claims, self.rejections = claims, rejections
+    at: str
+    claims: int | None
+    rejections: int | None
+
+    @property
+    def epoch(self) -> str:
+        return self.at.partition(":")[0]
+
+    @property
+    def offset(self) -> int:
+        return int(self.at.partition(":")[2] or 0)
 
 
 class StatsStore:
