@@ -12,25 +12,24 @@ refuses keys within their cooldown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from livecart.clock import Clock
-from livecart.comments import QuestionBoard, Segmenter, count_words
+from livecart.comments import QuestionBoard, QuestionCluster, Segmenter, count_words
 from livecart.cues import ONCE_GUARD_MS, ONCE_RULES, CueEngine, RoomView
 from livecart.deals import DealState, deal_state
 from livecart.errors import StoreUnavailable
 from livecart.metrics import Metrics
-from livecart.protocol import encode_json
 from livecart.stats import Window, fold, merge, to_wire
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
-from livecart.store.keys import RoomKeys
-from livecart.store.redis_store import UNAVAILABLE, RedisStore
+from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import LoggedEvent, StatsStore
 
 __all__ = ["Director"]
@@ -58,7 +57,7 @@ class RoomDesk:
 class Director:
     def __init__(self, store: RedisStore, deal_store: DealStore, cue_store: CueStore, stats_store: StatsStore,
                  *, clock: Clock, node_id: str, rules: Mapping[str, Mapping[str, Any]], lang: str,
-                 local_rooms: Any, metrics: Metrics, sharded_pubsub: bool = False) -> None:
+                 local_rooms: Iterable[str], metrics: Metrics) -> None:
         self.store, self.deal_store, self.cue_store, self.stats = store, deal_store, cue_store, stats_store
         self.clock = clock
         self.node_id = node_id
@@ -70,7 +69,6 @@ class Director:
         self.desks: dict[str, RoomDesk] = {}
         self.touched: set[str] = set()
         self.steps: dict[str, int] = {}  # room -> steps this node ran (tests check "exactly one node")
-        self._publish = "SPUBLISH" if sharded_pubsub else "PUBLISH"
 
     def touch(self, room: str) -> None:
         """This node saw activity in `room` (ingest): it is registered on the next step, no Redis call."""
@@ -206,7 +204,7 @@ class Director:
                 marks[f"{d['id']}:sold_out_at"] = now
         await self.stats.mark(room, marks)
 
-    async def _publish_stats(self, room: str, desk: RoomDesk, now: int, clusters: Any,
+    async def _publish_stats(self, room: str, desk: RoomDesk, now: int, clusters: list[QuestionCluster],
                              words: list[tuple[str, int]]) -> None:
         second = now // 1000
         w = desk.window
@@ -219,9 +217,6 @@ class Director:
             "questions": [c.to_wire() for c in clusters[:5]],
             "hot_words": [[word, n] for word, n in words[:10]],
         }
-        try:
-            await self.store.client.execute_command(  # type: ignore[no-untyped-call]
-                self._publish, RoomKeys(room).channel, encode_json({"stats": live}))
-        except UNAVAILABLE:
-            pass  # a lost stats frame is replaced a second later
+        with contextlib.suppress(StoreUnavailable):  # a lost stats frame is replaced a second later
+            await self.cue_store.publish_stats(room, live)
 

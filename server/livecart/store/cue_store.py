@@ -111,6 +111,14 @@ class CueStore:
         out = [_with_ack(load_json(b), a) for b, a in zip(bodies, acks, strict=True) if b is not None]
         return out[::-1]
 
+    async def publish_stats(self, room: str, live: dict[str, Any]) -> None:
+        """The live stats frame's body to every node's host and assistant sockets of the room."""
+        try:
+            await self.client.execute_command(  # type: ignore[no-untyped-call]
+                self._publish, RoomKeys(room).channel, encode_json({"stats": live}))
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
     async def answered(self, room: str) -> dict[str, int]:
         try:
             found = await self.client.hgetall(RoomKeys(room).answered)
