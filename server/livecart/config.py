@@ -72,6 +72,10 @@ class Settings:
     hold_s: float = 300.0  # a successful claim holds its units this long, waiting for payment
     price_floor: float = 0.10  # deal prices under this share of list price need "confirm": true
     shutdown_timeout_s: float = 8.0
+    # Cues and statistics
+    cue_rules: str = ""  # a TOML rules file; "" for the built-in livecart/cue_rules.toml
+    cue_lang: str = "zh"  # the language of a cue's `text` (both are in `texts`)
+    stats_retention_days: float = 30.0  # stats, cues and funnels are kept this long after a room's last fold
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Settings:

@@ -20,6 +20,7 @@ from typing import Any
 
 from redis.asyncio import RedisCluster
 
+from livecart.auth import STAFF_ROLES
 from livecart.batch import BUSY_EVENTS, Batch, tick_for
 from livecart.clock import Clock
 from livecart.errors import StoreUnavailable
@@ -194,6 +195,9 @@ class RoomHub:
             return  # the room's first _fill reads whatever this was
         try:
             message = load_json(data)
+            if "cue" in message or "stats" in message:
+                self._to_staff(room, message)
+                return
             if "deal" in message:
                 self._on_deal(room, fields_from_flat(message["deal"]))
                 return
@@ -216,6 +220,20 @@ class RoomHub:
         if room.batch.missing():
             self._spawn(self._fill(room))
         self._schedule_flush(room)
+
+    def _to_staff(self, room: Room, message: dict[str, Any]) -> None:
+        """Cues and live stats go to host and assistant sockets only, never into the shared batch (which
+        every viewer and overlay gets): a direct frame, encoded once per format. Stats only to sockets
+        that asked for them. Not to a socket still joining (its first frame must be the snapshot);
+        GET …/cues has what it missed. Not STATE kind: a held state slot keeps only the newest frame,
+        and this one must not replace a batch."""
+        kind = "cue" if "cue" in message else "stats"
+        frame = {"type": kind, kind: message[kind]}
+        encoded: dict[Format, bytes] = {}
+        for peer in room.peers:
+            if peer.role in STAFF_ROLES and peer.parked is None and (kind == "cue" or peer.stats):
+                data = encoded.get(peer.fmt) or encoded.setdefault(peer.fmt, encode_frame(frame, peer.fmt))
+                peer.send_frame(data, FrameKind.EVENTS)
 
     def _on_deal(self, room: Room, fields: dict[str, str]) -> None:
         if room.update_deal(fields, self.clock.now_ms()):

@@ -29,6 +29,7 @@ class Peer(Protocol):
     role: str
     floor: int  # the highest room offset this socket has been sent
     parked: list[Batch] | None  # batches flushed while the socket was joining
+    stats: bool  # asked for the once-a-second live stats frame (host and assistant sockets)
 
     def send_frame(self, data: bytes, kind: FrameKind) -> None: ...
 

@@ -14,6 +14,7 @@ from livecart.auth import Action, Claims, authorize, check_room_name, verify
 from livecart.errors import BadRequest, StoreUnavailable, TooLarge
 from livecart.protocol import Format, decode, encode_json
 from livecart.room import snapshot_frame
+from livecart.web.cues import add_cue_routes
 from livecart.web.deals import add_deal_routes
 from livecart.web.ingest import ingest_batch, limit_key, rate_limit_ingest
 
@@ -119,4 +120,5 @@ def create_app(node: Node) -> web.Application:
     app.router.add_post("/api/rooms/{room}/events", post_events)
     app.router.add_get("/api/rooms/{room}/state", get_state)
     add_deal_routes(app, NODE)
+    add_cue_routes(app, NODE)
     return app

@@ -22,13 +22,17 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from livecart.clock import Clock
 from livecart.config import Settings, cluster_address
+from livecart.cues import load_rules
+from livecart.director import Director
 from livecart.errors import CloseCode
 from livecart.hub import RoomHub
 from livecart.metrics import Metrics
 from livecart.ratelimit import RateLimiter, TokenBucket
+from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.embedded import EmbeddedRedis
 from livecart.store.redis_store import RedisStore
+from livecart.store.stats_store import StatsStore
 from livecart.web.deals import ClaimDesk
 from livecart.web.ingest import IngestEndpoint
 from livecart.web.room_socket import RoomEndpoint
@@ -98,6 +102,13 @@ class Node:
                            presence_s=s.presence_s,
                            metrics=self.metrics)
         self.claims = ClaimDesk(self, s.hold_s)
+        self.cue_store = CueStore(self.redis, retention_days=s.stats_retention_days, sharded_pubsub=sharded)
+        self.stats_store = StatsStore(self.redis, retention_days=s.stats_retention_days)
+        self.director = Director(self.store, self.deal_store, self.cue_store, self.stats_store,
+                                 clock=self.clock, node_id=s.node_id, rules=load_rules(s.cue_rules or None),
+                                 lang=s.cue_lang, local_rooms=self.hub.rooms, metrics=self.metrics)
+        self._director_task = asyncio.create_task(self.director.run(), name="director")
+        self._director_task.add_done_callback(_report_crash)
         self._hub_task = asyncio.create_task(self.hub.run(), name="hub")
         self._hub_task.add_done_callback(_report_crash)
         self._claims_task = asyncio.create_task(self.claims.run(), name="claim-stats")
@@ -131,7 +142,8 @@ class Node:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.claims.flush(), 2)  # refusals answered from memory
             self._hub_task.cancel()
-            await asyncio.wait([self._hub_task], timeout=2)
+            self._director_task.cancel()
+            await asyncio.wait([self._hub_task, self._director_task], timeout=2)
             await self.hub.stop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -150,4 +162,4 @@ class Node:
 def _report_crash(task: asyncio.Task[None]) -> None:
     # The hub's loops handle Redis outages themselves; anything escaping them is a bug worth shouting.
     if not task.cancelled() and task.exception() is not None:
-        log.critical("room hub stopped", exc_info=task.exception())
+        log.critical("%s stopped", task.get_name(), exc_info=task.exception())

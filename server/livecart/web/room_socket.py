@@ -45,6 +45,7 @@ class RoomEndpoint:
         claims = verify(self.node.settings.secret, query.get("token"))
         authorize(claims, room, Action.WATCH)
         ws.room, ws.role, ws.user, ws.fmt = room, claims.role, claims.user, fmt
+        ws.stats = query.get("stats") == "1"  # opt-in: a page that shows no live numbers gets none
         ws.expires_at = claims.expires_at
         ws.session = (since, epoch) if since is not None and epoch else (None, None)
 
@@ -70,6 +71,8 @@ class RoomEndpoint:
             self._claim(ws, message)
         elif kind == "comment":
             self._comment(ws, message)
+        elif kind == "ack":
+            self._ack(ws, message)
         else:
             raise BadRequest("unknown_type", f"unknown message type {kind!r}")
 
@@ -138,3 +141,22 @@ class RoomEndpoint:
 
     def closed(self, ws: WebSocket) -> None:
         self.node.hub.leave(ws, ws.room)
+
+    def _ack(self, ws: WebSocket, message: dict[str, Any]) -> None:
+        """A host (or assistant) marks a cue done: `{"type": "ack", "cue": ID, "req"?}`."""
+        authorize(Claims(ws.role, ws.room, ws.user, 0), ws.room, Action.PRODUCE)
+        cue_id = message.get("cue")
+        if not isinstance(cue_id, str) or not 1 <= len(cue_id) <= 64:
+            raise BadRequest("bad_field", "cue must be a cue id (1-64 characters)")
+        self._spawn(self._run_ack(ws, cue_id, message.get("req")))
+
+    async def _run_ack(self, ws: WebSocket, cue_id: str, req: Any) -> None:
+        try:
+            cue = await self.node.cue_store.ack(ws.room, cue_id, ws.user or ws.role, self.node.clock.now_ms())
+        except BadRequest as exc:
+            ws.send({"type": "error", "req": req, "error": exc.code, "detail": exc.detail})
+            return
+        except StoreUnavailable:
+            ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
+            return
+        ws.send({"type": "ack_result", "req": req, "ok": True, "cue": cue})

@@ -67,7 +67,7 @@ class SocketLimits:
 
 class WebSocket(asyncio.Protocol):
     __slots__ = ("endpoint", "errors", "expires_at", "floor", "fmt", "held", "last_seen", "listener", "open",
-                 "parked", "proto", "role", "room", "session", "transport", "user")
+                 "parked", "proto", "role", "room", "session", "stats", "transport", "user")
 
     def __init__(self, listener: Listener) -> None:
         self.listener = listener
@@ -85,6 +85,7 @@ class WebSocket(asyncio.Protocol):
         self.errors = 0
         self.last_seen = time.monotonic()
         self.session: Any = None  # per-endpoint extra state (e.g. an ingest queue), None for viewers
+        self.stats = False  # a host or assistant socket that asked for live stats frames (?stats=1)
         # True while frames may be sent: kept as a plain attribute because fan-out reads it per socket
         # per tick; refreshed whenever the protocol state can change (_flush_protocol, close).
         self.open = False
