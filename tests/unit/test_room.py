@@ -18,10 +18,10 @@ def deal(**overrides):
 
 
 def snapshot(**overrides):
-    values = {"epoch": "e1", "offset": 7, "counters": {"likes": 3}, "recent": [], "deals": [],
-              "pinned": None}
+    values = {"epoch": "e1", "offset": 7, "counters": {"likes": 3}, "recent": [], "deals": []}
+    stage = {"pinned": overrides.pop("pinned", None), "highlight": None, "announcement": None}
     values.update(overrides)
-    return Snapshot(**values)
+    return Snapshot(**values, stage=stage)
 
 
 async def test_a_deal_update_is_queued_once_per_change():
