@@ -26,3 +26,13 @@ export async function api(token, method, path, body) {
 export function roomPath(room, rest = "") {
   return `/api/rooms/${encodeURIComponent(room)}${rest}`;
 }
+
+/** The token's claims, read for display only (the server checks the signature, not us). */
+export function tokenClaims(token) {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(decodeURIComponent(escape(atob(payload))));
+  } catch {
+    return {};
+  }
+}

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.support import WAIT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Waits for something to appear on a page: generous, the machine may be busy. Never a speed check.
 UI_WAIT_MS = int(WAIT * 2000)
+expect.set_options(timeout=UI_WAIT_MS)
 
 
 def artifacts_dir() -> Path:

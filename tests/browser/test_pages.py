@@ -1,0 +1,244 @@
+"""The pages in real headless Chromium against real nodes: load cleanly, follow a deal from the console
+to the overlay and the viewer's claim to sold out, keep strangers' text as text, resume after a restart.
+
+Waits are Playwright waits with generous timeouts (UI_WAIT_MS): they check that something happens, never
+how fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import Page, expect
+
+from livecart.config import Settings
+from livecart.web.node import Node
+from tests.browser.conftest import UI_WAIT_MS, Browsing, screenshot
+from tests.conftest import node_settings
+from tests.support import api, comment, create_deal, free_port, post_events, token
+
+PAGE_ROLES = {"overlay": "overlay", "host": "host", "console": "assistant", "viewer": "viewer"}
+XSS_TEXT = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+XSS_NAME = "<b onmouseover=alert(1)>Lin</b>"
+
+
+def page_path(page: str, room: str, user: str | None = None, lang: str = "en", **query: Any) -> str:
+    tok = token(PAGE_ROLES[page], room, user)
+    extra = "".join(f"&{k}={v}" for k, v in query.items())
+    return f"/{page}?room={room}&token={tok}&lang={lang}{extra}"
+
+
+async def live(page: Page) -> None:
+    await page.locator("body[data-status='live']").wait_for(state="attached")
+
+
+def product(port: int, name: str = "Silk scarf 真丝围巾") -> dict[str, str]:
+    return {"id": "p1", "name": name, "image_url": f"http://127.0.0.1:{port}/client/lib/sample-product.svg"}
+
+
+async def show_on_dark(page: Page) -> None:
+    """The overlay must be see-through; paint the page dark only for the screenshot."""
+    transparent = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert transparent == "rgba(0, 0, 0, 0)"
+    await page.evaluate("document.documentElement.style.background = '#1c2230'")
+
+
+async def test_every_page_loads_with_a_strict_csp_and_no_console_errors(make_node, room, browser):
+    node = await make_node()
+    browsing = Browsing(browser, node.port)
+    for name in PAGE_ROLES:
+        ctx = await browser.new_context()
+        page = await ctx.new_page()
+        browsing.errors.watch(page)
+        response = await page.goto(f"http://127.0.0.1:{node.port}{page_path(name, room, user='lin')}")
+        assert response is not None and response.status == 200
+        csp = await response.header_value("content-security-policy")
+        assert csp is not None and "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert await response.header_value("referrer-policy") == "no-referrer"
+        await live(page)
+        await ctx.close()
+    assert browsing.errors.messages == []
+
+
+async def test_files_outside_client_web_are_not_served(make_node):
+    node = await make_node()
+    for path in ("/client/../pyproject.toml", "/client/lib/%2e%2e/%2e%2e/cli.py", "/client/lib/missing.js",
+                 "/client/README.md"):
+        status, body = await api(node.port, "GET", path, "")
+        assert status == 404 and body["error"] == "not_found", path
+
+
+async def test_a_deal_goes_from_console_to_overlay_and_sells_out_everywhere(make_node, room, browser):
+    node = await make_node()
+    b = Browsing(browser, node.port)
+    console = await b.open(page_path("console", room), 1440, 900)
+    overlay = await b.open(page_path("overlay", room, lang="zh"), 1920, 1080)
+    host = await b.open(page_path("host", room), 1280, 720)
+    lin = await b.open(page_path("viewer", room, user="lin"), 390, 844)
+    mei = await b.open(page_path("viewer", room, user="mei"), 390, 844)
+    for page in (console, overlay, host, lin, mei):
+        await live(page)
+    await expect(console.locator("#overlay-presence")).to_have_attribute("data-overlays", "1",
+                                                                           timeout=UI_WAIT_MS)
+
+    # The assistant creates a deal of 2 units in the console form.
+    form = console.locator("#deal-form")
+    await form.locator("[name=product_id]").fill("p1")
+    await form.locator("[name=product_name]").fill("Silk scarf 真丝围巾")
+    await form.locator("[name=image_url]").fill(product(node.port)["image_url"])
+    await form.locator("[name=price]").fill("199")
+    await form.locator("[name=deal_price]").fill("99")
+    await form.locator("[name=stock]").fill("2")
+    await form.locator("[name=limit_per_user]").fill("1")
+    await form.locator("button[type=submit]").click()
+
+    deal = overlay.locator("#deal")
+    await expect(deal).to_have_attribute("data-state", "live")
+    await expect(deal.locator(".stock-text")).to_have_text("仅剩 2 件")
+    await expect(deal.locator(".deal-name")).to_have_text("Silk scarf 真丝围巾")
+    full_width = await deal.locator(".stock-fill").evaluate("e => e.style.width")
+    assert full_width == "100%"
+
+    # Lin claims in the viewer page: the overlay's bar drops, the console's numbers agree with the API.
+    await lin.locator("#claim").click()
+    await expect(lin.locator("#claim-result")).to_have_class("ok")
+    await expect(deal).to_have_attribute("data-left", "1")
+    await expect(deal.locator(".stock-text")).to_have_text("仅剩 1 件")
+    assert await deal.locator(".stock-fill").evaluate("e => e.style.width") == "50%"
+    status, listing = await api(node.port, "GET", f"/api/rooms/{room}/deals", token("assistant", room))
+    [stored] = listing["deals"]
+    row = console.locator(f"[data-deal='{stored['id']}']")
+    for cell, value in (("left", 1), ("held", 1), ("sold", 0), ("buyers", 1), ("stock", 2)):
+        await expect(row.locator(f".{cell}")).to_have_text(str(value))
+        assert stored[cell] == value
+    await expect(mei.locator("#deal")).to_have_attribute("data-left", "1")
+
+    # Lin may not take a second unit (limit 1): the refusal is shown, nothing changes.
+    await lin.locator("#claim").click()
+    await expect(lin.locator("#claim-result")).to_have_class("refused")
+    await expect(lin.locator("#claim-result")).to_have_text("You reached the limit for this deal")
+
+    # Mei takes the last one: sold out on every page.
+    await mei.locator("#claim").click()
+    await expect(mei.locator("#claim-result")).to_have_class("ok")
+    await expect(deal).to_have_attribute("data-state", "sold_out")
+    await expect(deal.locator(".sold-out-stamp")).to_be_visible()
+    await expect(row.locator(".state")).to_have_text("Sold out")
+    await expect(row.locator(".left")).to_have_text("0")
+    await expect(lin.locator("#stock-text")).to_have_text("Sold out")
+    await expect(lin.locator("#claim")).to_be_disabled()
+    await expect(host.locator("#deal-left")).to_have_text("Sold out")
+
+    await show_on_dark(overlay)
+    await overlay.wait_for_timeout(700)  # let the sell-out animation land for the picture
+    await screenshot(overlay, "overlay")
+    await screenshot(console, "console")
+    await screenshot(host, "host")
+    await screenshot(lin, "viewer")
+    assert b.errors.messages == []
+
+
+async def test_a_risky_price_needs_confirmation_and_the_console_mints_a_working_obs_url(make_node, room,
+                                                                                        browser):
+    node = await make_node()
+    b = Browsing(browser, node.port)
+    console = await b.open(page_path("console", room, lang="zh"), 1440, 900)
+    await live(console)
+    await expect(console.locator("#overlay-presence")).to_have_attribute("data-overlays", "0")
+    form = console.locator("#deal-form")
+    for name, value in (("product_id", "p2"), ("product_name", "Tea"), ("price", "100"), ("deal_price", "5")):
+        await form.locator(f"[name={name}]").fill(value)
+    await form.locator("button[type=submit]").click()
+    dialog = console.locator("#confirm-dialog")
+    await expect(dialog).to_be_visible()
+    await console.keyboard.press("Escape")  # cancel by keyboard: nothing is created
+    await expect(dialog).to_be_hidden()
+    assert (await api(node.port, "GET", f"/api/rooms/{room}/deals", token("viewer", room)))[1]["deals"] == []
+    await form.locator("button[type=submit]").click()
+    await dialog.locator("button[value=yes]").click()
+    await expect(console.locator("#deals [data-deal]")).to_have_count(1)
+    [deal] = (await api(node.port, "GET", f"/api/rooms/{room}/deals", token("viewer", room)))[1]["deals"]
+    assert deal["deal_price"] == 5 and deal["price"] == 100
+
+    # "Copy OBS URL" mints an overlay token; the URL works, and the console sees the overlay connect.
+    await console.locator("#copy-obs").click()
+    url_field = console.locator("#copied-url")
+    await expect(url_field).to_have_attribute("data-role", "overlay")
+    obs_url = await url_field.input_value()
+    assert obs_url.startswith(f"http://127.0.0.1:{node.port}/overlay?room={room}&token=")
+    overlay = await b.open(obs_url.removeprefix(f"http://127.0.0.1:{node.port}"), 1920, 1080)
+    await expect(overlay.locator("#deal .deal-name")).to_have_text("Tea")
+    await expect(console.locator("#overlay-presence")).to_have_attribute("data-overlays", "1",
+                                                                           timeout=UI_WAIT_MS)
+    await overlay.context.close()
+    await expect(console.locator("#overlay-presence")).to_have_attribute("data-overlays", "0",
+                                                                           timeout=UI_WAIT_MS)
+    assert b.errors.messages == []
+
+
+async def test_html_in_comments_and_names_is_shown_as_text_and_runs_nothing(make_node, room, browser):
+    node = await make_node()
+    b = Browsing(browser, node.port)
+    console = await b.open(page_path("console", room), 1440, 900)
+    overlay = await b.open(page_path("overlay", room), 1920, 1080)
+    viewer = await b.open(page_path("viewer", room, user="lin"), 390, 844)
+    for page in (console, overlay, viewer):
+        await live(page)
+    event = comment("x1", XSS_TEXT, user="u-x")
+    event["user"]["name"] = XSS_NAME
+    assert (await post_events(node.port, room, [event]))[0] == 200
+
+    await expect(overlay.locator("#comments .comment-text")).to_have_text(XSS_TEXT)
+    await expect(overlay.locator("#comments .comment-name")).to_have_text(XSS_NAME)
+    await expect(viewer.locator("#comments .comment")).to_have_text(f"{XSS_NAME} {XSS_TEXT}")
+    feed_item = console.locator("#comment-feed .comment")
+    await expect(feed_item.locator(".comment-text")).to_have_text(XSS_TEXT)
+
+    # Pinned to the overlay from the console: still text.
+    await feed_item.locator(".do-highlight").click()
+    await expect(overlay.locator("#highlight .highlight-text")).to_have_text(XSS_TEXT)
+    await expect(overlay.locator("#highlight .highlight-name")).to_have_text(XSS_NAME)
+
+    # The filter finds it by its text.
+    await console.locator("#comment-filter").fill("no such words")
+    await expect(feed_item).to_be_hidden()
+    await console.locator("#comment-filter").fill("onerror")
+    await expect(feed_item).to_be_visible()
+
+    for page in (console, overlay, viewer):
+        assert await page.evaluate("window.__pwned") is None
+        assert await page.locator("#comments img, #comment-feed img, #highlight img, script:not([src])").count() == 0
+    assert b.errors.messages == []
+
+
+async def test_the_overlay_resumes_after_the_node_restarts_without_a_reload(redis_server, tmp_path, room,
+                                                                            browser):
+    port = free_port()
+
+    def settings() -> Settings:
+        return node_settings(redis_server.url, tmp_path / "node", port=port)
+
+    node = Node(settings())
+    await node.start()
+    try:
+        b = Browsing(browser, port)
+        overlay = await b.open(page_path("overlay", room), 1920, 1080)
+        await live(overlay)
+        await create_deal(port, room, product=product(port), stock=5)
+        await expect(overlay.locator("#deal")).to_have_attribute("data-left", "5")
+        await overlay.evaluate("window.__sameDocument = true")
+
+        await node.stop()
+        await expect(overlay.locator("body")).not_to_have_attribute("data-status", "live")
+        node = Node(settings())
+        await node.start()
+
+        await live(overlay)
+        await post_events(port, room, [comment("after-restart", "back on air")])
+        await expect(overlay.locator("#comments .comment-text")).to_have_text("back on air")
+        await expect(overlay.locator("#deal")).to_have_attribute("data-left", "5")  # kept its state
+        assert await overlay.evaluate("window.__sameDocument") is True  # never reloaded
+    finally:
+        await node.stop()
+    # The drop itself may log a failed websocket attempt while the port is closed; nothing else.
+    assert [m for m in b.errors.messages if "WebSocket connection" not in m] == []
