@@ -7,6 +7,7 @@ how fast.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.async_api import Page, expect
@@ -207,7 +208,8 @@ async def test_html_in_comments_and_names_is_shown_as_text_and_runs_nothing(make
 
     for page in (console, overlay, viewer):
         assert await page.evaluate("window.__pwned") is None
-        assert await page.locator("#comments img, #comment-feed img, #highlight img, script:not([src])").count() == 0
+        injected = page.locator("#comments img, #comment-feed img, #highlight img, script:not([src])")
+        assert await injected.count() == 0
     assert b.errors.messages == []
 
 
@@ -242,3 +244,51 @@ async def test_the_overlay_resumes_after_the_node_restarts_without_a_reload(redi
         await node.stop()
     # The drop itself may log a failed websocket attempt while the port is closed; nothing else.
     assert [m for m in b.errors.messages if "WebSocket connection" not in m] == []
+
+
+async def test_every_overlay_widget_shows_its_part_of_the_room(make_node, room, browser):
+    node = await make_node()
+    b = Browsing(browser, node.port)
+    overlay = await b.open(page_path("overlay", room, goal_likes=1000, goal_shares=10), 1920, 1080)
+    await live(overlay)
+    assistant = token("assistant", room, "amy")
+    deal = await create_deal(node.port, room, product=product(node.port, "真丝围巾 Silk scarf"), stock=20)
+    image = product(node.port)["image_url"]
+    question = "Does the scarf come in blue? 有蓝色吗？"
+    await api(node.port, "POST", f"/api/rooms/{room}/pin", assistant,
+              {"product": {"name": "Jasmine tea 茉莉花茶", "price": 39, "image_url": image}})
+    await api(node.port, "POST", f"/api/rooms/{room}/announcement", assistant,
+              {"text": "Free shipping today 今日包邮"})
+    await api(node.port, "POST", f"/api/rooms/{room}/highlight", assistant, {"text": question, "name": "Mei"})
+    likes = {"id": "l1", "type": "like", "user": {"id": "u9", "name": "Bo"}, "count": 640}
+    order = {"id": "o1", "type": "order", "user": {"id": "u1", "name": "Lin"}, "order_id": "o1",
+             "product_id": "p1", "qty": 2, "amount": 198, "status": "paid"}
+    share = {"id": "s1", "type": "share", "user": {"id": "u3"}}
+    comments = [comment("c1", "好漂亮！", "ann"), comment("c2", "Just bought one", "jo")]
+    await post_events(node.port, room, [*comments, likes, share, order])
+    for user in ("u1", "u2", "u3", "u4", "u5", "u6", "u7"):
+        await api(node.port, "POST", f"/api/rooms/{room}/deals/{deal['id']}/claims",
+                  token("viewer", room, user), {"qty": 2, "key": "k"})
+
+    # 20 units: 7 claims of 2, and the paid order of 2 (no claim_id) sells deal stock externally.
+    await expect(overlay.locator("#deal")).to_have_attribute("data-left", "4")
+    await expect(overlay.locator("#deal .stock-text")).to_have_text("Only 4 left")
+    await expect(overlay.locator("#deal .list-price")).to_have_text("¥199")
+    await expect(overlay.locator("#deal .deal-price")).to_have_text("¥99")
+    await expect(overlay.locator("#deal .clock")).to_have_text(re.compile(r"^[0-9]:[0-5][0-9]$"))
+    await expect(overlay.locator("#pinned .pinned-name")).to_have_text("Jasmine tea 茉莉花茶")
+    await expect(overlay.locator("#announcement")).to_have_text("Free shipping today 今日包邮")
+    await expect(overlay.locator("#highlight .highlight-text")).to_have_text(question)
+    await expect(overlay.locator("#orders .order")).to_have_text("Lin just bought 2")
+    await expect(overlay.locator("#goal .goal-likes .goal-count")).to_have_text("640 / 1,000")
+    await expect(overlay.locator("#goal .goal-shares .goal-count")).to_have_text("1 / 10")
+    await expect(overlay.locator("#comments .comment")).to_have_count(2)
+    await show_on_dark(overlay)
+    await overlay.wait_for_timeout(700)  # entry animations done, for the picture
+    await screenshot(overlay, "overlay-widgets")
+
+    # widgets= leaves out what a scene does not want.
+    only_deal = await b.open(page_path("overlay", room, widgets="deal", theme="light", scale=0.8), 1920, 1080)
+    await expect(only_deal.locator("#deal")).to_have_attribute("data-left", "4")
+    assert await only_deal.locator("#pinned, #goal, #comments, #orders, #announcement").count() == 0
+    assert b.errors.messages == []
