@@ -74,6 +74,8 @@ class Console {
     this.conn = null;
     this.filter = "";
     this.cueIds = new Set();
+    this.dealsSeen = "";
+    this.auditTimer = null;
   }
 
   call(method, rest, body) {
@@ -92,6 +94,7 @@ class Console {
       `${t("comments")} ${c.comments || 0}`, `${t("orders")} ${c.orders || 0}`,
       `${t("gmv")} ${money(c.gmv)}`].join(" · "));
     this.renderDeals(state);
+    this.refreshAuditOnChange(state);
     this.renderFeed(state.events);
     this.renderHighlight(state.highlight);
     this.renderCues(state.cues);
@@ -265,6 +268,15 @@ class Console {
       list.prepend(h("li", { class: `cue cue-${cue.priority}` }, h("span", { class: "pill" },
         this.t(cue.priority)), " ", cue.text, " ", h("span", { class: "muted" }, cue.kind)));
     }
+  }
+
+  /** The ledger changes with the deals: re-read it (at most once a second) when they change. */
+  refreshAuditOnChange(state) {
+    const seen = [...state.deals.values()].map((d) => `${d.id}:${d.state}:${d.claims}:${d.stock}:${d.sold}`)
+      .join(",");
+    if (seen === this.dealsSeen || this.auditTimer) return;
+    this.dealsSeen = seen;
+    this.auditTimer = setTimeout(() => { this.auditTimer = null; this.loadAudit(); }, 1000);
   }
 
   async loadAudit() {

@@ -87,7 +87,9 @@ class ViewerView {
       setText(result, this.t("claimed", { m: minutes }));
     } else {
       result.className = "refused";
-      setText(result, this.t(`reason_${reply.reason || reply.error}`) || reply.detail || "");
+      const key = `reason_${reply.reason || reply.error}`;
+      const words = this.t(key);
+      setText(result, words === key ? reply.detail || reply.error || "" : words);
     }
     this.renderDeal(this.deal);
   }

@@ -130,6 +130,18 @@ async def test_a_deal_goes_from_console_to_overlay_and_sells_out_everywhere(make
     await expect(lin.locator("#claim")).to_be_disabled()
     await expect(host.locator("#deal-left")).to_have_text("Sold out")
 
+    # Lin comments from the viewer page; the assistant puts it on the overlay and announces.
+    await lin.locator("#comment-text").fill("抢到了！Got one")
+    await lin.locator("#comment-text").press("Enter")
+    await expect(overlay.locator("#comments .comment-text")).to_have_text("抢到了！Got one")
+    await console.locator("#comment-feed .comment .do-highlight").click()
+    await expect(overlay.locator("#highlight .highlight-text")).to_have_text("抢到了！Got one")
+    await expect(overlay.locator("#highlight .highlight-name")).to_have_text("lin")
+    await console.locator("#announce-text").fill("Next deal at 8 pm 晚八点下一波")
+    await console.locator("#announce-text").press("Enter")
+    await expect(overlay.locator("#announcement")).to_have_text("Next deal at 8 pm 晚八点下一波")
+    await expect(lin.locator("#announcement")).to_have_text("Next deal at 8 pm 晚八点下一波")
+
     await show_on_dark(overlay)
     await overlay.wait_for_timeout(700)  # let the sell-out animation land for the picture
     await screenshot(overlay, "overlay")
@@ -291,4 +303,40 @@ async def test_every_overlay_widget_shows_its_part_of_the_room(make_node, room, 
     only_deal = await b.open(page_path("overlay", room, widgets="deal", theme="light", scale=0.8), 1920, 1080)
     await expect(only_deal.locator("#deal")).to_have_attribute("data-left", "4")
     assert await only_deal.locator("#pinned, #goal, #comments, #orders, #announcement").count() == 0
+    assert b.errors.messages == []
+
+
+async def test_the_console_works_from_the_keyboard(make_node, room, browser):
+    node = await make_node()
+    b = Browsing(browser, node.port)
+    console = await b.open(page_path("console", room, lang="zh"), 1440, 900)
+    await live(console)
+    keys = console.keyboard
+    await console.locator("#deal-form [name=product_id]").focus()
+    for value in ("p3", "茉莉花茶", "", "59", "29"):  # id, name, image, price, deal price
+        await keys.type(value)
+        await keys.press("Tab")
+    await keys.press("Control+A")
+    await keys.type("2")  # stock
+    await keys.press("Enter")  # submits the form
+    row = console.locator("#deals [data-deal]")
+    await expect(row.locator(".stock")).to_have_text("2")
+    await expect(row.locator(".state")).to_have_text("抢购中")
+
+    await row.locator(".restock-n").focus()
+    await keys.press("Control+A")
+    await keys.type("5")
+    await keys.press("Tab")  # to the Restock button
+    await keys.press("Enter")
+    await expect(row.locator(".stock")).to_have_text("7")
+    await row.locator(".do-stop").focus()
+    await keys.press("Space")
+    await expect(row.locator(".state")).to_have_text("已停止")
+    [deal] = (await api(node.port, "GET", f"/api/rooms/{room}/deals", token("viewer", room)))[1]["deals"]
+    assert (deal["stock"], deal["state"], deal["product"]["name"]) == (7, "stopped", "茉莉花茶")
+
+    await console.locator("body").focus()
+    await keys.press("/")
+    assert await console.evaluate("document.activeElement.id") == "comment-filter"
+    await expect(console.locator("#audit li")).not_to_have_count(0)  # the ledger follows the deals
     assert b.errors.messages == []
