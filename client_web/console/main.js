@@ -30,8 +30,9 @@ function refusal(t, reply) {
   return `${t("errorPrefix")}: ${body.detail || body.error || reply.status}`;
 }
 
-/** Read and check the new-deal form; returns [body, error]. The server checks again (400 bad_field). */
-export function dealFromForm(form) {
+/** Read and check the new-deal form; returns [body, error]. The server checks again (400 bad_field).
+ * The clock offset turns a local start time into the server's clock (start_at is server time). */
+export function dealFromForm(form, clockOffsetMs = 0) {
   const v = Object.fromEntries(new FormData(form).entries());
   const num = (name) => Number(v[name]);
   const int = (name) => (Number.isInteger(num(name)) ? num(name) : NaN);
@@ -48,10 +49,16 @@ export function dealFromForm(form) {
   };
   if (v.image_url.trim()) body.product.image_url = v.image_url.trim();
   if (v.keyword.trim()) body.keyword = v.keyword.trim();
+  if (v.countdown_s !== "" && v.start_at !== "") return [null, "give a start delay or a start time, not both"];
   if (v.countdown_s !== "") {
     if (!(int("countdown_s") >= 10 && int("countdown_s") <= 300)) return [null, "start in 10-300 s, or empty"];
     delete body.start_at;
     body.countdown_s = int("countdown_s");
+  }
+  if (v.start_at !== "") {
+    const local = new Date(v.start_at).getTime();
+    if (!Number.isFinite(local)) return [null, "the start time is not a date"];
+    body.start_at = Math.round(local + clockOffsetMs);
   }
   return [body, null];
 }
@@ -171,7 +178,7 @@ class Console {
 
   async createDeal(form) {
     const t = this.t;
-    const [body, error] = dealFromForm(form);
+    const [body, error] = dealFromForm(form, this.conn.clockOffsetMs);
     setText($("deal-form-error"), error || "");
     if (!body) return;
     if (body.deal_price < body.price * PRICE_FLOOR) {

@@ -47,6 +47,7 @@ class OverlayView {
     this.conn = conn;
     this.shownDeal = null; // {id, state}: to animate a start and a sell-out once
     this.deal = null;
+    this.toasted = new Set(); // order ids: a platform may send "placed" and then "paid" for one order
   }
 
   widget(name) {
@@ -195,6 +196,9 @@ class OverlayView {
   showOrder(event) {
     const node = this.widget("orders");
     if (!node || event.type !== "order" || !["placed", "paid"].includes(event.status)) return;
+    if (this.toasted.has(event.order_id)) return;
+    this.toasted.add(event.order_id);
+    if (this.toasted.size > 1000) this.toasted.clear();
     node.hidden = false;
     const toast = h("div", { class: "order enter" },
       this.t("justBought", { name: event.user.name || event.user.id, qty: event.qty }));

@@ -275,9 +275,10 @@ async def test_every_overlay_widget_shows_its_part_of_the_room(make_node, room, 
     likes = {"id": "l1", "type": "like", "user": {"id": "u9", "name": "Bo"}, "count": 640}
     order = {"id": "o1", "type": "order", "user": {"id": "u1", "name": "Lin"}, "order_id": "o1",
              "product_id": "p1", "qty": 2, "amount": 198, "status": "paid"}
+    placed = dict(order, id="o1-placed", status="placed")  # then paid: one toast per order
     share = {"id": "s1", "type": "share", "user": {"id": "u3"}}
     comments = [comment("c1", "好漂亮！", "ann"), comment("c2", "Just bought one", "jo")]
-    await post_events(node.port, room, [*comments, likes, share, order])
+    await post_events(node.port, room, [*comments, likes, share, placed, order])
     for user in ("u1", "u2", "u3", "u4", "u5", "u6", "u7"):
         await api(node.port, "POST", f"/api/rooms/{room}/deals/{deal['id']}/claims",
                   token("viewer", room, user), {"qty": 2, "key": "k"})
@@ -291,7 +292,7 @@ async def test_every_overlay_widget_shows_its_part_of_the_room(make_node, room, 
     await expect(overlay.locator("#pinned .pinned-name")).to_have_text("Jasmine tea 茉莉花茶")
     await expect(overlay.locator("#announcement")).to_have_text("Free shipping today 今日包邮")
     await expect(overlay.locator("#highlight .highlight-text")).to_have_text(question)
-    await expect(overlay.locator("#orders .order")).to_have_text("Lin just bought 2")
+    await expect(overlay.locator("#orders .order")).to_have_text(["Lin just bought 2"])
     await expect(overlay.locator("#goal .goal-likes .goal-count")).to_have_text("640 / 1,000")
     await expect(overlay.locator("#goal .goal-shares .goal-count")).to_have_text("1 / 10")
     await expect(overlay.locator("#comments .comment")).to_have_count(2)
@@ -339,4 +340,40 @@ async def test_the_console_works_from_the_keyboard(make_node, room, browser):
     await keys.press("/")
     assert await console.evaluate("document.activeElement.id") == "comment-filter"
     await expect(console.locator("#audit li")).not_to_have_count(0)  # the ledger follows the deals
+    assert b.errors.messages == []
+
+
+async def test_a_scheduled_deal_counts_down_and_starts_from_the_console(make_node, room, browser):
+    node = await make_node()
+    b = Browsing(browser, node.port)
+    console = await b.open(page_path("console", room), 1440, 900)
+    overlay = await b.open(page_path("overlay", room, lang="zh"), 1920, 1080)
+    await live(console)
+    form = console.locator("#deal-form")
+    for name, value in (("product_id", "p4"), ("product_name", "Umbrella"), ("price", "80"),
+                        ("deal_price", "40"), ("countdown_s", "120")):
+        await form.locator(f"[name={name}]").fill(value)
+    await form.locator("button[type=submit]").click()
+    row = console.locator("#deals [data-deal]")
+    await expect(row.locator(".state")).to_have_text("Coming up")
+    await expect(overlay.locator("#deal")).to_have_attribute("data-state", "scheduled")
+    await expect(overlay.locator("#deal .clock-label")).to_have_text("距开抢")
+    await expect(overlay.locator("#deal .clock")).to_have_text(re.compile(r"^[12]:[0-5][0-9]$"))
+    await row.locator(".do-start").click()
+    await expect(overlay.locator("#deal")).to_have_attribute("data-state", "live")
+    await expect(overlay.locator("#deal .clock-label")).to_have_text("距结束")
+    await expect(row.locator(".do-start")).to_be_disabled()
+
+    # Both a delay and a time: refused in the page, nothing sent.
+    await form.locator("[name=product_id]").fill("p5")
+    await form.locator("[name=product_name]").fill("Hat")
+    await form.locator("[name=price]").fill("80")
+    await form.locator("[name=deal_price]").fill("40")
+    await form.locator("[name=countdown_s]").fill("30")
+    await form.locator("[name=start_at]").fill("2030-01-01T20:00")
+    await form.locator("button[type=submit]").click()
+    error = console.locator("#deal-form-error")
+    await expect(error).to_have_text("give a start delay or a start time, not both")
+    listing = (await api(node.port, "GET", f"/api/rooms/{room}/deals", token("viewer", room)))[1]
+    assert len(listing["deals"]) == 1
     assert b.errors.messages == []
