@@ -89,8 +89,9 @@ class Console {
     return api(this.token, method, roomPath(this.room, rest), body);
   }
 
-  render(state) {
+  render(state, why) {
     const t = this.t;
+    if (why === "reset") fill($("comment-feed")); // a new epoch starts its offsets again from 1
     const c = state.counters;
     const overlays = c.overlays || 0;
     const presence = $("overlay-presence");
@@ -244,6 +245,9 @@ class Console {
 
   renderHighlight(comment) {
     const node = $("highlight-now");
+    const key = comment ? String(comment.at) : "";
+    if (node.dataset.key === key) return; // keep the button under the pointer
+    node.dataset.key = key;
     if (!comment) { fill(node); return; }
     fill(node, h("div", { class: "highlight" }, h("b", {}, comment.name), " ", comment.text, " ",
       h("button", { type: "button", onclick: () => this.highlight(null) }, this.t("unpinComment"))));
@@ -323,7 +327,7 @@ function main() {
   const app = new Console(t, room, token);
   app.conn = new RoomConnection({
     room, token,
-    onChange: (state) => app.render(state),
+    onChange: (state, why) => app.render(state, why),
     onStatus: (status, info) => {
       document.body.dataset.status = status;
       setText($("status"), status === "live" ? t("connected")

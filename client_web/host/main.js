@@ -83,6 +83,10 @@ class HostView {
     this.queue = cues.filter((c) => !this.acked.has(c.id))
       .sort((a, b) => (PRIORITY[a.priority] ?? 1) - (PRIORITY[b.priority] ?? 1) || a.created_at - b.created_at);
     const list = $("cues");
+    // Rebuild only when the queue changed: a button replaced under the pointer would lose its click.
+    const key = this.queue.map((c) => c.id).join(",") || "-";
+    if (list.dataset.key === key) return;
+    list.dataset.key = key;
     if (!this.queue.length) {
       fill(list, h("li", { class: "empty" }, this.t("noCues")));
       return;

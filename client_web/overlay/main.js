@@ -184,7 +184,7 @@ class OverlayView {
     if (!node) return;
     const comments = events.filter((e) => e.type === "comment").slice(-COMMENTS_SHOWN);
     node.hidden = comments.length === 0;
-    const key = comments.map((c) => c.offset).join(",");
+    const key = `${this.conn.state.epoch}:${comments.map((c) => c.offset).join(",")}`;
     if (node.dataset.key === key) return;
     node.dataset.key = key;
     fill(node, comments.map((c) => h("div", { class: "comment", dataset: { offset: c.offset } },

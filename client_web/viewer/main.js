@@ -63,7 +63,7 @@ class ViewerView {
 
   renderComments(events) {
     const comments = events.filter((e) => e.type === "comment").slice(-COMMENTS_SHOWN);
-    const key = comments.length ? comments[comments.length - 1].offset : 0;
+    const key = `${this.conn.state.epoch}:${comments.length ? comments[comments.length - 1].offset : 0}`;
     const node = $("comments");
     if (node.dataset.key === String(key)) return;
     node.dataset.key = String(key);
