@@ -294,7 +294,7 @@ class Console {
     const reply = await this.call("GET", "/audit");
     if (reply.status !== 200) { toast(refusal(this.t, reply), "error"); return; }
     fill($("audit"), reply.body.entries.map((e) => h("li", {},
-      h("span", { class: "muted" }, new Date(Number(e.at)).toLocaleTimeString()), " ",
+      h("span", { class: "muted" }, new Date(Number(e.at)).toLocaleTimeString(document.documentElement.lang)), " ",
       h("b", {}, e.op), " ", e.deal || "", " ", e.by || e.user || "", e.qty ? ` ×${e.qty}` : "",
       e.add ? ` +${e.add}` : "")));
   }
