@@ -151,12 +151,13 @@ async def _serve(settings: Settings) -> None:
 def _print_urls(settings: Settings, port: int) -> None:
     base = f"http://{settings.host}:{port}"
 
-    def url(page: str, role: str) -> str:
-        token = auth.issue(settings.secret, role=role, room=DEMO_ROOM)
+    def url(page: str, role: str, user: str | None = None) -> str:
+        token = auth.issue(settings.secret, role=role, room=DEMO_ROOM, user=user)
         return f"{base}/{page}?room={DEMO_ROOM}&token={token}"
 
     redis = f"redis: {settings.redis_url}" if settings.redis_url else "embedded redis"
     print(f"livecart serving on {base} (data: {Path(settings.data_dir).resolve()}, {redis})")
     print(f"  console: {url('console', 'assistant')}")
     print(f"  overlay: {url('overlay', 'overlay')}")
+    print(f"  viewer:  {url('viewer', 'viewer', user='guest')}")  # a demo viewer who may claim and comment
     print(f"  host:    {url('host', 'host')}", flush=True)

@@ -30,7 +30,7 @@ from livecart.outbound import FrameKind
 from livecart.protocol import Format, encode_frame, load_json
 from livecart.room import Peer, Room, snapshot_frame
 from livecart.store.deal_store import DealStore
-from livecart.store.redis_store import Gap, RedisStore, Snapshot, counters_from_flat, fields_from_flat
+from livecart.store.redis_store import STAGE, Gap, RedisStore, Snapshot, counters_from_flat, fields_from_flat
 from livecart.store.subscriber import ClusterSubscriber, RoomSubscriber
 
 __all__ = ["RoomHub", "SharedSnapshot"]
@@ -99,6 +99,8 @@ class RoomHub:
         room.peers.add(peer)
         if peer.role == "viewer":
             room.viewers += 1
+        elif peer.role == "overlay":
+            room.overlays_here += 1
         self.metrics.connections.inc()
         try:
             await asyncio.shield(room.ready)
@@ -118,6 +120,8 @@ class RoomHub:
         self.metrics.connections.dec()
         if peer.role == "viewer":
             room.viewers -= 1
+        elif peer.role == "overlay":
+            room.overlays_here -= 1
         if not room.peers:
             del self.rooms[room_name]
             if room.flush_handle:
@@ -139,6 +143,7 @@ class RoomHub:
         room.load(snap, self.clock.now_ms())
         with contextlib.suppress(StoreUnavailable):  # known from the first frame, not 0 until presence runs
             room.online = await self.store.online(room.name, self.clock.now_ms())
+            room.overlays = await self.store.online(room.name, self.clock.now_ms(), role="overlay")
         self._schedule_transition(room)
         room.ready.set_result(None)
         await self._fill(room)
@@ -148,11 +153,12 @@ class RoomHub:
             history = await self.store.history(room.name, since, epoch)
             if not isinstance(history, Gap):
                 now = self.clock.now_ms()
-                # Deals and the pinned card are state, not events: a resumed socket gets them current.
-                counters = dict(counters_to_wire(history.counters), online=room.online)
+                # Deals and the stage are state, not events: a resumed socket gets them current.
+                counters = dict(counters_to_wire(history.counters), online=room.online,
+                                overlays=room.overlays)
                 peer.send_frame(encode_frame({"type": "recovered", "offset": history.offset,
                                               "epoch": history.epoch, "now": now, "counters": counters,
-                                              "deals": room.deals_wire(now), "pinned": room.pinned},
+                                              "deals": room.deals_wire(now), **room.stage},
                                              peer.fmt), FrameKind.EVENTS)
                 peer.floor = since
                 events = history.events
@@ -185,7 +191,8 @@ class RoomHub:
             future.set_exception(exc)
             future.exception()  # retrieved here; each waiter re-raises it
             return
-        future.set_result(SharedSnapshot(snap, snapshot_frame(snap, room.online, self.clock.now_ms())))
+        future.set_result(SharedSnapshot(snap, snapshot_frame(snap, room.online, self.clock.now_ms(),
+                                                                         room.overlays)))
 
     # --- from Redis --------------------------------------------------------------------------------
 
@@ -201,9 +208,10 @@ class RoomHub:
             if "deal" in message:
                 self._on_deal(room, fields_from_flat(message["deal"]))
                 return
-            if "pinned" in message:
-                room.pinned = message["pinned"]
-                room.batch.set_field("pinned", room.pinned)
+            stage = next((name for name in STAGE if name in message), None)
+            if stage is not None:
+                room.stage[stage] = message[stage]
+                room.batch.set_field(stage, message[stage])
                 self._schedule_flush(room)
                 return
             epoch, events = message["epoch"], message["events"]
@@ -292,7 +300,7 @@ class RoomHub:
             return
         log.warning("room %s reset: epoch %s -> %s", room.name, room.epoch, snap.epoch)
         room.load(snap, self.clock.now_ms())
-        frame = snapshot_frame(snap, room.online, self.clock.now_ms())
+        frame = snapshot_frame(snap, room.online, self.clock.now_ms(), room.overlays)
         encoded: dict[Format, bytes] = {}
         for peer in list(room.peers):
             if peer.parked is not None:
@@ -372,14 +380,22 @@ class RoomHub:
                 await self._report_presence(room)
 
     async def _report_presence(self, room: Room) -> None:
+        now, ttl_ms = self.clock.now_ms(), int(self.presence_s * 3000)
         try:
-            online = await self.store.presence(room.name, self.node_id, room.viewers, self.clock.now_ms(),
-                                               ttl_ms=int(self.presence_s * 3000))
+            online = await self.store.presence(room.name, self.node_id, room.viewers, now, ttl_ms)
+            overlays = await self.store.presence(room.name, self.node_id, room.overlays_here, now, ttl_ms,
+                                                 role="overlay")
         except StoreUnavailable:
             return
-        if online != room.online and self.rooms.get(room.name) is room:
+        if self.rooms.get(room.name) is not room:
+            return
+        if online != room.online:
             room.online = online
             room.batch.set_online(online)
+            self._schedule_flush(room)
+        if overlays != room.overlays:
+            room.overlays = overlays
+            room.batch.set_overlays(overlays)
             self._schedule_flush(room)
 
     # --- deals --------------------------------------------------------------------------------------

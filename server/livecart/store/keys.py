@@ -35,8 +35,11 @@ class RoomKeys:
         return self._base + "ids"
 
     @property
-    def presence(self) -> str:  # hash: node id -> "count:expires_ms"
+    def presence(self) -> str:  # hash: node id -> "count:expires_ms" of viewer sockets
         return self._base + "presence"
+
+    def presence_of(self, role: str) -> str:  # the same, counting the sockets of another role
+        return self.presence if role == "viewer" else self._base + "presence:" + role
 
     @property
     def channel(self) -> str:  # pub/sub channel of room updates
