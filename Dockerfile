@@ -5,6 +5,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends redis-server \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY server ./server
+COPY client_web ./client_web
 RUN pip install --no-cache-dir .
 RUN useradd --create-home livecart
 USER livecart

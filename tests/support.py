@@ -37,6 +37,7 @@ class RedisProcess:
         self.port = port or free_port()
         self.appendonly = appendonly
         self.proc: subprocess.Popen[bytes] | None = None
+        self.extra_args: list[str] = []
 
     @property
     def url(self) -> str:
@@ -48,6 +49,7 @@ class RedisProcess:
                 "--save", "", "--daemonize", "no", "--loglevel", "warning"]
         if self.appendonly:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
+        args += self.extra_args
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
@@ -71,6 +73,38 @@ class RedisProcess:
             self.proc.terminate()
             self.proc.wait(10)
             self.proc = None
+
+
+class RedisCluster:
+    """A real 3-primary Redis Cluster on loopback (no replicas), made with `redis-cli --cluster create`."""
+
+    def __init__(self, data_dir: Path, size: int = 3) -> None:
+        self.servers = [RedisProcess(data_dir / f"shard{i}", appendonly=False) for i in range(size)]
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.servers[0].port}"
+
+    def start(self) -> None:
+        for server in self.servers:
+            server.extra_args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000",
+                                 "--cluster-config-file", str(server.data_dir / "nodes.conf")]
+            server.start()
+        subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{s.port}" for s in self.servers),
+                        "--cluster-replicas", "0", "--cluster-yes"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=WAIT)
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:  # every node must agree that all slots are served
+            states = [subprocess.run(["redis-cli", "-p", str(s.port), "cluster", "info"], capture_output=True,
+                                     text=True, timeout=WAIT).stdout for s in self.servers]
+            if all("cluster_state:ok" in state for state in states):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("the cluster did not reach cluster_state:ok")
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
 
 
 def token(role: str, room: str, user: str | None = None, ttl: float = 3600) -> str:

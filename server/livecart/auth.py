@@ -17,9 +17,11 @@ from enum import Enum
 
 from livecart.errors import BadRequest, Forbidden, Unauthorized
 
-__all__ = ["ROLES", "Action", "Claims", "authorize", "check_room_name", "issue", "verify"]
+__all__ = ["ROLES", "STAFF_ROLES", "Action", "Claims", "authorize", "check_room_name", "issue", "may",
+           "verify"]
 
 ROLES = ("viewer", "assistant", "host", "overlay", "ingest")
+STAFF_ROLES = frozenset({"host", "assistant"})  # the only roles that ever see cues and live stats
 WILDCARD_ROLES = ("assistant", "ingest")
 KEY_ID = "k1"
 MAX_TOKEN_CHARS = 4096
@@ -34,6 +36,7 @@ class Action(Enum):
     CLAIM = "claim"  # claim a flash deal (needs a user)
     COMMENT = "comment"  # comment from a viewer socket (needs a user)
     MANAGE = "manage"  # deals, pins, cues, announcements
+    PRODUCE = "produce"  # read cues, live stats and reports; ack cues (the people running the show)
 
 
 _ALLOWED: dict[Action, frozenset[str]] = {
@@ -42,6 +45,7 @@ _ALLOWED: dict[Action, frozenset[str]] = {
     Action.CLAIM: frozenset({"viewer"}),
     Action.COMMENT: frozenset({"viewer"}),
     Action.MANAGE: frozenset({"assistant"}),
+    Action.PRODUCE: STAFF_ROLES,
 }
 _NEEDS_USER = frozenset({Action.CLAIM, Action.COMMENT})
 
@@ -122,6 +126,12 @@ def authorize(claims: Claims, room: str, action: Action) -> None:
         raise Forbidden(f"role {claims.role!r} may not {action.value}")
     if action in _NEEDS_USER and not claims.user:
         raise Forbidden(f"a token without a user may watch but not {action.value}")
+
+
+def may(role: str, has_user: bool, action: Action) -> bool:
+    """The role half of `authorize`, for a socket whose room was checked when it connected (cheap
+    enough to run per message; call `authorize` for the error when it says no)."""
+    return role in _ALLOWED[action] and (has_user or action not in _NEEDS_USER)
 
 
 def _sign(secret: str, signing_input: str) -> bytes:

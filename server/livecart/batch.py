@@ -5,7 +5,8 @@ Calling contract (pure; the hub owns timers, Redis and sockets):
   `next_offset` are dropped as duplicates; events past a hole are held back.
 - After any `add_events`, call `missing()`: a `(first, last)` offset range the hub must fetch from history
   (pub/sub is at-most-once; a hole means a message was lost) and feed back with `add_events`.
-- `set_counters`, `set_deal`, `set_online` record latest values; only the last value per tick is sent.
+- `set_counters`, `set_deal`, `set_online`, `set_overlays` record latest values; only the last value per
+  tick is sent.
 - `flush(now_ms)` returns the `Batch` to send this tick, or None when nothing changed.
 """
 
@@ -63,7 +64,7 @@ class RoomBatch:
         self._ready: list[dict[str, Any]] = []
         self._ahead: dict[int, dict[str, Any]] = {}
         self._counters: dict[str, Any] | None = None
-        self._online: int | None = None
+        self._presence: dict[str, int] = {}  # "online" (viewers), "overlays": totals across nodes
         self._deals: dict[str, dict[str, Any]] = {}
         self._fields: dict[str, Any] = {}
         self.duplicates = 0
@@ -91,7 +92,10 @@ class RoomBatch:
         self._counters = counters
 
     def set_online(self, online: int) -> None:
-        self._online = online
+        self._presence["online"] = online
+
+    def set_overlays(self, overlays: int) -> None:
+        self._presence["overlays"] = overlays
 
     def set_deal(self, deal: dict[str, Any]) -> None:
         self._deals[deal["id"]] = deal
@@ -101,13 +105,12 @@ class RoomBatch:
         self._fields[name] = value
 
     def flush(self) -> Batch | None:
-        if not (self._ready or self._counters is not None or self._online is not None or self._deals
-                or self._fields):
+        if not (self._ready or self._counters is not None or self._presence or self._deals or self._fields):
             return None
         counters = self._counters
-        if self._online is not None:
-            counters = dict(counters or {}, online=self._online)
+        if self._presence:
+            counters = dict(counters or {}, **self._presence)
         batch = Batch(events=self._ready, offset=self.next_offset - 1, counters=counters,
                       deals=list(self._deals.values()), fields=self._fields)
-        self._ready, self._counters, self._online, self._deals, self._fields = [], None, None, {}, {}
+        self._ready, self._counters, self._presence, self._deals, self._fields = [], None, {}, {}, {}
         return batch

@@ -14,11 +14,23 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Secret", "Settings", "load_or_create_secret"]
+__all__ = ["Secret", "Settings", "cluster_address", "load_or_create_secret"]
 
 DEFAULT_PORT = 8080
 DEFAULT_DATA_DIR = "./livecart-data"
 SECRET_FILE = "secret"
+
+
+def cluster_address(redis_url: str) -> tuple[str, int] | None:
+    """(host, port) of a seed node for `redis+cluster://host:port`, None for a plain Redis URL."""
+    if not redis_url.startswith("redis+cluster://"):
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(redis_url)
+    if not parts.hostname:
+        raise ValueError(f"a cluster URL needs a host: {redis_url!r}")
+    return parts.hostname, parts.port or 6379
 
 
 class Secret(str):
@@ -60,6 +72,10 @@ class Settings:
     hold_s: float = 300.0  # a successful claim holds its units this long, waiting for payment
     price_floor: float = 0.10  # deal prices under this share of list price need "confirm": true
     shutdown_timeout_s: float = 8.0
+    # Cues and statistics
+    cue_rules: str = ""  # a TOML rules file; "" for the built-in livecart/cue_rules.toml
+    cue_lang: str = "zh"  # the language of a cue's `text` (both are in `texts`)
+    stats_retention_days: float = 30.0  # stats, cues and funnels are kept this long after a room's last fold
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Settings:

@@ -18,6 +18,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from redis.asyncio import RedisCluster
+
+from livecart.auth import STAFF_ROLES
 from livecart.batch import BUSY_EVENTS, Batch, tick_for
 from livecart.clock import Clock
 from livecart.errors import StoreUnavailable
@@ -27,8 +30,8 @@ from livecart.outbound import FrameKind
 from livecart.protocol import Format, encode_frame, load_json
 from livecart.room import Peer, Room, snapshot_frame
 from livecart.store.deal_store import DealStore
-from livecart.store.redis_store import Gap, RedisStore, Snapshot, counters_from_flat, fields_from_flat
-from livecart.store.subscriber import RoomSubscriber
+from livecart.store.redis_store import STAGE, Gap, RedisStore, Snapshot, counters_from_flat, fields_from_flat
+from livecart.store.subscriber import ClusterSubscriber, RoomSubscriber
 
 __all__ = ["RoomHub", "SharedSnapshot"]
 
@@ -67,7 +70,10 @@ class RoomHub:
         self.presence_s = presence_s
         self.metrics = metrics
         self.rooms: dict[str, Room] = {}
-        self.subscriber = RoomSubscriber(subscriber_client, self._on_message, self._on_subscribed)
+        self.subscriber: RoomSubscriber | ClusterSubscriber = (
+            ClusterSubscriber(subscriber_client, self._on_message, self._on_subscribed)
+            if isinstance(subscriber_client, RedisCluster)
+            else RoomSubscriber(subscriber_client, self._on_message, self._on_subscribed))
         self.hold_rooms: set[str] = set()  # rooms where this node made claims that may still be held
         self._loop = asyncio.get_running_loop()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -93,6 +99,8 @@ class RoomHub:
         room.peers.add(peer)
         if peer.role == "viewer":
             room.viewers += 1
+        elif peer.role == "overlay":
+            room.overlays_here += 1
         self.metrics.connections.inc()
         try:
             await asyncio.shield(room.ready)
@@ -112,6 +120,8 @@ class RoomHub:
         self.metrics.connections.dec()
         if peer.role == "viewer":
             room.viewers -= 1
+        elif peer.role == "overlay":
+            room.overlays_here -= 1
         if not room.peers:
             del self.rooms[room_name]
             if room.flush_handle:
@@ -133,6 +143,7 @@ class RoomHub:
         room.load(snap, self.clock.now_ms())
         with contextlib.suppress(StoreUnavailable):  # known from the first frame, not 0 until presence runs
             room.online = await self.store.online(room.name, self.clock.now_ms())
+            room.overlays = await self.store.online(room.name, self.clock.now_ms(), role="overlay")
         self._schedule_transition(room)
         room.ready.set_result(None)
         await self._fill(room)
@@ -142,11 +153,12 @@ class RoomHub:
             history = await self.store.history(room.name, since, epoch)
             if not isinstance(history, Gap):
                 now = self.clock.now_ms()
-                # Deals and the pinned card are state, not events: a resumed socket gets them current.
-                counters = dict(counters_to_wire(history.counters), online=room.online)
+                # Deals and the stage are state, not events: a resumed socket gets them current.
+                counters = dict(counters_to_wire(history.counters), online=room.online,
+                                overlays=room.overlays)
                 peer.send_frame(encode_frame({"type": "recovered", "offset": history.offset,
                                               "epoch": history.epoch, "now": now, "counters": counters,
-                                              "deals": room.deals_wire(now), "pinned": room.pinned},
+                                              "deals": room.deals_wire(now), **room.stage},
                                              peer.fmt), FrameKind.EVENTS)
                 peer.floor = since
                 events = history.events
@@ -179,7 +191,8 @@ class RoomHub:
             future.set_exception(exc)
             future.exception()  # retrieved here; each waiter re-raises it
             return
-        future.set_result(SharedSnapshot(snap, snapshot_frame(snap, room.online, self.clock.now_ms())))
+        future.set_result(SharedSnapshot(snap, snapshot_frame(snap, room.online, self.clock.now_ms(),
+                                                                         room.overlays)))
 
     # --- from Redis --------------------------------------------------------------------------------
 
@@ -189,12 +202,16 @@ class RoomHub:
             return  # the room's first _fill reads whatever this was
         try:
             message = load_json(data)
+            if "cue" in message or "stats" in message:
+                self._to_staff(room, message)
+                return
             if "deal" in message:
                 self._on_deal(room, fields_from_flat(message["deal"]))
                 return
-            if "pinned" in message:
-                room.pinned = message["pinned"]
-                room.batch.set_field("pinned", room.pinned)
+            stage = next((name for name in STAGE if name in message), None)
+            if stage is not None:
+                room.stage[stage] = message[stage]
+                room.batch.set_field(stage, message[stage])
                 self._schedule_flush(room)
                 return
             epoch, events = message["epoch"], message["events"]
@@ -211,6 +228,20 @@ class RoomHub:
         if room.batch.missing():
             self._spawn(self._fill(room))
         self._schedule_flush(room)
+
+    def _to_staff(self, room: Room, message: dict[str, Any]) -> None:
+        """Cues and live stats go to host and assistant sockets only, never into the shared batch (which
+        every viewer and overlay gets): a direct frame, encoded once per format. Stats only to sockets
+        that asked for them. Not to a socket still joining (its first frame must be the snapshot);
+        GET …/cues has what it missed. Not STATE kind: a held state slot keeps only the newest frame,
+        and this one must not replace a batch."""
+        kind = "cue" if "cue" in message else "stats"
+        frame = {"type": kind, kind: message[kind]}
+        encoded: dict[Format, bytes] = {}
+        for peer in room.peers:
+            if peer.role in STAFF_ROLES and peer.parked is None and (kind == "cue" or peer.stats):
+                data = encoded.get(peer.fmt) or encoded.setdefault(peer.fmt, encode_frame(frame, peer.fmt))
+                peer.send_frame(data, FrameKind.EVENTS)
 
     def _on_deal(self, room: Room, fields: dict[str, str]) -> None:
         if room.update_deal(fields, self.clock.now_ms()):
@@ -269,7 +300,7 @@ class RoomHub:
             return
         log.warning("room %s reset: epoch %s -> %s", room.name, room.epoch, snap.epoch)
         room.load(snap, self.clock.now_ms())
-        frame = snapshot_frame(snap, room.online, self.clock.now_ms())
+        frame = snapshot_frame(snap, room.online, self.clock.now_ms(), room.overlays)
         encoded: dict[Format, bytes] = {}
         for peer in list(room.peers):
             if peer.parked is not None:
@@ -349,14 +380,22 @@ class RoomHub:
                 await self._report_presence(room)
 
     async def _report_presence(self, room: Room) -> None:
+        now, ttl_ms = self.clock.now_ms(), int(self.presence_s * 3000)
         try:
-            online = await self.store.presence(room.name, self.node_id, room.viewers, self.clock.now_ms(),
-                                               ttl_ms=int(self.presence_s * 3000))
+            online = await self.store.presence(room.name, self.node_id, room.viewers, now, ttl_ms)
+            overlays = await self.store.presence(room.name, self.node_id, room.overlays_here, now, ttl_ms,
+                                                 role="overlay")
         except StoreUnavailable:
             return
-        if online != room.online and self.rooms.get(room.name) is room:
+        if self.rooms.get(room.name) is not room:
+            return
+        if online != room.online:
             room.online = online
             room.batch.set_online(online)
+            self._schedule_flush(room)
+        if overlays != room.overlays:
+            room.overlays = overlays
+            room.batch.set_overlays(overlays)
             self._schedule_flush(room)
 
     # --- deals --------------------------------------------------------------------------------------

@@ -33,5 +33,13 @@ class Metrics:
                                        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0),
                                        registry=r)
 
+        self.cues = Counter("livecart_cues", "Cues this node stored and published, by kind", ["kind"],
+                            registry=r)
+        self.directed_rooms = Gauge("livecart_directed_rooms", "Rooms whose director lease this node holds",
+                                    registry=r)
+        self.director_seconds = Histogram("livecart_director_step_seconds", "One room's director step",
+                                          buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+                                          registry=r)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

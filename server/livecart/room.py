@@ -14,7 +14,7 @@ from livecart.errors import CloseCode
 from livecart.events import counters_to_wire
 from livecart.outbound import FrameKind
 from livecart.protocol import Format
-from livecart.store.redis_store import Snapshot
+from livecart.store.redis_store import STAGE, Snapshot
 
 __all__ = ["Peer", "Room", "snapshot_frame"]
 
@@ -29,6 +29,7 @@ class Peer(Protocol):
     role: str
     floor: int  # the highest room offset this socket has been sent
     parked: list[Batch] | None  # batches flushed while the socket was joining
+    stats: bool  # asked for the once-a-second live stats frame (host and assistant sockets)
 
     def send_frame(self, data: bytes, kind: FrameKind) -> None: ...
 
@@ -37,21 +38,23 @@ class Peer(Protocol):
 
 class Room:
     __slots__ = ("batch", "busy", "claim_rates", "counters", "deals", "epoch", "flush_handle", "last_flush",
-                 "name", "next_snapshot", "online", "peers", "pinned", "ready", "sent_states",
-                 "transition_handle", "viewers")
+                 "name", "next_snapshot", "online", "overlays", "overlays_here", "peers", "ready",
+                 "sent_states", "stage", "transition_handle", "viewers")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.peers: set[Peer] = set()
-        self.viewers = 0
+        self.viewers = 0  # viewer sockets on this node
+        self.overlays_here = 0  # overlay sockets on this node (the console shows whether one is connected)
         self.epoch = ""
         self.batch = RoomBatch(0)
-        self.online = 0
+        self.online = 0  # viewer sockets across nodes
+        self.overlays = 0  # overlay sockets across nodes
         self.counters: dict[str, Any] = {}  # latest, as clients see them
         self.deals: dict[str, dict[str, str]] = {}  # stored fields, latest seen
         self.sent_states: dict[str, DealState] = {}  # the state each deal had when last sent
         self.claim_rates: dict[str, tuple[int, int, float]] = {}  # deal -> (since ms, claims then, rate)
-        self.pinned: dict[str, Any] | None = None
+        self.stage: dict[str, Any] = dict.fromkeys(STAGE)  # pinned card, highlighted comment, announcement
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.flush_handle: asyncio.TimerHandle | None = None
         self.transition_handle: asyncio.TimerHandle | None = None
@@ -64,15 +67,16 @@ class Room:
         self.epoch, self.batch = snap.epoch, RoomBatch(snap.offset)
         self.deals = {d["id"]: d for d in snap.deals}
         self.sent_states = {i: deal_state(f, now_ms) for i, f in self.deals.items()}
-        self.pinned = snap.pinned
+        self.stage = dict(snap.stage)
         self.counters = counters_to_wire(snap.counters)
 
     def complete_state(self, batch: Batch, now_ms: int) -> None:
-        """Fill a state-only batch with every latest value: counters, online, open deals, the pin."""
-        batch.counters = dict(self.counters, online=self.online)
+        """Fill a state-only batch with every latest value: counters, presence, open deals, the stage."""
+        batch.counters = dict(self.counters, online=self.online, overlays=self.overlays)
         changed = {d["id"] for d in batch.deals}
         batch.deals += [self.deal_wire(i, now_ms) for i in self.current_deal_ids(now_ms) if i not in changed]
-        batch.fields.setdefault("pinned", self.pinned)
+        for name, value in self.stage.items():
+            batch.fields.setdefault(name, value)
 
     def update_deal(self, fields: dict[str, str], now_ms: int) -> bool:
         """Record a deal's fields; queue it for the next tick if anything a client sees changed."""
@@ -133,9 +137,9 @@ class Room:
         return [self.deal_wire(i, now_ms) for i in self.deals]
 
 
-def snapshot_frame(snap: Snapshot, online: int, now_ms: int) -> dict[str, Any]:
+def snapshot_frame(snap: Snapshot, online: int, now_ms: int, overlays: int = 0) -> dict[str, Any]:
     """The first frame of a fresh socket, and the body of GET /api/rooms/{room}/state."""
-    counters = dict(counters_to_wire(snap.counters), online=online)
+    counters = dict(counters_to_wire(snap.counters), online=online, overlays=overlays)
     return {"type": "snapshot", "offset": snap.offset, "epoch": snap.epoch, "recovered": False,
             "now": now_ms, "deals": [deal_to_wire(d, now_ms) for d in snap.deals], "counters": counters,
-            "pinned": snap.pinned, "recent": snap.recent}
+            **snap.stage, "recent": snap.recent}

@@ -10,11 +10,19 @@ import hypothesis.strategies as st
 import pytest
 import redis.asyncio as aioredis
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import (
+    Bundle,
+    MultipleResults,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    multiple,
+    rule,
+)
 
 from livecart.deals import check_claim, parse_spec
 from livecart.errors import Conflict
-from livecart.store.deal_store import DealStore
+from livecart.store.deal_store import ClaimAnswer, DealStore
 from livecart.store.keys import RoomKeys
 
 USERS = st.sampled_from(["ann", "bo", "cy", "di"])
@@ -48,20 +56,42 @@ class DealLedger(RuleBasedStateMachine):
         self.run(self.store.create(self.room, self.deal, spec, "test", start_now=not scheduled))
         self.limit, self.expected_stock = limit, stock
 
-    @rule(target=claims, user=USERS, qty=st.integers(0, 4), key=st.sampled_from(["k1", "k2", "k3"]),
-          hold_ms=st.sampled_from([1, 600_000]))
-    def claim(self, user: str, qty: int, key: str, hold_ms: int) -> str:
+    @rule(target=claims, hold_ms=st.sampled_from([1, 600_000]),
+          batch=st.lists(st.tuples(USERS, st.integers(0, 4), st.sampled_from(["k1", "k2", "k3"])),
+                         min_size=1, max_size=5))
+    def claim(self, hold_ms: int, batch: list[tuple[str, int, str]]) -> MultipleResults[str]:
+        """Claims submitted in the same loop pass go to Redis as ONE script call; each must get the
+        answer the pure rules give when the claims are taken one after another."""
         keys = RoomKeys(self.room)
         stored = self.run(self.client.hgetall(keys.deal(self.deal)))
         fields = {k.decode(): v.decode() for k, v in stored.items()}
-        held = int(self.run(self.client.hget(keys.deal(self.deal) + ":users", user)) or 0)
+        held = {user: int(self.run(self.client.hget(keys.deal(self.deal) + ":users", user)) or 0)
+                for user, _, _ in batch}
+        answered = {(user, key) for user, _, key in batch
+                    if self.run(self.client.hexists(keys.deal(self.deal) + ":keys", f"{user}\n{key}"))}
         seconds, micros = self.run(self.client.time())
-        expected = check_claim(fields, held, qty, seconds * 1000 + micros // 1000)
-        answer = self.run(self.store.claim(self.room, self.deal, user, qty, key, uuid.uuid4().hex, hold_ms))
-        if answer.status != "again":  # a repeated key answers as it first did, by design
+        now = seconds * 1000 + micros // 1000
+
+        async def together() -> list[ClaimAnswer]:
+            return await asyncio.gather(*(self.store.claim(self.room, self.deal, user, qty, key,
+                                                           uuid.uuid4().hex, hold_ms)
+                                          for user, qty, key in batch))
+
+        ids = []
+        for (user, qty, key), answer in zip(batch, self.run(together()), strict=True):
+            reply = answer.parsed()
+            if (user, key) in answered:  # a repeated key answers as it first did, by design
+                assert answer.status == "again", answer
+                continue
+            answered.add((user, key))
             # The pure rules (deals.check_claim) and the Lua script must give the same answer.
-            assert answer.reply.get("reason") == (expected.value if expected else None), (answer, expected)
-        return answer.reply["claim"]["id"] if answer.reply.get("ok") else "none"
+            expected = check_claim(fields, held[user], qty, now)
+            assert reply.get("reason") == (expected.value if expected else None), (reply, expected)
+            if expected is None:
+                fields["left"] = str(int(fields["left"]) - qty)
+                held[user] += qty
+                ids.append(reply["claim"]["id"])
+        return multiple(*ids)
 
     @rule(claim_id=claims, outcome=st.sampled_from(["paid", "cancelled", "refunded", "expired"]))
     def settle(self, claim_id: str, outcome: str) -> None:
@@ -99,6 +129,8 @@ class DealLedger(RuleBasedStateMachine):
                     self.run(self.client.hgetall(keys.deal(self.deal) + ":users")).items()}
         assert all(0 <= n <= self.limit for n in per_user.values()), per_user
         assert sum(per_user.values()) == deal["held"] + deal["sold"], (per_user, deal)
+        # A user's field stays once they have claimed (at 0 after a release): it is how buyers are counted.
+        assert deal["buyers"] == len(per_user), (per_user, deal)
 
     def teardown(self) -> None:
         self.run(self.client.aclose())

@@ -85,23 +85,38 @@ async def test_a_snapshot_of_a_new_room_creates_its_epoch_once(store, room):
     assert (await store.append(room, events("a"), now_ms=1)).epoch == first.epoch
 
 
-async def test_batched_script_calls_get_their_own_results_errors_and_survive_a_script_flush(redis_server):
+async def test_batched_items_share_one_script_call_per_group_and_get_their_own_results(redis_server):
     import asyncio
 
     from redis.exceptions import ResponseError
 
     from livecart.store.batcher import ScriptBatcher
 
+    script = ("if ARGV[1] == 'bad' then return redis.error_reply('ERR bad') end "
+              "local out = {} "
+              "for i = 2, #ARGV do out[#out + 1] = KEYS[1]; out[#out + 1] = ARGV[1] .. ARGV[i] end "
+              "return out")
+
+    def parse(values: list[bytes]) -> str:
+        if values[1].endswith(b"boom"):
+            raise ValueError("boom")
+        return b"/".join(values).decode()
+
     client = aioredis.Redis.from_url(redis_server.url)
-    batcher = ScriptBatcher(client, "if ARGV[1] == 'bad' then return redis.error_reply('ERR bad') end "
-                                    "return {KEYS[1], ARGV[1]}")
+    batcher = ScriptBatcher(client, script, width=2, parse=parse, max_items=2)
     try:
-        results = await asyncio.gather(*(batcher.call([f"k{i}"], ["bad" if i == 3 else f"v{i}"])
-                                         for i in range(6)), return_exceptions=True)
-        assert isinstance(results[3], ResponseError)
-        assert [r for i, r in enumerate(results) if i != 3] == [[f"k{i}".encode(), f"v{i}".encode()]
-                                                                for i in (0, 1, 2, 4, 5)]
+        await client.script_load(script)
+        await client.config_resetstat()
+        futures = [batcher.submit(("k1",), ("a:",), ("x",)), batcher.submit(("k2",), ("b:",), ("y",)),
+                   batcher.submit(("k1",), ("a:",), ("boom",)), batcher.submit(("k3",), ("bad",), ("z",)),
+                   batcher.submit(("k1",), ("a:",), ("w",))]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        assert results[0] == "k1/a:x" and results[1] == "k2/b:y" and results[4] == "k1/a:w"
+        assert isinstance(results[2], ValueError)  # its parse failed: only its own caller sees it
+        assert isinstance(results[3], ResponseError)  # the error reply of its call, not of the others
+        # Group k1 (3 items, at most 2 a call) takes two calls; k2 and k3 one each.
+        assert (await client.info("commandstats"))["cmdstat_evalsha"]["calls"] == 4
         await client.script_flush()  # as after a Redis restart: the script cache is empty
-        assert await batcher.call(["k"], ["again"]) == [b"k", b"again"]
+        assert await batcher.submit(("k",), ("c:",), ("again",)) == "k/c:again"
     finally:
         await client.aclose()

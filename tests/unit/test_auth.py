@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from livecart import auth
-from livecart.auth import Action, authorize, issue, verify
+from livecart.auth import ROLES, Action, Claims, authorize, issue, may, verify
 from livecart.errors import BadRequest, Forbidden, Unauthorized
 
 SECRET = "s3cret"
@@ -97,3 +97,15 @@ def test_authorize_refuses_another_room():
 def test_bad_room_names(room):
     with pytest.raises(BadRequest):
         auth.check_room_name(room)
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_may_agrees_with_authorize_for_every_role_and_action(action):
+    for role in ROLES:
+        for user in (None, "u1"):
+            try:
+                authorize(Claims(role, "r1", user, 0), "r1", action)
+                allowed = True
+            except Forbidden:
+                allowed = False
+            assert may(role, user is not None, action) is allowed, (role, user, action)

@@ -18,10 +18,10 @@ def deal(**overrides):
 
 
 def snapshot(**overrides):
-    values = {"epoch": "e1", "offset": 7, "counters": {"likes": 3}, "recent": [], "deals": [],
-              "pinned": None}
+    values = {"epoch": "e1", "offset": 7, "counters": {"likes": 3}, "recent": [], "deals": []}
+    stage = {"pinned": overrides.pop("pinned", None), "highlight": None, "announcement": None}
     values.update(overrides)
-    return Snapshot(**values)
+    return Snapshot(**values, stage=stage)
 
 
 async def test_a_deal_update_is_queued_once_per_change():
@@ -56,6 +56,22 @@ async def test_state_only_frames_carry_the_whole_room_state():
     frame = batch.frame(NOW + 1)
     assert frame["counters"]["likes"] == 3 and frame["counters"]["online"] == 12
     assert {d["id"] for d in frame["deals"]} == {"d1", "d2"} and frame["pinned"] == {"name": "Tea"}
+
+
+async def test_full_state_frames_carry_overlay_presence_and_every_stage_part():
+    room = Room("r")
+    room.load(snapshot(pinned={"name": "Tea"}), NOW)
+    room.overlays = 1
+    room.batch.set_overlays(1)
+    room.stage["highlight"] = {"text": "<b>hi</b>", "name": "Lin"}
+    room.batch.set_field("highlight", room.stage["highlight"])
+    batch = room.batch.flush()
+    assert batch.counters == {"overlays": 1}  # only what changed, until completed
+    room.complete_state(batch, NOW + 1)
+    frame = batch.frame(NOW + 1)
+    assert frame["counters"]["overlays"] == 1 and frame["counters"]["online"] == 0
+    assert frame["highlight"]["text"] == "<b>hi</b>" and frame["pinned"] == {"name": "Tea"}
+    assert "announcement" in frame and frame["announcement"] is None
 
 
 async def test_claims_per_second_is_measured_over_a_second():

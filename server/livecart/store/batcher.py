@@ -1,74 +1,113 @@
-"""Run many calls of one Lua script in a single Redis round trip.
+"""Run many items through one Lua script in as few calls and round trips as possible.
 
-Claims arrive together (a rush is thousands of viewers pressing at once). Each `call()` queues the
-script's keys and args; the calls queued during one pass of the event loop go out as one pipeline
-(at most `max_batch` per pipeline), and each caller gets its own result or exception. Redis still runs
-every script atomically and in order; only the network and client overhead is shared.
+Claims arrive together (a rush is thousands of viewers pressing at once). Each `submit()` queues one
+item; the items queued during one pass of the event loop that share keys and head arguments (one
+room) become ONE script call, `head + item + item + ...`, and all of the pass's script calls go out in
+one write. The script answers `width` values per item, in order, and each caller gets its own.
+
+Guarantee: the script runs its items in queue order, atomically per call; an error reply or a lost
+connection reaches every caller whose item was in that call, never silently dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio import RedisCluster
 from redis.exceptions import NoScriptError, ResponseError
 
 __all__ = ["ScriptBatcher"]
 
+Group = tuple[tuple[str, ...], tuple[Any, ...]]  # (keys, head arguments)
+Item = tuple[tuple[Any, ...], "asyncio.Future[Any]"]
+
 
 class ScriptBatcher:
-    def __init__(self, client: aioredis.Redis, source: str, max_batch: int = 256) -> None:
+    def __init__(self, client: aioredis.Redis | RedisCluster, source: str, width: int,
+                 parse: Callable[[list[Any]], Any] = list,
+                 on_error: Callable[[Exception], Exception] = lambda exc: exc, max_items: int = 256) -> None:
         self._client = client
         self._source = source
         self._script = client.register_script(source)
-        self._max_batch = max_batch
-        self._queue: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []
+        self._width = width
+        self._parse = parse  # one item's values -> its result (an exception it raises is the result)
+        self._on_error = on_error  # a failed round trip's exception -> what its callers get
+        self._max_items = max_items  # bounds one call's time inside Redis (other commands wait for it)
+        self._queue: dict[Group, list[Item]] = {}
         self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def call(self, keys: list[str], args: list[Any]) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append((keys, args, future))
+    def submit(self, keys: tuple[str, ...], head: tuple[Any, ...],
+               item: tuple[Any, ...]) -> asyncio.Future[Any]:
+        """Queue `item` for the script; the future gets `parse` of the script's `width` values for it.
+
+        A future, not a coroutine: a rush's claims are answered from the batch's callback without a task
+        per claim."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            # Kept: on Python 3.11 get_running_loop() costs a getpid() system call, once per claim.
+            loop = self._loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.setdefault((keys, head), []).append((item, future))
         if not self._scheduled:
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._launch)
-        return await future
+            loop.call_soon(self._launch)
+        return future
 
     def _launch(self) -> None:
         self._scheduled = False
-        queue, self._queue = self._queue, []
-        for start in range(0, len(queue), self._max_batch):
-            asyncio.ensure_future(self._run(queue[start : start + self._max_batch]))
+        queue, self._queue = self._queue, {}
+        calls = [(group, items[start : start + self._max_items])
+                 for group, items in queue.items() for start in range(0, len(items), self._max_items)]
+        asyncio.ensure_future(self._run(calls))
 
-    async def _run(self, calls: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> None:
+    async def _run(self, calls: list[tuple[Group, list[Item]]]) -> None:
+        futures = [future for _, items in calls for _, future in items]
         try:
             results = await self._execute(calls)
             if any(isinstance(r, NoScriptError) for r in results):
                 await self._client.script_load(self._source)  # Redis restarted and lost its script cache
                 results = await self._execute(calls)
         except asyncio.CancelledError:
-            for _, _, future in calls:
+            for future in futures:
                 future.cancel()
             raise
         except Exception as exc:  # handed to every caller, not swallowed
-            for _, _, future in calls:
+            for future in futures:
                 if not future.done():
-                    future.set_exception(exc)
+                    future.set_exception(self._on_error(exc))
             return
-        for (_, _, future), result in zip(calls, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        for (_, items), result in zip(calls, results, strict=True):
+            for index, (_, future) in enumerate(items):
+                if future.done():
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                    continue
+                try:
+                    future.set_result(self._parse(result[index * self._width : (index + 1) * self._width]))
+                except Exception as exc:
+                    future.set_exception(exc)
 
-    async def _execute(self, calls: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> list[Any]:
+    async def _execute(self, calls: list[tuple[Group, list[Item]]]) -> list[Any]:
         """One write of all the calls, hand-packed (RESP), then their replies in order.
 
         redis-py's Pipeline builds and parses Python objects per command, which was the largest share
         of a node's CPU in a claim rush; packing the bytes directly and reading with the connection's
         (hiredis) parser does the same round trip for much less."""
+        if isinstance(self._client, RedisCluster):
+            # Calls of different rooms may live on different shards: one EVALSHA each, concurrently
+            # (the cluster client routes each by its keys' hash tag and reloads a missing script).
+            replies = await asyncio.gather(
+                *(self._script(keys=list(keys), args=[*head, *(word for item, _ in items for word in item)])
+                  for (keys, head), items in calls), return_exceptions=True)
+            for reply in replies:
+                if isinstance(reply, BaseException) and not isinstance(reply, ResponseError):
+                    raise reply  # a lost connection: every caller hears of it
+            return replies
         pool = self._client.connection_pool
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
@@ -77,7 +116,7 @@ class ScriptBatcher:
             for _ in calls:
                 try:
                     results.append(await conn.read_response())
-                except ResponseError as exc:  # an error reply of one script; the others still come
+                except ResponseError as exc:  # an error reply of one call; the others still come
                     results.append(exc)
             return results
         except BaseException:
@@ -86,13 +125,15 @@ class ScriptBatcher:
         finally:
             await pool.release(conn)
 
-    def _pack(self, calls: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> bytes:
+    def _pack(self, calls: list[tuple[Group, list[Item]]]) -> bytes:
         out: list[bytes] = []
         sha = self._script.sha.encode() if isinstance(self._script.sha, str) else self._script.sha
-        for keys, args, _ in calls:
-            words = [b"EVALSHA", sha, str(len(keys)).encode()]
-            words += [w if isinstance(w, bytes) else str(w).encode() for w in (*keys, *args)]
+        for (keys, head), items in calls:
+            words: list[Any] = [b"EVALSHA", sha, len(keys), *keys, *head]
+            for item, _ in items:
+                words += item
             out.append(b"*%d\r\n" % len(words))
             for word in words:
-                out += (b"$%d\r\n" % len(word), word, b"\r\n")
+                data = word if isinstance(word, bytes) else str(word).encode()
+                out += (b"$%d\r\n" % len(data), data, b"\r\n")
         return b"".join(out)

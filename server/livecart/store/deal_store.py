@@ -10,19 +10,18 @@ Guarantees:
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
-
-import redis.asyncio as aioredis
 
 from livecart.deals import DealSpec
 from livecart.errors import Conflict, NotFound, StoreUnavailable
 from livecart.protocol import encode_json, load_json
 from livecart.store.batcher import ScriptBatcher
 from livecart.store.keys import RoomKeys
-from livecart.store.redis_store import UNAVAILABLE, decode_str, fields_from_flat
+from livecart.store.redis_store import UNAVAILABLE, Client, decode_str, fields_from_flat
 
 __all__ = ["ClaimAnswer", "DealStore"]
 
@@ -39,11 +38,25 @@ def _lua(name: str) -> str:
 @dataclass(frozen=True, slots=True)
 class ClaimAnswer:
     status: str  # ok | rejected | again (a repeated key: `reply` is the first answer)
-    reply: dict[str, Any]
+    reply: bytes  # the answer as JSON, as stored for the key: sockets get it spliced into their frame
+
+    def parsed(self) -> dict[str, Any]:
+        return load_json(self.reply)  # type: ignore[no-any-return]
+
+
+def _claim_answer(values: list[Any]) -> ClaimAnswer:
+    status, reply = decode_str(values[0]), values[1]
+    if status == "err":
+        raise NotFound("no_such_deal", "no such deal in this room")
+    return ClaimAnswer(status, reply if isinstance(reply, bytes) else reply.encode())
+
+
+def _unavailable(exc: Exception) -> Exception:
+    return StoreUnavailable(str(exc)) if isinstance(exc, UNAVAILABLE) else exc
 
 
 class DealStore:
-    def __init__(self, client: aioredis.Redis, *, sharded_pubsub: bool = False) -> None:
+    def __init__(self, client: Client, *, sharded_pubsub: bool = False) -> None:
         self.client = client
         self._publish = "SPUBLISH" if sharded_pubsub else "PUBLISH"
         self._create = client.register_script(_lua("deal_create.lua"))
@@ -51,7 +64,9 @@ class DealStore:
         self._settle = client.register_script(_lua("settle.lua"))
         self._expire = client.register_script(_lua("expire.lua"))
         self._external = client.register_script(_lua("external_sale.lua"))
-        self._claims = ScriptBatcher(client, _lua("claim.lua"))
+        self._claim_routes: dict[str, tuple[tuple[str], tuple[str, str, str]]] = {}
+        self._claims = ScriptBatcher(client, _lua("claim.lua"), width=2, parse=_claim_answer,
+                                     on_error=_unavailable)
 
     def _head(self, keys: RoomKeys, by: str = "") -> list[Any]:
         return [keys.prefix, keys.channel, self._publish] + ([by] if by else [])
@@ -89,27 +104,25 @@ class DealStore:
             raise Conflict(code, f"the deal is stopped or ended; cannot {op}")
         return fields_from_flat(reply[1:])
 
-    async def claim(self, room: str, deal_id: str, user: str, qty: int, key: str, claim_id: str,
-                    hold_ms: int) -> ClaimAnswer:
-        keys = RoomKeys(room)
-        try:
-            status, reply = await self._claims.call(
-                [keys.deal(deal_id)],
-                [keys.prefix, keys.channel, self._publish, user, qty, key, claim_id, hold_ms])
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
-        status = decode_str(status)
-        if status == "err":
-            raise NotFound("no_such_deal", f"no deal {deal_id!r} in this room")
-        return ClaimAnswer(status=status, reply=load_json(reply))
+    def claim(self, room: str, deal_id: str, user: str, qty: int, key: str, claim_id: str,
+              hold_ms: int) -> asyncio.Future[ClaimAnswer]:
+        """The claim's answer, batched with the other claims of this loop pass. The future raises
+        NotFound for an unknown deal and StoreUnavailable while Redis is unreachable."""
+        route = self._claim_routes.get(room)
+        if route is None:  # built once per room: key names cost microseconds, and a rush is per claim
+            if len(self._claim_routes) > 10_000:
+                self._claim_routes.clear()
+            keys = RoomKeys(room)
+            route = self._claim_routes[room] = ((keys.deals,), (keys.prefix, keys.channel, self._publish))
+        return self._claims.submit(route[0], (*route[1], hold_ms), (deal_id, user, qty, key, claim_id))
 
-    async def prior_answer(self, room: str, deal_id: str, user: str, key: str) -> dict[str, Any] | None:
-        """The answer a (user, key) claim already got, if any (claim.lua stores every answer)."""
+    async def prior_answer(self, room: str, deal_id: str, user: str, key: str) -> bytes | None:
+        """The answer (JSON) a (user, key) claim already got, if any (claim.lua stores every answer)."""
         try:
             reply = await self.client.hget(RoomKeys(room).deal(deal_id) + ":keys", f"{user}\n{key}")
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
-        return load_json(reply) if reply else None
+        return reply.encode() if isinstance(reply, str) else reply
 
     async def add_refusals(self, room: str, deal_id: str, reason: str, idems: list[str]) -> None:
         """Record refusals a node answered from memory: counted in the deal's statistics, and kept as

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["RoomKeys", "room_from_channel"]
+__all__ = ["ROOMS", "RoomKeys", "room_from_channel"]
 
 PREFIX = "lc:"
+ROOMS = PREFIX + "rooms"  # sorted set, no hash tag: rooms by their last activity (ms), for the director
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +35,11 @@ class RoomKeys:
         return self._base + "ids"
 
     @property
-    def presence(self) -> str:  # hash: node id -> "count:expires_ms"
+    def presence(self) -> str:  # hash: node id -> "count:expires_ms" of viewer sockets
         return self._base + "presence"
+
+    def presence_of(self, role: str) -> str:  # the same, counting the sockets of another role
+        return self.presence if role == "viewer" else self._base + "presence:" + role
 
     @property
     def channel(self) -> str:  # pub/sub channel of room updates
@@ -63,6 +67,45 @@ class RoomKeys:
     @property
     def ledger(self) -> str:  # stream: every claim, settlement and console action (the audit log)
         return self._base + "ledger"
+
+    @property
+    def cues(self) -> str:  # hash: cue id -> CUE JSON
+        return self._base + "cues"
+
+    @property
+    def cue_order(self) -> str:  # sorted set: cue ids by creation ms
+        return self._base + "cue-order"
+
+    @property
+    def cue_keys(self) -> str:  # sorted set: rule cue de-duplication keys by the ms they last fired
+        return self._base + "cue-keys"
+
+    @property
+    def cue_acks(self) -> str:  # hash: cue id -> "ms by" of its first ack
+        return self._base + "cue-acks"
+
+    @property
+    def answered(self) -> str:  # hash: question topic -> ms the host last acked a cue about it
+        return self._base + "answered"
+
+    @property
+    def director(self) -> str:  # string: the node id holding the room's director lease (PX)
+        return self._base + "director"
+
+    def stats(self, day: int) -> str:  # hash per UTC day (second // 86400): second -> bucket JSON
+        return f"{self._base}stats:{day}"
+
+    @property
+    def stats_days(self) -> str:  # sorted set: the days that have a stats hash, scored by day
+        return self._base + "stats-days"
+
+    @property
+    def stats_cursor(self) -> str:  # hash: at ("epoch:offset" folded so far), claims, rejections
+        return self._base + "stats-cursor"
+
+    @property
+    def funnel(self) -> str:  # hash: "<deal>:launch_viewers" and "<deal>:sold_out_at", set once
+        return self._base + "funnel"
 
 
 def room_from_channel(channel: str) -> str | None:

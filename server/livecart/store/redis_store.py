@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -23,10 +24,15 @@ from livecart.errors import StoreUnavailable
 from livecart.protocol import encode_json, load_json
 from livecart.store.keys import RoomKeys
 
-__all__ = ["UNAVAILABLE", "AppendResult", "Gap", "History", "RedisStore", "Snapshot", "decode_str",
-           "fields_from_flat"]
+__all__ = ["STAGE", "UNAVAILABLE", "AppendResult", "Client", "Gap", "History", "RedisStore", "Snapshot",
+           "decode_str", "fields_from_flat"]
 
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+# A node talks to one Redis, or to a Redis Cluster where each room lives on the shard of its hash tag.
+Client = aioredis.Redis | RedisCluster
+# What the console puts on screen for the whole room, each a latest-value map or None: the pinned product
+# card, a highlighted comment, an announcement. Kept in the room's meta hash, published as {name: value}.
+STAGE = ("pinned", "highlight", "announcement")
 
 
 def _script(name: str) -> str:
@@ -50,7 +56,7 @@ class Snapshot:
     counters: dict[str, int]
     recent: list[dict[str, Any]]
     deals: list[dict[str, str]]  # stored fields of the newest deals (deals.deal_to_wire makes DEAL maps)
-    pinned: dict[str, Any] | None  # the pinned product card
+    stage: dict[str, Any]  # STAGE name -> its value (None: unset), e.g. "pinned": the pinned product card
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +91,7 @@ def decode_str(value: str | bytes) -> str:
 
 
 class RedisStore:
-    def __init__(self, client: aioredis.Redis, *, history_max: int, history_max_age_s: int,
+    def __init__(self, client: Client, *, history_max: int, history_max_age_s: int,
                  dedup_window_s: int, history_floor: int = 10_000, sharded_pubsub: bool = False) -> None:
         self.client = client
         self._history_max = history_max
@@ -130,7 +136,7 @@ class RedisStore:
     async def snapshot(self, room: str, recent: int = 50, deals: int = 20) -> Snapshot:
         keys = RoomKeys(room)
         try:
-            epoch, offset, flat, events, deal_flats, pinned = await self._snapshot(
+            epoch, offset, flat, events, deal_flats, stage = await self._snapshot(
                 keys=[keys.meta, keys.log, keys.counters, keys.deals],
                 args=[uuid.uuid4().hex, recent, keys.prefix, deals])
         except UNAVAILABLE as exc:
@@ -138,18 +144,24 @@ class RedisStore:
         return Snapshot(epoch=decode_str(epoch), offset=int(offset), counters=counters_from_flat(flat),
                         recent=[load_json(e) for e in events],
                         deals=[fields_from_flat(f) for f in deal_flats],
-                        pinned=load_json(pinned) if pinned else None)
+                        stage={name: load_json(v) if v else None
+                               for name, v in zip(STAGE, stage, strict=True)})
 
     async def pin(self, room: str, card: dict[str, Any] | None) -> None:
         """Pin a product card on the room (None unpins) and tell every node."""
+        await self.show(room, "pinned", card)
+
+    async def show(self, room: str, name: str, value: dict[str, Any] | None) -> None:
+        """Set one STAGE part of the room (None clears it) and tell every node."""
+        assert name in STAGE
         keys = RoomKeys(room)
         try:
             async with self.client.pipeline(transaction=True) as pipe:
-                if card is None:
-                    pipe.hdel(keys.meta, "pinned")
+                if value is None:
+                    pipe.hdel(keys.meta, name)
                 else:
-                    pipe.hset(keys.meta, "pinned", encode_json(card))
-                pipe.execute_command(self._publish, keys.channel, encode_json({"pinned": card}))
+                    pipe.hset(keys.meta, name, encode_json(value))
+                pipe.execute_command(self._publish, keys.channel, encode_json({name: value}))
                 await pipe.execute()
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
@@ -174,18 +186,21 @@ class RedisStore:
         return History(epoch=current_epoch, offset=offset, counters=counters_from_flat(reply[3]),
                        events=[load_json(e) for e in reply[4:]])
 
-    async def presence(self, room: str, node_id: str, count: int, now_ms: int, ttl_ms: int) -> int:
+    async def presence(self, room: str, node_id: str, count: int, now_ms: int, ttl_ms: int,
+                       role: str = "viewer") -> int:
+        """Record this node's count of `role` sockets in `room`; the total across live nodes."""
         try:
-            total = await self._presence(keys=[RoomKeys(room).presence],
+            total = await self._presence(keys=[RoomKeys(room).presence_of(role)],
                                          args=[node_id, count, now_ms, ttl_ms])
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
         return int(total)
 
-    async def online(self, room: str, now_ms: int) -> int:
-        """Viewers online in `room` across live nodes (read-only; see presence.lua)."""
+    async def online(self, room: str, now_ms: int, role: str = "viewer") -> int:
+        """Sockets of `role` (viewers unless said) in `room` across live nodes (read-only; see
+        presence.lua)."""
         try:
-            fields = await self.client.hgetall(RoomKeys(room).presence)
+            fields = await self.client.hgetall(RoomKeys(room).presence_of(role))
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
         total = 0

@@ -14,8 +14,11 @@ from livecart.auth import Action, Claims, authorize, check_room_name, verify
 from livecart.errors import BadRequest, StoreUnavailable, TooLarge
 from livecart.protocol import Format, decode, encode_json
 from livecart.room import snapshot_frame
+from livecart.web.console import add_console_routes
+from livecart.web.cues import add_cue_routes
 from livecart.web.deals import add_deal_routes
 from livecart.web.ingest import ingest_batch, limit_key, rate_limit_ingest
+from livecart.web.pages import add_page_routes
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
@@ -108,7 +111,8 @@ async def get_state(request: web.Request) -> web.Response:
     room, _claims = room_claims(request, Action.WATCH)
     snap = await node.store.snapshot(room)
     online = await node.store.online(room, node.clock.now_ms())
-    return json_response(snapshot_frame(snap, online, node.clock.now_ms()))
+    overlays = await node.store.online(room, node.clock.now_ms(), role="overlay")
+    return json_response(snapshot_frame(snap, online, node.clock.now_ms(), overlays))
 
 
 def create_app(node: Node) -> web.Application:
@@ -119,4 +123,7 @@ def create_app(node: Node) -> web.Application:
     app.router.add_post("/api/rooms/{room}/events", post_events)
     app.router.add_get("/api/rooms/{room}/state", get_state)
     add_deal_routes(app, NODE)
+    add_cue_routes(app, NODE)
+    add_console_routes(app, NODE)
+    add_page_routes(app)
     return app

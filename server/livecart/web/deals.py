@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import itertools
 import time
 import uuid
 from collections import OrderedDict
@@ -14,7 +16,8 @@ from aiohttp import web
 from livecart.auth import Action, Claims
 from livecart.deals import DealState, RejectReason, deal_state, deal_to_wire, parse_spec
 from livecart.errors import BadRequest, NotFound, StoreUnavailable
-from livecart.protocol import Format, decode
+from livecart.protocol import Format, decode, encode_json, load_json
+from livecart.store.deal_store import ClaimAnswer
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["ClaimDesk", "add_deal_routes", "by_whom"]
 
 MAX_KEY = 100
+SOLD_OUT_REPLY = encode_json({"ok": False, "reason": RejectReason.SOLD_OUT.value})
 KEYWORD_CACHE_S = 1.0
 
 
@@ -35,12 +39,18 @@ class ClaimDesk:
     def __init__(self, node: Node, hold_s: float) -> None:
         self.node = node
         self.hold_ms = int(hold_s * 1000)
-        self._answers: OrderedDict[tuple[str, str, str, str], dict[str, Any]] = OrderedDict()
+        self._answers: OrderedDict[tuple[str, str, str, str], bytes] = OrderedDict()
         # (room, deal) -> "user\nkey" of refusals answered from memory, not yet written to Redis
         self.local_rejections: dict[tuple[str, str], list[str]] = {}
         self._keywords: dict[str, tuple[float, list[tuple[str, str]]]] = {}
+        # Claim ids: random per process, then a counter (uuid4 per claim was a visible cost in a rush).
+        self._id_prefix = uuid.uuid4().hex[:10]
+        self._ids = itertools.count(1)
 
-    async def claim(self, room: str, user: str, deal_id: Any, qty: Any, key: Any) -> dict[str, Any]:
+    def submit(self, room: str, user: str, deal_id: Any, qty: Any, key: Any) -> asyncio.Future[bytes]:
+        """The claim's answer as JSON bytes (`{"ok": ...}`), as a future: sockets answer from its
+        callback, with no task per claim. Raises BadRequest at once for a malformed claim; the future
+        raises NotFound (unknown deal) or StoreUnavailable."""
         if not isinstance(deal_id, str) or not 1 <= len(deal_id) <= 64:
             raise BadRequest("bad_field", "deal must be a deal id")
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY:
@@ -51,23 +61,49 @@ class ClaimDesk:
         ident = (room, deal_id, user, key)
         remembered = self._answers.get(ident)
         if remembered is not None:
-            return remembered
+            done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+            done.set_result(remembered)
+            return done
         if self._known_sold_out(room, deal_id):
-            # The contract's "same key, same answer" holds across nodes: a key answered elsewhere (say,
-            # by a node that died before its reply reached the viewer) gets that answer. Only a key
-            # never seen is refused here, with one cheap read instead of the claim script.
-            prior = await self.node.deal_store.prior_answer(room, deal_id, user, key)
-            if prior is None:
-                self.local_rejections.setdefault((room, deal_id), []).append(f"{user}\n{key}")
-                prior = {"ok": False, "reason": RejectReason.SOLD_OUT.value}
-            self._remember(ident, prior)
-            return prior
-        answer = await self.node.deal_store.claim(room, deal_id, user, qty, key, uuid.uuid4().hex[:20],
-                                                  self.hold_ms)
-        if answer.reply.get("ok"):
-            self.node.hub.hold_rooms.add(room)
-        self._remember(ident, answer.reply)
-        return answer.reply
+            return asyncio.ensure_future(self._refuse_sold_out(ident))
+        claim_id = f"{self._id_prefix}{next(self._ids):x}"
+        answer = self.node.deal_store.claim(room, deal_id, user, qty, key, claim_id, self.hold_ms)
+        reply: asyncio.Future[bytes] = answer.get_loop().create_future()
+        answer.add_done_callback(functools.partial(self._answered, ident, reply))
+        return reply
+
+    async def claim(self, room: str, user: str, deal_id: Any, qty: Any, key: Any) -> dict[str, Any]:
+        """`submit`, awaited and parsed (HTTP and keyword comments)."""
+        return load_json(await self.submit(room, user, deal_id, qty, key))  # type: ignore[no-any-return]
+
+    def _answered(self, ident: tuple[str, str, str, str], reply: asyncio.Future[bytes],
+                  answer: asyncio.Future[ClaimAnswer]) -> None:
+        if reply.cancelled():
+            return
+        if answer.cancelled():
+            reply.cancel()
+            return
+        exc = answer.exception()
+        if exc is not None:
+            reply.set_exception(exc)
+            return
+        result = answer.result()
+        if result.status == "ok":
+            self.node.hub.hold_rooms.add(ident[0])
+        self._remember(ident, result.reply)
+        reply.set_result(result.reply)
+
+    async def _refuse_sold_out(self, ident: tuple[str, str, str, str]) -> bytes:
+        # The contract's "same key, same answer" holds across nodes: a key answered elsewhere (say,
+        # by a node that died before its reply reached the viewer) gets that answer. Only a key
+        # never seen is refused here, with one cheap read instead of the claim script.
+        room, deal_id, user, key = ident
+        prior = await self.node.deal_store.prior_answer(room, deal_id, user, key)
+        if prior is None:
+            self.local_rejections.setdefault((room, deal_id), []).append(f"{user}\n{key}")
+            prior = SOLD_OUT_REPLY
+        self._remember(ident, prior)
+        return prior
 
     async def run(self) -> None:
         """Every second, write the refusals answered from memory to Redis (statistics, and the answer
@@ -87,9 +123,11 @@ class ClaimDesk:
     def _known_sold_out(self, room_name: str, deal_id: str) -> bool:
         room = self.node.hub.rooms.get(room_name)
         fields = room.deals.get(deal_id) if room else None
-        return fields is not None and deal_state(fields, self.node.clock.now_ms()) is DealState.SOLD_OUT
+        # `left` first: while a deal sells, that one look answers (this runs for every claim).
+        return (fields is not None and int(fields.get("left", 1)) <= 0
+                and deal_state(fields, self.node.clock.now_ms()) is DealState.SOLD_OUT)
 
-    def _remember(self, key: tuple[str, str, str, str], reply: dict[str, Any]) -> None:
+    def _remember(self, key: tuple[str, str, str, str], reply: bytes) -> None:
         self._answers[key] = reply
         if len(self._answers) > 100_000:
             self._answers.popitem(last=False)

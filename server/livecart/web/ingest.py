@@ -55,6 +55,7 @@ async def ingest_batch(node: Node, room: str, items: Any) -> IngestResult:
         result.accepted = appended.accepted
         result.duplicates = len(events) - appended.accepted
         node.metrics.events_ingested.inc(appended.accepted)
+        node.director.touch(room)
         await apply_to_deals(node, room, events)
     return result
 

@@ -15,20 +15,24 @@ import time
 
 import redis.asyncio as aioredis
 from aiohttp import web
-from redis.asyncio import BlockingConnectionPool
+from redis.asyncio import BlockingConnectionPool, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from livecart.clock import Clock
-from livecart.config import Settings
+from livecart.config import Settings, cluster_address
+from livecart.cues import load_rules
+from livecart.director import Director
 from livecart.errors import CloseCode
 from livecart.hub import RoomHub
 from livecart.metrics import Metrics
 from livecart.ratelimit import RateLimiter, TokenBucket
+from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.embedded import EmbeddedRedis
 from livecart.store.redis_store import RedisStore
+from livecart.store.stats_store import StatsStore
 from livecart.web.deals import ClaimDesk
 from livecart.web.ingest import IngestEndpoint
 from livecart.web.room_socket import RoomEndpoint
@@ -71,23 +75,40 @@ class Node:
         # One quick retry on a fresh connection hides a pooled connection that died with a Redis restart.
         # Retrying is safe: every write script is idempotent (event ids, claim keys).
         retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1)
-        # A bounded pool that makes callers wait for a connection (redis-py 8's default pool fails the
-        # 101st concurrent caller instead); claims and joins are batched, so a few dozen suffice.
-        pool = BlockingConnectionPool.from_url(self.redis_url, max_connections=REDIS_CONNECTIONS, timeout=10,
-                                               socket_timeout=5, socket_connect_timeout=2, retry=retry,
-                                               retry_on_error=[RedisConnectionError])
-        self.redis = aioredis.Redis(connection_pool=pool)
-        # The subscriber's connection idles for long stretches: no read timeout, but a health check.
-        self.pubsub_redis = aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=2,
-                                                    health_check_interval=5)
+        cluster = cluster_address(self.redis_url)
+        self.redis: aioredis.Redis | RedisCluster
+        if cluster is not None:
+            # Every key of a room carries its hash tag, so each script runs on the room's shard; room
+            # channels are sharded (SPUBLISH/SSUBSCRIBE) so a message only travels to that shard.
+            self.redis = RedisCluster(host=cluster[0], port=cluster[1], max_connections=REDIS_CONNECTIONS,
+                                      socket_timeout=5, socket_connect_timeout=2, retry=retry)
+            await self.redis.initialize()
+        else:
+            # A bounded pool that makes callers wait for a connection (redis-py 8's default pool fails
+            # the 101st concurrent caller instead); claims and joins are batched, so a few dozen suffice.
+            pool = BlockingConnectionPool.from_url(self.redis_url, max_connections=REDIS_CONNECTIONS,
+                                                   timeout=10, socket_timeout=5, socket_connect_timeout=2,
+                                                   retry=retry, retry_on_error=[RedisConnectionError])
+            self.redis = aioredis.Redis(connection_pool=pool)
+        # The subscriber's connections idle for long stretches: no read timeout, but a health check.
+        self.subscriber_client = self.redis if cluster is not None else aioredis.Redis.from_url(
+            self.redis_url, socket_connect_timeout=2, health_check_interval=5)
+        sharded = cluster is not None
         self.store = RedisStore(self.redis, history_max=s.history_max, history_max_age_s=s.history_max_age_s,
-                                dedup_window_s=s.dedup_window_s)
-        self.deal_store = DealStore(self.redis)
-        self.hub = RoomHub(self.store, self.deal_store, self.pubsub_redis, clock=self.clock,
+                                dedup_window_s=s.dedup_window_s, sharded_pubsub=sharded)
+        self.deal_store = DealStore(self.redis, sharded_pubsub=sharded)
+        self.hub = RoomHub(self.store, self.deal_store, self.subscriber_client, clock=self.clock,
                            node_id=s.node_id, tick_ms=s.tick_ms, max_tick_ms=s.max_tick_ms,
                            presence_s=s.presence_s,
                            metrics=self.metrics)
         self.claims = ClaimDesk(self, s.hold_s)
+        self.cue_store = CueStore(self.redis, retention_days=s.stats_retention_days, sharded_pubsub=sharded)
+        self.stats_store = StatsStore(self.redis, retention_days=s.stats_retention_days)
+        self.director = Director(self.store, self.deal_store, self.cue_store, self.stats_store,
+                                 clock=self.clock, node_id=s.node_id, rules=load_rules(s.cue_rules or None),
+                                 lang=s.cue_lang, local_rooms=self.hub.rooms, metrics=self.metrics)
+        self._director_task = asyncio.create_task(self.director.run(), name="director")
+        self._director_task.add_done_callback(_report_crash)
         self._hub_task = asyncio.create_task(self.hub.run(), name="hub")
         self._hub_task.add_done_callback(_report_crash)
         self._claims_task = asyncio.create_task(self.claims.run(), name="claim-stats")
@@ -121,12 +142,17 @@ class Node:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.claims.flush(), 2)  # refusals answered from memory
             self._hub_task.cancel()
-            await asyncio.wait([self._hub_task], timeout=2)
+            self._director_task.cancel()
+            await asyncio.wait([self._hub_task, self._director_task], timeout=2)
             await self.hub.stop()
         if self._runner is not None:
             await self._runner.cleanup()
-        for client in (getattr(self, "redis", None), getattr(self, "pubsub_redis", None)):
-            if client is not None:
+        for client in {id(c): c for c in (getattr(self, "redis", None),
+                                          getattr(self, "subscriber_client", None))}.values():
+            if isinstance(client, RedisCluster):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.aclose(), 2)
+            elif client is not None:
                 with contextlib.suppress(Exception):  # the pool is ours, so it is not closed by default
                     await asyncio.wait_for(client.aclose(close_connection_pool=True), 2)
         if self.embedded is not None:
@@ -136,4 +162,4 @@ class Node:
 def _report_crash(task: asyncio.Task[None]) -> None:
     # The hub's loops handle Redis outages themselves; anything escaping them is a bug worth shouting.
     if not task.cancelled() and task.exception() is not None:
-        log.critical("room hub stopped", exc_info=task.exception())
+        log.critical("%s stopped", task.get_name(), exc_info=task.exception())

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 from websockets.datastructures import Headers
 
-from livecart.auth import Action, Claims, authorize, check_room_name, verify
+from livecart.auth import Action, Claims, authorize, check_room_name, may, verify
 from livecart.errors import BadRequest, CloseCode, RateLimited, StoreUnavailable
 from livecart.events import MAX_TEXT, counter_deltas, validate_event
-from livecart.protocol import Format, encode_json
+from livecart.outbound import FrameKind
+from livecart.protocol import Format, claim_result_frame, encode_json
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
     from livecart.web.ws import WebSocket
 
 __all__ = ["RoomEndpoint"]
+
+log = logging.getLogger("livecart.room_socket")
 
 
 def _offset(value: str | None) -> int | None:
@@ -40,6 +45,7 @@ class RoomEndpoint:
         claims = verify(self.node.settings.secret, query.get("token"))
         authorize(claims, room, Action.WATCH)
         ws.room, ws.role, ws.user, ws.fmt = room, claims.role, claims.user, fmt
+        ws.stats = query.get("stats") == "1"  # opt-in: a page that shows no live numbers gets none
         ws.expires_at = claims.expires_at
         ws.session = (since, epoch) if since is not None and epoch else (None, None)
 
@@ -65,27 +71,36 @@ class RoomEndpoint:
             self._claim(ws, message)
         elif kind == "comment":
             self._comment(ws, message)
+        elif kind == "ack":
+            self._ack(ws, message)
         else:
             raise BadRequest("unknown_type", f"unknown message type {kind!r}")
 
     def _claim(self, ws: WebSocket, message: dict[str, Any]) -> None:
-        authorize(Claims(ws.role, ws.room, ws.user, 0), ws.room, Action.CLAIM)
+        if not may(ws.role, ws.user is not None, Action.CLAIM):
+            authorize(Claims(ws.role, ws.room, ws.user, 0), ws.room, Action.CLAIM)  # raises the reason
         req = message.get("req")
         if not isinstance(req, str) or not 1 <= len(req) <= 100:
             raise BadRequest("bad_field", "req must be a string of 1-100 characters (the idempotency key)")
-        self._spawn(self._run_claim(ws, message.get("deal"), message.get("qty"), req))
-
-    async def _run_claim(self, ws: WebSocket, deal: Any, qty: Any, req: str) -> None:
         assert ws.user is not None
-        try:
-            reply = await self.node.claims.claim(ws.room, ws.user, deal, qty, req)
-        except BadRequest as exc:
+        answer = self.node.claims.submit(ws.room, ws.user, message.get("deal"), message.get("qty"), req)
+        answer.add_done_callback(functools.partial(self._claim_answered, ws, req))
+
+    def _claim_answered(self, ws: WebSocket, req: str, answer: asyncio.Future[bytes]) -> None:
+        # A callback, not a task per claim: in a rush this path runs tens of thousands of times a second.
+        if answer.cancelled():
+            return
+        exc = answer.exception()
+        if exc is None:
+            ws.send_frame(claim_result_frame(req, answer.result(), ws.fmt), FrameKind.EVENTS)
+        elif isinstance(exc, BadRequest):
             ws.send({"type": "error", "req": req, "error": exc.code, "detail": exc.detail})
-            return
-        except StoreUnavailable:
+        elif isinstance(exc, StoreUnavailable):
             ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
-            return
-        ws.send({"type": "claim_result", "req": req, **reply})
+        else:
+            log.error("claim failed", exc_info=exc)
+            ws.send({"type": "error", "req": req, "error": "internal",
+                     "detail": "the claim failed; try again"})
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -126,3 +141,22 @@ class RoomEndpoint:
 
     def closed(self, ws: WebSocket) -> None:
         self.node.hub.leave(ws, ws.room)
+
+    def _ack(self, ws: WebSocket, message: dict[str, Any]) -> None:
+        """A host (or assistant) marks a cue done: `{"type": "ack", "cue": ID, "req"?}`."""
+        authorize(Claims(ws.role, ws.room, ws.user, 0), ws.room, Action.PRODUCE)
+        cue_id = message.get("cue")
+        if not isinstance(cue_id, str) or not 1 <= len(cue_id) <= 64:
+            raise BadRequest("bad_field", "cue must be a cue id (1-64 characters)")
+        self._spawn(self._run_ack(ws, cue_id, message.get("req")))
+
+    async def _run_ack(self, ws: WebSocket, cue_id: str, req: Any) -> None:
+        try:
+            cue = await self.node.cue_store.ack(ws.room, cue_id, ws.user or ws.role, self.node.clock.now_ms())
+        except BadRequest as exc:
+            ws.send({"type": "error", "req": req, "error": exc.code, "detail": exc.detail})
+            return
+        except StoreUnavailable:
+            ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
+            return
+        ws.send({"type": "ack_result", "req": req, "ok": True, "cue": cue})

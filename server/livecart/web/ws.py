@@ -31,7 +31,7 @@ from livecart.batch import Batch
 from livecart.errors import BadRequest, CloseCode, LivecartError
 from livecart.metrics import Metrics
 from livecart.outbound import Decision, FrameKind, decide
-from livecart.protocol import Format, decode, encode_frame, encode_json
+from livecart.protocol import Format, client_messages, decode, encode_frame, encode_json
 
 __all__ = ["Endpoint", "Listener", "SocketLimits", "WebSocket"]
 
@@ -67,7 +67,7 @@ class SocketLimits:
 
 class WebSocket(asyncio.Protocol):
     __slots__ = ("endpoint", "errors", "expires_at", "floor", "fmt", "held", "last_seen", "listener", "open",
-                 "parked", "proto", "role", "room", "session", "transport", "user")
+                 "parked", "proto", "role", "room", "session", "stats", "transport", "user")
 
     def __init__(self, listener: Listener) -> None:
         self.listener = listener
@@ -85,6 +85,7 @@ class WebSocket(asyncio.Protocol):
         self.errors = 0
         self.last_seen = time.monotonic()
         self.session: Any = None  # per-endpoint extra state (e.g. an ingest queue), None for viewers
+        self.stats = False  # a host or assistant socket that asked for live stats frames (?stats=1)
         # True while frames may be sent: kept as a plain attribute because fan-out reads it per socket
         # per tick; refreshed whenever the protocol state can change (_flush_protocol, close).
         self.open = False
@@ -101,6 +102,12 @@ class WebSocket(asyncio.Protocol):
         proto = self.proto
         if proto is None:
             return
+        if self.open and proto.current_size is None and _between_frames(proto):
+            messages = client_messages(data, self.listener.limits.max_inbound)
+            if messages is not None:  # whole small data frames: nothing for websockets to do or answer
+                for is_text, payload in messages:
+                    self._message(is_text, payload)
+                return
         proto.receive_data(data)
         if proto.parser_exc is not None and self.open:
             self._protocol_error(proto.parser_exc)
@@ -206,16 +213,20 @@ class WebSocket(asyncio.Protocol):
             endpoint.opened(self)
 
     def _frame(self, frame: Frame) -> None:
-        if frame.opcode not in (Opcode.TEXT, Opcode.BINARY) or self.endpoint is None:
+        if frame.opcode not in (Opcode.TEXT, Opcode.BINARY):
             return  # ping/pong/close: ServerProtocol answers them
         if not frame.fin:
             self.send_error(BadRequest("fragmented", "fragmented messages are not supported"))
             self.close(CloseCode.POLICY, "fragmented messages are not supported")
             return
+        self._message(frame.opcode is Opcode.TEXT, bytes(frame.data))
+
+    def _message(self, is_text: bool, data: bytes) -> None:
+        if self.endpoint is None:
+            return
         message: Any = None
         try:
-            fmt = Format.JSON if frame.opcode is Opcode.TEXT else Format.MSGPACK
-            message = decode(bytes(frame.data), fmt)
+            message = decode(data, Format.JSON if is_text else Format.MSGPACK)
             if not isinstance(message, dict) or not isinstance(message.get("type"), str):
                 raise BadRequest("bad_message", "a message is a map with a string 'type'")
             self.endpoint.received(self, message)
@@ -252,6 +263,18 @@ class WebSocket(asyncio.Protocol):
                 transport.close()  # the protocol says: half-close / end of stream
         if proto.state is State.CLOSED and not transport.is_closing():
             transport.close()
+
+
+def _between_frames(proto: ServerProtocol) -> bool:
+    """Whether websockets' parser holds no part of a frame: it then waits in its reader's at_eof().
+    Read from the parser generator's state; should that ever change shape, this says False and every
+    read takes websockets' own path (slower, never wrong)."""
+    waiting_in: Any = proto.parser
+    innermost: Any = None
+    while waiting_in is not None:  # ServerProtocol.parse → Protocol.parse → reader.at_eof
+        innermost, waiting_in = waiting_in, getattr(waiting_in, "gi_yieldfrom", None)
+    code = getattr(innermost, "gi_code", None)
+    return code is not None and code.co_name == "at_eof" and not proto.reader.buffer
 
 
 class _NotFound(BadRequest):

@@ -1,45 +1,107 @@
--- Claim units of a deal for a user, atomically: the rules of deals.check_claim, then
--- decrement left, hold the units until expiry, count the user towards the limit.
--- KEYS: deal   ARGV: prefix, channel, publish_cmd, user, qty, key, claim_id, hold_ms
--- Returns {'ok'|'rejected'|'again', reply JSON} or {'err', 'no_such_deal'}.
+-- Claim units of deals for users, many claims of one room per call: the rules of deals.check_claim
+-- applied to each in order, as if each were its own script (the call is atomic), then decrement left,
+-- hold the units until expiry, count the user towards the limit.
+-- KEYS: the room's deals index (routes the call to the room's shard; deal keys derive from prefix)
+-- ARGV: prefix, channel, publish_cmd, hold_ms, then per claim: deal_id, user, qty, key, claim_id
+-- Returns per claim two values: 'ok'|'rejected'|'again' and the reply JSON, or 'err', 'no_such_deal'.
 -- The same (user, key) gets the first reply again and changes nothing.
-local deal = KEYS[1]
-local prefix, channel, cmd = ARGV[1], ARGV[2], ARGV[3]
-local user, qty, key, claim_id, hold_ms = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], tonumber(ARGV[8])
-local f = redis.call('HMGET', deal, 'id', 'status', 'starts_at', 'ends_at', 'limit_per_user', 'left')
-if not f[1] then return {'err', 'no_such_deal'} end
-local d = {id = f[1], status = f[2], starts_at = f[3], ends_at = f[4], limit_per_user = f[5], left = f[6]}
-local keys, users = deal .. ':keys', deal .. ':users'
-local idem = user .. '\n' .. key
-local prior = redis.call('HGET', keys, idem)
-if prior then return {'again', prior} end
+--
+-- Why one call for many claims: a rush is thousands of claims a second on one deal. Each claim costs
+-- a few hash look-ups; the deal's fields, its counters and the publish are done once per call, and the
+-- records are written with one variadic command each, so Redis spends microseconds per claim, not the
+-- tens a script call of its own costs.
+local prefix, channel, cmd, hold_ms = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local now = now_ms()
-redis.call('HINCRBY', deal, 'attempts', 1)
-local held_by_user = tonumber(redis.call('HGET', users, user) or '0')
-local reason = nil
-if not qty or qty < 1 or qty ~= math.floor(qty) then reason = 'invalid_qty'
-elseif d.status == 'stopped' or now >= tonumber(d.ends_at) then reason = 'ended'
-elseif now < tonumber(d.starts_at) then reason = 'not_live'
-elseif held_by_user + qty > tonumber(d.limit_per_user) then reason = 'limit_reached'
-elseif qty > tonumber(d.left) then reason = 'sold_out'
-end
-if reason then
-  redis.call('HINCRBY', deal, 'rej_' .. reason, 1)
-  local reply = cjson.encode({ok = false, reason = reason})
-  redis.call('HSET', keys, idem, reply)
-  return {'rejected', reply}
-end
 local expires = now + hold_ms
-redis.call('HINCRBY', deal, 'left', -qty)
-redis.call('HINCRBY', deal, 'held', qty)
-redis.call('HINCRBY', deal, 'claims', 1)
-redis.call('HINCRBY', users, user, qty)
-if redis.call('SADD', deal .. ':buyers', user) == 1 then redis.call('HINCRBY', deal, 'buyers', 1) end
-redis.call('HSET', prefix .. 'claims', claim_id,
-           cjson.encode({deal = d.id, user = user, qty = qty, expires_at = expires, state = 'held'}))
-redis.call('ZADD', prefix .. 'holds', expires, claim_id)
-ledger(prefix, 'op', 'claim', 'claim', claim_id, 'deal', d.id, 'user', user, 'qty', qty, 'at', now)
-local reply = cjson.encode({ok = true, claim = {id = claim_id, deal = d.id, qty = qty, expires_at = expires}})
-redis.call('HSET', keys, idem, reply)
-publish_claim(prefix, d.id, channel, cmd, now, tonumber(d.left) == qty)
-return {'ok', reply}
+local deals = {}  -- deal id -> what this call read and changed, or false for an unknown deal
+local claim_records, holds, out = {}, {}, {}
+
+-- cjson.encode costs several microseconds a call; user ids are almost always plain words.
+local function json_string(s)
+  if string.find(s, '^[%w_.:@-]*$') then return '"' .. s .. '"' end
+  return cjson.encode(s)
+end
+
+local function open(id)
+  local dk = deal_key(prefix, id)
+  local f = redis.call('HMGET', dk, 'id', 'status', 'starts_at', 'ends_at', 'limit_per_user', 'left')
+  if not f[1] then return false end
+  return {key = dk, id = f[1], status = f[2], starts_at = tonumber(f[3]), ends_at = tonumber(f[4]),
+          limit = tonumber(f[5]), left = tonumber(f[6]), was_left = tonumber(f[6]),
+          inc = {attempts = 0, held = 0, claims = 0, buyers = 0}, answers = {}, answer_args = {},
+          users = {}, new_users = {}, user_args = {}}
+end
+
+for i = 5, #ARGV, 5 do
+  local id, user, qty, key, claim_id = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4]
+  local d = deals[id]
+  if d == nil then d = open(id); deals[id] = d end
+  if not d then
+    out[#out + 1] = 'err'; out[#out + 1] = 'no_such_deal'
+  else
+    local idem = user .. '\n' .. key
+    local prior = d.answers[idem] or redis.call('HGET', d.key .. ':keys', idem)
+    if prior then
+      out[#out + 1] = 'again'; out[#out + 1] = prior
+    else
+      d.inc.attempts = d.inc.attempts + 1
+      local held_by_user = d.users[user]
+      if held_by_user == nil then
+        local raw = redis.call('HGET', d.key .. ':users', user)
+        held_by_user = tonumber(raw or '0')
+        d.users[user] = held_by_user
+        -- The users hash gets a field on a user's first successful claim and keeps it: a user without
+        -- one is a new buyer (a set of buyers would cost a write per claim).
+        if not raw then d.new_users[user] = true end
+      end
+      local reason = nil
+      if not qty or qty < 1 or qty ~= math.floor(qty) then reason = 'invalid_qty'
+      elseif d.status == 'stopped' or now >= d.ends_at then reason = 'ended'
+      elseif now < d.starts_at then reason = 'not_live'
+      elseif held_by_user + qty > d.limit then reason = 'limit_reached'
+      elseif qty > d.left then reason = 'sold_out'
+      end
+      local status, reply
+      if reason then
+        local field = 'rej_' .. reason
+        d.inc[field] = (d.inc[field] or 0) + 1
+        status, reply = 'rejected', '{"ok":false,"reason":"' .. reason .. '"}'
+      else
+        d.left = d.left - qty
+        d.inc.held = d.inc.held + qty
+        d.inc.claims = d.inc.claims + 1
+        d.users[user] = held_by_user + qty
+        d.user_args[#d.user_args + 1] = user; d.user_args[#d.user_args + 1] = held_by_user + qty
+        if d.new_users[user] then d.new_users[user] = nil; d.inc.buyers = d.inc.buyers + 1 end
+        claim_records[#claim_records + 1] = claim_id
+        claim_records[#claim_records + 1] = '{"deal":"' .. d.id .. '","user":' .. json_string(user) ..
+          ',"qty":' .. qty .. ',"expires_at":' .. expires .. ',"state":"held"}'
+        holds[#holds + 1] = expires; holds[#holds + 1] = claim_id
+        -- Ids are ours (hex claim ids, server-made deal ids), so plain concatenation is valid JSON.
+        status, reply = 'ok', '{"ok":true,"claim":{"id":"' .. claim_id .. '","deal":"' .. d.id ..
+          '","qty":' .. qty .. ',"expires_at":' .. expires .. '}}'
+      end
+      d.answers[idem] = reply
+      d.answer_args[#d.answer_args + 1] = idem; d.answer_args[#d.answer_args + 1] = reply
+      out[#out + 1] = status; out[#out + 1] = reply
+    end
+  end
+end
+
+for id, d in pairs(deals) do
+  if d then
+    d.inc.left = d.left - d.was_left
+    for field, n in pairs(d.inc) do
+      if n ~= 0 then redis.call('HINCRBY', d.key, field, n) end
+    end
+    -- The users' counts were read above, so writing them absolute is exact.
+    if #d.user_args > 0 then redis.call('HSET', d.key .. ':users', unpack(d.user_args)) end
+    if #d.answer_args > 0 then redis.call('HSET', d.key .. ':keys', unpack(d.answer_args)) end
+    if d.inc.claims > 0 then publish_claim(prefix, id, channel, cmd, now, d.left == 0) end
+  end
+end
+if #claim_records > 0 then
+  redis.call('HSET', prefix .. 'claims', unpack(claim_records))
+  redis.call('ZADD', prefix .. 'holds', unpack(holds))
+end
+return out

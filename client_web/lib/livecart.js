@@ -1,0 +1,288 @@
+// The one client library of the livecart pages: a room socket that connects, keeps a view of the room,
+// notices a dead link, and resumes from its offset after any drop, forever. No DOM in here (see dom.js).
+// The algorithm is docs/protocol.md §11; the close codes are §8 (server side: livecart/errors.py).
+
+/** Close codes after which reconnecting with the same token and input cannot help (protocol §8). */
+export const TERMINAL_CLOSE_CODES = new Map([
+  [1002, "protocol error"],
+  [1003, "unsupported data"],
+  [1007, "invalid data"],
+  [1008, "policy violation"],
+  [1009, "message too big"],
+  [4001, "token expired"],
+]);
+/** The server asks for a fresh start: reconnect without since/epoch. */
+export const RESYNC = 4000;
+
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_CAP_MS = 10_000; // an overlay on air should come back within seconds of the node
+const PING_EVERY_MS = 4_000; // browsers cannot send websocket pings: ping at application level
+const DEAD_AFTER_MS = 10_000; // nothing at all (not even a pong) for this long: the link is dead
+const FAILED_OPENS_BEFORE_CHECK = 3; // a refused upgrade looks like 1006: ask HTTP why (§11 rule 7)
+const REQUEST_TIMEOUT_MS = 10_000;
+const KEEP_EVENTS = 200;
+const KEEP_CUES = 50;
+
+/** The room as this client knows it: plain data, changed only by `apply(frame)`. */
+export class RoomState {
+  constructor() {
+    this.epoch = null;
+    this.last = null; // offset of the last event applied
+    this.counters = {};
+    this.deals = new Map();
+    this.pinned = null;
+    this.highlight = null;
+    this.announcement = null;
+    this.events = []; // newest last, at most KEEP_EVENTS
+    this.cues = []; // host and assistant sockets only
+  }
+
+  /** Apply one server frame. Returns "hole" when an event is missing (the caller resumes). */
+  apply(frame) {
+    switch (frame.type) {
+      case "snapshot":
+        this.epoch = frame.epoch;
+        this.last = frame.offset;
+        this.counters = { ...frame.counters };
+        this.deals = new Map(frame.deals.map((d) => [d.id, d]));
+        this.events = [...(frame.recent || [])].slice(-KEEP_EVENTS);
+        this.applyStage(frame);
+        return "reset";
+      case "recovered":
+        // The events up to frame.offset are still on their way: `last` moves with them, not here.
+        this.counters = { ...frame.counters };
+        for (const deal of frame.deals || []) this.deals.set(deal.id, deal);
+        this.applyStage(frame);
+        return "state";
+      case "batch":
+        for (const event of frame.events) {
+          if (event.offset <= this.last) continue;
+          if (event.offset !== this.last + 1) return "hole";
+          this.events.push(event);
+          this.last = event.offset;
+        }
+        if (this.events.length > KEEP_EVENTS) this.events.splice(0, this.events.length - KEEP_EVENTS);
+        if (frame.counters) Object.assign(this.counters, frame.counters);
+        for (const deal of frame.deals || []) this.deals.set(deal.id, deal);
+        for (const cue of frame.cues || []) this.addCue(cue);
+        this.applyStage(frame);
+        return "state";
+      case "cue":
+        this.addCue(frame.cue);
+        return "state";
+      default:
+        throw new Error(`not a room frame: ${frame.type}`);
+    }
+  }
+
+  applyStage(frame) {
+    for (const name of ["pinned", "highlight", "announcement"]) {
+      if (name in frame) this[name] = frame[name];
+    }
+  }
+
+  addCue(cue) {
+    if (this.cues.some((c) => c.id === cue.id)) return;
+    this.cues.push(cue);
+    if (this.cues.length > KEEP_CUES) this.cues.shift();
+  }
+
+  /** The deal a stage should show: live first, then the newest sold-out or scheduled one. */
+  featuredDeal() {
+    const rank = { live: 0, sold_out: 1, scheduled: 2 };
+    let best = null;
+    for (const deal of this.deals.values()) {
+      if (!(deal.state in rank)) continue;
+      if (!best || rank[deal.state] < rank[best.state]
+          || (rank[deal.state] === rank[best.state] && deal.created_at > best.created_at)) best = deal;
+    }
+    return best;
+  }
+}
+
+/**
+ * A room socket that never gives up (except on a terminal close code).
+ *
+ *   const conn = new RoomConnection({ room, token, onChange, onStatus, onEvent });
+ *   conn.start();
+ *
+ * onChange(state, why)   after every frame that changed the view ("reset" | "state")
+ * onEvent(event)         each new room event, once, in offset order (not for snapshot history)
+ * onStatus(status, info) "connecting" | "live" | "retrying" | "stopped" (info: {code, reason})
+ */
+export class RoomConnection {
+  constructor({ room, token, onChange = () => {}, onEvent = () => {}, onStatus = () => {},
+                onReply = () => {}, baseUrl = location.origin }) {
+    this.room = room;
+    this.token = token;
+    this.state = new RoomState();
+    this.onChange = onChange;
+    this.onEvent = onEvent;
+    this.onStatus = onStatus;
+    this.onReply = onReply;
+    this.baseUrl = baseUrl;
+    this.clockOffsetMs = 0; // server time - local time
+    this.ws = null;
+    this.attempt = 0;
+    this.failedOpens = 0;
+    this.lastHeard = 0;
+    this.stopped = false;
+    this.pending = new Map(); // req -> {resolve, timer}
+    this.seq = 0;
+    this.timers = { ping: null, retry: null };
+  }
+
+  /** Server time now, in ms: use it for every countdown. */
+  now() {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  start() {
+    this.stopped = false;
+    this.connect();
+    this.timers.ping = setInterval(() => this.ping(), PING_EVERY_MS);
+  }
+
+  stop(code = 1000, reason = "") {
+    this.stopped = true;
+    clearInterval(this.timers.ping);
+    clearTimeout(this.timers.retry);
+    this.drop();
+    this.onStatus("stopped", { code, reason });
+  }
+
+  connect() {
+    const q = new URLSearchParams({ token: this.token, format: "json" });
+    if (this.state.epoch !== null && this.state.last !== null) {
+      q.set("since", String(this.state.last));
+      q.set("epoch", this.state.epoch);
+    }
+    const url = `${this.baseUrl.replace(/^http/, "ws")}/ws/rooms/${encodeURIComponent(this.room)}?${q}`;
+    this.onStatus("connecting", {});
+    const ws = new WebSocket(url);
+    this.ws = ws;
+    this.lastHeard = Date.now();
+    let opened = false;
+    ws.onopen = () => { opened = true; this.failedOpens = 0; this.ping(); };
+    ws.onmessage = (message) => this.receive(message.data);
+    ws.onclose = (event) => { if (this.ws === ws) this.closed(event.code, event.reason, opened); };
+  }
+
+  /** Forget the current socket without waiting for its close handshake (it may be dead). */
+  drop() {
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = null;
+      try { ws.close(); } catch { /* already closing */ }
+    }
+  }
+
+  closed(code, reason, opened) {
+    this.drop();
+    if (this.stopped) return;
+    if (TERMINAL_CLOSE_CODES.has(code)) {
+      this.stop(code, reason || TERMINAL_CLOSE_CODES.get(code));
+      return;
+    }
+    if (code === RESYNC) { this.state.epoch = null; this.state.last = null; }
+    if (!opened && ++this.failedOpens >= FAILED_OPENS_BEFORE_CHECK) this.checkToken();
+    const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.attempt++);
+    this.onStatus("retrying", { code, reason, delay });
+    clearTimeout(this.timers.retry);
+    this.timers.retry = setTimeout(() => this.connect(), delay);
+  }
+
+  /** A refused upgrade only shows as 1006; the same token over HTTP says whether it is the token. */
+  async checkToken() {
+    this.failedOpens = 0;
+    try {
+      const response = await fetch(`${this.baseUrl}/api/rooms/${encodeURIComponent(this.room)}/state`,
+                                   { headers: { Authorization: `Bearer ${this.token}` } });
+      if (response.status === 401 || response.status === 403) {
+        const body = await response.json();
+        this.stop(4001, body.detail || "token refused");
+      }
+    } catch { /* the node is down: keep retrying */ }
+  }
+
+  ping() {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - this.lastHeard > DEAD_AFTER_MS) {
+      this.closed(1006, "no answer to pings", true); // resume at once instead of waiting on TCP
+      return;
+    }
+    this.send({ type: "ping", req: `ping:${Date.now()}` });
+  }
+
+  send(message) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  /** Send a message with a `req` and wait for the reply carrying it (claim_result, error, ...). */
+  request(message) {
+    const req = message.req || `r${Date.now().toString(36)}-${++this.seq}`;
+    return new Promise((resolve) => {
+      if (!this.send({ ...message, req })) {
+        resolve({ type: "error", error: "offline", req });
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.pending.delete(req);
+        resolve({ type: "error", error: "timeout", req });
+      }, REQUEST_TIMEOUT_MS);
+      this.pending.set(req, { resolve, timer });
+    });
+  }
+
+  receive(data) {
+    this.lastHeard = Date.now();
+    const frame = JSON.parse(data);
+    if (typeof frame.now === "number") {
+      this.clockOffsetMs = frame.type === "pong" ? this.pongOffset(frame) : frame.now - Date.now();
+    }
+    switch (frame.type) {
+      case "pong":
+        return;
+      case "claim_result": case "comment_result": case "error":
+        this.reply(frame);
+        return;
+      default:
+        break;
+    }
+    const before = this.state.last;
+    const why = this.state.apply(frame);
+    if (why === "hole") {
+      this.closed(1006, "missing event", true); // resume from the last event we have
+      return;
+    }
+    if (frame.type === "snapshot" || frame.type === "recovered") {
+      this.attempt = 0;
+      this.onStatus("live", { recovered: frame.type === "recovered" });
+    }
+    if (frame.type === "batch") {
+      for (const event of frame.events) if (event.offset > before) this.onEvent(event);
+    }
+    this.onChange(this.state, why);
+  }
+
+  pongOffset(frame) {
+    const sent = Number(String(frame.req || "").split(":")[1]);
+    const received = Date.now();
+    const half = Number.isFinite(sent) ? (received - sent) / 2 : 0;
+    return frame.now + half - received;
+  }
+
+  reply(frame) {
+    const waiting = frame.req != null ? this.pending.get(frame.req) : undefined;
+    if (waiting) {
+      clearTimeout(waiting.timer);
+      this.pending.delete(frame.req);
+      waiting.resolve(frame);
+    } else {
+      this.onReply(frame);
+    }
+  }
+}

@@ -1,0 +1,38 @@
+// What every page reads from its URL, and its calls to the HTTP API with the same token.
+
+export function pageParams() {
+  const q = new URLSearchParams(location.search);
+  const lang = (q.get("lang") || navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
+  return { room: q.get("room") || "", token: q.get("token") || "", lang, query: q };
+}
+
+/** fetch with the page's token: resolves to {status, body}; status 0 when the node is unreachable. */
+export async function api(token, method, path, body) {
+  try {
+    const response = await fetch(path, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let parsed = null;
+    try { parsed = text ? JSON.parse(text) : null; } catch { parsed = { error: "bad_reply", detail: text }; }
+    return { status: response.status, body: parsed };
+  } catch (error) {
+    return { status: 0, body: { error: "offline", detail: String(error) } };
+  }
+}
+
+export function roomPath(room, rest = "") {
+  return `/api/rooms/${encodeURIComponent(room)}${rest}`;
+}
+
+/** The token's claims, read for display only (the server checks the signature, not us). */
+export function tokenClaims(token) {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(decodeURIComponent(escape(atob(payload))));
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,229 @@
+// The OBS overlay: a read-only subscriber. It shows the last state it had through every drop and
+// restart, and resumes silently; nothing on it is clickable and nothing here can send to the room.
+//
+// Query: room, token, lang=zh|en, widgets=deal,pinned,orders,highlight,goal,comments,announcement,
+// position=bottom-left|bottom-right (the deal column), scale (0.5-2), theme=dark|light,
+// goal_likes, goal_shares, currency.
+
+import { RoomConnection } from "../lib/livecart.js";
+import { countdown, everyFrame, fill, flash, h, money, safeImageUrl, setText } from "../lib/dom.js";
+import { translator } from "../lib/i18n.js";
+import { pageParams } from "../lib/page.js";
+
+const ALL_WIDGETS = ["deal", "pinned", "orders", "highlight", "goal", "comments", "announcement"];
+const TICKER_MS = 6000;
+const COMMENTS_SHOWN = 5;
+
+function readOptions(query) {
+  const widgets = new Set((query.get("widgets") || ALL_WIDGETS.join(",")).split(",").map((w) => w.trim()));
+  const scale = Math.min(2, Math.max(0.5, Number(query.get("scale")) || 1));
+  return {
+    widgets,
+    scale,
+    position: query.get("position") === "bottom-right" ? "bottom-right" : "bottom-left",
+    theme: query.get("theme") === "light" ? "light" : "dark",
+    goalLikes: Math.max(1, Number(query.get("goal_likes")) || 10000),
+    goalShares: Math.max(1, Number(query.get("goal_shares")) || 500),
+    currency: query.get("currency") || "¥",
+  };
+}
+
+function applyLayout(options, lang) {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  const stage = document.getElementById("stage");
+  stage.classList.add(`theme-${options.theme}`, `position-${options.position}`);
+  stage.style.setProperty("--scale", String(options.scale));
+  for (const name of ALL_WIDGETS) {
+    const node = document.getElementById(name);
+    if (!options.widgets.has(name)) node.remove();
+  }
+}
+
+/** The view: the only code that touches the overlay's DOM. */
+class OverlayView {
+  constructor(t, options, conn) {
+    this.t = t;
+    this.options = options;
+    this.conn = conn;
+    this.shownDeal = null; // {id, state}: to animate a start and a sell-out once
+    this.deal = null;
+    this.toasted = new Set(); // order ids: a platform may send "placed" and then "paid" for one order
+  }
+
+  widget(name) {
+    return document.getElementById(name);
+  }
+
+  render(state) {
+    this.renderDeal(state.featuredDeal());
+    this.renderPinned(state.pinned);
+    this.renderHighlight(state.highlight);
+    this.renderAnnouncement(state.announcement);
+    this.renderGoal(state.counters);
+    this.renderComments(state.events);
+  }
+
+  renderDeal(deal) {
+    const node = this.widget("deal");
+    this.deal = deal;
+    if (!node) return;
+    if (!deal) {
+      node.hidden = true;
+      this.shownDeal = null;
+      return;
+    }
+    const t = this.t;
+    const isNew = !this.shownDeal || this.shownDeal.id !== deal.id;
+    if (isNew) {
+      const image = safeImageUrl(deal.product.image_url);
+      fill(node,
+        h("div", { class: "deal-tag" }, t("flashDeal")),
+        h("div", { class: "deal-body" },
+          image ? h("img", { class: "deal-image", src: image, alt: "" }) : h("div", { class: "deal-image" }),
+          h("div", { class: "deal-text" },
+            h("div", { class: "deal-name" }, deal.product.name),
+            h("div", { class: "deal-prices" },
+              h("span", { class: "deal-price" }, money(deal.deal_price, this.options.currency)),
+              h("s", { class: "list-price" }, money(deal.price, this.options.currency))),
+            h("div", { class: "deal-clock" }, h("span", { class: "clock-label" }), " ",
+              h("span", { class: "clock" })))),
+        h("div", { class: "stock" },
+          h("div", { class: "stock-bar" }, h("div", { class: "stock-fill" })),
+          h("div", { class: "stock-text" })),
+        h("div", { class: "sold-out-stamp" }, t("soldOut")));
+      node.hidden = false;
+      flash(node, "enter");
+    }
+    const soldOutNow = deal.state === "sold_out" && (isNew || this.shownDeal.state !== "sold_out");
+    if (soldOutNow) flash(node, "selling-out");
+    node.dataset.state = deal.state;
+    node.dataset.left = String(deal.left);
+    node.dataset.deal = deal.id;
+    const share = deal.stock > 0 ? deal.left / deal.stock : 0;
+    node.querySelector(".stock-fill").style.width = `${(share * 100).toFixed(1)}%`;
+    setText(node.querySelector(".stock-text"),
+      deal.state === "sold_out" ? t("soldOut") : t("onlyLeft", { n: deal.left }));
+    this.shownDeal = { id: deal.id, state: deal.state };
+    this.tick();
+  }
+
+  /** Countdowns move every frame, on the server's clock. */
+  tick() {
+    const node = this.widget("deal");
+    const deal = this.deal;
+    if (!node || !deal || node.hidden) return;
+    const now = this.conn.now();
+    const label = node.querySelector(".clock-label");
+    const clock = node.querySelector(".clock");
+    if (deal.state === "scheduled") {
+      setText(label, this.t("startsIn"));
+      setText(clock, countdown(deal.starts_at - now));
+    } else {
+      setText(label, this.t("endsIn"));
+      setText(clock, countdown(deal.ends_at - now));
+    }
+  }
+
+  renderPinned(card) {
+    const node = this.widget("pinned");
+    if (!node) return;
+    node.hidden = !card;
+    if (!card) return;
+    const key = JSON.stringify(card);
+    if (node.dataset.key === key) return;
+    node.dataset.key = key;
+    const image = safeImageUrl(card.image_url || "");
+    fill(node,
+      h("div", { class: "pinned-tag" }, this.t("pinned")),
+      image ? h("img", { class: "pinned-image", src: image, alt: "" }) : null,
+      h("div", { class: "pinned-name" }, card.name),
+      card.price != null ? h("div", { class: "pinned-price" }, money(card.price, this.options.currency)) : null);
+    flash(node, "enter");
+  }
+
+  renderHighlight(comment) {
+    const node = this.widget("highlight");
+    if (!node) return;
+    node.hidden = !comment;
+    if (!comment) return;
+    const key = `${comment.at}`;
+    if (node.dataset.key === key) return;
+    node.dataset.key = key;
+    fill(node, h("div", { class: "highlight-name" }, comment.name || ""),
+      h("div", { class: "highlight-text" }, comment.text));
+    flash(node, "enter");
+  }
+
+  renderAnnouncement(announcement) {
+    const node = this.widget("announcement");
+    if (!node) return;
+    node.hidden = !announcement;
+    if (announcement) setText(node, announcement.text);
+  }
+
+  renderGoal(counters) {
+    const node = this.widget("goal");
+    if (!node) return;
+    node.hidden = false;
+    const rows = [["likes", counters.likes || 0, this.options.goalLikes],
+                  ["shares", counters.shares || 0, this.options.goalShares]];
+    if (!node.firstChild) {
+      fill(node, rows.map(([name]) => h("div", { class: `goal-row goal-${name}` },
+        h("span", { class: "goal-label" }, this.t(name)), h("div", { class: "goal-bar" },
+          h("div", { class: "goal-fill" })), h("span", { class: "goal-count" }))));
+    }
+    for (const [name, value, goal] of rows) {
+      const row = node.querySelector(`.goal-${name}`);
+      row.querySelector(".goal-fill").style.width = `${Math.min(100, (value / goal) * 100).toFixed(1)}%`;
+      setText(row.querySelector(".goal-count"), `${value.toLocaleString()} / ${goal.toLocaleString()}`);
+    }
+  }
+
+  renderComments(events) {
+    const node = this.widget("comments");
+    if (!node) return;
+    const comments = events.filter((e) => e.type === "comment").slice(-COMMENTS_SHOWN);
+    node.hidden = comments.length === 0;
+    const key = `${this.conn.state.epoch}:${comments.map((c) => c.offset).join(",")}`;
+    if (node.dataset.key === key) return;
+    node.dataset.key = key;
+    fill(node, comments.map((c) => h("div", { class: "comment", dataset: { offset: c.offset } },
+      h("span", { class: "comment-name" }, c.user.name || c.user.id), " ",
+      h("span", { class: "comment-text" }, c.text))));
+  }
+
+  /** "Lin just bought 2": one toast per order, gone after a few seconds. */
+  showOrder(event) {
+    const node = this.widget("orders");
+    if (!node || event.type !== "order" || !["placed", "paid"].includes(event.status)) return;
+    if (this.toasted.has(event.order_id)) return;
+    this.toasted.add(event.order_id);
+    if (this.toasted.size > 1000) this.toasted.clear();
+    node.hidden = false;
+    const toast = h("div", { class: "order enter" },
+      this.t("justBought", { name: event.user.name || event.user.id, qty: event.qty }));
+    node.append(toast);
+    while (node.children.length > 3) node.firstChild.remove();
+    setTimeout(() => toast.remove(), TICKER_MS);
+  }
+}
+
+function main() {
+  const { room, token, lang, query } = pageParams();
+  const t = translator(lang);
+  const options = readOptions(query);
+  applyLayout(options, lang);
+  let view = null;
+  const conn = new RoomConnection({
+    room, token,
+    onChange: (state) => view.render(state),
+    onEvent: (event) => view.showOrder(event),
+    // Silent on air: the status is only an attribute, for tests and for someone inspecting the source.
+    onStatus: (status) => { document.body.dataset.status = status; },
+  });
+  view = new OverlayView(t, options, conn);
+  conn.start();
+  everyFrame(() => view.tick());
+}
+
+main();

@@ -1,0 +1,131 @@
+// The viewer demo: what a brand could copy into its own live page. One deal card with a countdown and a
+// claim button, the claim's answer, comments, and stock that moves as other viewers claim.
+
+import { RoomConnection } from "../lib/livecart.js";
+import { countdown, everyFrame, fill, flash, h, money, safeImageUrl, setText } from "../lib/dom.js";
+import { translator } from "../lib/i18n.js";
+import { pageParams, tokenClaims } from "../lib/page.js";
+
+const COMMENTS_SHOWN = 30;
+const $ = (id) => document.getElementById(id);
+
+class ViewerView {
+  constructor(t, conn, canAct) {
+    this.t = t;
+    this.conn = conn;
+    this.canAct = canAct;
+    this.deal = null;
+    this.claiming = false;
+  }
+
+  render(state) {
+    this.renderDeal(state.featuredDeal());
+    this.renderComments(state.events);
+    setText($("online"), `${state.counters.online || 0} ${this.t("online")}`);
+    $("announcement").hidden = !state.announcement;
+    if (state.announcement) setText($("announcement"), state.announcement.text);
+  }
+
+  renderDeal(deal) {
+    const t = this.t;
+    const changed = !this.deal || !deal || this.deal.id !== deal.id;
+    this.deal = deal;
+    $("deal").hidden = !deal;
+    $("no-deal").hidden = Boolean(deal);
+    setText($("no-deal"), t("noDeal"));
+    if (!deal) return;
+    if (changed) {
+      $("deal-image").src = safeImageUrl(deal.product.image_url) || "/client/lib/sample-product.svg";
+      setText($("deal-name"), deal.product.name);
+      setText($("deal-price"), money(deal.deal_price));
+      setText($("list-price"), money(deal.price));
+      setText($("claim-result"), "");
+      flash($("deal"), "enter");
+    }
+    $("deal").dataset.state = deal.state;
+    $("deal").dataset.left = String(deal.left);
+    $("stock-fill").style.width = `${deal.stock ? (100 * deal.left) / deal.stock : 0}%`;
+    setText($("stock-text"), deal.state === "sold_out" ? t("soldOut") : t("onlyLeft", { n: deal.left }));
+    const button = $("claim");
+    button.disabled = this.claiming || !this.canAct || deal.state !== "live";
+    setText(button, this.claiming ? t("claiming") : deal.state === "live" ? t("claim") : t(deal.state));
+    this.tick();
+  }
+
+  tick() {
+    const deal = this.deal;
+    if (!deal) return;
+    const now = this.conn.now();
+    const [label, at] = deal.state === "scheduled" ? ["startsIn", deal.starts_at] : ["endsIn", deal.ends_at];
+    setText($("deal-clock"), deal.state === "live" || deal.state === "scheduled"
+      ? `${this.t(label)} ${countdown(at - now)}` : this.t(deal.state));
+  }
+
+  renderComments(events) {
+    const comments = events.filter((e) => e.type === "comment").slice(-COMMENTS_SHOWN);
+    const key = `${this.conn.state.epoch}:${comments.length ? comments[comments.length - 1].offset : 0}`;
+    const node = $("comments");
+    if (node.dataset.key === String(key)) return;
+    node.dataset.key = String(key);
+    fill(node, comments.map((c) => h("p", { class: "comment", dataset: { offset: c.offset } },
+      h("b", {}, c.user.name || c.user.id), " ", c.text)));
+    node.scrollTop = node.scrollHeight;
+  }
+
+  async claim() {
+    if (!this.deal || this.claiming) return;
+    this.claiming = true;
+    this.renderDeal(this.deal);
+    // A fresh key per tap; a retry of the same tap (same key) could never claim twice.
+    const key = `tap-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    const reply = await this.conn.request({ type: "claim", deal: this.deal.id, qty: 1, req: key });
+    this.claiming = false;
+    const result = $("claim-result");
+    if (reply.type === "claim_result" && reply.ok) {
+      const minutes = Math.max(1, Math.round((reply.claim.expires_at - this.conn.now()) / 60000));
+      result.className = "ok";
+      setText(result, this.t("claimed", { m: minutes }));
+    } else {
+      result.className = "refused";
+      const key = `reason_${reply.reason || reply.error}`;
+      const words = this.t(key);
+      setText(result, words === key ? reply.detail || reply.error || "" : words);
+    }
+    this.renderDeal(this.deal);
+  }
+}
+
+function main() {
+  const { room, token, lang } = pageParams();
+  const t = translator(lang);
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  const canAct = Boolean(tokenClaims(token).sub) && tokenClaims(token).role === "viewer";
+  let view = null;
+  const conn = new RoomConnection({
+    room, token,
+    onChange: (state) => view.render(state),
+    onStatus: (status) => {
+      document.body.dataset.status = status;
+      setText($("status"), status === "live" ? t("connected")
+        : status === "stopped" ? t("stoppedStatus", { reason: "" }) : t("reconnecting"));
+    },
+  });
+  view = new ViewerView(t, conn, canAct);
+  $("claim").addEventListener("click", () => view.claim());
+  $("comment-text").placeholder = canAct ? t("say") : t("watchOnly");
+  $("comment-text").disabled = !canAct;
+  setText($("comment-send"), t("send"));
+  $("comment-send").disabled = !canAct;
+  $("comment-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = $("comment-text");
+    const text = input.value.trim();
+    if (!text) return;
+    const reply = await conn.request({ type: "comment", text });
+    if (reply.type === "comment_result") input.value = "";
+  });
+  conn.start();
+  everyFrame(() => view.tick(), 4);
+}
+
+main();

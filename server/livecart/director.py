@@ -1,0 +1,222 @@
+"""The director: once a second, for every active room, the one node holding the room's lease folds the
+room log into the stats buckets, runs the cue engine and publishes the live stats.
+
+A room is active when a node has sockets in it or ingested into it lately (the `lc:rooms` registry).
+Every node tries each active room's lease every second; the holder keeps it by renewing, and another
+node takes over `LEASE_MS` after the holder stops (it died). The new holder warms up from Redis: the
+last minutes of buckets, the newest comments, the rule keys that fired in the last day (so it does not
+repeat them). What happens in Redis is exact whoever runs: the fold moves a cursor atomically, the cue emit
+refuses keys within their cooldown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from livecart.clock import Clock
+from livecart.comments import QuestionBoard, QuestionCluster, Segmenter, count_words
+from livecart.cues import ONCE_GUARD_MS, ONCE_RULES, CueEngine, RoomView
+from livecart.deals import DealState, deal_state
+from livecart.errors import StoreUnavailable
+from livecart.metrics import Metrics
+from livecart.stats import Window, fold, merge, to_wire
+from livecart.store.cue_store import CueStore
+from livecart.store.deal_store import DealStore
+from livecart.store.redis_store import RedisStore
+from livecart.store.stats_store import LoggedEvent, StatsStore
+
+__all__ = ["Director"]
+
+log = logging.getLogger("livecart.director")
+STEP_S = 1.0
+LEASE_MS = 3000
+ACTIVE_MS = 10 * 60_000  # a room with no sockets and no ingest for this long is left alone
+WINDOW_S = 15 * 60  # seconds of buckets the rules can look back on
+FOLD_CHUNK = 5000  # log events folded per room per step (a backlog catches up over a few steps)
+DEALS = 20
+FRESH_MS = 60_000  # events older than this when folded are history, not news
+
+
+@dataclass(slots=True)
+class RoomDesk:
+    """What the director keeps for a room it runs (rebuilt from Redis when it takes a room over)."""
+
+    engine: CueEngine
+    window: Window = field(default_factory=Window)
+    board: QuestionBoard = field(default_factory=QuestionBoard)
+    words: deque[tuple[int, list[str]]] = field(default_factory=deque)  # (ts, words of one comment)
+
+
+class Director:
+    def __init__(self, store: RedisStore, deal_store: DealStore, cue_store: CueStore, stats_store: StatsStore,
+                 *, clock: Clock, node_id: str, rules: Mapping[str, Mapping[str, Any]], lang: str,
+                 local_rooms: Iterable[str], metrics: Metrics) -> None:
+        self.store, self.deal_store, self.cue_store, self.stats = store, deal_store, cue_store, stats_store
+        self.clock = clock
+        self.node_id = node_id
+        self.rules = rules
+        self.lang = lang
+        self.local_rooms = local_rooms  # a live view of the rooms with sockets on this node (hub.rooms)
+        self.metrics = metrics
+        self.segmenter = Segmenter()
+        self.desks: dict[str, RoomDesk] = {}
+        self.touched: set[str] = set()
+        self.steps: dict[str, int] = {}  # room -> steps this node ran (tests check "exactly one node")
+
+    def touch(self, room: str) -> None:
+        """This node saw activity in `room` (ingest): it is registered on the next step, no Redis call."""
+        self.touched.add(room)
+
+    async def run(self) -> None:
+        await asyncio.to_thread(self.segmenter.warm)  # jieba's dictionary, off the event loop
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            # A fixed rate, not a fixed pause: a slow step must not stretch the 2 s low_stock promise.
+            due = max(due + STEP_S, loop.time())
+            await asyncio.sleep(due - loop.time())
+            try:
+                await self.step_all()
+            except StoreUnavailable:
+                continue
+
+    async def step_all(self) -> None:
+        now = self.clock.now_ms()
+        touched, self.touched = self.touched | set(self.local_rooms), set()
+        await self.stats.touch(touched, now)
+        active = await self.stats.active_rooms(now - ACTIVE_MS)
+        for gone in set(self.desks) - set(active):  # quiet for ACTIVE_MS: forget it
+            del self.desks[gone]
+            self.steps.pop(gone, None)
+        for room in active:
+            if not await self.cue_store.lease(room, self.node_id, LEASE_MS):
+                self.desks.pop(room, None)  # someone else runs it; on takeover we warm up afresh
+                continue
+            started = time.perf_counter()
+            try:
+                await self.step(room)
+                self.metrics.director_seconds.observe(time.perf_counter() - started)
+            except StoreUnavailable:
+                raise
+            except Exception:
+                # A bug met by one room's data must not silence every other room: say it loudly,
+                # forget this room's memory (the next step rebuilds it from Redis) and go on.
+                log.exception("director step failed in room %s", room)
+                self.desks.pop(room, None)
+        self.metrics.directed_rooms.set(len(self.desks))
+
+    async def step(self, room: str) -> None:
+        now = self.clock.now_ms()
+        desk = self.desks.get(room)
+        if desk is None:
+            desk = self.desks[room] = await self._warm(room, now)
+        cursor = await self.stats.cursor(room)
+        epoch, logged = await self.stats.log_after(room, cursor.offset if cursor.epoch else 0, FOLD_CHUNK)
+        if cursor.epoch and epoch != cursor.epoch:  # the room's history was reset: fold the new one
+            epoch, logged = await self.stats.log_after(room, 0, FOLD_CHUNK)
+        deals = await self.deal_store.newest(room, DEALS)
+        counters = await self.stats.counters(room)
+        online = await self.store.online(room, now)
+        claims = sum(int(d.get("claims", 0)) for d in deals)
+        rejections = sum(int(v) for d in deals for k, v in d.items() if k.startswith("rej_"))
+        deltas = fold(logged)
+        second = now // 1000
+        current: dict[str, int] = {}
+        # Viewers: livecart's own viewer sockets plus the platform audience its connector reports,
+        # stored when the number changes (readers carry it forward), not as a bucket every second.
+        viewers = online + max(0, counters.get("joins", 0) - counters.get("leaves", 0))
+        if viewers != desk.window.viewers(second):
+            current["viewers"] = viewers
+        # Claims are not room events: count the growth of the deals' totals since the last fold (from 0
+        # on a room's first fold, so claims made before anyone watched the room count too).
+        for name, total, before in (("claims", claims, cursor.claims),
+                                    ("claim_rejections", rejections, cursor.rejections)):
+            if total > (before or 0):
+                current[name] = total - (before or 0)
+        if current:
+            merge(deltas, second, current)
+        offset = cursor.offset if cursor.epoch == epoch else 0
+        if logged:
+            offset = int(logged[-1][0]["offset"])
+        if not await self.stats.fold(room, cursor.at, f"{epoch}:{offset}" if epoch else "", claims,
+                                     rejections, deltas):
+            self.desks.pop(room, None)  # someone else folded meanwhile: our memory is stale
+            return
+        for s, bucket in deltas.items():
+            desk.window.add(s, bucket)
+        desk.window.trim(second - WINDOW_S)
+        self._read_comments(desk, logged)
+        await self._mark_funnel(room, deals, viewers, now)
+        desk.board.answered.update(await self.cue_store.answered(room))
+        hot_cfg = self.rules.get("hot_words", {})
+        hot_from = now - int(hot_cfg.get("window_s", 60)) * 1000
+        while desk.words and desk.words[0][0] < hot_from:
+            desk.words.popleft()
+        words = count_words((ws for _ts, ws in desk.words), max(10, int(hot_cfg.get("top", 10))))
+        clusters = desk.board.clusters(now)
+        # Only fresh events deserve a thank-you: a first fold of a long history must not thank everyone.
+        fresh = [e for e, _t in logged if int(e["ts"]) >= now - FRESH_MS]
+        view = RoomView(now_ms=now, window=desk.window, deals=deals, follows=counters.get("follows", 0),
+                        new_events=fresh, questions=clusters, hot_words=words)
+        for cue in await self.cue_store.emit(room, desk.engine.step(view), now):
+            self.metrics.cues.labels(cue.kind).inc()
+        self.steps[room] = self.steps.get(room, 0) + 1
+        await self._publish_stats(room, desk, now, clusters, words)
+
+    async def _warm(self, room: str, now: int) -> RoomDesk:
+        engine = CueEngine(self.rules, self.lang)
+        keys = await self.cue_store.recent_keys(room, now - ONCE_GUARD_MS)
+        engine.active.update(keys)  # said lately: stays quiet unless it clears and comes back
+        engine.said.update(k for k in keys if k.split(":", 1)[0] in ONCE_RULES)
+        desk = RoomDesk(engine=engine)
+        desk.board.window_ms = int(self.rules.get("questions", {}).get("window_s", 300)) * 1000
+        second = now // 1000
+        for s, bucket in (await self.stats.buckets(room, second - WINDOW_S, second + 1)).items():
+            desk.window.add(s, bucket)
+        cursor = await self.stats.cursor(room)
+        recent = [(e, t) for e, t in await self.stats.log_before(room, 2000)
+                  if int(e["offset"]) <= cursor.offset and e["type"] == "comment"
+                  and int(e["ts"]) > now - desk.board.window_ms]
+        self._read_comments(desk, recent)
+        return desk
+
+    def _read_comments(self, desk: RoomDesk, logged: list[LoggedEvent]) -> None:
+        for event, _t in logged:
+            if event["type"] == "comment":
+                ts = int(event["ts"])
+                desk.board.add(ts, event["user"]["id"], event["text"])
+                desk.words.append((ts, self.segmenter.words(event["text"])))
+
+    async def _mark_funnel(self, room: str, deals: list[dict[str, str]], viewers: int, now: int) -> None:
+        marks: dict[str, int] = {}
+        for d in deals:
+            state = deal_state(d, now)
+            if state is DealState.LIVE:
+                marks[f"{d['id']}:launch_viewers"] = viewers
+            elif state is DealState.SOLD_OUT:
+                marks[f"{d['id']}:sold_out_at"] = now
+        await self.stats.mark(room, marks)
+
+    async def _publish_stats(self, room: str, desk: RoomDesk, now: int, clusters: list[QuestionCluster],
+                             words: list[tuple[str, int]]) -> None:
+        second = now // 1000
+        w = desk.window
+        live = {
+            "now": now,
+            "viewers": w.viewers(second) or 0,
+            "last_min": to_wire({m: w.total(m, second - 59, second + 1)
+                                 for m in ("comments", "likes", "orders", "gmv_cents", "claims",
+                                           "claim_rejections", "entries", "leaves", "follows")}),
+            "questions": [c.to_wire() for c in clusters[:5]],
+            "hot_words": [[word, n] for word, n in words[:10]],
+        }
+        with contextlib.suppress(StoreUnavailable):  # a lost stats frame is replaced a second later
+            await self.cue_store.publish_stats(room, live)
+

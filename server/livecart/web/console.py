@@ -1,0 +1,107 @@
+"""The console's room actions besides deals: what the overlay shows, and tokens for the studio's pages.
+
+- `POST|DELETE /api/rooms/{room}/highlight`: put one comment on the overlay (or take it off).
+- `POST|DELETE /api/rooms/{room}/announcement`: a line of text for the overlay and the viewers.
+- `POST /api/rooms/{room}/tokens`: an `overlay` or `host` token for this room, so the console can hand
+  out an OBS URL without anyone running `livecart token`. Only those two read-only roles: an assistant
+  cannot mint anything that may claim, comment, ingest or manage.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from livecart import auth
+from livecart.auth import Action
+from livecart.errors import BadRequest
+from livecart.protocol import Format, decode
+from livecart.web.deals import by_whom
+
+if TYPE_CHECKING:
+    from livecart.web.node import Node
+
+__all__ = ["MINTABLE_ROLES", "add_console_routes"]
+
+MINTABLE_ROLES = ("overlay", "host")
+DEFAULT_PAGE_TTL_S = 7 * 24 * 3600  # an OBS scene outlives a working day; 4001 would blank the overlay
+MAX_PAGE_TTL_S = 90 * 24 * 3600
+MAX_HIGHLIGHT = 500  # characters of comment text on the overlay
+MAX_ANNOUNCEMENT = 280
+
+
+def _json_body(data: bytes, content_type: str) -> dict[str, Any]:
+    body = decode(data, Format.MSGPACK if content_type == "application/msgpack" else Format.JSON)
+    if not isinstance(body, dict):
+        raise BadRequest("bad_body", "the body must be an object")
+    return body
+
+
+def _text(body: dict[str, Any], name: str, limit: int) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not 1 <= len(value.strip()) <= limit:
+        raise BadRequest("bad_field", f"{name} must be 1-{limit} characters")
+    return value.strip()
+
+
+def parse_highlight(body: dict[str, Any]) -> dict[str, Any]:
+    """{"text", "name", "offset"?}: a comment to show; the name is the commenter's display name."""
+    card: dict[str, Any] = {"text": _text(body, "text", MAX_HIGHLIGHT)}
+    name = body.get("name", "")
+    if not isinstance(name, str) or len(name) > 100:
+        raise BadRequest("bad_field", "name must be at most 100 characters")
+    card["name"] = name
+    offset = body.get("offset")
+    if offset is not None:
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 1:
+            raise BadRequest("bad_field", "offset must be the comment's room offset (an integer >= 1)")
+        card["offset"] = offset
+    return card
+
+
+def parse_mint(body: dict[str, Any]) -> tuple[str, float]:
+    role = body.get("role")
+    if role not in MINTABLE_ROLES:
+        raise BadRequest("bad_field", f"role must be one of {', '.join(MINTABLE_ROLES)}")
+    ttl = body.get("ttl_s", DEFAULT_PAGE_TTL_S)
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 60 <= ttl <= MAX_PAGE_TTL_S:
+        raise BadRequest("bad_field", f"ttl_s must be an integer from 60 to {MAX_PAGE_TTL_S}")
+    return role, float(ttl)
+
+
+def add_console_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
+    from livecart.web.app import json_response, room_claims
+
+    def stage_route(name: str, parse: Any) -> Any:
+        async def handler(request: web.Request) -> web.Response:
+            node = request.app[node_key]
+            room, claims = room_claims(request, Action.MANAGE)
+            value: dict[str, Any] | None = None
+            if request.method == "POST":
+                value = parse(_json_body(await request.read(), request.content_type))
+                value["by"], value["at"] = by_whom(claims), node.clock.now_ms()
+            await node.store.show(room, name, value)
+            return json_response({name: value})
+
+        return handler
+
+    async def mint(request: web.Request) -> web.Response:
+        node = request.app[node_key]
+        room, _claims = room_claims(request, Action.MANAGE)
+        role, ttl = parse_mint(_json_body(await request.read(), request.content_type))
+        now = time.time()
+        token = auth.issue(node.settings.secret, role=role, room=room, ttl_s=ttl, now=now)
+        page = "overlay" if role == "overlay" else "host"
+        return json_response({"token": token, "role": role, "room": room,
+                              "expires_at": int((now + ttl) * 1000),
+                              "path": f"/{page}?room={room}&token={token}"}, 201)
+
+    highlight = stage_route("highlight", parse_highlight)
+    announcement = stage_route("announcement", lambda body: {"text": _text(body, "text", MAX_ANNOUNCEMENT)})
+    app.router.add_post("/api/rooms/{room}/highlight", highlight)
+    app.router.add_delete("/api/rooms/{room}/highlight", highlight)
+    app.router.add_post("/api/rooms/{room}/announcement", announcement)
+    app.router.add_delete("/api/rooms/{room}/announcement", announcement)
+    app.router.add_post("/api/rooms/{room}/tokens", mint)

@@ -1,0 +1,144 @@
+"""HTTP routes of the people running the show: cues (send, list, ack), room statistics, the post-stream
+report and the room's recording. Cues and numbers are for `host` and `assistant` tokens only."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from livecart import report
+from livecart.auth import Action, Claims
+from livecart.cues import manual_cue
+from livecart.errors import BadRequest
+from livecart.protocol import Format, decode, encode_json
+from livecart.stats import series, to_wire
+
+if TYPE_CHECKING:
+    from livecart.web.node import Node
+
+__all__ = ["add_cue_routes", "by_whom", "gather_report", "parse_range"]
+
+MAX_ROWS = 10_000
+DEFAULT_SPAN_MS = 10 * 60_000
+
+
+def by_whom(claims: Claims) -> str:
+    return claims.user or claims.role
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest("bad_field", f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise BadRequest("bad_field", f"{name} must be from {low} to {high}")
+    return value
+
+
+def parse_range(request: web.Request, now_ms: int) -> tuple[int, int, int]:
+    """`from` and `to` in ms (default: the last 10 minutes), `step` in seconds (default: at most 600
+    rows) -> (first second, end second exclusive, step)."""
+    to = _int_param(request, "to", now_ms, 0, 2**53)
+    start = _int_param(request, "from", to - DEFAULT_SPAN_MS, 0, 2**53)
+    if start >= to:
+        raise BadRequest("bad_field", "from must be before to")
+    first, end = start // 1000, (to + 999) // 1000
+    step = _int_param(request, "step", max(1, -(-(end - first) // 600)), 1, 86_400)
+    if (end - first) / step > MAX_ROWS:
+        raise BadRequest("bad_field", f"from..to / step gives over {MAX_ROWS} rows; use a larger step")
+    return first, end, step
+
+
+async def gather_report(node: Node, room: str) -> dict[str, Any]:
+    """Everything the report shows, read from Redis, then built off the event loop (segmenting a
+    whole stream's comments takes a moment)."""
+    span = await node.stats_store.span(room)
+    buckets = await node.stats_store.buckets(room, span[0], span[1] + 1) if span else {}
+    deals = await node.deal_store.newest(room, 50)
+    marks = await node.stats_store.marks(room)
+    cues = await node.cue_store.list(room, 0, limit=2000)
+    comments = [(int(e["ts"]), e["user"]["id"], e["text"])
+                for e, _t in await node.stats_store.log_all(room) if e["type"] == "comment"]
+    return await asyncio.to_thread(report.build, room, buckets, deals, marks, cues, comments,
+                                   node.director.segmenter, node.clock.now_ms())
+
+
+def add_cue_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
+    from livecart.web.app import json_response, room_claims
+
+    async def post_cue(request: web.Request) -> web.Response:
+        node = request.app[node_key]
+        room, claims = room_claims(request, Action.MANAGE)
+        body = decode(await request.read(),
+                      Format.MSGPACK if request.content_type == "application/msgpack" else Format.JSON)
+        cue = manual_cue(body, by_whom(claims), node.clock.now_ms())
+        await node.cue_store.emit(room, [cue], cue.created_at)
+        node.metrics.cues.labels(cue.kind).inc()
+        return json_response({"cue": cue.to_wire()}, 201)
+
+    async def list_cues(request: web.Request) -> web.Response:
+        node = request.app[node_key]
+        room, _claims = room_claims(request, Action.PRODUCE)
+        since = _int_param(request, "since", 0, 0, 2**53)
+        return json_response({"cues": await node.cue_store.list(room, since), "now": node.clock.now_ms()})
+
+    async def ack_cue(request: web.Request) -> web.Response:
+        node = request.app[node_key]
+        room, claims = room_claims(request, Action.PRODUCE)
+        cue_id = request.match_info["cue"]
+        if not 1 <= len(cue_id) <= 64:
+            raise BadRequest("bad_field", "cue ids are 1-64 characters")
+        cue = await node.cue_store.ack(room, cue_id, by_whom(claims), node.clock.now_ms())
+        return json_response({"cue": cue})
+
+    async def get_stats(request: web.Request) -> web.Response:
+        node = request.app[node_key]
+        room, _claims = room_claims(request, Action.PRODUCE)
+        first, end, step = parse_range(request, node.clock.now_ms())
+        buckets = await node.stats_store.buckets(room, first - 3600, end)  # an hour back: viewers carry over
+        rows = [to_wire(r) for r in series(buckets, first, end, step)]
+        totals: dict[str, Any] = {}
+        for row in rows:
+            for name, value in row.items():
+                if name not in ("t", "viewers"):
+                    totals[name] = round(totals.get(name, 0) + value, 2)
+        totals["viewers_peak"] = max((r["viewers"] for r in rows), default=0)
+        return json_response({"from": first * 1000, "to": end * 1000, "step": step,
+                              "series": [dict(r, t=r["t"] * 1000) for r in rows], "totals": totals})
+
+    async def get_report(request: web.Request) -> web.Response:
+        node = request.app[node_key]
+        room, _claims = room_claims(request, Action.PRODUCE)
+        fmt = request.query.get("format", "html")
+        table = request.query.get("table", "timeline")
+        if fmt not in ("html", "json", "csv"):
+            raise BadRequest("bad_format", "format must be html, json or csv")
+        if table not in report.TABLES:
+            raise BadRequest("bad_field", f"table must be one of {', '.join(report.TABLES)}")
+        data = await gather_report(node, room)
+        if fmt == "json":
+            return json_response(data)
+        if fmt == "csv":
+            return web.Response(text=report.csv_table(data, table), content_type="text/csv")
+        return web.Response(text=report.html(data), content_type="text/html")
+
+    async def get_recording(request: web.Request) -> web.StreamResponse:
+        """The room's event log as JSON lines, oldest first (what `livecart record` saves)."""
+        node = request.app[node_key]
+        room, _claims = room_claims(request, Action.MANAGE)
+        logged = await node.stats_store.log_all(room)
+        body = b"".join(encode_json({"t": t, "event": e}) + b"\n" for e, t in logged)
+        return web.Response(body=body, content_type="application/x-ndjson")
+
+    app.router.add_post("/api/rooms/{room}/cues", post_cue)
+    app.router.add_get("/api/rooms/{room}/cues", list_cues)
+    app.router.add_post("/api/rooms/{room}/cues/{cue}/ack", ack_cue)
+    app.router.add_get("/api/rooms/{room}/stats", get_stats)
+    app.router.add_get("/api/rooms/{room}/report", get_report)
+    app.router.add_get("/api/rooms/{room}/recording", get_recording)

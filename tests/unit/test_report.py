@@ -1,0 +1,56 @@
+"""The report as data and as a page: totals from buckets, cue impact, text kept as text, CSV tables."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from livecart.comments import Segmenter
+from livecart.report import TABLES, build, csv_table, html
+
+S = 1_800_000_000  # a unix second
+
+
+def make_report() -> dict:
+    buckets = {S + i: {"comments": 1, "viewers": 10 + i} for i in range(240)}
+    for i in (10, 20, 30, 200):
+        buckets[S + i]["orders"] = 1
+        buckets[S + i]["gmv_cents"] = 1999
+    deals = [{"id": "d1", "product_name": "<i>Scarf</i>", "stock": "5", "sold": "5",
+              "starts_at": str(S * 1000), "ends_at": str((S + 120) * 1000), "attempts": "9", "claims": "5",
+              "paid": "4", "released": "1", "buyers": "5", "gmv_cents": "39600"}]
+    cues = [{"id": "c1", "kind": "manual", "priority": "high", "text": "<script>alert(1)</script>",
+             "created_at": (S + 120) * 1000, "acked_at": None}]
+    comments = [((S + i) * 1000, f"u{i}", "尺码怎么选？") for i in range(6)]
+    return build("demo", buckets, deals, {"d1:launch_viewers": 50, "d1:sold_out_at": (S + 60) * 1000}, cues,
+                 comments, Segmenter(), (S + 300) * 1000)
+
+
+def test_totals_timeline_and_cue_impact():
+    report = make_report()
+    assert report["totals"]["comments"] == 240 and report["totals"]["orders"] == 4
+    assert report["totals"]["gmv"] == 79.96 and report["totals"]["viewers_peak"] == 249
+    assert sum(r["comments"] for r in report["timeline"]) == 240
+    (cue,) = report["cues"]
+    # Orders at +10, +20, +30 s are in the two minutes before the cue (+120 s); +200 s after it.
+    assert (cue["orders_per_min_before"], cue["orders_per_min_after"], cue["orders_per_min_change"]) == (
+        1.5, 0.5, -1.0)
+    assert cue["comments_per_min_before"] == 60.0 and cue["comments_per_min_after"] == 60.0
+    (deal,) = report["deals"]
+    assert deal["sell_through_s"] == 60.0 and deal["conversion"] == 0.08
+    assert report["questions"][0]["topic"] == "size" and report["questions"][0]["askers"] == 6
+
+
+def test_the_page_keeps_text_as_text_and_carries_its_exports():
+    page = html(make_report())
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<i>Scarf</i>" not in page and "&lt;i&gt;Scarf&lt;/i&gt;" in page
+    assert page.count("<svg") == 4 and page.count('download="') == 1 + len(TABLES)
+
+
+def test_each_table_exports_as_csv():
+    report = make_report()
+    for table in TABLES:
+        rows = list(csv.DictReader(io.StringIO(csv_table(report, table))))
+        assert len(rows) == len(report[table]), table
+    assert csv_table({"cues": []}, "cues") == ""
