@@ -119,6 +119,7 @@ class Viewer:
     resume_target: int | None = None
     seen_live: set[str] = field(default_factory=set)
     seen_sold_out: set[str] = field(default_factory=set)
+    announcement: str = ""  # the last announcement this socket showed
     task: asyncio.Task[None] | None = None
 
 
@@ -139,6 +140,7 @@ class Audience:
         self.resume_s = Histogram()  # drop -> first frame again
         self.caught_up_s = Histogram()  # drop -> every missed event received
         self.pending_resumes = 0
+        self.last_announcement = ""
         self.rng = random.Random(cfg["seed"])
         self.decoder = SharedDecoder(cfg["format"])
         self.done = asyncio.Event()
@@ -230,6 +232,9 @@ class Audience:
     def cmd_watch(self, deal: str) -> None:
         self.deals.setdefault(deal, DealWatch(deal))
 
+    def cmd_announced(self, text: str) -> None:
+        self.last_announcement = text
+
     def _interval_stats(self) -> dict[str, Any]:
         stats = {"deliveries": self.interval_deliveries, "latency": self.interval.to_wire(),
                  "open": sum(1 for v in self.viewers if v.client.is_open),
@@ -317,6 +322,9 @@ class Audience:
                 if v.resume_target is not None and (client.cursor.last or 0) >= v.resume_target:
                     self._resumed(v, caught_up=True)
             kind = frame["type"]
+            announcement = frame.get("announcement")
+            if announcement:
+                v.announcement = announcement["text"]
             deals = frame.get("deals")
             if deals and self.deals:
                 self._watch_deals(v, deals)
@@ -424,6 +432,8 @@ class Audience:
             missed += c.cursor.missed
             resets += c.cursor.resets
         stayed = [v for v in self.viewers if not v.left and v.client.is_open]
+        missed_announcement = (sum(1 for v in stayed if v.announcement != self.last_announcement)
+                               if self.last_announcement else 0)
         deals = {d: {"live_seen": w.live_seen,
                      "missed_sold_out": sum(1 for v in stayed
                                             if d in v.seen_live and d not in v.seen_sold_out),
@@ -444,7 +454,8 @@ class Audience:
                 "errors": dict(self.errors),
                 "latency": self.latency.to_wire(), "slow_latency": self.slow_latency.to_wire(),
                 "resume_s": self.resume_s.to_wire(), "caught_up_s": self.caught_up_s.to_wire(),
-                "pending_resumes": self.pending_resumes, "deals": deals, "cpu_s": time.process_time()}
+                "pending_resumes": self.pending_resumes, "deals": deals,
+                "missed_announcement": missed_announcement, "cpu_s": time.process_time()}
 
 
 def raise_fd_limit() -> int:

@@ -23,6 +23,7 @@ import aiohttp
 
 from loadtest.audience import raise_fd_limit, worker_main
 from loadtest.channel import Channel
+from loadtest.corpus import ANNOUNCEMENTS
 from loadtest.histogram import Histogram
 from loadtest.procstat import cpu_seconds
 from loadtest.progress import Progress
@@ -101,6 +102,7 @@ class Conductor:
         self.deal_plans: dict[str, dict[str, Any]] = {}
         self.phase = "ramp"
         self.t0 = 0.0
+        self.announcements = 0
 
     async def run(self) -> dict[str, Any]:
         raise_fd_limit()
@@ -203,7 +205,7 @@ class Conductor:
         for rush in s.deals:
             actions.append((rush.at, lambda r=rush: self._launch(console, r)))
         for at in s.announcements:
-            actions.append((at, lambda: self._announce(publisher)))
+            actions.append((at, lambda: self._announce(console)))
         if s.drop_at is not None:
             actions.append((s.drop_at, lambda: self._broadcast("drop", s.drop_share)))
         if s.slow_at is not None:
@@ -233,9 +235,13 @@ class Conductor:
             w.send(*command)
         self._mark(" ".join(str(c) for c in command))
 
-    async def _announce(self, publisher: Publisher) -> None:
-        publisher.announce()
-        self._mark("announcement")
+    async def _announce(self, console: Console) -> None:
+        self.announcements += 1
+        text = f"{ANNOUNCEMENTS[self.announcements % len(ANNOUNCEMENTS)]} #{self.announcements}"
+        await console.announce(text)
+        for w in self.workers:
+            w.send("announced", text)
+        self._mark(f"announcement {self.announcements}")
 
     async def _launch(self, console: Console, rush: Any) -> None:
         claimers = round(self.wanted * rush.claimers)

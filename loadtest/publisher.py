@@ -1,4 +1,4 @@
-"""The platform side of a show: comments and likes ingested at a rate, deals, pins, announcements.
+"""The platform side of a show: comments and likes ingested at a rate; deals, pins, announcements.
 
 Publishing is open loop (it never waits for the server to catch up): every 10 ms the events due by
 then go out as one ingest request, up to 16 requests in flight; each comment's text ends with
@@ -18,7 +18,7 @@ import aiohttp
 import orjson
 
 from loadtest.audience import MARKER
-from loadtest.corpus import ANNOUNCEMENTS, NAMES, comment_text
+from loadtest.corpus import NAMES, comment_text
 
 __all__ = ["Console", "Publisher"]
 
@@ -69,6 +69,11 @@ class Console:
         _, body = await self.call("GET", "/deals", "assistant")
         return next(d for d in body["deals"] if d["id"] == deal_id)
 
+    async def announce(self, text: str) -> None:
+        status, body = await self.call("POST", "/announcement", "assistant", {"text": text})
+        if status != 200:
+            raise RuntimeError(f"announcement: {status} {body}")
+
     async def pin(self, name: str, deal_id: str) -> None:
         await self.call("POST", "/pin", "assistant", {"product": {"name": name, "deal_id": deal_id}})
 
@@ -89,11 +94,6 @@ class Publisher:
         self.retries = 0
         self.seq = 0
         self.inflight: set[asyncio.Task[None]] = set()
-        self.extra: list[dict[str, Any]] = []
-
-    def announce(self) -> None:
-        self.extra.append(self._event("comment", user=("host", "主播"),
-                                      text=self.rng.choice(ANNOUNCEMENTS)))
 
     async def run(self, duration_s: float, deadline: float) -> None:
         start = time.monotonic()
@@ -102,8 +102,7 @@ class Publisher:
         while (now := time.monotonic()) - start < duration_s:
             due += self.rate(now - start) * (now - last)
             last = now
-            batch = self.extra
-            self.extra = []
+            batch: list[dict[str, Any]] = []
             while due >= 1 and len(batch) < 2000:
                 due -= 1
                 batch.append(self._next())
@@ -122,11 +121,10 @@ class Publisher:
             return self._event("like", count=self.rng.choice((1, 1, 1, 3, 10)))
         return self._event("comment", text=comment_text(self.rng, self.text_size))
 
-    def _event(self, kind: str, user: tuple[str, str] | None = None, **fields: Any) -> dict[str, Any]:
+    def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
         self.seq += 1
-        uid = self.rng.randrange(100_000)
-        who = user or (f"p{uid}", self.rng.choice(NAMES))
-        return {"id": f"lt{self.seq}", "type": kind, "user": {"id": who[0], "name": who[1]}, **fields}
+        user = {"id": f"p{self.rng.randrange(100_000)}", "name": self.rng.choice(NAMES)}
+        return {"id": f"lt{self.seq}", "type": kind, "user": user, **fields}
 
     async def _post(self, batch: list[dict[str, Any]], deadline: float) -> None:
         stamp = str(int(time.time() * 1e6))

@@ -88,14 +88,15 @@ def summarize(s: Scenario, *, finals: list[dict[str, Any]], timeline: list[dict[
         result["latency_is"] = "claim round trip (claim sent -> claim_result)"
     else:
         result["latency_is"] = "fan-out (comment ingested -> arrived on a socket)"
-    reasons = _reasons(s, result, total, closes, errors, deals)
+    reasons = _reasons(s, result, total, closes, errors, deals, finals)
     result["verdict"] = "fail" if reasons else "pass"
     result["reasons"] = reasons
     return result
 
 
 def _reasons(s: Scenario, r: dict[str, Any], total: dict[str, int], closes: Counter[str],
-             errors: Counter[str], deals: dict[str, dict[str, Any]]) -> list[str]:
+             errors: Counter[str], deals: dict[str, dict[str, Any]],
+             finals: list[dict[str, Any]]) -> list[str]:
     out: list[str] = []
     asked = r["sockets"]["asked"]
     if total["connected"] < asked:
@@ -137,6 +138,9 @@ def _reasons(s: Scenario, r: dict[str, Any], total: dict[str, int], closes: Coun
         out.append(f"{sum(failed.values())} connection attempts failed ({why})")
     if errors:
         out.append("errors: " + ", ".join(f"{n} × {e}" for e, n in errors.most_common()))
+    missed = sum(f["missed_announcement"] for f in finals)
+    if missed:
+        out.append(f"{missed} open sockets never showed the last announcement")
     if "reconnect" in r and r["reconnect"]["not_resumed"]:
         out.append(f"{r['reconnect']['not_resumed']} dropped sockets never resumed")
     for deal_id, d in deals.items():

@@ -121,3 +121,6 @@ async def test_a_compressed_show_runs_three_rushes_with_pins_and_announcements(n
     whats = " ".join(e["what"] for e in r["events"])
     assert whats.count("announcement") == 4 and whats.count("created") == 3
     assert r["deliveries"] == r["deliveries_expected"] and (r["duplicates"], r["gaps"]) == (0, 0)
+    room = r["meta"]["room"]
+    _, state = await api(node.port, "GET", f"/api/rooms/{room}/state", token("host", room))
+    assert state["announcement"]["text"].endswith("#4")  # through the console route, seen by every socket
