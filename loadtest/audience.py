@@ -120,6 +120,8 @@ class Viewer:
     seen_live: set[str] = field(default_factory=set)
     seen_sold_out: set[str] = field(default_factory=set)
     announcement: str = ""  # the last announcement this socket showed
+    anomalies: int = 0  # duplicates + gaps seen so far
+    previous: tuple[Any, ...] = ()  # summary of the frame before (see _summary)
     task: asyncio.Task[None] | None = None
 
 
@@ -141,6 +143,7 @@ class Audience:
         self.caught_up_s = Histogram()  # drop -> every missed event received
         self.pending_resumes = 0
         self.last_announcement = ""
+        self.evidence: list[dict[str, Any]] = []
         self.rng = random.Random(cfg["seed"])
         self.decoder = SharedDecoder(cfg["format"])
         self.done = asyncio.Event()
@@ -305,6 +308,16 @@ class Audience:
         client = v.client
 
         def on_frame(frame: dict[str, Any], events: list[dict[str, Any]]) -> None:
+            # Evidence for a bug report: the frames around the first duplicate or gap of a socket.
+            summary = _summary(frame, client.connects)
+            cursor = client.cursor
+            if cursor.duplicates + cursor.gaps != v.anomalies:
+                v.anomalies = cursor.duplicates + cursor.gaps
+                if len(self.evidence) < 5:
+                    self.evidence.append({"user": v.user, "cursor_last": cursor.last,
+                                          "duplicates": cursor.duplicates, "gaps": cursor.gaps,
+                                          "previous_frame": v.previous, "frame": summary})
+            v.previous = summary
             if events:
                 n = len(events)
                 self.deliveries += n
@@ -455,7 +468,15 @@ class Audience:
                 "latency": self.latency.to_wire(), "slow_latency": self.slow_latency.to_wire(),
                 "resume_s": self.resume_s.to_wire(), "caught_up_s": self.caught_up_s.to_wire(),
                 "pending_resumes": self.pending_resumes, "deals": deals,
-                "missed_announcement": missed_announcement, "cpu_s": time.process_time()}
+                "missed_announcement": missed_announcement, "evidence": self.evidence,
+                "cpu_s": time.process_time()}
+
+
+def _summary(frame: dict[str, Any], connection: int) -> tuple[Any, ...]:
+    """(type, frame offset, first and last event offset, event count, which connection of the socket)."""
+    events = frame.get("events") or ()
+    return (frame.get("type"), frame.get("offset"), events[0]["offset"] if events else None,
+            events[-1]["offset"] if events else None, len(events), connection)
 
 
 def raise_fd_limit() -> int:

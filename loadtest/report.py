@@ -52,6 +52,9 @@ def summary_text(r: dict[str, Any]) -> str:
         lines.append(f"  slow consumers: {sc['slow_sockets']} stalled, {sc['slow_closes_1013']} closed 1013; "
                      f"readers p99 {sc['readers_p99_before_ms']} -> {sc['readers_p99_during_ms']} ms")
     lines += [f"  - {reason}" for reason in r["reasons"]]
+    for e in r.get("evidence", [])[:3]:
+        lines.append(f"  evidence ({e['user']}, last offset {e['cursor_last']}): frame {e['frame']} after "
+                     f"{e['previous_frame']}  [type, offset, first, last, events, connection]")
     return "\n".join(lines)
 
 
@@ -113,6 +116,11 @@ def render(r: dict[str, Any]) -> str:
             [json.dumps(d[k]) if isinstance(d[k], dict) else d[k] for k in keys]
             + [f"{d['claim_latency_ms']['p50']} / {d['claim_latency_ms']['p99']}"]
             for d in r["deals"].values()]))
+    if r.get("evidence"):
+        parts.append("<h2>Evidence: the frames around the first duplicates or gaps</h2>")
+        parts.append(_table(["socket", "its last offset", "frame before", "frame", "duplicates", "gaps"],
+                            [[e["user"], e["cursor_last"], json.dumps(e["previous_frame"]),
+                              json.dumps(e["frame"]), e["duplicates"], e["gaps"]] for e in r["evidence"]]))
     for section in ("reconnect", "slow_consumers"):
         if section in r:
             parts.append(f"<h2>{e(section.replace('_', ' '))}</h2>")

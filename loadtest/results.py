@@ -59,6 +59,8 @@ def summarize(s: Scenario, *, finals: list[dict[str, Any]], timeline: list[dict[
         "publisher": {"events_sent": publisher.sent, "errors": publisher.errors,
                       "retries": publisher.retries},
         "errors": dict(errors),
+        # The frames around the first duplicates or gaps: (type, offset, first, last, count, connection).
+        "evidence": [e for f in finals for e in f["evidence"]][:10],
         "settings": {k: v for k, v in _settings(s).items()},
         "timeline": timeline,
         "events": events,
