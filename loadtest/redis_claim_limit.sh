@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The raw Redis limit of livecart's own claim script (store/scripts/lib.lua + claim.lua), measured
 # with redis-benchmark on a throwaway redis-server: what one Redis core can do before any node,
-# socket or Python is involved. Compare with loadtest/deal_rush.py through a node.
+# socket or Python is involved. Compare with `livecart-loadtest deal-rush` through a node.
 #   loadtest/redis_claim_limit.sh            # server pinned to CPU 0, redis-benchmark to CPU 1
 #   STATS=1 loadtest/redis_claim_limit.sh    # also: time per call of the script and of each command
 set -euo pipefail
