@@ -178,6 +178,11 @@ class RoomClient:
             if predicate(frame):
                 return frame
 
+    async def reply(self, timeout: float = WAIT) -> dict[str, Any]:
+        """The next frame that is not a room batch: the answer to what this client sent (a batch, e.g.
+        with a new viewer count from the presence loop, may arrive at any moment)."""
+        return await self.until(lambda f: f["type"] != "batch", timeout)
+
     async def events_until(self, offset: int, timeout: float = WAIT) -> list[dict[str, Any]]:
         if self.offset < offset:
             await self.until(lambda _f: self.offset >= offset, timeout)

@@ -35,6 +35,7 @@ from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import StatsStore
 from livecart.web.deals import ClaimDesk
 from livecart.web.ingest import IngestEndpoint
+from livecart.web.revocation import Revocations
 from livecart.web.room_socket import RoomEndpoint
 from livecart.web.ws import Endpoint, Listener, SocketLimits
 
@@ -101,6 +102,8 @@ class Node:
                            node_id=s.node_id, tick_ms=s.tick_ms, max_tick_ms=s.max_tick_ms,
                            presence_s=s.presence_s,
                            metrics=self.metrics)
+        self.revocations = Revocations(self.store)
+        self.hub.on_revoked = self.revocations.note
         self.claims = ClaimDesk(self, s.hold_s)
         self.cue_store = CueStore(self.redis, retention_days=s.stats_retention_days, sharded_pubsub=sharded)
         self.stats_store = StatsStore(self.redis, retention_days=s.stats_retention_days)

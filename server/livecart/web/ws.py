@@ -66,8 +66,9 @@ class SocketLimits:
 
 
 class WebSocket(asyncio.Protocol):
-    __slots__ = ("endpoint", "errors", "expires_at", "floor", "fmt", "held", "last_seen", "listener", "open",
-                 "parked", "proto", "role", "room", "session", "stats", "transport", "user")
+    __slots__ = ("endpoint", "errors", "expires_at", "floor", "fmt", "held", "issued_at", "last_seen",
+                 "listener", "open", "parked", "proto", "role", "room", "session", "stats", "transport",
+                 "user")
 
     def __init__(self, listener: Listener) -> None:
         self.listener = listener
@@ -78,6 +79,7 @@ class WebSocket(asyncio.Protocol):
         self.role = ""
         self.user: str | None = None
         self.expires_at = float("inf")  # the token's expiry (unix s): the socket is closed 4001 then
+        self.issued_at = 0.0  # the token's iat (unix s), for revocations
         self.room = ""
         self.floor = 0
         self.parked: list[Batch] | None = None
