@@ -43,6 +43,7 @@ class HostView {
     this.lang = lang;
     this.conn = conn;
     this.acking = new Set(); // cue ids sent to the server: hidden here until it answers
+    this.gone = new Set(); // cue ids the server no longer knows
     this.rate = new OrderRate();
     this.statsAt = 0; // local ms the newest stats frame arrived
     this.queue = [];
@@ -107,7 +108,8 @@ class HostView {
    * from this screen, not stale. Highest priority first, then oldest first. */
   renderCues(cues) {
     const now = this.conn.now();
-    this.queue = cues.filter((c) => !c.acked_at && !this.acking.has(c.id) && !(c.expires_at && c.expires_at <= now))
+    this.queue = cues.filter((c) => !c.acked_at && !this.acking.has(c.id) && !this.gone.has(c.id)
+      && !(c.expires_at && c.expires_at <= now))
       .sort((a, b) => (PRIORITY[a.priority] ?? 1) - (PRIORITY[b.priority] ?? 1) || a.created_at - b.created_at);
     const list = $("cues");
     // Rebuild only when the queue changed: a button replaced under the pointer would lose its click.
@@ -138,14 +140,15 @@ class HostView {
       clearTimeout(this.noticeTimer);
       this.noticeTimer = setTimeout(() => setText($("notice"), ""), NOTICE_MS);
     } else if (!result.ok) {
-      // Gone from the server (past its retention): nothing left to do, keep it out of the queue.
-      const cue = this.conn.state.cues.find((c) => c.id === id);
-      if (cue) cue.acked_at = cue.acked_at || this.conn.now();
+      this.gone.add(id); // no longer on the server (past its retention): nothing left to do
     }
     this.renderCues(this.conn.state.cues);
   }
 
   onKey(event) {
+    // A held key repeats: one press acks one cue, never the whole queue. Ctrl+1 and the like are the
+    // browser's.
+    if (event.repeat || event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.target.tagName === "BUTTON" && (event.key === " " || event.key === "Enter")) return;
     if (event.key === " " || event.key === "Enter") {
       event.preventDefault();
