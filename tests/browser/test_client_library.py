@@ -7,7 +7,7 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from tests.browser.conftest import Browsing
-from tests.support import token
+from tests.support import api, token
 
 ROOM_STATE_SCRIPT = """async () => {
   const { RoomState, TERMINAL_CLOSE_CODES } = await import("/client/lib/livecart.js");
@@ -73,6 +73,31 @@ async def test_the_room_view_follows_the_resume_rules(make_node, room, browser):
     assert out["unknown"] == "threw"
     assert out["terminal"] == [1008, 1009, 4001]
     assert b.errors.messages == []
+
+
+ACK_OFFLINE_SCRIPT = """async ([room, token, cue]) => {
+  const { RoomConnection } = await import("/client/lib/livecart.js");
+  const conn = new RoomConnection({ room, token });  // never started: the socket cannot carry the ack
+  const done = await conn.ack(cue);
+  const unknown = await conn.ack("0000000000000000");
+  return { ok: done.ok, by: done.cue.acked_by, inState: conn.state.cues.map((c) => c.acked_by),
+           unknown: [unknown.ok, unknown.error] };
+}"""
+
+
+async def test_an_ack_without_a_socket_goes_over_http(make_node, room, browser):
+    node = await make_node()
+    b = Browsing(browser, node.port)
+    page = await b.open(f"/overlay?room={room}&token={token('overlay', room)}")
+    status, made = await api(node.port, "POST", f"/api/rooms/{room}/cues", token("assistant", room, "amy"),
+                             {"text": "smile"})
+    assert status == 201
+    out = await page.evaluate(ACK_OFFLINE_SCRIPT, [room, token("host", room, "hana"), made["cue"]["id"]])
+    assert out == {"ok": True, "by": "hana", "inState": ["hana"], "unknown": [False, "no_such_cue"]}
+    listed = (await api(node.port, "GET", f"/api/rooms/{room}/cues", token("host", room)))[1]["cues"]
+    assert listed[0]["acked_by"] == "hana"
+    # Chromium logs the unknown cue's 404 itself; nothing else.
+    assert [m for m in b.errors.messages if "status of 404" not in m] == []
 
 
 async def test_dom_helpers_insert_text_never_html(make_node, room, browser):
