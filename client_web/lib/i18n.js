@@ -26,7 +26,7 @@ const WORDS = {
     copyObs: "Copy OBS URL", copied: "Copied: {what}", copyHost: "Copy host view URL",
     overlayOn: "Overlay connected ({n})", overlayOff: "No overlay connected",
     created: "Deal created", ackFailed: "Cue not marked done ({error}), try again",
-    acked: "done", ackedBy: "done by {by}", expired: "stale", lastMin: "last minute",
+    acked: "done", ackedBy: "done by {by}", expired: "stale", lastMin: "Last minute",
     perMin: "{what}/min", claims: "Claims",
     errorPrefix: "Refused", state: "State", actions: "Actions", add: "Add", product: "Product",
     announcing: "Announcement shown", highlightShown: "Comment pinned to overlay",
