@@ -40,7 +40,8 @@ export class RoomState {
     this.stats = null; // the newest live `stats` (sockets opened with stats: true), or null
   }
 
-  /** Apply one server frame. Returns "hole" when an event is missing (the caller resumes). */
+  /** Apply one server frame. Returns "hole" when an event is missing (the caller resumes), "ignored"
+   *  for a frame type this version does not know. */
   apply(frame) {
     switch (frame.type) {
       case "snapshot":
@@ -80,7 +81,8 @@ export class RoomState {
         this.stats = frame.stats;
         return "stats";
       default:
-        throw new Error(`not a room frame: ${frame.type}`);
+        // The contract lets the server add frame types: an older page ignores what it does not know.
+        return "ignored";
     }
   }
 
@@ -288,6 +290,7 @@ export class RoomConnection {
       this.closed(1006, "missing event", true); // resume from the last event we have
       return;
     }
+    if (why === "ignored") return;
     if (frame.type === "snapshot" || frame.type === "recovered") {
       this.attempt = 0;
       this.onStatus("live", { recovered: frame.type === "recovered" });
