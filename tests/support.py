@@ -87,7 +87,9 @@ class RedisCluster:
 
     def start(self) -> None:
         for server in self.servers:
+            # The bus port defaults to port + 10,000, which may be taken or past 65535: pick a free one.
             server.extra_args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000",
+                                 "--cluster-port", str(free_port()),
                                  "--cluster-config-file", str(server.data_dir / "nodes.conf")]
             server.start()
         subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{s.port}" for s in self.servers),

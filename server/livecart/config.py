@@ -72,6 +72,8 @@ class Settings:
     ingest_burst: int = 400
     comment_rate: float = 1.0  # viewer comments per second per user
     comment_burst: int = 5
+    claim_rate: float = 5.0  # claims per second per user and node (a person taps; a script floods)
+    claim_burst: int = 20
     connect_rate: float = 2000.0  # new sockets per second per node; past it, upgrades get 503 busy
     # Flash deals
     hold_s: float = 300.0  # a successful claim holds its units this long, waiting for payment
