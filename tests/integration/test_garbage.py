@@ -146,8 +146,8 @@ async def test_mutated_bodies_at_every_console_and_claim_route_never_5xx_and_rej
             for body in mutations(rnd, orjson.dumps(valid), 24):
                 before = await room_state()
                 ctype = rnd.choice(["application/json", "application/msgpack", "text/plain"])
-                async with http.post(f"{base}/{path}", data=body,
-                                     headers={"Authorization": f"Bearer {tok}", "Content-Type": ctype}) as resp:
+                headers = {"Authorization": f"Bearer {tok}", "Content-Type": ctype}
+                async with http.post(f"{base}/{path}", data=body, headers=headers) as resp:
                     assert resp.status < 500, (path, body, await resp.text())
                     reply = await resp.json()
                     if resp.status >= 400 and not (path.endswith("claims") and resp.status == 409):
