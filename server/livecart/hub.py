@@ -226,7 +226,7 @@ class RoomHub:
                 return
             epoch, events = message["epoch"], message["events"]
         except (ValueError, KeyError, TypeError):
-            log.error("undecodable message on room %s", room_name)
+            log.error("undecodable message on room %s", room_name, extra={"room": room_name})
             return
         self.metrics.events_in.inc(len(events))
         if epoch != room.epoch:
@@ -316,7 +316,8 @@ class RoomHub:
             return
         if snap.epoch == room.epoch and snap.offset < room.batch.next_offset:
             return
-        log.warning("room %s reset: epoch %s -> %s", room.name, room.epoch, snap.epoch)
+        log.warning("room %s reset: epoch %s -> %s", room.name, room.epoch, snap.epoch,
+                    extra={"room": room.name})
         room.load(snap, self.clock.now_ms())
         frame = snapshot_frame(snap, room.online, self.clock.now_ms(), room.overlays)
         encoded: dict[Format, bytes] = {}

@@ -112,7 +112,7 @@ class RoomEndpoint:
         elif isinstance(exc, StoreUnavailable):
             ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
         else:
-            log.error("claim failed", exc_info=exc)
+            log.error("claim failed", exc_info=exc, extra={"room": ws.room, "conn": ws.conn_id})
             ws.send({"type": "error", "req": req, "error": "internal",
                      "detail": "the claim failed; try again"})
 
