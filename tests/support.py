@@ -87,7 +87,9 @@ class RedisCluster:
 
     def start(self) -> None:
         for server in self.servers:
+            # The bus port defaults to port + 10,000, which may be taken or past 65535: pick a free one.
             server.extra_args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000",
+                                 "--cluster-port", str(free_port()),
                                  "--cluster-config-file", str(server.data_dir / "nodes.conf")]
             server.start()
         subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{s.port}" for s in self.servers),
@@ -177,6 +179,11 @@ class RoomClient:
             frame = await self.recv(remaining)
             if predicate(frame):
                 return frame
+
+    async def reply(self, timeout: float = WAIT) -> dict[str, Any]:
+        """The next frame that is not a room batch: the answer to what this client sent (a batch, e.g.
+        with a new viewer count from the presence loop, may arrive at any moment)."""
+        return await self.until(lambda f: f["type"] != "batch", timeout)
 
     async def events_until(self, offset: int, timeout: float = WAIT) -> list[dict[str, Any]]:
         if self.offset < offset:

@@ -1,14 +1,18 @@
 // The assistant console: runs the deals, watches the numbers and the chat, talks to the overlay and the
 // host. Every action is a plain HTTP call with the page's token; the room socket keeps the view live.
 // Keyboard: every control is a native button or input (Tab / Enter / Space); "/" jumps to the filter.
+// Cues: the panel lists the room's recent cues (manual and rule cues, newest first) with their kind and
+// whether they are done; an assistant may mark one done too, and every host screen then drops it.
+// Live numbers: the socket asks for `stats` frames (last minute: viewers, comments, orders, GMV, claims).
 
 import { RoomConnection } from "../lib/livecart.js";
-import { countdown, everyFrame, fill, h, money, setText } from "../lib/dom.js";
+import { countdown, cueText, everyFrame, fill, h, money, setText } from "../lib/dom.js";
 import { translator } from "../lib/i18n.js";
 import { api, pageParams, roomPath } from "../lib/page.js";
 
 const PRICE_FLOOR = 0.1; // server's price_floor: below this share of list price, ask before creating
 const FEED_MAX = 200;
+const CUES_SHOWN = 100;
 const REASONS = ["sold_out", "limit_reached", "not_live", "ended", "invalid_qty"];
 const $ = (id) => document.getElementById(id);
 
@@ -74,13 +78,14 @@ function askConfirm(text) {
 }
 
 class Console {
-  constructor(t, room, token) {
+  constructor(t, lang, room, token) {
     this.t = t;
+    this.lang = lang;
     this.room = room;
     this.token = token;
     this.conn = null;
     this.filter = "";
-    this.cueIds = new Set();
+    this.cueOrder = "";
     this.dealsSeen = "";
     this.auditTimer = null;
   }
@@ -106,6 +111,23 @@ class Console {
     this.renderFeed(state.events);
     this.renderHighlight(state.highlight);
     this.renderCues(state.cues);
+    this.renderStats(state.stats);
+  }
+
+  /** The last minute from the socket's `stats` frames (once a second). */
+  renderStats(stats) {
+    const node = $("live-stats");
+    if (!stats) return;
+    const t = this.t;
+    const m = stats.last_min || {};
+    node.dataset.viewers = String(stats.viewers ?? 0);
+    node.dataset.orders = String(m.orders ?? 0);
+    setText(node, `${t("lastMin")}: ` + [`${t("viewers")} ${stats.viewers ?? 0}`,
+      t("perMin", { what: t("comments") }) + ` ${m.comments ?? 0}`,
+      t("perMin", { what: t("orders") }) + ` ${m.orders ?? 0}`,
+      `${t("gmv")} ${money(m.gmv)}`,
+      t("perMin", { what: t("claims") }) + ` ${m.claims ?? 0}`,
+      `${t("rejections")} ${m.claim_rejections ?? 0}`].join(" · "));
   }
 
   renderDeals(state) {
@@ -263,22 +285,60 @@ class Console {
   async sendCue(text, priority) {
     const reply = await this.call("POST", "/cues", { text, priority });
     if (reply.status === 201) {
+      this.conn.state.addCue(reply.body.cue); // the socket's cue frame may come after the answer
+      this.renderCues(this.conn.state.cues);
       toast(this.t("cueSent"));
       return true;
     }
-    // The cue route arrives with the cues work; until then say so instead of failing silently.
-    toast(reply.status === 404 ? this.t("cuesUnavailable") : refusal(this.t, reply), "error");
+    toast(refusal(this.t, reply), "error");
     return false;
   }
 
+  async ackCue(id) {
+    const result = await this.conn.ack(id);
+    if (!result.ok) toast(`${this.t("errorPrefix")}: ${result.error}`, "error");
+    this.renderCues(this.conn.state.cues);
+  }
+
+  /** Newest first. Rows are kept and updated in place (a button under the pointer keeps its click);
+   * they are only moved when a new cue arrives. */
   renderCues(cues) {
     const list = $("cue-list");
-    for (const cue of cues) {
-      if (this.cueIds.has(cue.id)) continue;
-      this.cueIds.add(cue.id);
-      list.prepend(h("li", { class: `cue cue-${cue.priority}` }, h("span", { class: "pill" },
-        this.t(cue.priority)), " ", cue.text, " ", h("span", { class: "muted" }, cue.kind)));
+    const shown = [...cues].sort((a, b) => b.created_at - a.created_at).slice(0, CUES_SHOWN);
+    const now = this.conn.now();
+    const rows = new Map([...list.children].map((li) => [li.dataset.cue, li]));
+    for (const cue of shown) {
+      let row = rows.get(cue.id);
+      if (!row) {
+        row = this.cueRow(cue);
+        rows.set(cue.id, row);
+      }
+      const acked = Boolean(cue.acked_at);
+      const stale = !acked && Boolean(cue.expires_at) && cue.expires_at <= now;
+      const state = acked ? "acked" : stale ? "stale" : "open";
+      if (row.dataset.state === state) continue;
+      row.dataset.state = state;
+      setText(row.querySelector(".cue-state"), acked
+        ? this.t("ackedBy", { by: cue.acked_by || "?" }) : stale ? this.t("expired") : "");
+      row.querySelector(".do-ack").hidden = state !== "open";
     }
+    const order = shown.map((c) => c.id).join(",");
+    if (order === this.cueOrder) return;
+    this.cueOrder = order;
+    const keep = new Set(shown.map((c) => c.id));
+    for (const [id, row] of rows) if (!keep.has(id)) row.remove();
+    list.append(...shown.map((c) => rows.get(c.id)));
+  }
+
+  cueRow(cue) {
+    return h("li", { class: `cue cue-${cue.priority}`, dataset: { cue: cue.id, kind: cue.kind || "manual" } },
+      h("span", { class: "pill" }, this.t(cue.priority)), " ",
+      h("span", { class: "cue-kind muted" }, cue.kind || "manual"), " ",
+      h("span", { class: "cue-time muted" },
+        new Date(Number(cue.created_at)).toLocaleTimeString(document.documentElement.lang)), " ",
+      h("span", { class: "cue-text" }, cueText(cue, this.lang)), " ",
+      h("span", { class: "cue-state" }), " ",
+      h("button", { type: "button", class: "do-ack", onclick: () => this.ackCue(cue.id) }, this.t("ack")));
   }
 
   /** The ledger changes with the deals: re-read it (at most once a second) when they change. */
@@ -324,9 +384,9 @@ function main() {
   setText($("room-name"), room);
   setText($("copy-obs"), t("copyObs"));
   setText($("copy-host"), t("copyHost"));
-  const app = new Console(t, room, token);
+  const app = new Console(t, lang, room, token);
   app.conn = new RoomConnection({
-    room, token,
+    room, token, cues: true, stats: true,
     onChange: (state, why) => app.render(state, why),
     onStatus: (status, info) => {
       document.body.dataset.status = status;
@@ -355,6 +415,7 @@ function main() {
   app.conn.start();
   app.loadAudit();
   everyFrame(() => app.tick(), 4);
+  setInterval(() => app.renderCues(app.conn.state.cues), 5_000); // cues go stale on their own
 }
 
 main();

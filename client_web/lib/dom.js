@@ -72,3 +72,8 @@ export function flash(node, className) {
   void node.offsetWidth; // reflow, so the same class animates again
   node.classList.add(className);
 }
+
+/** A cue's text in the page's language: rule cues carry `texts` {zh, en}; manual cues only `text`. */
+export function cueText(cue, lang) {
+  return (cue.texts && cue.texts[lang]) || cue.text || "";
+}

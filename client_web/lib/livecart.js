@@ -21,7 +21,9 @@ const DEAD_AFTER_MS = 10_000; // nothing at all (not even a pong) for this long:
 const FAILED_OPENS_BEFORE_CHECK = 3; // a refused upgrade looks like 1006: ask HTTP why (§11 rule 7)
 const REQUEST_TIMEOUT_MS = 10_000;
 const KEEP_EVENTS = 200;
-const KEEP_CUES = 50;
+const KEEP_CUES = 200; // as many as GET …/cues lists
+/** Server frames that answer a message this client sent (matched by `req`). */
+const REPLY_TYPES = new Set(["pong", "claim_result", "comment_result", "ack_result", "error"]);
 
 /** The room as this client knows it: plain data, changed only by `apply(frame)`. */
 export class RoomState {
@@ -34,10 +36,12 @@ export class RoomState {
     this.highlight = null;
     this.announcement = null;
     this.events = []; // newest last, at most KEEP_EVENTS
-    this.cues = []; // host and assistant sockets only
+    this.cues = []; // host and assistant sockets only; oldest first, replaced by id
+    this.stats = null; // the newest live `stats` (sockets opened with stats: true), or null
   }
 
-  /** Apply one server frame. Returns "hole" when an event is missing (the caller resumes). */
+  /** Apply one server frame. Returns "hole" when an event is missing (the caller resumes), "ignored"
+   *  for a frame type this version does not know. */
   apply(frame) {
     switch (frame.type) {
       case "snapshot":
@@ -67,11 +71,18 @@ export class RoomState {
         for (const cue of frame.cues || []) this.addCue(cue);
         this.applyStage(frame);
         return "state";
-      case "cue":
+      case "cue": // made, or made again with acked_at set: replace by id
         this.addCue(frame.cue);
         return "state";
+      case "ack_result":
+        if (frame.ok && frame.cue) this.addCue(frame.cue);
+        return "state";
+      case "stats":
+        this.stats = frame.stats;
+        return "stats";
       default:
-        throw new Error(`not a room frame: ${frame.type}`);
+        // The contract lets the server add frame types: an older page ignores what it does not know.
+        return "ignored";
     }
   }
 
@@ -81,10 +92,23 @@ export class RoomState {
     }
   }
 
+  /** Add a cue or replace the one with its id. An ack happens once, so a copy without `acked_at`
+   * (a GET …/cues answer read before the ack) never replaces an acked one. */
   addCue(cue) {
-    if (this.cues.some((c) => c.id === cue.id)) return;
+    if (!cue || typeof cue.id !== "string") return;
+    const at = this.cues.findIndex((c) => c.id === cue.id);
+    if (at >= 0) {
+      if (this.cues[at].acked_at && !cue.acked_at) return;
+      this.cues[at] = { ...this.cues[at], ...cue };
+      return;
+    }
     this.cues.push(cue);
     if (this.cues.length > KEEP_CUES) this.cues.shift();
+  }
+
+  /** Cues listed by GET …/cues (oldest first), merged by id. */
+  mergeCues(cues) {
+    for (const cue of cues || []) this.addCue(cue);
   }
 
   /** The deal a stage should show: live first, then the newest sold-out or scheduled one. */
@@ -109,10 +133,15 @@ export class RoomState {
  * onChange(state, why)   after every frame that changed the view ("reset" | "state")
  * onEvent(event)         each new room event, once, in offset order (not for snapshot history)
  * onStatus(status, info) "connecting" | "live" | "retrying" | "stopped" (info: {code, reason})
+ * onReply(frame)         a reply nobody waits for (an `error` without a pending `req`, ...)
+ *
+ * Host and assistant pages pass `cues: true` (after every first frame, GET …/cues fills in the cues
+ * made while the socket was away; onChange(state, "cues") follows) and `stats: true` (the socket
+ * asks for live `stats` frames, kept in state.stats; onChange(state, "stats")).
  */
 export class RoomConnection {
   constructor({ room, token, onChange = () => {}, onEvent = () => {}, onStatus = () => {},
-                onReply = () => {}, baseUrl = location.origin }) {
+                onReply = () => {}, baseUrl = location.origin, cues = false, stats = false }) {
     this.room = room;
     this.token = token;
     this.state = new RoomState();
@@ -121,6 +150,8 @@ export class RoomConnection {
     this.onStatus = onStatus;
     this.onReply = onReply;
     this.baseUrl = baseUrl;
+    this.wantCues = cues;
+    this.wantStats = stats;
     this.clockOffsetMs = 0; // server time - local time
     this.ws = null;
     this.attempt = 0;
@@ -157,6 +188,7 @@ export class RoomConnection {
       q.set("since", String(this.state.last));
       q.set("epoch", this.state.epoch);
     }
+    if (this.wantStats) q.set("stats", "1");
     const url = `${this.baseUrl.replace(/^http/, "ws")}/ws/rooms/${encodeURIComponent(this.room)}?${q}`;
     this.onStatus("connecting", {});
     const ws = new WebSocket(url);
@@ -243,14 +275,14 @@ export class RoomConnection {
     if (typeof frame.now === "number") {
       this.clockOffsetMs = frame.type === "pong" ? this.pongOffset(frame) : frame.now - Date.now();
     }
-    switch (frame.type) {
-      case "pong":
-        return;
-      case "claim_result": case "comment_result": case "error":
-        this.reply(frame);
-        return;
-      default:
-        break;
+    if (frame.type === "pong") return;
+    if (frame.type === "ack_result") {
+      this.state.apply(frame); // the acked cue, before whoever waits for the answer looks at it
+      this.onChange(this.state, "state");
+    }
+    if (REPLY_TYPES.has(frame.type)) {
+      this.reply(frame);
+      return;
     }
     const before = this.state.last;
     const why = this.state.apply(frame);
@@ -258,14 +290,51 @@ export class RoomConnection {
       this.closed(1006, "missing event", true); // resume from the last event we have
       return;
     }
+    if (why === "ignored") return;
     if (frame.type === "snapshot" || frame.type === "recovered") {
       this.attempt = 0;
       this.onStatus("live", { recovered: frame.type === "recovered" });
+      if (this.wantCues) this.loadCues();
     }
     if (frame.type === "batch") {
       for (const event of frame.events) if (event.offset > before) this.onEvent(event);
     }
     this.onChange(this.state, why);
+  }
+
+  /** GET …/cues: the cues made before this socket joined (or while it was away), merged by id. Cue
+   * frames that arrive meanwhile win over the listing where it is older (see RoomState.addCue). */
+  async loadCues() {
+    const ws = this.ws;
+    try {
+      const response = await fetch(`${this.baseUrl}/api/rooms/${encodeURIComponent(this.room)}/cues`,
+                                   { headers: { Authorization: `Bearer ${this.token}` } });
+      if (!response.ok || this.ws !== ws) return;
+      const body = await response.json();
+      this.state.mergeCues(body.cues);
+      this.onChange(this.state, "cues");
+    } catch { /* the node went away: the next first frame loads them again */ }
+  }
+
+  /** Mark a cue done on the server: the socket's `ack`, or the HTTP route when the socket cannot
+   * answer. Resolves to {ok: true, cue} or {ok: false, error}. Every host and assistant socket then
+   * gets the acked cue (this one too, in the `ack_result`). */
+  async ack(cueId) {
+    const reply = await this.request({ type: "ack", cue: cueId });
+    if (reply.type === "ack_result") return { ok: Boolean(reply.ok), cue: reply.cue };
+    if (reply.error !== "offline" && reply.error !== "timeout") return { ok: false, error: reply.error };
+    try {
+      const response = await fetch(
+        `${this.baseUrl}/api/rooms/${encodeURIComponent(this.room)}/cues/${encodeURIComponent(cueId)}/ack`,
+        { method: "POST", headers: { Authorization: `Bearer ${this.token}` } });
+      const body = await response.json();
+      if (!response.ok) return { ok: false, error: body.error || String(response.status) };
+      this.state.addCue(body.cue);
+      this.onChange(this.state, "state");
+      return { ok: true, cue: body.cue };
+    } catch {
+      return { ok: false, error: "offline" };
+    }
   }
 
   pongOffset(frame) {

@@ -12,18 +12,20 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 from livecart.errors import BadRequest, Forbidden, Unauthorized
 
-__all__ = ["ROLES", "STAFF_ROLES", "Action", "Claims", "authorize", "check_room_name", "issue", "may",
-           "verify"]
+__all__ = ["REVOCABLE_ROLES", "ROLES", "STAFF_ROLES", "Action", "Claims", "authorize", "check_room_name",
+           "issue", "key_id", "may", "verify"]
 
 ROLES = ("viewer", "assistant", "host", "overlay", "ingest")
 STAFF_ROLES = frozenset({"host", "assistant"})  # the only roles that ever see cues and live stats
+# Tokens that end up in URLs on other people's machines (OBS, a monitor): an assistant can revoke them.
+REVOCABLE_ROLES = ("overlay", "host")
 WILDCARD_ROLES = ("assistant", "ingest")
-KEY_ID = "k1"
 MAX_TOKEN_CHARS = 4096
 _ROOM_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
@@ -56,6 +58,7 @@ class Claims:
     room: str
     user: str | None
     expires_at: float  # unix seconds
+    issued_at: float = 0.0  # unix seconds (revocation compares it with the room's cut-off)
 
     def covers(self, room: str) -> bool:
         return self.room == "*" or self.room == room
@@ -77,17 +80,27 @@ def issue(secret: str, *, role: str, room: str, user: str | None = None, ttl_s: 
     else:
         check_room_name(room)
     issued = time.time() if now is None else now
-    payload: dict[str, object] = {"role": role, "room": room, "iat": int(issued),
+    # iat in ms precision: a token reissued right after a revocation must be newer than its cut-off.
+    payload: dict[str, object] = {"role": role, "room": room, "iat": round(issued, 3),
                                   "exp": round(issued + ttl_s, 3)}
     if user is not None:
         payload["sub"] = user
-    header = {"alg": "HS256", "typ": "JWT", "kid": KEY_ID}
+    header = {"alg": "HS256", "typ": "JWT", "kid": key_id(secret)}
     signing_input = _b64(_json(header)) + "." + _b64(_json(payload))
     return signing_input + "." + _b64(_sign(secret, signing_input))
 
 
-def verify(secret: str, token: str | None, now: float | None = None) -> Claims:
-    """The token's claims, or Unauthorized. Expiry has no leeway."""
+def key_id(secret: str) -> str:
+    """A token's `kid`: names its signing secret without revealing it, so verifiers pick the key."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:8]
+
+
+def verify(keys: str | Sequence[str], token: str | None, now: float | None = None) -> Claims:
+    """The token's claims, or Unauthorized. Expiry has no leeway.
+
+    `keys`: the signing secret first, then previous secrets still accepted while a rotation's grace
+    period lasts. The token's `kid` picks the key; a token without a known kid (issued before kids
+    named keys) is tried against each."""
     if not token:
         raise Unauthorized("missing token")
     if len(token) > MAX_TOKEN_CHARS:
@@ -102,10 +115,12 @@ def verify(secret: str, token: str | None, now: float | None = None) -> Claims:
         payload = json.loads(_unb64(parts[1]))
     except ValueError as exc:
         raise Unauthorized("malformed token") from exc
-    if not hmac.compare_digest(signature, _sign(secret, signing_input)):
-        raise Unauthorized("bad signature")
     if not isinstance(header, dict) or header.get("alg") != "HS256" or not isinstance(payload, dict):
         raise Unauthorized("unsupported token")
+    secrets = [keys] if isinstance(keys, str) else list(keys)
+    named = [k for k in secrets if key_id(k) == header.get("kid")]
+    if not any(hmac.compare_digest(signature, _sign(k, signing_input)) for k in (named or secrets)):
+        raise Unauthorized("bad signature")
     role, room, user, exp = payload.get("role"), payload.get("room"), payload.get("sub"), payload.get("exp")
     if role not in ROLES or not isinstance(room, str) or not isinstance(exp, int | float):
         raise Unauthorized("incomplete token")
@@ -115,7 +130,9 @@ def verify(secret: str, token: str | None, now: float | None = None) -> Claims:
         raise Unauthorized("incomplete token")
     if (time.time() if now is None else now) >= exp:
         raise Unauthorized("token expired")
-    return Claims(role=role, room=room, user=user, expires_at=float(exp))
+    issued = payload.get("iat")
+    return Claims(role=role, room=room, user=user, expires_at=float(exp),
+                  issued_at=float(issued) if isinstance(issued, int | float) else 0.0)
 
 
 def authorize(claims: Claims, room: str, action: Action) -> None:

@@ -47,6 +47,11 @@ class Settings:
     redis_url: str | None = None  # None: start and supervise our own redis-server under data_dir
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     secret: Secret = field(default=Secret(""), repr=False)
+    # Comma-separated origins (scheme://host[:port]) besides this node's own that may open host and
+    # assistant sockets from a browser (e.g. a console behind another domain).
+    allowed_origins: str = ""
+    # Comma-separated secrets still accepted for tokens (not used to sign): a rotation's grace period.
+    previous_secrets: Secret = field(default=Secret(""), repr=False)
     node_id: str = ""
     redis_server: str = "redis-server"  # binary used for the embedded default
     # Fan-out
@@ -67,6 +72,8 @@ class Settings:
     ingest_burst: int = 400
     comment_rate: float = 1.0  # viewer comments per second per user
     comment_burst: int = 5
+    claim_rate: float = 5.0  # claims per second per user and node (a person taps; a script floods)
+    claim_burst: int = 20
     connect_rate: float = 2000.0  # new sockets per second per node; past it, upgrades get 503 busy
     # Flash deals
     hold_s: float = 300.0  # a successful claim holds its units this long, waiting for payment
@@ -76,6 +83,15 @@ class Settings:
     cue_rules: str = ""  # a TOML rules file; "" for the built-in livecart/cue_rules.toml
     cue_lang: str = "zh"  # the language of a cue's `text` (both are in `texts`)
     stats_retention_days: float = 30.0  # stats, cues and funnels are kept this long after a room's last fold
+
+    @property
+    def allowed_origin_list(self) -> frozenset[str]:
+        return frozenset(o.strip() for o in self.allowed_origins.split(",") if o.strip())
+
+    @property
+    def token_keys(self) -> tuple[str, ...]:
+        """The secrets a token may be signed with: the current one first, then the previous ones."""
+        return (self.secret, *(k.strip() for k in self.previous_secrets.split(",") if k.strip()))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Settings:

@@ -108,7 +108,7 @@ class Director:
             except Exception:
                 # A bug met by one room's data must not silence every other room: say it loudly,
                 # forget this room's memory (the next step rebuilds it from Redis) and go on.
-                log.exception("director step failed in room %s", room)
+                log.exception("director step failed in room %s", room, extra={"room": room})
                 self.desks.pop(room, None)
         self.metrics.directed_rooms.set(len(self.desks))
 

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from redis.asyncio import RedisCluster
@@ -23,7 +23,7 @@ from redis.asyncio import RedisCluster
 from livecart.auth import STAFF_ROLES
 from livecart.batch import BUSY_EVENTS, Batch, tick_for
 from livecart.clock import Clock
-from livecart.errors import StoreUnavailable
+from livecart.errors import CloseCode, StoreUnavailable
 from livecart.events import counters_to_wire
 from livecart.metrics import Metrics
 from livecart.outbound import FrameKind
@@ -70,6 +70,8 @@ class RoomHub:
         self.presence_s = presence_s
         self.metrics = metrics
         self.rooms: dict[str, Room] = {}
+        # Told of every revocation (web/revocation.py keeps the cut-offs the node checks tokens with).
+        self.on_revoked: Callable[[str, str, float], None] | None = None
         self.subscriber: RoomSubscriber | ClusterSubscriber = (
             ClusterSubscriber(subscriber_client, self._on_message, self._on_subscribed)
             if isinstance(subscriber_client, RedisCluster)
@@ -199,9 +201,17 @@ class RoomHub:
     def _on_message(self, room_name: str, data: bytes) -> None:
         room = self.rooms.get(room_name)
         if room is None or not room.ready.done() or room.ready.exception() is not None:
+            if room is not None and b'"revoked"' in data:  # joining sockets are peers already
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    message = load_json(data)
+                    if "revoked" in message:
+                        self._on_revoked(room, message["revoked"])
             return  # the room's first _fill reads whatever this was
         try:
             message = load_json(data)
+            if "revoked" in message:
+                self._on_revoked(room, message["revoked"])
+                return
             if "cue" in message or "stats" in message:
                 self._to_staff(room, message)
                 return
@@ -216,7 +226,7 @@ class RoomHub:
                 return
             epoch, events = message["epoch"], message["events"]
         except (ValueError, KeyError, TypeError):
-            log.error("undecodable message on room %s", room_name)
+            log.error("undecodable message on room %s", room_name, extra={"room": room_name})
             return
         self.metrics.events_in.inc(len(events))
         if epoch != room.epoch:
@@ -228,6 +238,14 @@ class RoomHub:
         if room.batch.missing():
             self._spawn(self._fill(room))
         self._schedule_flush(room)
+
+    def _on_revoked(self, room: Room, revoked: dict[str, Any]) -> None:
+        role, before = revoked["role"], float(revoked["before"])
+        if self.on_revoked is not None:
+            self.on_revoked(room.name, role, before)
+        for peer in list(room.peers):
+            if peer.role == role and peer.issued_at < before:
+                peer.close(CloseCode.UNAUTHORIZED, "token revoked")
 
     def _to_staff(self, room: Room, message: dict[str, Any]) -> None:
         """Cues and live stats go to host and assistant sockets only, never into the shared batch (which
@@ -298,7 +316,8 @@ class RoomHub:
             return
         if snap.epoch == room.epoch and snap.offset < room.batch.next_offset:
             return
-        log.warning("room %s reset: epoch %s -> %s", room.name, room.epoch, snap.epoch)
+        log.warning("room %s reset: epoch %s -> %s", room.name, room.epoch, snap.epoch,
+                    extra={"room": room.name})
         room.load(snap, self.clock.now_ms())
         frame = snapshot_frame(snap, room.online, self.clock.now_ms(), room.overlays)
         encoded: dict[Format, bytes] = {}

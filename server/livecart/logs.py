@@ -13,14 +13,23 @@ import time
 
 import orjson
 
-__all__ = ["configure_logging"]
+__all__ = ["configure_logging", "set_node"]
+
+NODE_ID = ""  # every line names the node that wrote it (several nodes log into one place)
+
+
+def set_node(node_id: str) -> None:
+    global NODE_ID
+    NODE_ID = node_id
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {"ts": round(record.created, 3), "level": record.levelname.lower(), "logger": record.name,
                  "msg": record.getMessage()}
-        for key in ("room", "conn", "node"):
+        if NODE_ID:
+            entry["node"] = NODE_ID
+        for key in ("room", "conn", "code"):
             value = getattr(record, key, None)
             if value is not None:
                 entry[key] = value

@@ -30,6 +30,7 @@ class Peer(Protocol):
     floor: int  # the highest room offset this socket has been sent
     parked: list[Batch] | None  # batches flushed while the socket was joining
     stats: bool  # asked for the once-a-second live stats frame (host and assistant sockets)
+    issued_at: float  # when its token was issued (unix s): a revocation closes older ones of its role
 
     def send_frame(self, data: bytes, kind: FrameKind) -> None: ...
 

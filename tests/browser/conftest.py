@@ -7,6 +7,7 @@ Screenshots go to $LIVECART_ARTIFACTS (default: a temp dir), for docs/ and for l
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, WebSocket, async_playwright, expect
 
 from tests.support import WAIT
 
@@ -48,13 +49,26 @@ class Browsing:
     port: int
     errors: PageErrors = field(default_factory=PageErrors)
 
-    async def open(self, path: str, width: int = 1280, height: int = 800, **context: Any) -> Page:
+    async def open(self, path: str, width: int = 1280, height: int = 800,
+                   frames: list[dict[str, Any]] | None = None, **context: Any) -> Page:
+        """Open `path` in a fresh context. With `frames`, every JSON frame the page's websockets
+        receive is appended to it, as the browser saw it on the wire."""
         ctx = await self.browser.new_context(viewport={"width": width, "height": height}, **context)
         page = await ctx.new_page()
         self.errors.watch(page)
+        if frames is not None:
+            record_frames(page, frames)
         page.set_default_timeout(UI_WAIT_MS)
         await page.goto(f"http://127.0.0.1:{self.port}{path}")
         return page
+
+
+def record_frames(page: Page, frames: list[dict[str, Any]]) -> None:
+    def on_socket(ws: WebSocket) -> None:
+        ws.on("framereceived", lambda payload: frames.append(
+            json.loads(payload) if isinstance(payload, str) else {"type": "<binary>"}))
+
+    page.on("websocket", on_socket)
 
 
 @pytest.fixture

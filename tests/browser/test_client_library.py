@@ -1,12 +1,13 @@
-"""client_web/lib in a real page: the room view's resume rules (protocol §11), cues, the stage, the DOM
-helpers' text-only insertion, and a page that stops for good when its token is refused."""
+"""client_web/lib in a real page: the room view's resume rules (protocol §11), cues (replaced by id when
+acked), live stats, the stage, the DOM helpers' text-only insertion, and a page that stops for good when
+its token is refused."""
 
 from __future__ import annotations
 
 from playwright.async_api import expect
 
 from tests.browser.conftest import Browsing
-from tests.support import token
+from tests.support import api, token
 
 ROOM_STATE_SCRIPT = """async () => {
   const { RoomState, TERMINAL_CLOSE_CODES } = await import("/client/lib/livecart.js");
@@ -29,9 +30,18 @@ ROOM_STATE_SCRIPT = """async () => {
   s.apply({ type: "cue", cue: { id: "q1", priority: "high", text: "smile" } });
   s.apply({ type: "batch", offset: 5, events: [], cues: [{ id: "q1" }, { id: "q2", priority: "low" }] });
   out.cues = s.cues.map((c) => c.id);
+  // An acked cue comes again with acked_at: it replaces the first copy, in place.
+  const acked = { id: "q1", priority: "high", text: "smile", acked_at: 9, acked_by: "hana" };
+  out.ackedWhy = s.apply({ type: "cue", cue: acked });
+  s.apply({ type: "ack_result", req: "a1", ok: true, cue: { ...acked, id: "q2", priority: "low" } });
+  // A GET …/cues listing read before the ack never un-acks; a new cue in it is added.
+  s.mergeCues([{ id: "q1", priority: "high", text: "smile", acked_at: null }, { id: "q3" }]);
+  out.cueStates = s.cues.map((c) => [c.id, c.acked_at ?? null]);
+  out.statsWhy = s.apply({ type: "stats", stats: { viewers: 12, last_min: { orders: 3 } } });
+  out.stats = [s.stats.viewers, s.stats.last_min.orders];
   s.apply({ type: "snapshot", offset: 1, epoch: "e2", counters: {}, deals: [], recent: [] });
   out.afterReset = [s.epoch, s.last, s.events.length, s.deals.size];
-  try { s.apply({ type: "mystery" }); out.unknown = "accepted"; } catch (e) { out.unknown = "threw"; }
+  out.unknown = s.apply({ type: "mystery" });  // a newer server frame type: ignored, not fatal
   out.terminal = [1001, 1006, 1008, 1009, 1011, 1013, 4000, 4001].filter((c) => TERMINAL_CLOSE_CODES.has(c));
   return out;
 }"""
@@ -57,10 +67,37 @@ async def test_the_room_view_follows_the_resume_rules(make_node, room, browser):
     assert out["hole"] == "hole" and out["lastAfterHole"] == 5
     assert out["afterRecovered"] == [5, 7, None, "hi"]  # last stays; absent stage field kept
     assert out["cues"] == ["q1", "q2"]
+    assert out["ackedWhy"] == "state" and out["cueStates"] == [["q1", 9], ["q2", 9], ["q3", None]]
+    assert out["statsWhy"] == "stats" and out["stats"] == [12, 3]
     assert out["afterReset"] == ["e2", 1, 0, 0]
-    assert out["unknown"] == "threw"
+    assert out["unknown"] == "ignored"
     assert out["terminal"] == [1008, 1009, 4001]
     assert b.errors.messages == []
+
+
+ACK_OFFLINE_SCRIPT = """async ([room, token, cue]) => {
+  const { RoomConnection } = await import("/client/lib/livecart.js");
+  const conn = new RoomConnection({ room, token });  // never started: the socket cannot carry the ack
+  const done = await conn.ack(cue);
+  const unknown = await conn.ack("0000000000000000");
+  return { ok: done.ok, by: done.cue.acked_by, inState: conn.state.cues.map((c) => c.acked_by),
+           unknown: [unknown.ok, unknown.error] };
+}"""
+
+
+async def test_an_ack_without_a_socket_goes_over_http(make_node, room, browser):
+    node = await make_node()
+    b = Browsing(browser, node.port)
+    page = await b.open(f"/overlay?room={room}&token={token('overlay', room)}")
+    status, made = await api(node.port, "POST", f"/api/rooms/{room}/cues", token("assistant", room, "amy"),
+                             {"text": "smile"})
+    assert status == 201
+    out = await page.evaluate(ACK_OFFLINE_SCRIPT, [room, token("host", room, "hana"), made["cue"]["id"]])
+    assert out == {"ok": True, "by": "hana", "inState": ["hana"], "unknown": [False, "no_such_cue"]}
+    listed = (await api(node.port, "GET", f"/api/rooms/{room}/cues", token("host", room)))[1]["cues"]
+    assert listed[0]["acked_by"] == "hana"
+    # Chromium logs the unknown cue's 404 itself; nothing else.
+    assert [m for m in b.errors.messages if "status of 404" not in m] == []
 
 
 async def test_dom_helpers_insert_text_never_html(make_node, room, browser):

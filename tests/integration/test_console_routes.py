@@ -4,6 +4,7 @@ overlay presence the console shows."""
 from __future__ import annotations
 
 import pytest
+import websockets
 
 from livecart import auth
 from tests.conftest import SECRET
@@ -80,3 +81,41 @@ async def test_the_console_sees_an_overlay_connected_on_another_node(make_node, 
     await overlay.close()
     await console.until(lambda f: f.get("counters", {}).get("overlays") == 0)
     await console.close()
+
+
+async def test_revoking_overlay_tokens_closes_their_sockets_on_every_node_and_refuses_them(make_node, room):
+    a, b = await make_node(), await make_node()
+    leaked = token("overlay", room)
+    host = token("host", room)
+    sockets = [await RoomClient.connect(ws_url(n.port, room, leaked)) for n in (a, b)]
+    host_socket = await RoomClient.connect(ws_url(b.port, room, host))
+    for s in (*sockets, host_socket):
+        assert (await s.recv())["type"] == "snapshot"
+    status, body = await api(a.port, "POST", f"/api/rooms/{room}/tokens/revoke",
+                             token("assistant", room, "amy"), {"role": "overlay"})
+    assert status == 200 and body["revoked"] == "overlay" and body["path"].startswith("/overlay?")
+    for s in sockets:  # closed 4001 on both nodes, the one that revoked and the other
+        with pytest.raises(websockets.ConnectionClosed):
+            while True:
+                await s.recv()
+        assert s.ws.close_code == 4001
+    # The leaked token no longer opens a socket or reads the room; the reissued one does; a host token
+    # (another role) is untouched.
+    again = await RoomClient.connect(ws_url(b.port, room, leaked))
+    with pytest.raises(websockets.ConnectionClosed):
+        await again.recv()
+    assert again.ws.close_code == 4001
+    assert (await api(b.port, "GET", f"/api/rooms/{room}/state", leaked))[0] == 401
+    fresh = await RoomClient.connect(ws_url(b.port, room, body["token"]))
+    assert (await fresh.recv())["type"] == "snapshot"
+    assert (await api(a.port, "GET", f"/api/rooms/{room}/state", body["token"]))[0] == 200
+    await host_socket.send({"type": "ping", "req": "p"})
+    assert (await host_socket.until(lambda f: f["type"] == "pong"))["req"] == "p"
+    for s in (fresh, host_socket):
+        await s.close()
+
+
+async def test_only_an_assistant_may_revoke_and_only_page_roles(node, room):
+    for role, body, status in (("host", {"role": "overlay"}, 403), ("assistant", {"role": "viewer"}, 400)):
+        got, _ = await api(node.port, "POST", f"/api/rooms/{room}/tokens/revoke", token(role, room), body)
+        assert got == status

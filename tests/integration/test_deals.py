@@ -274,3 +274,23 @@ async def test_a_retried_restock_script_adds_stock_once(node, room):
     for _ in range(2):  # what redis-py's retry does when the first reply was lost
         await node.deal_store._control(keys=[keys.deal(deal["id"])], args=args)
     assert (await deals_of(node.port, room))[deal["id"]]["stock"] == 5
+
+
+async def test_a_user_flooding_claims_is_rate_limited_and_a_retried_key_gets_its_answer(make_node, room):
+    node = await make_node(claim_rate=1, claim_burst=3)
+    deal = await create_deal(node.port, room, stock=100, limit_per_user=100)
+    statuses = [(await claim(node.port, room, deal["id"], "bot", key=f"k{n}"))[0] for n in range(6)]
+    assert statuses[:3] == [200, 200, 200] and 429 in statuses[3:]
+    # The same key again is not a new claim: it gets its first answer, whatever the rate.
+    status, body = await claim(node.port, room, deal["id"], "bot", key="k0")
+    assert status == 200 and body["ok"]
+    # Other users are not slowed by the flooder.
+    assert (await claim(node.port, room, deal["id"], "person", key="k0"))[0] == 200
+    client = await RoomClient.connect(ws_url(node.port, room, tok=token("viewer", room, "bot2")))
+    await client.recv()
+    for n in range(5):
+        await client.send({"type": "claim", "deal": deal["id"], "qty": 1, "req": f"s{n}"})
+    replies = [await client.reply() for _ in range(5)]
+    limited = [r for r in replies if r["type"] == "error"]
+    assert limited and all(r["error"] == "rate_limited" and r["retry_after"] > 0 for r in limited)
+    await client.close()

@@ -105,3 +105,53 @@ async def test_random_websocket_frames_get_error_frames_and_leave_others_undistu
     assert frame["type"] == "batch"
     await bystander.close()
     await fuzzer.close()
+
+
+async def test_mutated_bodies_at_every_console_and_claim_route_never_5xx_and_rejected_ones_change_nothing(
+        node, room):
+    """Each route gets its valid body mutated (bytes flipped, inserted, cut) and random bytes. Whatever
+    a route answers 4xx must leave the room exactly as it was: deals, counters, stage, cues, audit."""
+    from tests.support import create_deal, deal_body
+
+    rnd = random.Random(SEED + 1)
+    assistant, viewer = token("assistant", room, "amy"), token("viewer", room, "vic")
+    deal = await create_deal(node.port, room, stock=50, limit_per_user=50)
+    routes = [
+        ("deals", assistant, deal_body()),
+        (f"deals/{deal['id']}/restock", assistant, {"add": 3}),
+        (f"deals/{deal['id']}/keyword", assistant, {"keyword": "want"}),
+        (f"deals/{deal['id']}/claims", viewer, {"qty": 1, "key": "k1"}),
+        ("pin", assistant, {"product": {"id": "p9", "name": "Tea", "price": 39}}),
+        ("highlight", assistant, {"text": "hi", "name": "Lin", "offset": 3}),
+        ("announcement", assistant, {"text": "20% off"}),
+        ("cues", assistant, {"text": "push now", "priority": "high"}),
+        ("tokens", assistant, {"role": "overlay"}),
+    ]
+    base = f"http://127.0.0.1:{node.port}/api/rooms/{room}"
+    async with aiohttp.ClientSession() as http:
+
+        async def get(path: str) -> dict:
+            async with http.get(f"{base}/{path}", headers={"Authorization": f"Bearer {assistant}"}) as resp:
+                assert resp.status == 200, path
+                return await resp.json()
+
+        async def room_state() -> tuple:
+            state, deals, audit, cues = [await get(p) for p in ("state", "deals", "audit", "cues")]
+            for d in deals["deals"]:
+                d.pop("claims_per_s", None)
+            return (state["offset"], state["counters"], state.get("pinned"), state.get("highlight"),
+                    state.get("announcement"), deals["deals"], len(audit["entries"]), len(cues["cues"]))
+
+        for path, tok, valid in routes:
+            for body in mutations(rnd, orjson.dumps(valid), 24):
+                before = await room_state()
+                ctype = rnd.choice(["application/json", "application/msgpack", "text/plain"])
+                headers = {"Authorization": f"Bearer {tok}", "Content-Type": ctype}
+                async with http.post(f"{base}/{path}", data=body, headers=headers) as resp:
+                    assert resp.status < 500, (path, body, await resp.text())
+                    reply = await resp.json()
+                    if resp.status >= 400 and not (path.endswith("claims") and resp.status == 409):
+                        assert set(reply) == {"error", "detail"}, (path, reply)
+                        assert await room_state() == before, (path, body, reply)
+        async with http.get(f"http://127.0.0.1:{node.port}/healthz") as resp:
+            assert resp.status == 200

@@ -90,10 +90,10 @@ async def test_every_unhandled_client_frame_gets_exactly_one_error(node, room):
     await client.ws.send('{"no": "type"}')
     await client.ws.send('{"type": "warp"}')
     await client.ws.send(b"\xc1")
-    errors = [await client.recv() for _ in range(4)]
+    errors = [await client.reply() for _ in range(4)]
     assert [e["error"] for e in errors] == ["bad_encoding", "bad_message", "unknown_type", "bad_encoding"]
     await client.send({"type": "ping", "req": "p1"})
-    pong = await client.recv()
+    pong = await client.reply()
     assert pong["type"] == "pong" and pong["req"] == "p1"
     await client.close()
 
@@ -117,7 +117,7 @@ async def test_oversized_frame_closes_with_1009(make_node, room):
     client = await RoomClient.connect(ws_url(node.port, room))
     await client.recv()
     await client.ws.send("x" * 5000)
-    error = await client.recv()
+    error = await client.reply()
     assert (error["type"], error["error"]) == ("error", "too_large")
     with pytest.raises(websockets.ConnectionClosed):
         while True:
@@ -148,12 +148,12 @@ async def test_a_viewer_without_user_may_watch_but_not_comment(node, room):
     anon = await RoomClient.connect(ws_url(node.port, room, tok=token("viewer", room)))
     await anon.recv()
     await anon.send({"type": "comment", "text": "hi"})
-    error = await anon.recv()
-    assert (error["type"], error["error"]) == ("error", "forbidden")
+    error = await anon.reply()
+    assert error["error"] == "forbidden"
     overlay = await RoomClient.connect(ws_url(node.port, room, tok=token("overlay", room)))
     await overlay.recv()
     await overlay.send({"type": "comment", "text": "hi"})
-    assert (await overlay.recv())["error"] == "forbidden"
+    assert (await overlay.reply())["error"] == "forbidden"
     await anon.close()
     await overlay.close()
 
@@ -218,3 +218,34 @@ async def test_state_reports_viewers_online_on_other_nodes(make_node, room):
         else:
             raise AssertionError("node b never saw the viewer on node a")
     await viewer.close()
+
+
+async def test_a_node_in_a_secret_rotation_accepts_old_and_new_tokens(make_node, room):
+    from livecart import auth
+
+    node = await make_node(secret="new-secret", previous_secrets="test-secret")
+    for secret in ("new-secret", "test-secret"):
+        client = await RoomClient.connect(ws_url(node.port, room, tok=auth.issue(secret, role="viewer",
+                                                                                   room=room)))
+        assert (await client.recv())["type"] == "snapshot"
+        await client.close()
+    with pytest.raises(websockets.InvalidStatus):
+        await RoomClient.connect(ws_url(node.port, room, tok=auth.issue("stolen", role="viewer", room=room)))
+
+
+async def test_staff_sockets_from_another_site_are_refused_viewers_are_not(make_node, room):
+    node = await make_node(allowed_origins="https://console.example")
+    own = f"http://127.0.0.1:{node.port}"
+    for role, origin, allowed in (("assistant", "https://evil.example", False), ("host", "null", False),
+                                  ("assistant", own, True), ("assistant", "https://console.example", True),
+                                  ("viewer", "https://brand.example", True), ("assistant", None, True)):
+        url = ws_url(node.port, room, tok=token(role, room, "u1"))
+        headers = {"Origin": origin} if origin else {}
+        if allowed:
+            client = await RoomClient.connect(url, additional_headers=headers)
+            assert (await client.recv())["type"] == "snapshot", (role, origin)
+            await client.close()
+        else:
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                await RoomClient.connect(url, additional_headers=headers)
+            assert refused.value.response.status_code == 403, (role, origin)

@@ -109,3 +109,25 @@ def test_may_agrees_with_authorize_for_every_role_and_action(action):
             except Forbidden:
                 allowed = False
             assert may(role, user is not None, action) is allowed, (role, user, action)
+
+
+def test_rotation_accepts_the_previous_secret_only_while_it_is_listed():
+    old = issue("old-secret", role="overlay", room="r1", now=NOW)
+    assert verify(("new-secret", "old-secret"), old, now=NOW).role == "overlay"
+    with pytest.raises(Unauthorized):
+        verify(("new-secret",), old, now=NOW)  # the grace period is over: the old key is gone
+
+
+def test_tokens_name_their_key_and_tokens_from_before_kids_still_verify():
+    import base64
+    import json
+
+    token = issue(SECRET, role="viewer", room="r1", now=NOW)
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert header["kid"] == auth.key_id(SECRET) != auth.key_id("other")
+    # A token whose kid names no key here (as the fixed "k1" of earlier versions) is tried on each key.
+    legacy_header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "k1"},
+                                                        separators=(",", ":")).encode()).rstrip(b"=").decode()
+    body = token.split(".")[1]
+    signature = base64.urlsafe_b64encode(auth._sign(SECRET, legacy_header + "." + body)).rstrip(b"=").decode()
+    assert verify(("new-secret", SECRET), f"{legacy_header}.{body}.{signature}", now=NOW).room == "r1"

@@ -69,6 +69,10 @@ class RoomKeys:
         return self._base + "ledger"
 
     @property
+    def revoked(self) -> str:  # hash: role -> unix seconds; that role's tokens issued before are refused
+        return self._base + "revoked"
+
+    @property
     def cues(self) -> str:  # hash: cue id -> CUE JSON
         return self._base + "cues"
 

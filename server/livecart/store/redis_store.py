@@ -147,6 +147,27 @@ class RedisStore:
                         stage={name: load_json(v) if v else None
                                for name, v in zip(STAGE, stage, strict=True)})
 
+    async def revoke(self, room: str, role: str, before_s: float) -> None:
+        """Refuse `role` tokens of `room` issued before `before_s`, and tell every node (which closes
+        the sockets that use one)."""
+        keys = RoomKeys(room)
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.hset(keys.revoked, role, repr(before_s))
+                pipe.execute_command(self._publish, keys.channel,
+                                     encode_json({"revoked": {"role": role, "before": before_s}}))
+                await pipe.execute()
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def revocations(self, room: str) -> dict[str, float]:
+        """role -> the cut-off (unix seconds) before which its tokens are refused."""
+        try:
+            flat = await self.client.hgetall(RoomKeys(room).revoked)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return {decode_str(k): float(v) for k, v in flat.items()}
+
     async def pin(self, room: str, card: dict[str, Any] | None) -> None:
         """Pin a product card on the room (None unpins) and tell every node."""
         await self.show(room, "pinned", card)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from livecart.auth import Action, Claims, authorize, check_room_name, verify
+from livecart.auth import REVOCABLE_ROLES, Action, Claims, authorize, check_room_name, verify
 from livecart.errors import BadRequest, StoreUnavailable, TooLarge
 from livecart.protocol import Format, decode, encode_json
 from livecart.room import snapshot_frame
@@ -60,6 +60,22 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
 
 
+@web.middleware
+async def revocation_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Room routes refuse revoked overlay/host tokens (web/revocation.py); every other token, and every
+    error in one, is left to the route's own check."""
+    room, token = request.match_info.get("room"), bearer(request)
+    if room and token:
+        try:
+            claims: Claims | None = verify(request.app[NODE].settings.token_keys, token)
+            check_room_name(room)
+        except BadRequest:
+            claims = None
+        if claims is not None and claims.role in REVOCABLE_ROLES:
+            await request.app[NODE].revocations.check(room, claims)
+    return await handler(request)
+
+
 def bearer(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     return header[7:].strip() if header.startswith("Bearer ") else None
@@ -68,7 +84,7 @@ def bearer(request: web.Request) -> str | None:
 def room_claims(request: web.Request, action: Action) -> tuple[str, Claims]:
     """The room from the path and the token's claims, authorized for `action`."""
     room = check_room_name(request.match_info["room"])
-    claims = verify(request.app[NODE].settings.secret, bearer(request))
+    claims = verify(request.app[NODE].settings.token_keys, bearer(request))
     authorize(claims, room, action)
     return room, claims
 
@@ -116,7 +132,8 @@ async def get_state(request: web.Request) -> web.Response:
 
 
 def create_app(node: Node) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=node.settings.ingest_max_body)
+    app = web.Application(middlewares=[errors_middleware, revocation_middleware],
+                          client_max_size=node.settings.ingest_max_body)
     app[NODE] = node
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

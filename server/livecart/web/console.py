@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -71,6 +70,13 @@ def parse_mint(body: dict[str, Any]) -> tuple[str, float]:
     return role, float(ttl)
 
 
+def _page_token(node: Node, room: str, role: str, ttl: float, now: float) -> dict[str, Any]:
+    token = auth.issue(node.settings.secret, role=role, room=room, ttl_s=ttl, now=now)
+    page = "overlay" if role == "overlay" else "host"
+    return {"token": token, "role": role, "room": room, "expires_at": int((now + ttl) * 1000),
+            "path": f"/{page}?room={room}&token={token}"}
+
+
 def add_console_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
     from livecart.web.app import json_response, room_claims
 
@@ -91,12 +97,18 @@ def add_console_routes(app: web.Application, node_key: web.AppKey[Node]) -> None
         node = request.app[node_key]
         room, _claims = room_claims(request, Action.MANAGE)
         role, ttl = parse_mint(_json_body(await request.read(), request.content_type))
-        now = time.time()
-        token = auth.issue(node.settings.secret, role=role, room=room, ttl_s=ttl, now=now)
-        page = "overlay" if role == "overlay" else "host"
-        return json_response({"token": token, "role": role, "room": room,
-                              "expires_at": int((now + ttl) * 1000),
-                              "path": f"/{page}?room={room}&token={token}"}, 201)
+        return json_response(_page_token(node, room, role, ttl, node.clock.now_ms() / 1000), 201)
+
+    async def revoke(request: web.Request) -> web.Response:
+        """Every `role` token of the room issued until now stops working (sockets using one are closed
+        4001 on every node); the answer carries a fresh token to put in OBS instead."""
+        node = request.app[node_key]
+        room, _claims = room_claims(request, Action.MANAGE)
+        role, ttl = parse_mint(_json_body(await request.read(), request.content_type))
+        cutoff = node.clock.now_ms() / 1000
+        await node.store.revoke(room, role, cutoff)
+        return json_response({"revoked": role, "before": int(cutoff * 1000),
+                              **_page_token(node, room, role, ttl, cutoff + 0.001)})
 
     highlight = stage_route("highlight", parse_highlight)
     announcement = stage_route("announcement", lambda body: {"text": _text(body, "text", MAX_ANNOUNCEMENT)})
@@ -105,3 +117,4 @@ def add_console_routes(app: web.Application, node_key: web.AppKey[Node]) -> None
     app.router.add_post("/api/rooms/{room}/announcement", announcement)
     app.router.add_delete("/api/rooms/{room}/announcement", announcement)
     app.router.add_post("/api/rooms/{room}/tokens", mint)
+    app.router.add_post("/api/rooms/{room}/tokens/revoke", revoke)

@@ -15,8 +15,9 @@ from aiohttp import web
 
 from livecart.auth import Action, Claims
 from livecart.deals import DealState, RejectReason, deal_state, deal_to_wire, parse_spec
-from livecart.errors import BadRequest, NotFound, StoreUnavailable
+from livecart.errors import BadRequest, NotFound, RateLimited, StoreUnavailable
 from livecart.protocol import Format, decode, encode_json, load_json
+from livecart.ratelimit import RateLimiter
 from livecart.store.deal_store import ClaimAnswer
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class ClaimDesk:
         self.node = node
         self.hold_ms = int(hold_s * 1000)
         self._answers: OrderedDict[tuple[str, str, str, str], bytes] = OrderedDict()
+        self._limiter = RateLimiter(node.settings.claim_rate, node.settings.claim_burst)
         # (room, deal) -> "user\nkey" of refusals answered from memory, not yet written to Redis
         self.local_rejections: dict[tuple[str, str], list[str]] = {}
         self._keywords: dict[str, tuple[float, list[tuple[str, str]]]] = {}
@@ -64,6 +66,10 @@ class ClaimDesk:
             done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
             done.set_result(remembered)
             return done
+        # Only new claims count: a retry of an answered key costs nothing and must get its answer.
+        retry = self._limiter.take(f"{room}\0{user}", time.monotonic())
+        if retry:
+            raise RateLimited(retry)
         if self._known_sold_out(room, deal_id):
             return asyncio.ensure_future(self._refuse_sold_out(ident))
         claim_id = f"{self._id_prefix}{next(self._ids):x}"

@@ -102,7 +102,7 @@ class IngestEndpoint:
 
     def accept(self, ws: WebSocket, path: str, query: dict[str, str], headers: Headers) -> None:
         room = check_room_name(path.removeprefix("/ws/ingest/"))
-        claims = verify(self.node.settings.secret, query.get("token"))
+        claims = verify(self.node.settings.token_keys, query.get("token"))
         authorize(claims, room, Action.INGEST)
         ws.room, ws.role, ws.user = room, claims.role, claims.user
         ws.expires_at = claims.expires_at

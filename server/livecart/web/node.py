@@ -26,6 +26,7 @@ from livecart.cues import load_rules
 from livecart.director import Director
 from livecart.errors import CloseCode
 from livecart.hub import RoomHub
+from livecart.logs import set_node
 from livecart.metrics import Metrics
 from livecart.ratelimit import RateLimiter, TokenBucket
 from livecart.store.cue_store import CueStore
@@ -35,6 +36,7 @@ from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import StatsStore
 from livecart.web.deals import ClaimDesk
 from livecart.web.ingest import IngestEndpoint
+from livecart.web.revocation import Revocations
 from livecart.web.room_socket import RoomEndpoint
 from livecart.web.ws import Endpoint, Listener, SocketLimits
 
@@ -101,6 +103,8 @@ class Node:
                            node_id=s.node_id, tick_ms=s.tick_ms, max_tick_ms=s.max_tick_ms,
                            presence_s=s.presence_s,
                            metrics=self.metrics)
+        self.revocations = Revocations(self.store)
+        self.hub.on_revoked = self.revocations.note
         self.claims = ClaimDesk(self, s.hold_s)
         self.cue_store = CueStore(self.redis, retention_days=s.stats_retention_days, sharded_pubsub=sharded)
         self.stats_store = StatsStore(self.redis, retention_days=s.stats_retention_days)
@@ -124,6 +128,7 @@ class Node:
                                                 reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
         self.listener.start_heartbeat()
+        set_node(s.node_id)
         log.info("node %s listening on %s:%s (redis %s)", s.node_id, s.host, self.port,
                  "embedded" if self.embedded else "shared")
 

@@ -7,11 +7,12 @@ import functools
 import logging
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from websockets.datastructures import Headers
 
-from livecart.auth import Action, Claims, authorize, check_room_name, may, verify
-from livecart.errors import BadRequest, CloseCode, RateLimited, StoreUnavailable
+from livecart.auth import STAFF_ROLES, Action, Claims, authorize, check_room_name, may, verify
+from livecart.errors import BadRequest, CloseCode, Forbidden, RateLimited, StoreUnavailable, Unauthorized
 from livecart.events import MAX_TEXT, counter_deltas, validate_event
 from livecart.outbound import FrameKind
 from livecart.protocol import Format, claim_result_frame, encode_json
@@ -42,12 +43,20 @@ class RoomEndpoint:
         room = check_room_name(path.removeprefix("/ws/rooms/"))
         fmt = Format.parse(query.get("format"))
         since, epoch = _offset(query.get("since")), query.get("epoch")
-        claims = verify(self.node.settings.secret, query.get("token"))
+        claims = verify(self.node.settings.token_keys, query.get("token"))
         authorize(claims, room, Action.WATCH)
+        origin = headers.get("Origin")
+        if origin and claims.role in STAFF_ROLES and not self._same_site(origin, headers.get("Host")):
+            # A page on another site must not drive the console with an assistant's token (cross-site
+            # websocket hijacking): browsers send Origin, and staff pages are served by this node.
+            raise Forbidden(f"origin {origin[:100]!r} may not open a {claims.role} socket")
         ws.room, ws.role, ws.user, ws.fmt = room, claims.role, claims.user, fmt
         ws.stats = query.get("stats") == "1"  # opt-in: a page that shows no live numbers gets none
-        ws.expires_at = claims.expires_at
+        ws.expires_at, ws.issued_at = claims.expires_at, claims.issued_at
         ws.session = (since, epoch) if since is not None and epoch else (None, None)
+
+    def _same_site(self, origin: str, host: str | None) -> bool:
+        return urlsplit(origin).netloc == host or origin in self.node.settings.allowed_origin_list
 
     def opened(self, ws: WebSocket) -> None:
         since, epoch = ws.session
@@ -56,7 +65,12 @@ class RoomEndpoint:
 
     async def _join(self, ws: WebSocket, since: int | None, epoch: str | None) -> None:
         try:
+            await self.node.revocations.check(ws.room, Claims(ws.role, ws.room, ws.user, ws.expires_at,
+                                                              ws.issued_at))
             await self.node.hub.join(ws, ws.room, since, epoch)
+        except Unauthorized as exc:
+            ws.close(CloseCode.UNAUTHORIZED, exc.detail)
+            return
         except StoreUnavailable:
             ws.close(CloseCode.TRY_AGAIN, "storage unreachable; resume shortly")
             return
@@ -98,7 +112,7 @@ class RoomEndpoint:
         elif isinstance(exc, StoreUnavailable):
             ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
         else:
-            log.error("claim failed", exc_info=exc)
+            log.error("claim failed", exc_info=exc, extra={"room": ws.room, "conn": ws.conn_id})
             ws.send({"type": "error", "req": req, "error": "internal",
                      "detail": "the claim failed; try again"})
 

@@ -40,6 +40,7 @@ MAX_REQUEST_LINE = 8192
 MAX_ERRORS = 20  # error frames in a row before the socket is closed 1008
 TEMPORARY_ERRORS = frozenset({"rate_limited", "busy", "unavailable"})
 PING_FRAME = b"\x89\x00"
+QUIET_CLOSES = frozenset({CloseCode.GOING_AWAY})  # a node stopping closes every socket: one line, not N
 CLOSE_GRACE_S = 5.0  # how long a closing socket may take to read its close frame before it is aborted
 
 
@@ -66,8 +67,9 @@ class SocketLimits:
 
 
 class WebSocket(asyncio.Protocol):
-    __slots__ = ("endpoint", "errors", "expires_at", "floor", "fmt", "held", "last_seen", "listener", "open",
-                 "parked", "proto", "role", "room", "session", "stats", "transport", "user")
+    __slots__ = ("endpoint", "errors", "expires_at", "floor", "fmt", "held", "issued_at", "last_seen",
+                 "listener", "open", "parked", "proto", "role", "room", "session", "stats", "transport",
+                 "user")
 
     def __init__(self, listener: Listener) -> None:
         self.listener = listener
@@ -78,6 +80,7 @@ class WebSocket(asyncio.Protocol):
         self.role = ""
         self.user: str | None = None
         self.expires_at = float("inf")  # the token's expiry (unix s): the socket is closed 4001 then
+        self.issued_at = 0.0  # the token's iat (unix s), for revocations
         self.room = ""
         self.floor = 0
         self.parked: list[Batch] | None = None
@@ -174,10 +177,18 @@ class WebSocket(asyncio.Protocol):
             frame["retry_after"] = round(retry, 3)
         self.send(frame)
 
+    @property
+    def conn_id(self) -> str:
+        """Names this connection in logs (unique among the node's open sockets)."""
+        return f"{id(self):x}"
+
     def close(self, code: CloseCode, reason: str) -> None:
         proto, transport = self.proto, self.transport
         if proto is None or transport is None or transport.is_closing():
             return
+        if code not in QUIET_CLOSES:  # the ones an operator may want to trace to a room and a client
+            log.info("closing socket: %s", reason, extra={"room": self.room or None, "conn": self.conn_id,
+                                                          "code": int(code)})
         if proto.state is State.OPEN:
             proto.send_close(code, reason)
         self.held = None

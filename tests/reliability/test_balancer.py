@@ -1,0 +1,94 @@
+"""The production topology without Docker: Debian's nginx runs deploy/nginx.conf (the file compose
+mounts) in front of two nodes on one redis-server, all on loopback. Sockets and ingest go through the
+balancer; one node stops mid-stream and its viewers resume through the balancer on the other one with
+no gap and no duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import websockets
+
+from tests.support import RoomClient, comment, free_port, post_events, ws_url
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+VIEWERS = 12
+
+
+@pytest.fixture
+def nginx(tmp_path: Path):
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(backends: list[int]) -> int:
+        port = free_port()
+        shutil.copy(DEPLOY / "nginx.conf", tmp_path / "nginx.conf")  # the deployed file, as it is
+        (tmp_path / "livecart-nodes.conf").write_text(
+            "".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;\n" for p in backends))
+        (tmp_path / "livecart-listen.conf").write_text(f"listen 127.0.0.1:{port};\n")
+        (tmp_path / "logs").mkdir()
+        proc = subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g",
+                                 f"daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(proc)
+        return port
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def _until_listening(port: int) -> None:
+    for _ in range(200):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError("nginx did not start")
+
+
+async def test_two_nodes_behind_nginx_balance_sockets_and_survive_one_stopping(make_node, nginx, room):
+    a, b = await make_node(), await make_node()
+    port = nginx([a.port, b.port])
+    await _until_listening(port)
+    clients = [await RoomClient.connect(ws_url(port, room)) for _ in range(VIEWERS)]
+    for c in clients:
+        assert (await c.recv())["type"] == "snapshot"
+    # least_conn spreads new sockets over both nodes
+    assert len(a.listener.sockets) > 0 and len(b.listener.sockets) > 0
+    assert len(a.listener.sockets) + len(b.listener.sockets) == VIEWERS
+    status, _, _ = await post_events(port, room, [comment(f"e{n}") for n in range(10)])
+    assert status == 200
+    for c in clients:
+        await c.events_until(10)
+
+    on_a = len(a.listener.sockets)
+    await a.stop()  # closes its sockets 1001: "going away, resume elsewhere"
+    moved = 0
+    for i, c in enumerate(clients):
+        try:
+            while True:  # (room frames may still arrive before the close)
+                await c.recv(timeout=0.5)
+        except TimeoutError:
+            continue  # still open: it is on node b
+        except websockets.ConnectionClosed:
+            pass
+        assert c.ws.close_code == 1001
+        resumed = await RoomClient.connect(ws_url(port, room, since=c.offset, epoch=c.epoch))
+        resumed.offset, resumed.events = c.offset, c.events
+        assert (await resumed.recv())["type"] == "recovered"
+        clients[i] = resumed
+        moved += 1
+    assert moved == on_a
+    status, _, _ = await post_events(port, room, [comment(f"f{n}") for n in range(10)])
+    assert status == 200
+    for c in clients:  # nothing lost, nothing twice, in order, for every viewer
+        events = await c.events_until(20)
+        assert [e["offset"] for e in events] == list(range(1, 21))
+        await c.close()
