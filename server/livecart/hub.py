@@ -25,37 +25,21 @@ from livecart.batch import BUSY_EVENTS, Batch, tick_for
 from livecart.clock import Clock
 from livecart.errors import CloseCode, StoreUnavailable
 from livecart.events import counters_to_wire
+from livecart.first_frames import SharedRecovery, SharedSnapshot
 from livecart.metrics import Metrics
 from livecart.outbound import FrameKind
 from livecart.protocol import Format, encode_frame, load_json
 from livecart.room import Peer, Room, snapshot_frame
 from livecart.store.deal_store import DealStore
-from livecart.store.redis_store import STAGE, Gap, RedisStore, Snapshot, counters_from_flat, fields_from_flat
+from livecart.store.redis_store import STAGE, Gap, RedisStore, counters_from_flat, fields_from_flat
 from livecart.store.subscriber import ClusterSubscriber, RoomSubscriber
 
 __all__ = ["RoomHub", "SharedSnapshot"]
 
 log = logging.getLogger("livecart.hub")
-HISTORY_CHUNK = 500  # events per frame when replaying history to one socket
 FILL_GIVE_UP_S = 2.0
 STOP_GRACE_S = 2.0
 DEAL_REFRESH_S = 1.0  # re-read open deals (pub/sub is at-most-once) and release expired holds
-
-
-class SharedSnapshot:
-    """A snapshot frame shared by the sockets that joined together, encoded once per format."""
-
-    __slots__ = ("_encoded", "_frame", "snap")
-
-    def __init__(self, snap: Snapshot, frame: dict[str, Any]) -> None:
-        self.snap, self._frame = snap, frame
-        self._encoded: dict[Format, bytes] = {}
-
-    def frame(self, fmt: Format) -> bytes:
-        data = self._encoded.get(fmt)
-        if data is None:
-            data = self._encoded[fmt] = encode_frame(self._frame, fmt)
-        return data
 
 
 class RoomHub:
@@ -152,29 +136,45 @@ class RoomHub:
 
     async def _send_start(self, peer: Peer, room: Room, since: int | None, epoch: str | None) -> None:
         if since is not None and epoch is not None:
-            history = await self.store.history(room.name, since, epoch)
-            if not isinstance(history, Gap):
-                now = self.clock.now_ms()
-                # Deals and the stage are state, not events: a resumed socket gets them current.
-                counters = dict(counters_to_wire(history.counters), online=room.online,
-                                overlays=room.overlays)
-                peer.send_frame(encode_frame({"type": "recovered", "offset": history.offset,
-                                              "epoch": history.epoch, "now": now, "counters": counters,
-                                              "deals": room.deals_wire(now), **room.stage},
-                                             peer.fmt), FrameKind.EVENTS)
-                peer.floor = since
-                events = history.events
-                for i in range(0, len(events), HISTORY_CHUNK):
-                    chunk = events[i : i + HISTORY_CHUNK]
-                    peer.floor = chunk[-1]["offset"]
-                    peer.send_frame(encode_frame({"type": "batch", "offset": peer.floor, "now": now,
-                                            "events": chunk}, peer.fmt), FrameKind.EVENTS)
+            recovery = await self._shared_recovery(room, since, epoch)
+            if recovery is not None:
+                peer.floor = recovery.floor
+                for frame in recovery.frames(peer.fmt):
+                    peer.send_frame(frame, FrameKind.EVENTS)
                 self.metrics.resumes.labels("recovered").inc()
                 return
             self.metrics.resumes.labels("snapshot").inc()
         shared = await self._shared_snapshot(room)
         peer.floor = shared.snap.offset
         peer.send_frame(shared.frame(peer.fmt), FrameKind.EVENTS)
+
+    def _shared_recovery(self, room: Room, since: int, epoch: str) -> asyncio.Future[SharedRecovery | None]:
+        """One history read (and one encode per format) for every socket resuming from the same
+        (offset, epoch) that joined before the read started: after a node drops, thousands resume from
+        the same few offsets. None: history no longer reaches back (or another epoch)."""
+        key = (since, epoch)
+        future = room.next_recoveries.get(key)
+        if future is None:
+            future = room.next_recoveries[key] = self._loop.create_future()
+            self._spawn(self._read_recovery(room, key, future))
+        return future
+
+    async def _read_recovery(self, room: Room, key: tuple[int, str],
+                             future: asyncio.Future[SharedRecovery | None]) -> None:
+        room.next_recoveries.pop(key, None)  # whoever resumes from now on needs a read after them
+        try:
+            history = await self.store.history(room.name, *key)
+        except StoreUnavailable as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here; each waiter re-raises it
+            return
+        if isinstance(history, Gap):
+            future.set_result(None)
+            return
+        now = self.clock.now_ms()
+        # Deals and the stage are state, not events: a resumed socket gets them current.
+        counters = dict(counters_to_wire(history.counters), online=room.online, overlays=room.overlays)
+        future.set_result(SharedRecovery(key[0], history, now, counters, room.deals_wire(now), room.stage))
 
     def _shared_snapshot(self, room: Room) -> asyncio.Future[SharedSnapshot]:
         """One snapshot read (and one encode per format) for every socket that joined before it

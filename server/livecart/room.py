@@ -39,8 +39,8 @@ class Peer(Protocol):
 
 class Room:
     __slots__ = ("batch", "busy", "claim_rates", "counters", "deals", "epoch", "flush_handle", "last_flush",
-                 "name", "next_snapshot", "online", "overlays", "overlays_here", "peers", "ready",
-                 "sent_states", "stage", "transition_handle", "viewers")
+                 "name", "next_recoveries", "next_snapshot", "online", "overlays", "overlays_here", "peers",
+                 "ready", "sent_states", "stage", "transition_handle", "viewers")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -62,6 +62,7 @@ class Room:
         self.last_flush = 0.0
         self.busy = False  # the last frame carried many events: the next one may wait longer
         self.next_snapshot: asyncio.Future[Any] | None = None  # see RoomHub._shared_snapshot
+        self.next_recoveries: dict[tuple[int, str], asyncio.Future[Any]] = {}  # RoomHub._shared_recovery
 
     def load(self, snap: Snapshot, now_ms: int) -> None:
         """Start from a snapshot; its deals count as sent (every joiner's first frame carries them)."""

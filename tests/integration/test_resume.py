@@ -92,3 +92,27 @@ async def test_resume_at_the_latest_offset_gets_recovered_and_nothing_else(node,
     frame = await again.until(lambda f: f["type"] == "batch" and f["events"])
     assert [e["id"] for e in frame["events"]] == ["y"]
     await again.close()
+
+
+async def test_a_storm_of_resumes_from_mixed_offsets_during_traffic_is_exact_for_every_socket(node, room):
+    """Sockets resuming from the same offset share one history read; those from other offsets (or
+    joining after a read started) get their own. Either way: every event once, in order."""
+    await post_events(node.port, room, [comment(f"a{i}") for i in range(3)])
+    client = await RoomClient.connect(ws_url(node.port, room))
+    snap = await client.recv()
+    await client.close()
+    sinces = [snap["offset"] - (i % 3) for i in range(40)]  # three groups: offsets 3, 2 and 1
+
+    async def resume(since: int) -> list[int]:
+        c = await RoomClient.connect(ws_url(node.port, room, since=since, epoch=snap["epoch"]))
+        c.offset = since
+        assert (await c.recv())["type"] == "recovered"
+        events = await c.events_until(snap["offset"] + 20)
+        await c.close()
+        return [e["offset"] for e in events]
+
+    storm = [asyncio.create_task(resume(s)) for s in sinces]
+    for i in range(20):  # live traffic while they join
+        await post_events(node.port, room, [comment(f"b{i}")])
+    for since, offsets in zip(sinces, await asyncio.gather(*storm), strict=True):
+        assert offsets == list(range(since + 1, snap["offset"] + 21)), since
