@@ -371,7 +371,11 @@ class RoomHub:
             if data is None:
                 data = encoded[peer.fmt] = encode_frame(frame, peer.fmt)
                 self.metrics.encodes.inc()
-            peer.floor = last
+            # Never lower: a socket that resumed may have read history further than this node's
+            # batches have got (Redis is ahead of pub/sub), and a state-only batch at an older offset
+            # must not make the next batch resend events it already has.
+            if last > peer.floor:
+                peer.floor = last
             peer.send_frame(data, kind)
             sent += 1
             written += len(data)
