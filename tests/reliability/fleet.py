@@ -15,6 +15,7 @@ import random
 import signal
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -273,3 +274,11 @@ async def wait_health(port: int, status: int, timeout: float = 3 * WAIT) -> None
     while await healthz(port) != status:
         assert asyncio.get_running_loop().time() < deadline, f"healthz of :{port} never became {status}"
         await asyncio.sleep(0.05)
+
+
+async def eventually(condition: Callable[[], bool], what: str, timeout: float = 6 * WAIT) -> None:
+    """Until `condition()` holds; a generous deadline only so that a bug fails instead of hanging."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"never: {what}"
+        await asyncio.sleep(0.02)
