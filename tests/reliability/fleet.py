@@ -255,6 +255,11 @@ class Publisher:
             self.turn += 1
             await asyncio.sleep(0.1)  # sooner than Retry-After: this client is impatient on purpose
 
+    async def more(self, n: int, what: str) -> None:
+        """Until `n` more events have been stored."""
+        target = len(self.ids) + n
+        await eventually(lambda: len(self.ids) >= target, what)
+
     async def stop(self) -> None:
         self._stop.set()
         await asyncio.wait_for(self.task, 6 * WAIT)
