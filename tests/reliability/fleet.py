@@ -113,6 +113,7 @@ class Follower:
         self.refusals: list[tuple[int, str | None]] = []  # refused upgrades: (HTTP status, Retry-After)
         self.connected = asyncio.Event()  # set while a socket is open and has had its first frame
         self.ws: Any = None
+        self.log: list[tuple[Any, ...]] = []  # (port, frame type, offsets/since): shown when a check fails
         self._stopping = False
         self.task = asyncio.create_task(self._run())
 
@@ -129,6 +130,7 @@ class Follower:
                 async with websockets.connect(ws_url(self.port, self.room, tok=self.token, **query),
                                               max_size=2**24, open_timeout=3 * WAIT, close_timeout=1) as ws:
                     self.ws = ws
+                    self.log.append((self.port, "open", query))
                     async for raw in ws:
                         self._frame(orjson.loads(raw))
                         attempt = 0
@@ -153,6 +155,7 @@ class Follower:
 
     def _frame(self, frame: dict[str, Any]) -> None:
         kind = frame["type"]
+        self.log.append((kind, frame.get("offset"), [e["offset"] for e in frame.get("events", ())]))
         if kind == "snapshot":
             if self.epoch is not None:
                 self.resets += 1
@@ -191,7 +194,7 @@ class Follower:
     def assert_complete(self, ids: set[str]) -> None:
         """Nothing lost, nothing twice: offsets 1..N in order over all connections, ids == `ids`."""
         assert self.resets == 0, "the room was reset: history lost"
-        assert self.offsets == list(range(1, len(self.offsets) + 1)), _first_break(self.offsets)
+        assert self.offsets == list(range(1, len(self.offsets) + 1)), (_first_break(self.offsets), self.log)
         assert len(self.ids) == len(ids) and set(self.ids) == ids
 
 
