@@ -15,7 +15,7 @@ import random
 import signal
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -141,8 +141,9 @@ class Follower:
                 self.refusals.append((response.status_code, response.headers.get("Retry-After")))
                 if self.honour_retry_after and response.headers.get("Retry-After"):
                     retry_after = float(response.headers["Retry-After"])
-            except (OSError, TimeoutError, websockets.ConnectionClosed, websockets.InvalidHandshake):
+            except (OSError, TimeoutError, websockets.ConnectionClosed, websockets.InvalidHandshake) as exc:
                 self.closes.append(None)
+                self.log.append((self.port, "failed", repr(exc)))
             finally:
                 self.ws = None
                 self.connected.clear()
@@ -217,8 +218,10 @@ class Publisher:
     answers (no 500, no dropped connection); otherwise a node that died mid-request may drop it."""
 
     def __init__(self, ports: list[int], room: str, interval_s: float = 0.02, per_batch: int = 3,
-                 strict: bool = False) -> None:
-        self.ports, self.room = ports, room
+                 strict: bool = False, text: str = "hello",
+                 throttle: Callable[[int], Awaitable[None]] | None = None) -> None:
+        self.ports, self.room, self.text = ports, room, text
+        self.throttle = throttle  # awaited with the count of stored events after each batch
         self.interval_s, self.per_batch, self.strict = interval_s, per_batch, strict
         self.ids: set[str] = set()  # every id a 200 answer covered: stored exactly once in the room
         self.statuses: Counter[int] = Counter()
@@ -230,10 +233,12 @@ class Publisher:
 
     async def _run(self) -> None:
         while not self._stop.is_set():
-            batch = [comment(f"{self.room}-{self.batches}-{j}", user=f"fan{j}")
+            batch = [comment(f"{self.room}-{self.batches}-{j}", self.text, user=f"fan{j}")
                      for j in range(self.per_batch)]
             self.batches += 1
             await self.deliver(batch)
+            if self.throttle is not None:
+                await self.throttle(len(self.ids))
             await asyncio.sleep(self.interval_s)
 
     async def deliver(self, batch: list[dict[str, Any]]) -> None:
