@@ -101,6 +101,10 @@ class Node:
                            node_id=s.node_id, tick_ms=s.tick_ms, max_tick_ms=s.max_tick_ms,
                            presence_s=s.presence_s,
                            metrics=self.metrics)
+        # Measure the shared clock before serving anything: the deal loop only does so after its first
+        # second, and until then a node whose machine clock is wrong stamped its frames (countdowns) and
+        # checked `start_at` with that wrong clock (tests/reliability/test_clock_skew.py).
+        await self.hub.sync_clock()
         self.claims = ClaimDesk(self, s.hold_s)
         self.cue_store = CueStore(self.redis, retention_days=s.stats_retention_days, sharded_pubsub=sharded)
         self.stats_store = StatsStore(self.redis, retention_days=s.stats_retention_days)
