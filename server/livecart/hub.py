@@ -352,7 +352,11 @@ class RoomHub:
             if data is None:
                 data = encoded[peer.fmt] = encode_frame(frame, peer.fmt)
                 self.metrics.encodes.inc()
-            peer.floor = last
+            # Never lower: a socket that resumed from history can be ahead of the room's own stream, and a
+            # state-only batch from behind it (pub/sub lagging) once set its floor back, so the next
+            # events, which it already had, went out again (found by test_reconnect_storm.py).
+            if last > peer.floor:
+                peer.floor = last
             peer.send_frame(data, kind)
             sent += 1
             written += len(data)
