@@ -4,7 +4,7 @@ the upgrade; clients that wait that long and retry all get back, and none misses
 
 CI runs 400 sockets. The issue's full size:
     LIVECART_STORM_SOCKETS=5000 .venv/bin/python -m pytest tests/reliability/test_reconnect_storm.py -s
-(the limiter's rate is always a quarter of the storm, so it engages at any size).
+(about a minute: the survivor admits 100 new sockets a second).
 """
 
 from __future__ import annotations
@@ -19,16 +19,19 @@ from tests.reliability.fleet import Follower, Publisher, eventually, wait_follow
 from tests.support import WAIT
 
 SOCKETS = int(os.environ.get("LIVECART_STORM_SOCKETS", "400"))
+CONNECT_RATE = 100
 
 
 async def test_a_reconnect_storm_is_rate_limited_and_everyone_comes_back_without_a_gap(
         make_node, redis_server, room, tmp_path):
-    survivor = await make_node(connect_rate=SOCKETS // 4)  # burst = rate: a quarter get in at once
+    # 100 new sockets a second (and a burst of 100): under what this one test process can open, so the
+    # limiter engages at any storm size.
+    survivor = await make_node(connect_rate=CONNECT_RATE)
     leaving = Node(node_settings(redis_server.url, tmp_path / "leaving"))
     await leaving.start()
+    ports = [leaving.port]
+    followers = [Follower(ports, room, start=i, honour_retry_after=True) for i in range(SOCKETS)]
     try:
-        ports = [leaving.port]
-        followers = [Follower(ports, room, start=i, honour_retry_after=True) for i in range(SOCKETS)]
         await wait_followers(followers, timeout=max(30.0, SOCKETS / 20) * WAIT / 5)
         publisher = Publisher([survivor.port], room, interval_s=0.05, strict=True)
         await publisher.more(10, "ingest before the storm")
@@ -36,8 +39,8 @@ async def test_a_reconnect_storm_is_rate_limited_and_everyone_comes_back_without
         loop = asyncio.get_running_loop()
         dropped = loop.time()
         await leaving.stop()  # every socket gets 1001 at once
-        await eventually(lambda: all(f.connected.is_set() for f in followers), "everyone back",
-                         max(60.0, SOCKETS / 10) * WAIT / 5)
+        await eventually(lambda: all(f.connected.is_set() for f in followers),
+                         "everyone back", max(60.0, 3 * SOCKETS / CONNECT_RATE) * WAIT / 5)
         back = loop.time() - dropped
         await publisher.more(10, "ingest after the storm")
         await publisher.stop()
@@ -45,13 +48,13 @@ async def test_a_reconnect_storm_is_rate_limited_and_everyone_comes_back_without
         for f in followers:
             await f.reach(len(publisher.ids), 6 * WAIT)
             f.assert_complete(publisher.ids)
-            assert f.first_frames == Counter(snapshot=1, recovered=1), f.first_frames
+            # One snapshot, then only resumes (more than one if a busy test process fell behind: 1013).
+            assert f.first_frames["snapshot"] == 1 and f.first_frames["recovered"] >= 1, f.first_frames
         refusals = Counter(status for f in followers for status, _ in f.refusals)
         assert set(refusals) == {503}, refusals  # the limiter engaged, and refused nothing else
         assert all(retry_after is not None and int(retry_after) >= 1
                    for f in followers for _, retry_after in f.refusals)
         print(f"\n{SOCKETS} sockets back in {back:.1f} s after {refusals[503]} refused upgrades (503)")
-        for f in followers:
-            await f.stop()
     finally:
+        await asyncio.gather(*(f.stop() for f in followers))
         await leaving.stop()
