@@ -4,7 +4,9 @@ the upgrade; clients that wait that long and retry all get back, and none misses
 
 CI runs 400 sockets. The issue's full size:
     LIVECART_STORM_SOCKETS=5000 .venv/bin/python -m pytest tests/reliability/test_reconnect_storm.py -s
-(minutes: the survivor admits 100 new sockets a second).
+The survivor admits 100 new sockets a second. All clients live in this one test process, which is the
+bottleneck at that size: on a shared 2-core machine 2,000 sockets passed (back in 22 s), 5,000 did not
+finish within 10 minutes; give it a machine of its own, or split the clients over processes.
 """
 
 from __future__ import annotations
