@@ -428,7 +428,7 @@ class RoomHub:
         counts, which claims do not publish), release expired holds, keep the shared clock in sync."""
         while True:
             await asyncio.sleep(DEAL_REFRESH_S)
-            await self._sync_clock()
+            await self.sync_clock()
             try:
                 for room in list(self.rooms.values()):
                     await self._refresh_deals(room)
@@ -436,7 +436,7 @@ class RoomHub:
             except StoreUnavailable:
                 continue
 
-    async def _sync_clock(self) -> None:
+    async def sync_clock(self) -> None:
         sent = int(time.time() * 1000)
         try:
             reference = await self.store.redis_time_ms()

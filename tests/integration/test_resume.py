@@ -116,3 +116,22 @@ async def test_a_storm_of_resumes_from_mixed_offsets_during_traffic_is_exact_for
         await post_events(node.port, room, [comment(f"b{i}")])
     for since, offsets in zip(sinces, await asyncio.gather(*storm), strict=True):
         assert offsets == list(range(since + 1, snap["offset"] + 21)), since
+
+
+async def test_a_state_frame_from_behind_a_resumed_socket_does_not_resend_its_events(node, room):
+    """A socket that resumed from history can be ahead of the room's own stream on this node (pub/sub
+    lagging, as in a reconnect storm): a state-only batch from behind it once lowered its floor, and the
+    lagging events, which it already had, were sent again. White-box: the hub gets those two batches."""
+    from livecart.batch import Batch
+
+    client = await RoomClient.connect(ws_url(node.port, room))
+    await client.recv()
+    await post_events(node.port, room, [comment("a"), comment("b")])
+    await client.events_until(2)
+    peers = node.hub.rooms[room].peers
+    node.hub._deliver(peers, Batch(events=[], offset=1, counters={"likes": 0}))  # the stream at offset 1
+    node.hub._deliver(peers, Batch(events=[client.events[1]], offset=2))  # then its event 2 arrives
+    await post_events(node.port, room, [comment("c")])
+    await client.events_until(3)
+    assert [e["offset"] for e in client.events] == [1, 2, 3]
+    await client.close()

@@ -116,13 +116,20 @@ class DealStore:
             route = self._claim_routes[room] = ((keys.deals,), (keys.prefix, keys.channel, self._publish))
         return self._claims.submit(route[0], (*route[1], hold_ms), (deal_id, user, qty, key, claim_id))
 
-    async def prior_answer(self, room: str, deal_id: str, user: str, key: str) -> bytes | None:
-        """The answer (JSON) a (user, key) claim already got, if any (claim.lua stores every answer)."""
+    async def refuse_once(self, room: str, deal_id: str, user: str, key: str,
+                          reply: bytes) -> tuple[bytes, bool]:
+        """Keep `reply` as the answer of (user, key) unless the key has one: (the key's answer, whether
+        it is `reply`, stored now). One round trip, like the read it replaces."""
+        answers = RoomKeys(room).deal(deal_id) + ":keys"
+        idem = f"{user}\n{key}"
         try:
-            reply = await self.client.hget(RoomKeys(room).deal(deal_id) + ":keys", f"{user}\n{key}")
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.hsetnx(answers, idem, reply)
+                pipe.hget(answers, idem)
+                stored, answer = await pipe.execute()
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
-        return reply.encode() if isinstance(reply, str) else reply
+        return (answer.encode() if isinstance(answer, str) else answer), bool(stored)
 
     async def add_refusals(self, room: str, deal_id: str, reason: str, idems: list[str]) -> None:
         """Record refusals a node answered from memory: counted in the deal's statistics, and kept as

@@ -33,8 +33,8 @@ KEYWORD_CACHE_S = 1.0
 class ClaimDesk:
     """Where claims come in, from sockets, HTTP and keyword comments, and go to one Lua script.
 
-    A deal this node has seen sold out is answered from memory (no Redis round trip) unless the
-    same (user, key) was answered before: those get their first answer again, as the contract says.
+    A claim on a deal this node has seen sold out skips the claim script: one write stores the
+    refusal as the key's answer unless the key has one (then that first answer is given again).
     """
 
     def __init__(self, node: Node, hold_s: float) -> None:
@@ -102,18 +102,20 @@ class ClaimDesk:
     async def _refuse_sold_out(self, ident: tuple[str, str, str, str]) -> bytes:
         # The contract's "same key, same answer" holds across nodes: a key answered elsewhere (say,
         # by a node that died before its reply reached the viewer) gets that answer. Only a key
-        # never seen is refused here, with one cheap read instead of the claim script.
+        # never seen is refused here, with one cheap write instead of the claim script.
+        # The refusal is stored before it is sent (only its statistics wait for `flush`): kept only in
+        # memory until then, it died with a killed node, and once units came back (restock, released
+        # holds) the same key sent to another node claimed them (tests/reliability/test_node_kill.py).
         room, deal_id, user, key = ident
-        prior = await self.node.deal_store.prior_answer(room, deal_id, user, key)
-        if prior is None:
+        answer, fresh = await self.node.deal_store.refuse_once(room, deal_id, user, key, SOLD_OUT_REPLY)
+        if fresh:
             self.local_rejections.setdefault((room, deal_id), []).append(f"{user}\n{key}")
-            prior = SOLD_OUT_REPLY
-        self._remember(ident, prior)
-        return prior
+        self._remember(ident, answer)
+        return answer
 
     async def run(self) -> None:
-        """Every second, write the refusals answered from memory to Redis (statistics, and the answer
-        kept for each key, so any node gives it again)."""
+        """Every second, write the statistics of the refusals answered from memory to Redis (their
+        answers were stored before they were sent)."""
         while True:
             await asyncio.sleep(1.0)
             await self.flush()

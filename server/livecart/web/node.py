@@ -105,6 +105,10 @@ class Node:
                            metrics=self.metrics)
         self.revocations = Revocations(self.store)
         self.hub.on_revoked = self.revocations.note
+        # Measure the shared clock before serving anything: the deal loop only does so after its first
+        # second, and until then a node whose machine clock is wrong stamped its frames (countdowns) and
+        # checked `start_at` with that wrong clock (tests/reliability/test_clock_skew.py).
+        await self.hub.sync_clock()
         self.claims = ClaimDesk(self, s.hold_s)
         self.cue_store = CueStore(self.redis, retention_days=s.stats_retention_days, sharded_pubsub=sharded)
         self.stats_store = StatsStore(self.redis, retention_days=s.stats_retention_days)

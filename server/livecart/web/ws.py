@@ -139,7 +139,7 @@ class WebSocket(asyncio.Protocol):
         pass  # outbound.decide reads the buffer size itself
 
     def resume_writing(self) -> None:
-        if self.held is not None and self.transport is not None:
+        if self.held is not None and self.transport is not None and self.open:
             held, self.held = self.held, None
             self.transport.write(held)
 
@@ -189,12 +189,17 @@ class WebSocket(asyncio.Protocol):
         if code not in QUIET_CLOSES:  # the ones an operator may want to trace to a room and a client
             log.info("closing socket: %s", reason, extra={"room": self.room or None, "conn": self.conn_id,
                                                           "code": int(code)})
-        if proto.state is State.OPEN:
+        handshake = proto.state is State.OPEN
+        if handshake:
             proto.send_close(code, reason)
         self.held = None
         self._flush_protocol()
         self.open = False
-        if not transport.is_closing():
+        # After a close frame, TCP is not closed here: the peer answers with its own close frame and the
+        # protocol then ends the stream (_flush_protocol). Closing at once, with frames the peer is still
+        # sending unread in our receive buffer, made the kernel send a RST that could overtake our close
+        # frame: a client that kept sending saw 1006 ("resume") instead of 1008/1009 ("terminal").
+        if not handshake and not transport.is_closing():
             transport.close()
         # A peer that does not read would keep the buffer (and this object) forever.
         asyncio.get_running_loop().call_later(CLOSE_GRACE_S, transport.abort)
@@ -226,6 +231,8 @@ class WebSocket(asyncio.Protocol):
     def _frame(self, frame: Frame) -> None:
         if frame.opcode not in (Opcode.TEXT, Opcode.BINARY):
             return  # ping/pong/close: ServerProtocol answers them
+        if not self.open:
+            return  # sent after our close frame: discarded, like websockets does after a close
         if not frame.fin:
             self.send_error(BadRequest("fragmented", "fragmented messages are not supported"))
             self.close(CloseCode.POLICY, "fragmented messages are not supported")
@@ -271,8 +278,20 @@ class WebSocket(asyncio.Protocol):
             if data:
                 transport.write(data)
             elif not transport.is_closing():
-                transport.close()  # the protocol says: half-close / end of stream
+                self._end_stream(transport)
         if proto.state is State.CLOSED and not transport.is_closing():
+            transport.close()
+
+    def _end_stream(self, transport: asyncio.Transport) -> None:
+        """The protocol's end of stream (after a close frame, ours or the peer's): half-close, so the FIN
+        follows the close frame, and keep reading (and discarding) until the peer closes too. A full close
+        here would answer whatever the peer is still sending with a RST, which can destroy our close frame
+        before the peer has read it (it then sees 1006 and reconnects instead of 1009). A peer that never
+        closes is aborted after CLOSE_GRACE_S."""
+        if transport.can_write_eof():
+            transport.write_eof()
+            asyncio.get_running_loop().call_later(CLOSE_GRACE_S, transport.abort)
+        else:
             transport.close()
 
 
