@@ -50,3 +50,11 @@ class LoadTool:
 @pytest.fixture
 def loadtool(tmp_path: Path) -> LoadTool:
     return LoadTool(tmp_path)
+
+
+@pytest.fixture
+async def node(make_node: Any) -> Any:
+    """The node under load. Its heartbeat (which aborts a socket silent for two periods) is relaxed from
+    the suite's 5 s: here the loader's processes share the machine with the node and the test runner,
+    and a loader event loop that lags for seconds is load, not a dead peer."""
+    return await make_node(heartbeat_s=30.0)
