@@ -60,6 +60,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
 
 
+VERIFIED = web.RequestKey("livecart.claims", Claims)  # the claims revocation_middleware verified
+
+
 @web.middleware
 async def revocation_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Room routes refuse revoked overlay/host tokens (web/revocation.py); every other token, and every
@@ -71,8 +74,10 @@ async def revocation_middleware(request: web.Request, handler: Handler) -> web.S
             check_room_name(room)
         except BadRequest:
             claims = None
-        if claims is not None and claims.role in REVOCABLE_ROLES:
-            await request.app[NODE].revocations.check(room, claims)
+        if claims is not None:
+            if claims.role in REVOCABLE_ROLES:
+                await request.app[NODE].revocations.check(room, claims)
+            request[VERIFIED] = claims  # room_claims need not check the signature again
     return await handler(request)
 
 
@@ -84,7 +89,7 @@ def bearer(request: web.Request) -> str | None:
 def room_claims(request: web.Request, action: Action) -> tuple[str, Claims]:
     """The room from the path and the token's claims, authorized for `action`."""
     room = check_room_name(request.match_info["room"])
-    claims = verify(request.app[NODE].settings.token_keys, bearer(request))
+    claims = request.get(VERIFIED) or verify(request.app[NODE].settings.token_keys, bearer(request))
     authorize(claims, room, action)
     return room, claims
 
