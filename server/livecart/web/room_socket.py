@@ -14,7 +14,6 @@ from websockets.datastructures import Headers
 from livecart.auth import STAFF_ROLES, Action, Claims, authorize, check_room_name, may, verify
 from livecart.errors import BadRequest, CloseCode, Forbidden, RateLimited, StoreUnavailable, Unauthorized
 from livecart.events import MAX_TEXT, counter_deltas, validate_event
-from livecart.outbound import FrameKind
 from livecart.protocol import Format, claim_result_frame, encode_json
 
 if TYPE_CHECKING:
@@ -106,7 +105,7 @@ class RoomEndpoint:
             return
         exc = answer.exception()
         if exc is None:
-            ws.send_frame(claim_result_frame(req, answer.result(), ws.fmt), FrameKind.EVENTS)
+            ws.reply(claim_result_frame(req, answer.result(), ws.fmt))
         elif isinstance(exc, BadRequest):
             ws.send({"type": "error", "req": req, "error": exc.code, "detail": exc.detail})
         elif isinstance(exc, StoreUnavailable):
