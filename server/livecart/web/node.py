@@ -101,7 +101,7 @@ class Node:
         self.deal_store = DealStore(self.redis, sharded_pubsub=sharded)
         self.hub = RoomHub(self.store, self.deal_store, self.subscriber_client, clock=self.clock,
                            node_id=s.node_id, tick_ms=s.tick_ms, max_tick_ms=s.max_tick_ms,
-                           presence_s=s.presence_s,
+                           presence_s=s.presence_s, state_tick_ms=s.state_tick_ms,
                            metrics=self.metrics)
         self.revocations = Revocations(self.store)
         self.hub.on_revoked = self.revocations.note
