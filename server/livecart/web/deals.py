@@ -239,8 +239,9 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
         if not isinstance(body, dict):
             raise BadRequest("bad_body", "the body must be an object {qty, key}")
         assert claims.user is not None
-        _, ip_key = node.admission.client(request.transport.get_extra_info("peername") if request.transport
-                                          else None, request.headers.getall("X-Forwarded-For", []))
+        transport = request.transport
+        _, ip_key = node.admission.client(transport.get_extra_info("peername") if transport else None,
+                                          request.headers.getall("X-Forwarded-For", []))
         reply = await node.claims.claim(room, claims.user, deal_id(request), body.get("qty"), body.get("key"),
                                         ip_key)
         return json_response(reply, 200 if reply.get("ok") else 409)
