@@ -1,7 +1,7 @@
 """The node's front door: who a client is (its IP address, read through trusted proxies) and whether it
 may open another socket, claim or comment right now.
 
-Limits per client IP, on this node (docs/operations.md, "Per-IP limits"):
+Limits per client IP, on this node (docs/operations.md §3, "Per-IP limits and trusted proxies"):
 
 - open sockets: the upgrade gets 429 `too_many_connections` + Retry-After (`ip_max_connections`);
 - new sockets per second: the upgrade gets 429 `rate_limited` + Retry-After (`ip_connect_rate`, `_burst`);
