@@ -19,8 +19,8 @@ Guarantees and calling contract:
   until `close()`: after every close that docs/protocol.md §8 calls resumable (1001, 1006, 1011, 1012,
   1013, and 4000 which starts over without a position) it waits a full-jitter exponential backoff
   (`Backoff`) and reconnects with `since` + `epoch`, so the server sends exactly the missed events.
-  A terminal close (1002, 1003, 1007, 1008, 1009, 4001) or a refused upgrade other than 503/5xx makes
-  `run()` raise `ConnectionTerminated`. A `run()` that was never `connect()`ed connects first.
+  A terminal close (1002, 1003, 1007, 1008, 1009, 4001) or a refused upgrade other than 429 or 5xx
+  makes `run()` raise `ConnectionTerminated`. A `run()` that was never `connect()`ed connects first.
 - `on_frame(frame, events)` is called for every decoded frame, synchronously from the socket's read
   callback (keep it short; it must not raise): `events` are the frame's room events that are new to
   this client, in offset order. Events at or below the last applied offset are dropped and counted
@@ -404,7 +404,8 @@ class RoomClient:
     async def connect(self) -> Frame_:
         """Open one socket (resuming if the cursor has a position) and return its first room frame.
 
-        Raises `ConnectionTerminated` for a 4xx refusal, `InvalidStatus` for a 503/5xx one,
+        Raises `ConnectionTerminated` for a 4xx refusal, `InvalidStatus` for a 429 or 5xx one (over a
+        per-address limit, or the node is busy: both are worth a retry after a backoff),
         `OSError`/`TimeoutError` when the node cannot be reached.
         """
         query = {"token": self.token, "format": self.format.value, **self.cursor.query()}
@@ -422,7 +423,7 @@ class RoomClient:
                     await session.opened
                 except InvalidStatus as exc:
                     status = exc.response.status_code
-                    if 400 <= status < 500:
+                    if 400 <= status < 500 and status != 429:
                         body = exc.response.body.decode(errors="replace")
                         raise ConnectionTerminated(status, body) from exc
                     raise

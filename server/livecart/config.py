@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from livecart.client_ip import Networks
+
 __all__ = ["Secret", "Settings", "cluster_address", "load_or_create_secret"]
 
 DEFAULT_PORT = 8080
@@ -76,6 +78,18 @@ class Settings:
     claim_rate: float = 5.0  # claims per second per user and node (a person taps; a script floods)
     claim_burst: int = 20
     connect_rate: float = 2000.0  # new sockets per second per node; past it, upgrades get 503 busy
+    # Per client IP, per node (docs/operations.md "Per-IP limits"). Loose on purpose: a campus, an office
+    # or a mobile carrier's NAT puts hundreds of viewers behind one address. A rate of 0 (or a maximum
+    # of 0) turns that limit off.
+    trusted_proxies: str = ""  # comma-separated IPs/CIDRs of balancers whose X-Forwarded-For is believed
+    ip_limit_exempt: str = "127.0.0.0/8,::1"  # clients no per-IP limit applies to (load tools, probes)
+    ip_max_connections: int = 1000  # open sockets per IP; past it, upgrades get 429 too_many_connections
+    ip_connect_rate: float = 50.0  # new sockets per second per IP; past it, upgrades get 429 rate_limited
+    ip_connect_burst: int = 200
+    ip_claim_rate: float = 200.0  # new claims per second per IP (HTTP and sockets)
+    ip_claim_burst: int = 1000
+    ip_comment_rate: float = 50.0  # viewer comments per second per IP
+    ip_comment_burst: int = 200
     # Flash deals
     hold_s: float = 300.0  # a successful claim holds its units this long, waiting for payment
     price_floor: float = 0.10  # deal prices under this share of list price need "confirm": true
@@ -105,6 +119,11 @@ class Settings:
                 continue
             values[f.name] = _cast(f.name, f.type, raw)
         settings = cls(**values)
+        for name in ("trusted_proxies", "ip_limit_exempt"):
+            try:
+                Networks.parse(getattr(settings, name))
+            except ValueError as exc:
+                raise ValueError(f"setting {name}: {exc}") from None
         if not settings.node_id:
             settings = replace(settings, node_id=uuid.uuid4().hex[:12])
         if not settings.secret:

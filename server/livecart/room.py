@@ -39,8 +39,9 @@ class Peer(Protocol):
 
 class Room:
     __slots__ = ("batch", "busy", "claim_rates", "counters", "deals", "epoch", "flush_at", "flush_handle",
-                 "last_flush", "name", "next_recoveries", "next_snapshot", "online", "overlays", "overlays_here", "peers",
-                 "ready", "sent_states", "stage", "transition_handle", "urgent", "viewers")
+                 "last_flush", "name", "next_recoveries", "next_snapshot", "online", "overlays",
+                 "overlays_here", "peers", "ready", "sent_states", "stage", "transition_handle", "urgent",
+                 "viewers")
 
     def __init__(self, name: str) -> None:
         self.name = name
