@@ -47,7 +47,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from loadtest.report import render, summary_text
 
+    if getattr(args, "redis_limit", False):
+        from loadtest import redis_limit
+
+        if not redis_limit.available():
+            parser.error("--redis-limit needs redis-server, redis-cli and redis-benchmark on PATH")
     result = uvloop.run(_run(args, scenario, secret))
+    if getattr(args, "redis_limit", False):
+        result["redis_limit"] = redis_limit.measure()  # after the rush: it must not take the node's CPU
     if args.json:
         Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     if args.html:
@@ -103,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--stock", type=int, help="deal stock (default: a share of the claimers)")
         p.add_argument("--limit", type=int, help="per-user limit of the deals")
         p.add_argument("--claims", type=int, help="claims each claimer sends, each with its own key")
+        if name == "deal-rush":
+            p.add_argument("--redis-limit", action="store_true",
+                           help="after the rush, measure the claim script alone in a throwaway "
+                                "redis-server with redis-benchmark (loadtest/redis_limit.py)")
         p.add_argument("--claim-rate", type=float,
                        help="claims per second from all claimers together, spread evenly (default: "
                             "each claimer sends all its claims at once)")

@@ -47,6 +47,11 @@ def summary_text(r: dict[str, Any]) -> str:
                      f" p99 {d['claim_latency_ms']['p99']} ms, "
                      f"live to sold out on every socket "
                      f"{d['live_to_sold_out_on_every_socket_s']} s")
+    if "redis_limit" in r:
+        rl = r["redis_limit"]
+        lines.append(f"  claim.lua alone on one Redis core (redis-benchmark, {rl['clients']} clients): "
+                     f"{rl['one_per_call']} claims/s with one claim per call, {rl['batched']} claims/s "
+                     f"with {rl['batch']} per call")
     if "reconnect" in r:
         rc = r["reconnect"]
         lines.append(f"  reconnect: {rc['resumed']} of {rc['dropped']} resumed, fully resumed after "

@@ -84,11 +84,15 @@ async def test_deal_rush_sells_exactly_the_stock_and_every_claimer_is_answered(n
 
 async def test_a_paced_deal_rush_spreads_its_claims_over_time(node, loadtool):
     """--claim-rate: 60 claims at 60/s take about a second (a burst would answer them in a few tens of
-    milliseconds), each answered, and the units owed are counted from what each user sent."""
+    milliseconds), each answered, and the units owed are counted from what each user sent.
+    --redis-limit adds the claim script's raw Redis rate from redis-benchmark to the same result."""
     run = await loadtool.run("deal-rush", node.port, "--clients", "20", "--stock", "1000", "--limit", "3",
-                             "--claims", "3", "--claim-rate", "60")
+                             "--claims", "3", "--claim-rate", "60", "--redis-limit")
     r = run.result
     assert run.code == 0 and r["verdict"] == "pass", r["reasons"]
+    limit = r["redis_limit"]  # the same claim script alone, in a throwaway redis-server
+    assert limit["one_per_call"] > 0 and limit["batched"] > 0 and limit["claims_held"] > 0
+    assert "claim.lua alone on one Redis core" in run.stdout
     [deal] = r["deals"].values()
     assert deal["claims_sent"] == deal["claims_answered"] == 60
     assert (deal["units_claimed"], deal["units_expected"], deal["buyers"]) == (60, 60, 20)
