@@ -445,9 +445,7 @@ class RoomClient:
             assert self._session is not None
             code, reason = await self._session.closed
             self.closes[code] += 1
-            waiting, self._waiting = self._waiting, {}
-            for on_answer in waiting.values():
-                on_answer(None)
+            self._no_answers()
             if self.on_close is not None:
                 self.on_close(code)
             if self.closing:  # close() was called while we waited
@@ -545,6 +543,13 @@ class RoomClient:
                     await asyncio.shield(session.closed)
             except TimeoutError:
                 session.abort()
+        self._no_answers()  # whether or not run() is there to see the close
+
+    def _no_answers(self) -> None:
+        """Every request still waiting hears None: its socket closed before the answer."""
+        waiting, self._waiting = self._waiting, {}
+        for on_answer in waiting.values():
+            on_answer(None)
 
     def _on_message(self, frame: Frame_) -> None:
         kind = frame.get("type")
