@@ -75,6 +75,7 @@ class Settings:
     claim_rate: float = 5.0  # claims per second per user and node (a person taps; a script floods)
     claim_burst: int = 20
     connect_rate: float = 2000.0  # new sockets per second per node; past it, upgrades get 503 busy
+    connect_retry_max_s: int = 30  # the longest Retry-After of a 503 busy (it grows with the backlog)
     # Flash deals
     hold_s: float = 300.0  # a successful claim holds its units this long, waiting for payment
     price_floor: float = 0.10  # deal prices under this share of list price need "confirm": true

@@ -28,7 +28,7 @@ from livecart.errors import CloseCode
 from livecart.hub import RoomHub
 from livecart.logs import set_node
 from livecart.metrics import Metrics
-from livecart.ratelimit import RateLimiter, TokenBucket
+from livecart.ratelimit import ConnectLimiter, RateLimiter
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.embedded import EmbeddedRedis
@@ -53,7 +53,7 @@ class Node:
         self.clock = Clock()
         self.ingest_limiter = RateLimiter(settings.ingest_rate, settings.ingest_burst)
         self.comment_limiter = RateLimiter(settings.comment_rate, settings.comment_burst)
-        self._connects = TokenBucket(settings.connect_rate, int(settings.connect_rate), time.monotonic())
+        self._connects = ConnectLimiter(settings.connect_rate, time.monotonic(), settings.connect_retry_max_s)
         self.embedded: EmbeddedRedis | None = None
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -136,8 +136,11 @@ class Node:
         log.info("node %s listening on %s:%s (redis %s)", s.node_id, s.host, self.port,
                  "embedded" if self.embedded else "shared")
 
-    def _admit(self) -> float:
-        return self._connects.take(time.monotonic())
+    def _admit(self) -> int:
+        retry_after = self._connects.admit(time.monotonic())
+        if retry_after:
+            self.metrics.connects_refused.inc()
+        return retry_after
 
     async def stop(self) -> None:
         if self.embedded is not None:

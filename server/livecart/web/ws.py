@@ -314,7 +314,7 @@ class _NotFound(BadRequest):
 class _Busy(BadRequest):
     status = 503
 
-    def __init__(self, retry_after: float) -> None:
+    def __init__(self, retry_after: int) -> None:
         super().__init__("busy", "too many new connections; retry with backoff")
         self.retry_after = retry_after
 
@@ -335,12 +335,12 @@ class Listener:
     """The node's listening socket: websockets for /ws/*, aiohttp for everything else."""
 
     def __init__(self, http_factory: Callable[[], asyncio.Protocol], routes: dict[str, Endpoint],
-                 limits: SocketLimits, metrics: Metrics, admit: Callable[[], float]) -> None:
+                 limits: SocketLimits, metrics: Metrics, admit: Callable[[], int]) -> None:
         self.http_factory = http_factory
         self.routes = routes  # path prefix -> endpoint
         self.limits = limits
         self.metrics = metrics
-        self.admit = admit  # 0.0 to admit a new socket, else seconds to retry after
+        self.admit = admit  # 0 to admit a new socket, else the whole seconds of its Retry-After
         self.sockets: set[WebSocket] = set()
         self._all_closed = asyncio.Event()
         self._heartbeat: asyncio.Task[None] | None = None
