@@ -420,9 +420,11 @@ class Audience:
         slow_closes: Counter[int] = Counter()
         connects = failed = resumes = 0
         connect_errors: Counter[str] = Counter()
+        retry_afters: Counter[str] = Counter()
         for v in self.viewers:
             c = v.client
             connect_errors.update(c.connect_errors)
+            retry_afters.update({str(s): n for s, n in c.retry_afters.items()})
             (slow_closes if v.slow else closes).update(c.closes)
             connects += c.connects
             failed += c.failed_connects
@@ -463,7 +465,8 @@ class Audience:
                 "slow_expected": slow_expected, "slow_deliveries": slow_deliveries,
                 "closes": {str(k): n for k, n in closes.items()},
                 "slow_closes": {str(k): n for k, n in slow_closes.items()}, "connects": connects,
-                "failed_connects": failed, "connect_errors": dict(connect_errors), "resumes": resumes,
+                "failed_connects": failed, "connect_errors": dict(connect_errors),
+                "retry_afters": dict(retry_afters), "resumes": resumes,
                 "errors": dict(self.errors),
                 "latency": self.latency.to_wire(), "slow_latency": self.slow_latency.to_wire(),
                 "resume_s": self.resume_s.to_wire(), "caught_up_s": self.caught_up_s.to_wire(),

@@ -30,8 +30,10 @@ def summarize(s: Scenario, *, finals: list[dict[str, Any]], timeline: list[dict[
     slow_closes: Counter[str] = Counter()  # sockets that stopped reading on purpose
     errors: Counter[str] = Counter()
     connect_errors: Counter[str] = Counter()
+    retry_afters: Counter[str] = Counter()
     for f in finals:
         connect_errors.update(f["connect_errors"])
+        retry_afters.update(f["retry_afters"])
         closes.update(f["closes"])
         slow_closes.update(f["slow_closes"])
         errors.update(f["errors"])
@@ -53,6 +55,8 @@ def summarize(s: Scenario, *, finals: list[dict[str, Any]], timeline: list[dict[
                     "connected": total["connected"],
                     "connect_attempts": total["connects"], "failed_connects": total["failed_connects"],
                     "connect_errors": dict(connect_errors),
+                    # Upgrades refused with Retry-After (503 busy), by its value in seconds.
+                    "retry_after_s": dict(sorted(retry_afters.items(), key=lambda kv: int(kv[0]))),
                     "resumes": total["resumes"], "closes_by_code": dict(closes + slow_closes),
                     "slow_consumer_closes": (closes + slow_closes).get("1013", 0),
                     "going_away_closes": closes.get("1001", 0)},
@@ -72,7 +76,9 @@ def summarize(s: Scenario, *, finals: list[dict[str, Any]], timeline: list[dict[
                                "resumed": caught_up_s.total, "not_resumed": total["pending_resumes"],
                                "time_to_reconnect_s": _secs(resume_s),
                                "time_to_caught_up_s": _secs(caught_up_s),
-                               "time_to_fully_resumed_s": round(caught_up_s.max_us / 1e6, 3)}
+                               "time_to_fully_resumed_s": round(caught_up_s.max_us / 1e6, 3),
+                               "refused_busy": connect_errors.get("HTTP 503", 0),
+                               **_storm_cpu(timeline, events, caught_up_s.max_us / 1e6)}
     if s.slow_at is not None:
         result["slow_consumers"] = _slow(s, timeline, meta["run_started_s"], total, slow_latency, closes,
                                          slow_closes)
@@ -270,6 +276,18 @@ def _loader(timeline: list[dict[str, Any]], finals: list[dict[str, Any]],
             "seconds_loader_behind": late_rows,
             "note": _loader_note(limited, max(means, default=0.0), max(lags, default=0))
             + (f"; the node used {server_mean} % of a core on average" if server_mean is not None else "")}
+
+
+def _storm_cpu(timeline: list[dict[str, Any]], events: list[dict[str, Any]],
+               resumed_after_s: float) -> dict[str, float | None]:
+    """The node's CPU from the drop until the last dropped socket had resumed (with --server-pid)."""
+    drop = next((e["t"] for e in events if e["what"].startswith("drop")), None)
+    rows = [r["server_cpu_pct"] for r in timeline if drop is not None and r.get("server_cpu_pct") is not None
+            and drop < r["t"] <= drop + resumed_after_s + 1.0]
+    if not rows:
+        return {"server_cpu_pct_mean_while_resuming": None, "server_cpu_s_while_resuming": None}
+    return {"server_cpu_pct_mean_while_resuming": round(sum(rows) / len(rows), 1),
+            "server_cpu_s_while_resuming": round(sum(rows) / 100, 2)}  # rows are about a second apart
 
 
 def _loader_note(limited: bool, cpu_pct: float, lag_ms: int) -> str:

@@ -38,6 +38,29 @@ def test_backoff_is_full_jitter_under_a_doubling_cap_and_resets():
     assert backoff.attempt == 0
 
 
+def test_after_a_refusal_the_backoff_waits_at_least_retry_after_and_up_to_half_again():
+    backoff = Backoff(base_s=0.5, cap_s=8.0, rng=random.Random(3))  # its own draws stay under 10 s
+    waits = [backoff.after_refusal(10) for _ in range(200)]
+    assert all(10 <= w <= 15 for w in waits) and max(waits) - min(waits) > 4  # spread, not a herd
+    backoff = Backoff(base_s=0.5, cap_s=2.0, rng=random.Random(3))
+    assert all(backoff.after_refusal(20) >= 20 for _ in range(50))  # Retry-After wins over the cap
+
+
+def test_retry_after_is_read_in_whole_seconds_and_bounded():
+    from websockets.datastructures import Headers
+    from websockets.http11 import Response
+
+    from livecart.client import MAX_RETRY_AFTER_S, _retry_after
+
+    def refusal(*headers: tuple[str, str]) -> Response:
+        return Response(503, "Service Unavailable", Headers(headers), b"")
+
+    assert _retry_after(refusal(("Retry-After", "12"))) == 12
+    assert _retry_after(refusal(("Retry-After", "86400"))) == MAX_RETRY_AFTER_S
+    assert _retry_after(refusal(("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT"))) is None
+    assert _retry_after(refusal()) is None
+
+
 def test_the_histogram_keeps_percentiles_within_its_resolution_and_merges():
     a, b = Histogram(), Histogram()
     for ms in range(1, 1001):
@@ -69,6 +92,24 @@ async def test_the_client_resumes_after_a_drop_and_claims(node, room):
     await client.close()
     await asyncio.wait_for(runner, WAIT)
     assert client.cursor.duplicates == client.cursor.gaps == 0
+
+
+async def test_a_client_refused_with_503_busy_comes_back_after_retry_after(make_node, room):
+    node = await make_node(connect_rate=1)  # one new socket a second
+    first = RoomClient(f"http://127.0.0.1:{node.port}", room, token("viewer", room, "a"))
+    await first.connect()
+    second = RoomClient(f"http://127.0.0.1:{node.port}", room, token("viewer", room, "b"),
+                        backoff=Backoff(base_s=0.01, cap_s=0.01))  # its own backoff would retry at once
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    runner = asyncio.create_task(second.run())
+    await wait_for(lambda: second.is_open)
+    assert loop.time() - started >= 1.0  # not before the Retry-After it was given
+    assert second.connect_errors == {"HTTP 503": second.failed_connects}
+    assert second.retry_afters == {1: second.failed_connects} and second.failed_connects >= 1
+    await second.close()
+    await first.close()
+    await asyncio.wait_for(runner, WAIT)
 
 
 async def test_a_refused_token_is_terminal(node, room):
