@@ -142,6 +142,7 @@ class Audience:
         self.resume_s = Histogram()  # drop -> first frame again
         self.caught_up_s = Histogram()  # drop -> every missed event received
         self.pending_resumes = 0
+        self.refused_before_drop: int | None = None  # upgrades refused with 503 before the drop
         self.last_announcement = ""
         self.evidence: list[dict[str, Any]] = []
         self.rng = random.Random(cfg["seed"])
@@ -207,11 +208,16 @@ class Audience:
 
     def cmd_drop(self, share: float) -> None:
         now = time.time()
+        if self.refused_before_drop is None:  # the storm's refusals are the ones after this
+            self.refused_before_drop = self._refused()
         for v in self._share(share):
             v.dropped_at = now
             v.resume_target = None
             self.pending_resumes += 1
             v.client.abort()
+
+    def _refused(self) -> int:
+        return sum(v.client.connect_errors.get("HTTP 503", 0) for v in self.viewers)
 
     def cmd_pause(self, share: float) -> None:
         for v in self._share(share):
@@ -467,6 +473,8 @@ class Audience:
                 "slow_closes": {str(k): n for k, n in slow_closes.items()}, "connects": connects,
                 "failed_connects": failed, "connect_errors": dict(connect_errors),
                 "retry_afters": dict(retry_afters), "resumes": resumes,
+                "refused_after_drop": (self._refused() - self.refused_before_drop
+                                       if self.refused_before_drop is not None else 0),
                 "errors": dict(self.errors),
                 "latency": self.latency.to_wire(), "slow_latency": self.slow_latency.to_wire(),
                 "resume_s": self.resume_s.to_wire(), "caught_up_s": self.caught_up_s.to_wire(),

@@ -77,8 +77,9 @@ def summarize(s: Scenario, *, finals: list[dict[str, Any]], timeline: list[dict[
                                "time_to_reconnect_s": _secs(resume_s),
                                "time_to_caught_up_s": _secs(caught_up_s),
                                "time_to_fully_resumed_s": round(caught_up_s.max_us / 1e6, 3),
-                               "refused_busy": connect_errors.get("HTTP 503", 0),
-                               **_storm_cpu(timeline, events, caught_up_s.max_us / 1e6)}
+                               # upgrades refused with 503 busy from the drop on (the storm's own)
+                               "refused_busy": sum(f["refused_after_drop"] for f in finals),
+                               **_storm_cpu(meta)}
     if s.slow_at is not None:
         result["slow_consumers"] = _slow(s, timeline, meta["run_started_s"], total, slow_latency, closes,
                                          slow_closes)
@@ -278,16 +279,12 @@ def _loader(timeline: list[dict[str, Any]], finals: list[dict[str, Any]],
             + (f"; the node used {server_mean} % of a core on average" if server_mean is not None else "")}
 
 
-def _storm_cpu(timeline: list[dict[str, Any]], events: list[dict[str, Any]],
-               resumed_after_s: float) -> dict[str, float | None]:
-    """The node's CPU from the drop until the last dropped socket had resumed (with --server-pid)."""
-    drop = next((e["t"] for e in events if e["what"].startswith("drop")), None)
-    rows = [r["server_cpu_pct"] for r in timeline if drop is not None and r.get("server_cpu_pct") is not None
-            and drop < r["t"] <= drop + resumed_after_s + 1.0]
-    if not rows:
-        return {"server_cpu_pct_mean_while_resuming": None, "server_cpu_s_while_resuming": None}
-    return {"server_cpu_pct_mean_while_resuming": round(sum(rows) / len(rows), 1),
-            "server_cpu_s_while_resuming": round(sum(rows) / 100, 2)}  # rows are about a second apart
+def _storm_cpu(meta: dict[str, Any]) -> dict[str, float | None]:
+    """The node's CPU from the drop until the workers' drain ended (with --server-pid): the cost of
+    the herd's refusals and resumes, with the room's ongoing fan-out."""
+    cpu, wall = meta.get("server_cpu_s_drop_to_drained"), meta.get("drop_to_drained_s")
+    pct = round(cpu / wall * 100, 1) if cpu is not None and wall else None
+    return {"server_cpu_s_drop_to_drained": cpu, "server_cpu_pct_drop_to_drained": pct}
 
 
 def _loader_note(limited: bool, cpu_pct: float, lag_ms: int) -> str:
