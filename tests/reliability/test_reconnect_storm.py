@@ -10,8 +10,10 @@ wait that long plus jitter, and resume from their offsets.
 Checked: the node refused upgrades in the storm, each with Retry-After (counted by the clients and by
 the node's metrics alike); every one of the 5,000 sockets came back, with a `recovered` frame, within
 RESUMED_WITHIN_S; and nothing was lost: every socket got every event of the room from its first
-snapshot to the end, including those published during the storm, once each, in offset order. The numbers (time to resume, refusals, node CPU) are printed (`-s`) and kept in the
-tool's JSON result in the test's tmp dir.
+snapshot to the end, including those published during the storm, once each, in offset order.
+
+The numbers (time to resume, refusals, node CPU) are printed (`-s`) and kept in the tool's JSON result
+in the test's tmp dir.
 """
 
 from __future__ import annotations
