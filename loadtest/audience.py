@@ -19,16 +19,17 @@ the arrival time is taken once per frame. Everything is counted in histograms an
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import resource
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from livecart.client import Backoff, ConnectionTerminated, RoomClient
+from livecart.client import Backoff, ConnectionTerminated, NotConnected, RoomClient
 from livecart.protocol import Format, decode
 from loadtest.channel import Channel
 from loadtest.histogram import Histogram
@@ -89,6 +90,10 @@ def stamp_runs(events: list[dict[str, Any]]) -> list[tuple[int, int]]:
 class DealWatch:
     deal: str
     claims: int = 0  # claims each armed viewer sends
+    rate: float = 0.0  # claims per second from this worker's claimers (0: each sends all at once)
+    queue: deque[tuple[Viewer, int]] = field(default_factory=deque)  # (claimer, its next claim): paced
+    pacer: asyncio.Task[None] | None = None
+    sent_by_user: Counter[str] = field(default_factory=Counter)
     armed: set[int] = field(default_factory=set)
     live_seen: int = 0
     sold_out_seen: int = 0
@@ -229,9 +234,10 @@ class Audience:
             if v.slow:
                 v.client.resume_reading()
 
-    def cmd_arm(self, deal: str, share: float, claims: int) -> None:
+    def cmd_arm(self, deal: str, share: float, claims: int, rate: float = 0.0) -> None:
         watch = self.deals.setdefault(deal, DealWatch(deal))
         watch.claims = claims
+        watch.rate = rate
         for v in self._share(share):
             if deal in v.seen_live:  # this command came late (a busy worker): claim right away
                 self._rush(v, watch)
@@ -386,21 +392,60 @@ class Audience:
                 watch.last_sold_out_seen = max(watch.last_sold_out_seen, now)
 
     def _rush(self, v: Viewer, watch: DealWatch) -> None:
+        if watch.rate:
+            watch.queue.append((v, 0))
+            if watch.pacer is None or watch.pacer.done():
+                watch.pacer = asyncio.get_running_loop().create_task(self._pace(watch))
+                self.tasks.add(watch.pacer)
+                watch.pacer.add_done_callback(self.tasks.discard)
+            return
+        # A claimer taps `claims` times at once: every claim is sent in this pass of the loop (the
+        # client writes them together) and answered through a callback: no task, future or timer per
+        # claim, which cost the loader more CPU per claim than the node spent on it. Claims still
+        # unanswered when the run drains count as failed (_final).
+        now = time.perf_counter()
         for k in range(watch.claims):
-            self._background(self._claim(v, watch, f"{v.user}-{k}"))
+            self._send_claim(v, watch, k, now)
 
-    async def _claim(self, v: Viewer, watch: DealWatch, req: str) -> None:
+    async def _pace(self, watch: DealWatch) -> None:
+        """Claims at `watch.rate` per second, round robin over the claimers still to claim. Open loop:
+        the n-th claim is due at start + n / rate whatever the answers do, and its latency counts
+        from then, so a loader that falls behind shows as latency instead of hiding it."""
+        start = time.perf_counter()
+        n = 0
+        queue = watch.queue
+        while queue:
+            now = time.perf_counter()
+            due = min(int((now - start) * watch.rate) + 1 - n, len(queue))
+            for _ in range(due):
+                v, k = queue.popleft()
+                if v.left:
+                    continue
+                self._send_claim(v, watch, k, start + n / watch.rate)
+                n += 1
+                if k + 1 < watch.claims:
+                    queue.append((v, k + 1))
+            await asyncio.sleep(0.002)
+
+    def _send_claim(self, v: Viewer, watch: DealWatch, k: int, due: float) -> None:
         watch.sent += 1
+        watch.sent_by_user[v.user] += 1
         watch.first_sent = watch.first_sent or time.time()
-        sent = time.perf_counter()
         try:
-            answer = await v.client.claim(watch.deal, 1, req, timeout_s=self.cfg["claim_timeout_s"])
-        except Exception as exc:
-            if v.left:  # the viewer left the show while its claim was on the way
-                watch.abandoned += 1
-                return
+            v.client.send_request({"type": "claim", "deal": watch.deal, "qty": 1, "req": f"{v.user}-{k}"},
+                                  functools.partial(self._claim_answered, v, watch, due))
+        except NotConnected as exc:
             watch.failed += 1
             self.errors["claim " + type(exc).__name__] += 1
+
+    def _claim_answered(self, v: Viewer, watch: DealWatch, sent: float,
+                        answer: dict[str, Any] | None) -> None:
+        if answer is None:  # the socket closed before the answer
+            if v.left:  # the viewer left the show while its claim was on the way
+                watch.abandoned += 1
+            else:
+                watch.failed += 1
+                self.errors["claim NotConnected"] += 1
             return
         watch.answers += 1
         watch.last_answer = time.time()
@@ -418,6 +463,8 @@ class Audience:
 
     # -- results ----------------------------------------------------------------------------------
     def _final(self, offset: int) -> dict[str, Any]:
+        for w in self.deals.values():  # no answer by now: given up on
+            w.failed += max(0, w.sent - w.answers - w.failed - w.abandoned)
         self.latency.merge(self.interval)
         self.interval = Histogram()
         expected = deliveries = duplicates = gaps = missed = resets = 0
@@ -460,7 +507,11 @@ class Audience:
                                             if d in v.seen_live and d not in v.seen_sold_out),
                      "sold_out_seen": w.sold_out_seen,
                      "last_sold_out_seen": w.last_sold_out_seen, "first_live_seen": w.first_live_seen,
-                     "armed_left": len(w.armed), "sent": w.sent, "answers": w.answers, "errors": w.errors,
+                     "armed_left": len(w.armed), "sent": w.sent,
+                     # {claims sent: users who sent that many}: what the stock owes them (results.py)
+                     "users_by_claims": {str(n): users
+                                         for n, users in Counter(w.sent_by_user.values()).items()},
+                     "answers": w.answers, "errors": w.errors,
                      "failed": w.failed, "abandoned": w.abandoned, "won": dict(w.won),
                      "reasons": dict(w.reasons), "last_ok": w.last_ok,
                      "first_sent": w.first_sent, "last_answer": w.last_answer, "latency": w.latency.to_wire()}

@@ -71,10 +71,16 @@ def _scenario(args: argparse.Namespace) -> Scenario:
                                                ramp=args.ramp, text_size=args.text_size, stock=args.stock)
     if args.share is not None:
         s = replace(s, drop_share=args.share, slow_share=args.share)
-    if args.limit is not None or args.claims is not None:
+    if args.limit is not None or args.claims is not None or args.claim_rate is not None:
         s = replace(s, deals=tuple(replace(d, limit=args.limit if args.limit is not None else d.limit,
-                                           claims=args.claims if args.claims is not None else d.claims)
+                                           claims=args.claims if args.claims is not None else d.claims,
+                                           claim_rate=args.claim_rate if args.claim_rate is not None
+                                           else d.claim_rate)
                                    for d in s.deals))
+    # A paced rush lasts as long as its claims take to send, whatever --duration says.
+    paced = [d.countdown_s + s.clients * d.claims / d.claim_rate + 1.0 for d in s.deals if d.claim_rate]
+    if paced:
+        s = replace(s, duration=max(s.duration, *paced))
     return s
 
 
@@ -97,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--stock", type=int, help="deal stock (default: a share of the claimers)")
         p.add_argument("--limit", type=int, help="per-user limit of the deals")
         p.add_argument("--claims", type=int, help="claims each claimer sends, each with its own key")
+        p.add_argument("--claim-rate", type=float,
+                       help="claims per second from all claimers together, spread evenly (default: "
+                            "each claimer sends all its claims at once)")
         p.add_argument("--share", type=float, help="share of sockets dropped (reconnect-storm) or stalled "
                                                    "(slow-consumers)")
         p.add_argument("--workers", type=int, help="loader processes (default: one per core, up to 4)")

@@ -167,7 +167,7 @@ class Conductor:
     def _worker_cfg(self, i: int) -> dict[str, Any]:
         return {"url": self.url, "room": self.room, "secret": self.secret, "format": self.fmt,
                 "user_prefix": f"lt{i}v", "backoff_s": 0.5, "backoff_cap_s": 5.0,
-                "claim_timeout_s": 15.0, "connect_timeout_s": 30.0, "source_ips": self.source_ips, "seed": i}
+                "connect_timeout_s": 30.0, "source_ips": self.source_ips, "seed": i}
 
     def _mark(self, what: str) -> None:
         self.events.append({"t": round(time.monotonic() - self.t0, 3), "what": what})
@@ -267,11 +267,12 @@ class Conductor:
         name = f"deal{len(self.deal_plans) + 1}"
         deal = await console.create_deal(name, stock, rush.limit, rush.countdown_s)
         for w in self.workers:
-            w.send("arm", deal["id"], rush.claimers, rush.claims)
+            w.send("arm", deal["id"], rush.claimers, rush.claims, rush.claim_rate / len(self.workers))
         if self.s.pins:
             await console.pin(name, deal["id"])
         self.deal_plans[deal["id"]] = {"name": name, "stock": stock, "limit": rush.limit,
-                                       "claims_per_claimer": rush.claims, "starts_at": deal["starts_at"],
+                                       "claims_per_claimer": rush.claims, "claim_rate": rush.claim_rate,
+                                       "starts_at": deal["starts_at"],
                                        "live_at": time.monotonic() + rush.countdown_s}
         self._mark(f"{name} created: stock {stock}, limit {rush.limit}, live in {rush.countdown_s} s")
 

@@ -41,7 +41,11 @@ def summary_text(r: dict[str, Any]) -> str:
     for d in r.get("deals", {}).values():
         lines.append(f"  {d['name']}: stock {d['stock']}, claimed {d['units_claimed']} by "
                      f"{d['buyers']} buyers, {d['claims_answered']}/{d['claims_sent']} claims answered, "
-                     f"claim p99 {d['claim_latency_ms']['p99']} ms, live to sold out on every socket "
+                     f"{d['claims_per_s']} claims/s"
+                     + (f" (asked {d['claim_rate_asked']:g}/s)" if d.get("claim_rate_asked") else "")
+                     + f", claim p50 {d['claim_latency_ms']['p50']} ms"
+                     f" p99 {d['claim_latency_ms']['p99']} ms, "
+                     f"live to sold out on every socket "
                      f"{d['live_to_sold_out_on_every_socket_s']} s")
     if "reconnect" in r:
         rc = r["reconnect"]

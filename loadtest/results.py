@@ -178,8 +178,11 @@ def _deals(finals: list[dict[str, Any]], plans: dict[str, dict[str, Any]],
         failed = sum(p["failed"] for p in parts)
         abandoned = sum(p["abandoned"] for p in parts)
         armed_left = sum(p["armed_left"] for p in parts)
-        claimers = sent // max(1, plan["claims_per_claimer"]) + armed_left
-        demand = claimers * min(plan["claims_per_claimer"], plan["limit"])
+        users_by_claims: Counter[int] = Counter()
+        for p in parts:
+            users_by_claims.update({int(n): users for n, users in p["users_by_claims"].items()})
+        claimers = sum(users_by_claims.values()) + armed_left
+        demand = sum(users * min(n, plan["limit"]) for n, users in users_by_claims.items())
         expected_units = min(plan["stock"], demand)
         units = sum(won.values())
         server = now.get(deal_id, {})
@@ -217,6 +220,8 @@ def _deals(finals: list[dict[str, Any]], plans: dict[str, dict[str, Any]],
             "claims_unanswered": failed, "claims_abandoned_by_leaving": abandoned,
             "units_claimed": units, "units_expected": expected_units, "buyers": len(won),
             "claims_per_s": round(answers / (last_answer - first_sent)) if last_answer > first_sent else None,
+            # Paced runs: the rate asked for (their latency counts from each claim's due time).
+            "claim_rate_asked": plan.get("claim_rate") or None,
             "max_units_per_user": max(won.values(), default=0), "refusals": dict(reasons),
             "claim_latency_ms": _merged([{"x": p["latency"]} for p in parts], "x").summary(),
             "sockets_saw_live": live_seen, "sockets_saw_sold_out": seen,

@@ -27,6 +27,10 @@ class DealRush:
     claimers: float = 1.0  # share of the open sockets that claim the moment they see it live
     claims: int = 2  # claims per claimer, each with its own key (more than `limit` tests the limit)
     countdown_s: float = 2.0
+    # 0: every claimer sends all its claims the moment it sees the deal live (a burst: its latency is
+    # mostly queueing). > 0: claims per second from all claimers together, spread evenly (open loop):
+    # a sustained rate, whose latency is the node's answer time at that rate.
+    claim_rate: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

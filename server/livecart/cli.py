@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", dest="data_dir")
     serve.add_argument("--tick-ms", dest="tick_ms", type=int)
     serve.add_argument("--outbound-max-bytes", dest="outbound_max_bytes", type=int)
+    serve.add_argument("--trusted-proxies", dest="trusted_proxies",
+                       help="IPs/CIDRs of the balancers whose X-Forwarded-For names the client")
     token = sub.add_parser("token", help="print a signed token")
     token.add_argument("--room", required=True)
     token.add_argument("--role", required=True, choices=auth.ROLES)

@@ -19,10 +19,11 @@ Guarantees and calling contract:
   until `close()`: after every close that docs/protocol.md §8 calls resumable (1001, 1006, 1011, 1012,
   1013, and 4000 which starts over without a position) it waits a full-jitter exponential backoff
   (`Backoff`) and reconnects with `since` + `epoch`, so the server sends exactly the missed events.
-  After an upgrade refused with `Retry-After` (503 `busy`: the node is admitting too many new
-  sockets) it waits at least that long, plus up to half as long again (`Backoff.after_refusal`).
-  A terminal close (1002, 1003, 1007, 1008, 1009, 4001) or a refused upgrade other than 503/5xx makes
-  `run()` raise `ConnectionTerminated`. A `run()` that was never `connect()`ed connects first.
+  After an upgrade refused with `Retry-After` (503 `busy`: the node is admitting too many new sockets;
+  429: this address is over a per-IP limit) it waits at least that long, plus up to half as long again
+  (`Backoff.after_refusal`). A terminal close (1002, 1003, 1007, 1008, 1009, 4001) or a refused upgrade
+  other than 429 or 5xx makes `run()` raise `ConnectionTerminated`. A `run()` that was never
+  `connect()`ed connects first.
 - `on_frame(frame, events)` is called for every decoded frame, synchronously from the socket's read
   callback (keep it short; it must not raise): `events` are the frame's room events that are new to
   this client, in offset order. Events at or below the last applied offset are dropped and counted
@@ -40,7 +41,9 @@ format is used (docs/protocol.md); nothing here touches server internals.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import os
 import random
 import ssl
 import urllib.parse
@@ -55,6 +58,7 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.uri import parse_uri
+from websockets.utils import apply_mask
 
 from livecart.errors import BadRequest
 from livecart.protocol import Format, decode, encode
@@ -68,6 +72,27 @@ MAX_FRAME = 2**24  # larger frames go to websockets, which refuses them (1009)
 Frame_ = dict[str, Any]
 OnFrame = Callable[[Frame_, list[Frame_]], None]
 Decoder = Callable[[bytes], Any]  # payload -> message; raises livecart.errors.BadRequest
+OnAnswer = Callable[[Frame_ | None], None]  # the answer frame, or None: the socket closed first
+
+try:  # websockets' C speedup, when its wheel has it
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover
+    pass
+
+
+def client_frame(payload: bytes, text: bool) -> bytes:
+    """One masked, unfragmented client data frame (RFC 6455 §5.2), as websockets would write it with
+    no extension negotiated (this client offers none), without building a Frame object per message."""
+    n = len(payload)
+    first = 0x81 if text else 0x82
+    if n < 126:
+        head = bytes((first, 0x80 | n))
+    elif n < 65536:
+        head = bytes((first, 0xFE)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((first, 0xFF)) + n.to_bytes(8, "big")
+    mask = os.urandom(4)  # the RFC asks for an unpredictable masking key
+    return head + mask + apply_mask(payload, mask)
 
 
 class ConnectionTerminated(Exception):
@@ -192,6 +217,9 @@ class _Session(asyncio.Protocol):
         self.dead = False  # given up on: nothing it receives may reach the client any more
         self.slow = False  # websockets parses every byte from now on (see data_received)
         self.pending = b""  # the start of a frame not complete yet (fast path only)
+        # Messages sent in one pass of the event loop leave in one write (a claimer's taps, a burst of
+        # requests): one syscall instead of one each, on this side and on the server's.
+        self.outbox: list[bytes] = []
         loop = asyncio.get_running_loop()
         self.opened: asyncio.Future[None] = loop.create_future()
         self.closed: asyncio.Future[tuple[int, str]] = loop.create_future()
@@ -278,12 +306,9 @@ class _Session(asyncio.Protocol):
     def send(self, message: Frame_) -> None:
         if self.transport is None or self.transport.is_closing() or self.ws.state is not State.OPEN:
             raise NotConnected("the room socket is not open")
-        data = encode(message, self.fmt)
-        if self.fmt is Format.JSON:
-            self.ws.send_text(data)
-        else:
-            self.ws.send_binary(data)
-        self._flush()
+        if not self.outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self.outbox.append(client_frame(encode(message, self.fmt), self.fmt is Format.JSON))
 
     def close(self, code: int = 1000) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -327,12 +352,17 @@ class _Session(asyncio.Protocol):
         self._flush()
 
     def _flush(self) -> None:
-        assert self.transport is not None
+        transport = self.transport
+        assert transport is not None
+        if self.outbox:  # before anything websockets has queued since, e.g. a close frame
+            if not transport.is_closing():
+                transport.write(b"".join(self.outbox))
+            self.outbox.clear()
         for data in self.ws.data_to_send():
             if data:
-                self.transport.write(data)
-            elif self.transport.can_write_eof():
-                self.transport.write_eof()
+                transport.write(data)
+            elif transport.can_write_eof():
+                transport.write_eof()
         if self.ws.close_expected():
             asyncio.get_running_loop().call_later(2.0, self.abort)
 
@@ -380,9 +410,10 @@ class RoomClient:
         self.snapshots = 0
         self._session: _Session | None = None
         self._first: asyncio.Future[Frame_] | None = None
-        self._waiting: dict[str, asyncio.Future[Frame_]] = {}
+        self._waiting: dict[str, OnAnswer] = {}
         self._reqs = itertools.count(1)
         self._closing = False
+        self._closed = asyncio.Event()  # set by close(): cuts a backoff wait short
 
     @property
     def closing(self) -> bool:
@@ -396,7 +427,8 @@ class RoomClient:
     async def connect(self) -> Frame_:
         """Open one socket (resuming if the cursor has a position) and return its first room frame.
 
-        Raises `ConnectionTerminated` for a 4xx refusal, `InvalidStatus` for a 503/5xx one,
+        Raises `ConnectionTerminated` for a 4xx refusal, `InvalidStatus` for a 429 or 5xx one (over a
+        per-address limit, or the node is busy: both are worth a retry after a backoff),
         `OSError`/`TimeoutError` when the node cannot be reached.
         """
         query = {"token": self.token, "format": self.format.value, **self.cursor.query()}
@@ -414,7 +446,7 @@ class RoomClient:
                     await session.opened
                 except InvalidStatus as exc:
                     status = exc.response.status_code
-                    if 400 <= status < 500:
+                    if 400 <= status < 500 and status != 429:
                         body = exc.response.body.decode(errors="replace")
                         raise ConnectionTerminated(status, body) from exc
                     raise
@@ -436,10 +468,9 @@ class RoomClient:
             assert self._session is not None
             code, reason = await self._session.closed
             self.closes[code] += 1
-            for waiter in self._waiting.values():
-                if not waiter.done():
-                    waiter.set_exception(NotConnected(f"closed with {code}"))
-            self._waiting.clear()
+            waiting, self._waiting = self._waiting, {}
+            for on_answer in waiting.values():
+                on_answer(None)
             if self.on_close is not None:
                 self.on_close(code)
             if self.closing:  # close() was called while we waited
@@ -454,8 +485,10 @@ class RoomClient:
         retry_after: int | None = None
         while not self._closing:
             if self.connects:
-                await asyncio.sleep(self.backoff.next_delay() if retry_after is None
-                                    else self.backoff.after_refusal(retry_after))
+                delay = (self.backoff.next_delay() if retry_after is None
+                         else self.backoff.after_refusal(retry_after))
+                with contextlib.suppress(TimeoutError):  # a wait of up to Retry-After: close() ends it
+                    await asyncio.wait_for(self._closed.wait(), delay)
             try:
                 await self.connect()
                 return
@@ -470,18 +503,38 @@ class RoomClient:
                     self.retry_afters[retry_after] += 1
 
     async def request(self, message: Frame_, timeout_s: float = 10.0) -> Frame_:
-        """Send `message` with a fresh `req` unless it has one; wait for the answer carrying that `req`."""
+        """Send `message` with a fresh `req` unless it has one; wait for the answer carrying that `req`.
+        Raises `NotConnected` if the socket is not open or closes first, TimeoutError after `timeout_s`."""
+        waiter: asyncio.Future[Frame_ | None] = asyncio.get_running_loop().create_future()
+
+        def answered(answer: Frame_ | None) -> None:
+            if not waiter.done():
+                waiter.set_result(answer)
+
+        req = self.send_request(message, answered)
+        try:
+            async with asyncio.timeout(timeout_s):
+                answer = await waiter
+        finally:
+            self._waiting.pop(req, None)
+        if answer is None:
+            raise NotConnected("the room socket closed before the answer")
+        return answer
+
+    def send_request(self, message: Frame_, on_answer: OnAnswer) -> str:
+        """`request` without a task, a future or a timer: send `message` now and call `on_answer` with
+        the answer carrying its `req` (returned), or with None when the socket closes first (seen by
+        `run()`). There is no timeout: a caller sending thousands keeps one clock for all of them, and
+        may drop a request it gave up on with `forget_request(req)`. Raises `NotConnected`."""
         req = str(message.setdefault("req", f"r{next(self._reqs)}"))
         if self._session is None:
             raise NotConnected("not connected")
-        waiter: asyncio.Future[Frame_] = asyncio.get_running_loop().create_future()
-        self._waiting[req] = waiter
-        try:
-            self._session.send(message)
-            async with asyncio.timeout(timeout_s):
-                return await waiter
-        finally:
-            self._waiting.pop(req, None)
+        self._session.send(message)
+        self._waiting[req] = on_answer
+        return req
+
+    def forget_request(self, req: str) -> None:
+        self._waiting.pop(req, None)
 
     async def claim(self, deal: str, qty: int = 1, req: str | None = None,
                     timeout_s: float = 10.0) -> Frame_:
@@ -514,6 +567,7 @@ class RoomClient:
     async def close(self) -> None:
         """Close with 1000 and stop `run()`; waits at most about 2 s for the server's close."""
         self._closing = True
+        self._closed.set()
         session = self._session
         if session is not None:
             session.close()
@@ -535,9 +589,9 @@ class RoomClient:
                 self._first.set_result(frame)
         elif kind != "batch":
             req = frame.get("req")
-            waiter = self._waiting.get(req) if isinstance(req, str) else None
-            if waiter is not None and not waiter.done():
-                waiter.set_result(frame)
+            on_answer = self._waiting.pop(req, None) if isinstance(req, str) else None
+            if on_answer is not None:
+                on_answer(frame)
         events = self.cursor.apply(frame)
         if self.on_frame is not None:
             self.on_frame(frame, events)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from livecart.client_ip import Networks
+
 __all__ = ["Secret", "Settings", "cluster_address", "load_or_create_secret"]
 
 DEFAULT_PORT = 8080
@@ -57,6 +59,7 @@ class Settings:
     # Fan-out
     tick_ms: int = 50  # a room flushes at most once per tick (immediately when it was quiet)
     max_tick_ms: int = 150  # the tick grows with room size (batch.tick_for) up to this
+    state_tick_ms: int = 200  # frames with only moving numbers (stock left, viewers) at most this often
     outbound_max_bytes: int = 4 * 1024 * 1024  # a socket further behind than this is closed (1013)
     outbound_high_water: int = 64 * 1024  # above this, counter-only frames wait and coalesce
     max_inbound_bytes: int = 64 * 1024
@@ -76,6 +79,18 @@ class Settings:
     claim_burst: int = 20
     connect_rate: float = 2000.0  # new sockets per second per node; past it, upgrades get 503 busy
     connect_retry_max_s: int = 30  # the longest Retry-After of a 503 busy (it grows with the backlog)
+    # Per client IP, per node (docs/operations.md "Per-IP limits"). Loose on purpose: a campus, an office
+    # or a mobile carrier's NAT puts hundreds of viewers behind one address. A rate of 0 (or a maximum
+    # of 0) turns that limit off.
+    trusted_proxies: str = ""  # comma-separated IPs/CIDRs of balancers whose X-Forwarded-For is believed
+    ip_limit_exempt: str = "127.0.0.0/8,::1"  # clients no per-IP limit applies to (load tools, probes)
+    ip_max_connections: int = 1000  # open sockets per IP; past it, upgrades get 429 too_many_connections
+    ip_connect_rate: float = 50.0  # new sockets per second per IP; past it, upgrades get 429 rate_limited
+    ip_connect_burst: int = 200
+    ip_claim_rate: float = 200.0  # new claims per second per IP (HTTP and sockets)
+    ip_claim_burst: int = 1000
+    ip_comment_rate: float = 50.0  # viewer comments per second per IP
+    ip_comment_burst: int = 200
     # Flash deals
     hold_s: float = 300.0  # a successful claim holds its units this long, waiting for payment
     price_floor: float = 0.10  # deal prices under this share of list price need "confirm": true
@@ -105,6 +120,11 @@ class Settings:
                 continue
             values[f.name] = _cast(f.name, f.type, raw)
         settings = cls(**values)
+        for name in ("trusted_proxies", "ip_limit_exempt"):
+            try:
+                Networks.parse(getattr(settings, name))
+            except ValueError as exc:
+                raise ValueError(f"setting {name}: {exc}") from None
         if not settings.node_id:
             settings = replace(settings, node_id=uuid.uuid4().hex[:12])
         if not settings.secret:

@@ -7,7 +7,7 @@
      │    ├── NotFound                   no such deal, claim or route               (404)
      │    ├── Conflict                   the deal's state does not allow it         (409)
      │    ├── TooLarge                   body or frame over its size limit         (413 / 1009)
-     │    └── RateLimited(retry_after)   over a rate limit                          (429)
+     │    └── RateLimited(retry_after)   over a rate limit (per token, user or IP)   (429)
      └── StoreUnavailable                Redis cannot be reached right now         (503)
 
 Third-party errors are translated at the adapter edge (the store turns redis errors into
@@ -80,8 +80,8 @@ class TooLarge(BadRequest):
 class RateLimited(BadRequest):
     status = 429
 
-    def __init__(self, retry_after: float) -> None:
-        super().__init__("rate_limited", f"too many requests, retry after {retry_after:.1f} s")
+    def __init__(self, retry_after: float, detail: str | None = None) -> None:
+        super().__init__("rate_limited", detail or f"too many requests, retry after {retry_after:.1f} s")
         self.retry_after = retry_after
 
 

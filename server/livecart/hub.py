@@ -44,13 +44,15 @@ DEAL_REFRESH_S = 1.0  # re-read open deals (pub/sub is at-most-once) and release
 
 class RoomHub:
     def __init__(self, store: RedisStore, deal_store: DealStore, subscriber_client: Any, *, clock: Clock,
-                 node_id: str, tick_ms: int, max_tick_ms: int, presence_s: float, metrics: Metrics) -> None:
+                 node_id: str, tick_ms: int, max_tick_ms: int, presence_s: float, metrics: Metrics,
+                 state_tick_ms: int = 0) -> None:
         self.store = store
         self.deal_store = deal_store
         self.clock = clock
         self.node_id = node_id
         self.tick = tick_ms / 1000
         self.max_tick = max(tick_ms, max_tick_ms) / 1000
+        self.state_tick = state_tick_ms / 1000
         self.presence_s = presence_s
         self.metrics = metrics
         self.rooms: dict[str, Room] = {}
@@ -262,8 +264,8 @@ class RoomHub:
                 peer.send_frame(data, FrameKind.EVENTS)
 
     def _on_deal(self, room: Room, fields: dict[str, str]) -> None:
-        if room.update_deal(fields, self.clock.now_ms()):
-            self._schedule_flush(room)
+        if room.update_deal(fields, self.clock.now_ms()):  # marks the room urgent for a new state
+            self._schedule_flush(room, urgent=False)
             self._schedule_transition(room)
 
     def _schedule_transition(self, room: Room) -> None:
@@ -330,15 +332,24 @@ class RoomHub:
 
     # --- the tick ----------------------------------------------------------------------------------
 
-    def _schedule_flush(self, room: Room) -> None:
-        if room.flush_handle is not None:
-            return
-        tick = tick_for(self.tick, len(room.peers), self.max_tick, room.busy)
+    def _schedule_flush(self, room: Room, urgent: bool = True) -> None:
+        """Flush the room at its next tick; counter-only changes (`urgent=False`, unless something
+        urgent is queued too) at the slower state tick. An urgent change brings a later flush forward."""
+        room.urgent = room.urgent or urgent
+        tick = tick_for(self.tick, len(room.peers), self.max_tick, room.busy,
+                        state_only=not room.urgent, state_s=self.state_tick)
         at = max(self._loop.time(), room.last_flush + tick)
+        if room.flush_handle is not None:
+            if room.flush_at <= at:
+                return
+            room.flush_handle.cancel()
+        # (Not handle.when(): uvloop answers a call_at in the past with a plain Handle, which has none.)
+        room.flush_at = at
         room.flush_handle = self._loop.call_at(at, self._flush, room)
 
     def _flush(self, room: Room) -> None:
         room.flush_handle = None
+        room.urgent = False
         room.last_flush = self._loop.time()
         batch = room.batch.flush()
         room.busy = batch is not None and len(batch.events) >= BUSY_EVENTS
@@ -415,11 +426,11 @@ class RoomHub:
         if online != room.online:
             room.online = online
             room.batch.set_online(online)
-            self._schedule_flush(room)
+            self._schedule_flush(room, urgent=False)
         if overlays != room.overlays:
             room.overlays = overlays
             room.batch.set_overlays(overlays)
-            self._schedule_flush(room)
+            self._schedule_flush(room, urgent=False)
 
     # --- deals --------------------------------------------------------------------------------------
 

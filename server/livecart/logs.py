@@ -29,7 +29,7 @@ class JsonFormatter(logging.Formatter):
                  "msg": record.getMessage()}
         if NODE_ID:
             entry["node"] = NODE_ID
-        for key in ("room", "conn", "code"):
+        for key in ("room", "conn", "code", "client"):
             value = getattr(record, key, None)
             if value is not None:
                 entry[key] = value

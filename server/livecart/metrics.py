@@ -24,6 +24,12 @@ class Metrics:
                                         registry=r)
         self.slow_closes = Counter("livecart_slow_consumer_closes", "Sockets closed 1013 for falling behind",
                                    registry=r)
+        self.ip_rejections = Counter("livecart_ip_rejections",
+                                     "Upgrades, claims and comments refused by a per-client-IP limit",
+                                     ["limit"], registry=r)
+        self.client_ips = Gauge("livecart_client_ips",
+                                "Client addresses (IPv4, IPv6 /64) with open sockets on this node",
+                                registry=r)
         self.resumes = Counter("livecart_resumes", "Resume attempts by outcome", ["outcome"], registry=r)
         self.tick_seconds = Histogram("livecart_tick_seconds", "Time to fan one room batch out",
                                       buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),

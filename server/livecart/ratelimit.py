@@ -1,12 +1,12 @@
-"""Token buckets: per token, per user, per node; the node's connect limiter. Pure; the caller passes the
-clock."""
+"""Token buckets (per token, per user, per client IP), the node's connect limiter, and counts of open
+connections per key. Pure; the caller passes the clock."""
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
 
-__all__ = ["ConnectLimiter", "RateLimiter", "TokenBucket"]
+__all__ = ["ConnectLimiter", "OpenCounts", "RateLimiter", "TokenBucket"]
 
 
 class TokenBucket:
@@ -86,3 +86,38 @@ class ConnectLimiter:
 
     def backlog(self, now: float) -> int:
         return max(0, round((self.tail - now) * self.rate))
+
+
+class OpenCounts:
+    """How many connections are open per key, each key at most `limit` (0: no limit).
+
+    Calling contract: `full(key)` before accepting a connection; `opened(key)` once it is accepted;
+    `closed(key)` exactly once when it ends. A key is kept only while it has open connections, so memory
+    is bounded by the open connections themselves. `closed` on a key with nothing open changes nothing
+    and returns False (a second close of one connection cannot take another's place).
+    """
+
+    __slots__ = ("_open", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[str, int] = {}
+
+    def full(self, key: str) -> bool:
+        return self.limit > 0 and self._open.get(key, 0) >= self.limit
+
+    def opened(self, key: str) -> None:
+        self._open[key] = self._open.get(key, 0) + 1
+
+    def closed(self, key: str) -> bool:
+        count = self._open.get(key, 0)
+        if count <= 1:
+            return self._open.pop(key, None) is not None
+        self._open[key] = count - 1
+        return True
+
+    def __getitem__(self, key: str) -> int:
+        return self._open.get(key, 0)
+
+    def __len__(self) -> int:
+        return len(self._open)

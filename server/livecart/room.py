@@ -38,9 +38,10 @@ class Peer(Protocol):
 
 
 class Room:
-    __slots__ = ("batch", "busy", "claim_rates", "counters", "deals", "epoch", "flush_handle", "last_flush",
-                 "name", "next_recoveries", "next_snapshot", "online", "overlays", "overlays_here", "peers",
-                 "ready", "sent_states", "stage", "transition_handle", "viewers")
+    __slots__ = ("batch", "busy", "claim_rates", "counters", "deals", "epoch", "flush_at", "flush_handle",
+                 "last_flush", "name", "next_recoveries", "next_snapshot", "online", "overlays",
+                 "overlays_here", "peers", "ready", "sent_states", "stage", "transition_handle", "urgent",
+                 "viewers")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -57,10 +58,14 @@ class Room:
         self.claim_rates: dict[str, tuple[int, int, float]] = {}  # deal -> (since ms, claims then, rate)
         self.stage: dict[str, Any] = dict.fromkeys(STAGE)  # pinned card, highlighted comment, announcement
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.flush_handle: asyncio.TimerHandle | None = None
+        self.flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
+        self.flush_at = 0.0  # when flush_handle runs (loop time)
         self.transition_handle: asyncio.TimerHandle | None = None
         self.last_flush = 0.0
         self.busy = False  # the last frame carried many events: the next one may wait longer
+        # The next frame carries more than moving numbers (events, a deal's new state, a pin): it goes at
+        # the room's tick, not the slower one of counter-only frames (batch.tick_for).
+        self.urgent = False
         self.next_snapshot: asyncio.Future[Any] | None = None  # see RoomHub._shared_snapshot
         self.next_recoveries: dict[tuple[int, str], asyncio.Future[Any]] = {}  # RoomHub._shared_recovery
 
@@ -89,6 +94,8 @@ class Room:
         rate_changed = self._measure_claim_rate(deal_id, int(fields.get("claims", 0)), now_ms)
         if old == fields and self.sent_states.get(deal_id) is state and not rate_changed:
             return False
+        if self.sent_states.get(deal_id) is not state:  # new, or live / sold out / ended / ...
+            self.urgent = True
         self.sent_states[deal_id] = state
         self.batch.set_deal(self.deal_wire(deal_id, now_ms))
         return True
@@ -114,6 +121,7 @@ class Room:
         for fields in self.deals.values():
             state = deal_state(fields, now_ms)
             if self.sent_states.get(fields["id"]) is not state:
+                self.urgent = True
                 self.sent_states[fields["id"]] = state
                 self.batch.set_deal(self.deal_wire(fields["id"], now_ms))
                 changed = True

@@ -176,6 +176,39 @@ async def test_deal_changes_reach_every_socket_as_deal_maps(make_node, room):
         await s.close()
 
 
+async def test_stock_counts_reach_sockets_a_few_times_a_second_and_sold_out_at_once(node, room):
+    """Claims trickling in one by one change `left` each time, but a frame carrying nothing else waits
+    for the state tick (200 ms): a socket gets a handful of such frames per second, not one per claim.
+    The deal's new state (sold out) is not held back: it is the next frame, showing left 0."""
+    stock = 30
+    deal = await create_deal(node.port, room, stock=stock, limit_per_user=1)
+    watcher = await RoomClient.connect(ws_url(node.port, room))
+    await watcher.recv()
+    await watcher.until(lambda f: any(d["id"] == deal["id"] for d in f.get("deals", [])))
+    updates: list[int] = []
+    started = asyncio.get_running_loop().time()
+
+    async def watch() -> None:
+        while True:
+            frame = await watcher.recv()
+            for d in frame.get("deals", []):
+                if d["id"] == deal["id"]:
+                    updates.append(d["left"])
+                    if d["state"] == "sold_out":
+                        return
+
+    watching = asyncio.create_task(watch())
+    for n in range(stock):
+        status, _ = await claim(node.port, room, deal["id"], f"u{n}", 1, "k")
+        assert status == 200
+        await asyncio.sleep(0.03)
+    await asyncio.wait_for(watching, 10)
+    elapsed = asyncio.get_running_loop().time() - started
+    assert updates[-1] == 0
+    assert len(updates) <= elapsed / 0.2 + 3, (len(updates), elapsed)  # one per claim without the tick
+    await watcher.close()
+
+
 async def test_claims_over_the_socket_answer_the_claimer(node, room):
     deal = await create_deal(node.port, room, stock=2, limit_per_user=1)
     viewer = await RoomClient.connect(ws_url(node.port, room, tok=token("viewer", room, "lin")))

@@ -8,10 +8,11 @@ import hashlib
 import random
 
 import pytest
+import websockets
 
 from livecart.client import Backoff, ConnectionTerminated, RoomClient, RoomCursor
 from loadtest.histogram import Histogram
-from tests.support import WAIT, comment, create_deal, post_events, token
+from tests.support import WAIT, comment, create_deal, post_events, token, ws_url
 
 
 def test_the_cursor_drops_duplicates_counts_holes_and_skips_recent_history():
@@ -117,6 +118,38 @@ async def test_a_refused_token_is_terminal(node, room):
     with pytest.raises(ConnectionTerminated) as refused:
         await client.connect()
     assert refused.value.code == 403
+
+
+async def test_an_address_over_its_socket_limit_is_retried_not_terminal(make_node, room):
+    """429 before the upgrade (a per-address limit, docs/protocol.md §12) is worth waiting out, for as
+    long as its Retry-After says (10 s for the socket limit: nothing says when a place comes free)."""
+    node = await make_node(ip_max_connections=1, ip_limit_exempt="127.0.0.1")
+    holder = await websockets.connect(ws_url(node.port, room), local_addr=("127.0.0.2", 0))
+    client = RoomClient(f"http://127.0.0.1:{node.port}", room, token("viewer", room),
+                        local_addr=("127.0.0.2", 0), backoff=Backoff(base_s=0.05, cap_s=0.1))
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await client.connect()
+    assert refused.value.response.status_code == 429
+    runner = asyncio.create_task(client.run())
+    await wait_for(lambda: client.connect_errors["HTTP 429"] >= 1)
+    assert client.retry_afters == {10: 1} and not client.is_open and not runner.done()  # waiting, not over
+    await holder.close()
+    await client.close()
+    await asyncio.wait_for(runner, WAIT)
+
+
+async def test_an_address_over_its_connect_rate_gets_in_after_retry_after(make_node, room):
+    node = await make_node(ip_connect_rate=1, ip_connect_burst=1, ip_limit_exempt="127.0.0.1")
+    holder = await websockets.connect(ws_url(node.port, room), local_addr=("127.0.0.2", 0))
+    client = RoomClient(f"http://127.0.0.1:{node.port}", room, token("viewer", room),
+                        local_addr=("127.0.0.2", 0), backoff=Backoff(base_s=0.01, cap_s=0.01))
+    runner = asyncio.create_task(client.run())
+    await wait_for(lambda: client.is_open)
+    assert client.connect_errors == {"HTTP 429": client.failed_connects} and client.failed_connects >= 1
+    assert client.retry_afters == {1: client.failed_connects} and client.snapshots == 1
+    await holder.close()
+    await client.close()
+    await asyncio.wait_for(runner, WAIT)
 
 
 async def wait_for(condition, timeout: float = WAIT) -> None:

@@ -82,6 +82,20 @@ async def test_deal_rush_sells_exactly_the_stock_and_every_claimer_is_answered(n
     assert (server["left"], server["held"] + server["sold"], server["buyers"]) == (0, 10, 10)
 
 
+async def test_a_paced_deal_rush_spreads_its_claims_over_time(node, loadtool):
+    """--claim-rate: 60 claims at 60/s take about a second (a burst would answer them in a few tens of
+    milliseconds), each answered, and the units owed are counted from what each user sent."""
+    run = await loadtool.run("deal-rush", node.port, "--clients", "20", "--stock", "1000", "--limit", "3",
+                             "--claims", "3", "--claim-rate", "60")
+    r = run.result
+    assert run.code == 0 and r["verdict"] == "pass", r["reasons"]
+    [deal] = r["deals"].values()
+    assert deal["claims_sent"] == deal["claims_answered"] == 60
+    assert (deal["units_claimed"], deal["units_expected"], deal["buyers"]) == (60, 60, 20)
+    assert deal["claim_rate_asked"] == 60
+    assert deal["claims_per_s"] < 120  # paced: no faster than asked (within the first and last second)
+
+
 async def test_reconnect_storm_resumes_every_socket_without_gaps_or_duplicates(node, loadtool):
     run = await loadtool.run("reconnect-storm", node.port, "--clients", "20", "--rate", "50",
                              "--duration", "3")

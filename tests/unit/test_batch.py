@@ -86,3 +86,12 @@ def test_the_tick_grows_with_room_size_and_busyness_within_its_bounds():
     assert tick_for(0.05, 8000, 0.15) == 0.15  # capped
     assert tick_for(0.05, 2000, 0.15, busy=True) == 0.1
     assert tick_for(0.05, 100, 0.05, busy=True) == 0.05  # the cap wins
+
+
+def test_frames_of_moving_numbers_only_wait_for_the_state_tick():
+    from livecart.batch import tick_for
+
+    assert tick_for(0.05, 2000, 0.15, state_only=True, state_s=0.2) == 0.2
+    assert tick_for(0.05, 2000, 0.15, state_only=False, state_s=0.2) == 0.05
+    assert tick_for(0.05, 8000, 0.3, state_only=True, state_s=0.2) == 0.2
+    assert tick_for(0.05, 16000, 0.5, state_only=True, state_s=0.2) == 0.4  # a big room's tick is longer

@@ -1,5 +1,6 @@
 """The deployment files refer to things that exist: every metric the Grafana dashboard plots is one a
-node exports, and compose mounts the balancer files the nginx config includes."""
+node exports, compose mounts the balancer files the nginx config includes, and the nodes believe the
+X-Forwarded-For of the balancer, and only of the balancer."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from livecart.client_ip import Networks
 from livecart.metrics import Metrics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -18,6 +20,7 @@ def test_every_dashboard_metric_is_exported_by_a_node():
     metrics = Metrics()
     metrics.resumes.labels(outcome="recovered").inc()
     metrics.cues.labels(kind="manual").inc()
+    metrics.ip_rejections.labels(limit="connections").inc()
     exported = set()
     for family in text_string_to_metric_families(metrics.render().decode()):
         exported.update(sample.name for sample in family.samples)
@@ -34,3 +37,17 @@ def test_compose_mounts_the_files_the_balancer_config_includes():
     for name in included:
         assert f"./deploy/compose/{name}:/etc/nginx/{name}:ro" in compose
         assert (DEPLOY / "compose" / name).is_file()
+
+
+def test_the_balancer_forwards_the_client_address_and_the_nodes_trust_only_the_balancer():
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    assert re.search(r"proxy_set_header\s+X-Forwarded-For\s+\$proxy_add_x_forwarded_for;", nginx)
+    compose = (DEPLOY.parent / "docker-compose.yml").read_text()
+    balancer = compose[compose.index("\n  balancer:"):]
+    balancer = balancer[:balancer.index("\n\n")]
+    address = re.search(r"ipv4_address:\s*([\d.]+)", balancer)
+    subnet = re.search(r"subnet:\s*([\d./]+)", compose)
+    trusted = re.findall(r"LIVECART_TRUSTED_PROXIES:\s*(\S+)", compose)
+    assert address and subnet and trusted == [address.group(1)]  # node2 is node1's YAML alias
+    assert address.group(1) in Networks.parse(subnet.group(1))
+    assert "node2: *node" in compose

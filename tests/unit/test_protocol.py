@@ -131,6 +131,23 @@ def test_the_fast_frame_path_reads_what_websockets_reads(messages):
     assert protocol.client_messages(data, 1 << 20) == messages == _websockets_messages(data, 1 << 20)
 
 
+@given(st.lists(_payloads, max_size=5))
+def test_the_python_client_frames_messages_as_websockets_reads_them(messages):
+    """livecart.client writes its data frames itself (no Frame object per message): websockets' server
+    parser, masks and all, must read back exactly what was sent."""
+    from livecart.client import client_frame
+
+    data = b"".join(client_frame(payload, is_text) for is_text, payload in messages)
+    assert _websockets_messages(data, 1 << 20) == messages
+
+
+def test_the_python_client_frames_a_64_bit_length():
+    from livecart.client import client_frame
+
+    payload = bytes(range(256)) * 300
+    assert _websockets_messages(client_frame(payload, False), 1 << 20) == [(False, payload)]
+
+
 def test_frames_with_a_64_bit_length_take_the_websockets_path():
     data = _client_frames([(False, b"x" * 65536)])
     assert protocol.client_messages(data, 1 << 20) is None

@@ -109,6 +109,7 @@ async def metrics(request: web.Request) -> web.Response:
     node = request.app[NODE]
     node.metrics.rooms.set(len(node.hub.rooms))
     node.metrics.pubsub_reconnects.set(node.hub.subscriber.reconnects)
+    node.metrics.client_ips.set(len(node.admission.sockets))
     if node.embedded is not None:
         node.metrics.redis_restarts.set(node.embedded.restarts)
     return web.Response(body=node.metrics.render(), content_type="text/plain")

@@ -49,10 +49,12 @@ class ClaimDesk:
         self._id_prefix = uuid.uuid4().hex[:10]
         self._ids = itertools.count(1)
 
-    def submit(self, room: str, user: str, deal_id: Any, qty: Any, key: Any) -> asyncio.Future[bytes]:
+    def submit(self, room: str, user: str, deal_id: Any, qty: Any, key: Any,
+               ip_key: str | None = None) -> asyncio.Future[bytes]:
         """The claim's answer as JSON bytes (`{"ok": ...}`), as a future: sockets answer from its
-        callback, with no task per claim. Raises BadRequest at once for a malformed claim; the future
-        raises NotFound (unknown deal) or StoreUnavailable."""
+        callback, with no task per claim. Raises BadRequest at once for a malformed claim (RateLimited
+        over the user's or the client address's rate, `ip_key` from web/admission.py); the future raises
+        NotFound (unknown deal) or StoreUnavailable."""
         if not isinstance(deal_id, str) or not 1 <= len(deal_id) <= 64:
             raise BadRequest("bad_field", "deal must be a deal id")
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY:
@@ -70,6 +72,9 @@ class ClaimDesk:
         retry = self._limiter.take(f"{room}\0{user}", time.monotonic())
         if retry:
             raise RateLimited(retry)
+        # The user's limit first: a flooder behind a shared address is stopped by their own limit
+        # without using up the budget of the people who share the address.
+        self.node.admission.claim(ip_key)
         if self._known_sold_out(room, deal_id):
             return asyncio.ensure_future(self._refuse_sold_out(ident))
         claim_id = f"{self._id_prefix}{next(self._ids):x}"
@@ -78,9 +83,11 @@ class ClaimDesk:
         answer.add_done_callback(functools.partial(self._answered, ident, reply))
         return reply
 
-    async def claim(self, room: str, user: str, deal_id: Any, qty: Any, key: Any) -> dict[str, Any]:
+    async def claim(self, room: str, user: str, deal_id: Any, qty: Any, key: Any,
+                    ip_key: str | None = None) -> dict[str, Any]:
         """`submit`, awaited and parsed (HTTP and keyword comments)."""
-        return load_json(await self.submit(room, user, deal_id, qty, key))  # type: ignore[no-any-return]
+        reply = await self.submit(room, user, deal_id, qty, key, ip_key)
+        return load_json(reply)  # type: ignore[no-any-return]
 
     def _answered(self, ident: tuple[str, str, str, str], reply: asyncio.Future[bytes],
                   answer: asyncio.Future[ClaimAnswer]) -> None:
@@ -232,7 +239,11 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
         if not isinstance(body, dict):
             raise BadRequest("bad_body", "the body must be an object {qty, key}")
         assert claims.user is not None
-        reply = await node.claims.claim(room, claims.user, deal_id(request), body.get("qty"), body.get("key"))
+        transport = request.transport
+        _, ip_key = node.admission.client(transport.get_extra_info("peername") if transport else None,
+                                          request.headers.getall("X-Forwarded-For", []))
+        reply = await node.claims.claim(room, claims.user, deal_id(request), body.get("qty"), body.get("key"),
+                                        ip_key)
         return json_response(reply, 200 if reply.get("ok") else 409)
 
     async def pin(request: web.Request) -> web.Response:

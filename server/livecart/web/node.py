@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -28,12 +27,13 @@ from livecart.errors import CloseCode
 from livecart.hub import RoomHub
 from livecart.logs import set_node
 from livecart.metrics import Metrics
-from livecart.ratelimit import ConnectLimiter, RateLimiter
+from livecart.ratelimit import RateLimiter
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.embedded import EmbeddedRedis
 from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import StatsStore
+from livecart.web.admission import Admission
 from livecart.web.deals import ClaimDesk
 from livecart.web.ingest import IngestEndpoint
 from livecart.web.revocation import Revocations
@@ -53,7 +53,7 @@ class Node:
         self.clock = Clock()
         self.ingest_limiter = RateLimiter(settings.ingest_rate, settings.ingest_burst)
         self.comment_limiter = RateLimiter(settings.comment_rate, settings.comment_burst)
-        self._connects = ConnectLimiter(settings.connect_rate, time.monotonic(), settings.connect_retry_max_s)
+        self.admission = Admission(settings, self.metrics)  # per-IP limits and the node's connect limit
         self.embedded: EmbeddedRedis | None = None
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -101,7 +101,7 @@ class Node:
         self.deal_store = DealStore(self.redis, sharded_pubsub=sharded)
         self.hub = RoomHub(self.store, self.deal_store, self.subscriber_client, clock=self.clock,
                            node_id=s.node_id, tick_ms=s.tick_ms, max_tick_ms=s.max_tick_ms,
-                           presence_s=s.presence_s,
+                           presence_s=s.presence_s, state_tick_ms=s.state_tick_ms,
                            metrics=self.metrics)
         self.revocations = Revocations(self.store)
         self.hub.on_revoked = self.revocations.note
@@ -126,7 +126,7 @@ class Node:
         limits = SocketLimits(high_water=s.outbound_high_water, max_bytes=s.outbound_max_bytes,
                               max_inbound=s.max_inbound_bytes, heartbeat_s=s.heartbeat_s)
         routes: dict[str, Endpoint] = {"/ws/rooms/": RoomEndpoint(self), "/ws/ingest/": IngestEndpoint(self)}
-        self.listener = Listener(self._runner.server, routes, limits, self.metrics, self._admit)
+        self.listener = Listener(self._runner.server, routes, limits, self.metrics, self.admission)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self.listener.protocol, s.host, s.port, backlog=4096,
                                                 reuse_address=True)
@@ -135,12 +135,6 @@ class Node:
         set_node(s.node_id)
         log.info("node %s listening on %s:%s (redis %s)", s.node_id, s.host, self.port,
                  "embedded" if self.embedded else "shared")
-
-    def _admit(self) -> int:
-        retry_after = self._connects.admit(time.monotonic())
-        if retry_after:
-            self.metrics.connects_refused.inc()
-        return retry_after
 
     async def stop(self) -> None:
         if self.embedded is not None:

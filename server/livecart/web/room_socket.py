@@ -14,7 +14,6 @@ from websockets.datastructures import Headers
 from livecart.auth import STAFF_ROLES, Action, Claims, authorize, check_room_name, may, verify
 from livecart.errors import BadRequest, CloseCode, Forbidden, RateLimited, StoreUnavailable, Unauthorized
 from livecart.events import MAX_TEXT, counter_deltas, validate_event
-from livecart.outbound import FrameKind
 from livecart.protocol import Format, claim_result_frame, encode_json
 
 if TYPE_CHECKING:
@@ -97,7 +96,8 @@ class RoomEndpoint:
         if not isinstance(req, str) or not 1 <= len(req) <= 100:
             raise BadRequest("bad_field", "req must be a string of 1-100 characters (the idempotency key)")
         assert ws.user is not None
-        answer = self.node.claims.submit(ws.room, ws.user, message.get("deal"), message.get("qty"), req)
+        answer = self.node.claims.submit(ws.room, ws.user, message.get("deal"), message.get("qty"), req,
+                                         ws.ip_key)
         answer.add_done_callback(functools.partial(self._claim_answered, ws, req))
 
     def _claim_answered(self, ws: WebSocket, req: str, answer: asyncio.Future[bytes]) -> None:
@@ -106,7 +106,7 @@ class RoomEndpoint:
             return
         exc = answer.exception()
         if exc is None:
-            ws.send_frame(claim_result_frame(req, answer.result(), ws.fmt), FrameKind.EVENTS)
+            ws.reply(claim_result_frame(req, answer.result(), ws.fmt))
         elif isinstance(exc, BadRequest):
             ws.send({"type": "error", "req": req, "error": exc.code, "detail": exc.detail})
         elif isinstance(exc, StoreUnavailable):
@@ -129,6 +129,7 @@ class RoomEndpoint:
         retry = self.node.comment_limiter.take(f"{ws.room}\0{ws.user}", time.monotonic())
         if retry:
             raise RateLimited(retry)
+        self.node.admission.comment(ws.ip_key)  # after the user's own limit, as for claims
         req = message.get("req")
         if req is not None and (not isinstance(req, str) or len(req) > 100):
             raise BadRequest("bad_field", "req must be a string of at most 100 characters")

@@ -32,6 +32,7 @@ from livecart.errors import BadRequest, CloseCode, LivecartError
 from livecart.metrics import Metrics
 from livecart.outbound import Decision, FrameKind, decide
 from livecart.protocol import Format, client_messages, decode, encode_frame, encode_json
+from livecart.web.admission import Admission
 
 __all__ = ["Endpoint", "Listener", "SocketLimits", "WebSocket"]
 
@@ -67,9 +68,9 @@ class SocketLimits:
 
 
 class WebSocket(asyncio.Protocol):
-    __slots__ = ("endpoint", "errors", "expires_at", "floor", "fmt", "held", "issued_at", "last_seen",
-                 "listener", "open", "parked", "proto", "role", "room", "session", "stats", "transport",
-                 "user")
+    __slots__ = ("client", "endpoint", "errors", "expires_at", "floor", "fmt", "held", "ip_counted", "ip_key",
+                 "issued_at", "last_seen", "listener", "open", "parked", "proto", "replies", "role", "room",
+                 "session", "stats", "transport", "user")
 
     def __init__(self, listener: Listener) -> None:
         self.listener = listener
@@ -79,12 +80,16 @@ class WebSocket(asyncio.Protocol):
         self.fmt = Format.JSON
         self.role = ""
         self.user: str | None = None
+        self.client = ""  # the client's IP address (through trusted proxies): web/admission.py
+        self.ip_key: str | None = None  # what its per-IP limits count by; None when it is exempt
+        self.ip_counted = False  # whether this socket holds one of its address's open-socket places
         self.expires_at = float("inf")  # the token's expiry (unix s): the socket is closed 4001 then
         self.issued_at = 0.0  # the token's iat (unix s), for revocations
         self.room = ""
         self.floor = 0
         self.parked: list[Batch] | None = None
         self.held: bytes | None = None
+        self.replies: list[bytes] | None = None  # direct replies of this loop pass, not written yet
         self.errors = 0
         self.last_seen = time.monotonic()
         self.session: Any = None  # per-endpoint extra state (e.g. an ingest queue), None for viewers
@@ -128,6 +133,11 @@ class WebSocket(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        # asyncio calls this exactly once per transport, whatever ended it (our close, the peer's, an abort
+        # by the heartbeat or by close_all): the one place the address's open-socket place is given back.
+        if self.ip_counted and self.ip_key is not None:
+            self.ip_counted = False
+            self.listener.admission.closed(self.ip_key)
         self.listener.forget(self)
         if self.endpoint is not None:
             endpoint, self.endpoint = self.endpoint, None
@@ -166,7 +176,24 @@ class WebSocket(asyncio.Protocol):
 
     def send(self, message: dict[str, Any]) -> None:
         """A direct reply to this socket (claim results, errors, pongs)."""
-        self.send_frame(encode_frame(message, self.fmt), FrameKind.EVENTS)
+        self.reply(encode_frame(message, self.fmt))
+
+    def reply(self, data: bytes) -> None:
+        """A pre-framed direct reply. The replies of one loop pass leave together at its end, in one
+        write: a claimer tapping ten times gets ten answers for one syscall, not ten. (Room frames
+        are not held back: the hub already writes each socket once per tick.)"""
+        if not self.open:
+            return
+        if self.replies:
+            self.replies.append(data)
+            return
+        self.replies = [data]
+        self.listener.cork(self)
+
+    def uncork(self) -> None:
+        replies, self.replies = self.replies, None
+        if replies:
+            self.send_frame(replies[0] if len(replies) == 1 else b"".join(replies), FrameKind.EVENTS)
 
     def send_error(self, error: BadRequest, req: Any = None) -> None:
         frame: dict[str, Any] = {"type": "error", "error": error.code, "detail": error.detail}
@@ -188,7 +215,7 @@ class WebSocket(asyncio.Protocol):
             return
         if code not in QUIET_CLOSES:  # the ones an operator may want to trace to a room and a client
             log.info("closing socket: %s", reason, extra={"room": self.room or None, "conn": self.conn_id,
-                                                          "code": int(code)})
+                                                          "code": int(code), "client": self.client or None})
         handshake = proto.state is State.OPEN
         if handshake:
             proto.send_close(code, reason)
@@ -214,9 +241,11 @@ class WebSocket(asyncio.Protocol):
         try:
             if endpoint is None:
                 raise _NotFound("not_found", f"no websocket endpoint at {url.path}")
-            retry = self.listener.admit()
-            if retry:
-                raise _Busy(retry)
+            admission = self.listener.admission
+            assert self.transport is not None
+            self.client, self.ip_key = admission.client(self.transport.get_extra_info("peername"),
+                                                        request.headers.get_all("X-Forwarded-For"))
+            admission.admit(self.ip_key)
             endpoint.accept(self, url.path, query, request.headers)
             response = proto.accept(request)
         except BadRequest as exc:
@@ -224,6 +253,9 @@ class WebSocket(asyncio.Protocol):
         proto.send_response(response)
         if response.status_code == 101:
             self.endpoint = endpoint
+            if self.ip_key is not None:
+                self.listener.admission.opened(self.ip_key)
+                self.ip_counted = True
             self._flush_protocol()
             assert endpoint is not None
             endpoint.opened(self)
@@ -273,6 +305,8 @@ class WebSocket(asyncio.Protocol):
         if proto is None or transport is None:
             self.open = False
             return
+        if self.replies:  # an error frame goes out before the close frame that follows it
+            self.uncork()
         self.open = proto.state is State.OPEN and not transport.is_closing()
         for data in proto.data_to_send():
             if data:
@@ -311,14 +345,6 @@ class _NotFound(BadRequest):
     status = 404
 
 
-class _Busy(BadRequest):
-    status = 503
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("busy", "too many new connections; retry with backoff")
-        self.retry_after = retry_after
-
-
 def _error_response(exc: BadRequest) -> Response:
     body = encode_json({"error": exc.code, "detail": exc.detail})
     headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body))),
@@ -335,13 +361,14 @@ class Listener:
     """The node's listening socket: websockets for /ws/*, aiohttp for everything else."""
 
     def __init__(self, http_factory: Callable[[], asyncio.Protocol], routes: dict[str, Endpoint],
-                 limits: SocketLimits, metrics: Metrics, admit: Callable[[], int]) -> None:
+                 limits: SocketLimits, metrics: Metrics, admission: Admission) -> None:
         self.http_factory = http_factory
         self.routes = routes  # path prefix -> endpoint
         self.limits = limits
         self.metrics = metrics
-        self.admit = admit  # 0 to admit a new socket, else the whole seconds of its Retry-After
+        self.admission = admission  # who the client is, and whether it may open another socket
         self.sockets: set[WebSocket] = set()
+        self._corked: list[WebSocket] = []  # sockets with replies to write at the end of this loop pass
         self._all_closed = asyncio.Event()
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -350,6 +377,16 @@ class Listener:
             if path.startswith(prefix):
                 return endpoint
         return None
+
+    def cork(self, ws: WebSocket) -> None:
+        if not self._corked:
+            asyncio.get_running_loop().call_soon(self._uncork)
+        self._corked.append(ws)
+
+    def _uncork(self) -> None:
+        corked, self._corked = self._corked, []
+        for ws in corked:
+            ws.uncork()
 
     def forget(self, ws: WebSocket) -> None:
         self.sockets.discard(ws)

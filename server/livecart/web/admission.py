@@ -1,0 +1,127 @@
+"""The node's front door: who a client is (its IP address, read through trusted proxies) and whether it
+may open another socket, claim or comment right now.
+
+Limits per client IP, on this node (docs/operations.md §3, "Per-IP limits and trusted proxies"):
+
+- open sockets: the upgrade gets 429 `too_many_connections` + Retry-After (`ip_max_connections`);
+- new sockets per second: the upgrade gets 429 `rate_limited` + Retry-After (`ip_connect_rate`, `_burst`);
+- new claims per second: HTTP 429 `rate_limited` + Retry-After, or a socket's error frame `rate_limited`
+  with `retry_after` (`ip_claim_rate`, `ip_claim_burst`);
+- viewer comments per second: the error frame `rate_limited` (`ip_comment_rate`, `ip_comment_burst`);
+
+and, for the whole node, new sockets per second (`connect_rate`: 503 `busy`, with a Retry-After that
+grows with the backlog of refused upgrades, `ratelimit.ConnectLimiter`). Each per-IP refusal is
+counted in `livecart_ip_rejections_total{limit}`. Clients in `ip_limit_exempt` (loopback by default)
+are never limited per IP.
+
+Calling contract: `client(peername, x_forwarded_for)` once per connection or HTTP request gives the
+client's IP and its limit key (None: exempt). Before a websocket upgrade, `admit(key)` raises the
+refusal or returns; after the upgrade succeeded, `opened(key)`, and `closed(key)` exactly once when that
+socket ends (ws.py does both). `claim(key)` and `comment(key)` raise `RateLimited` or return.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from typing import Any
+
+from livecart.client_ip import Networks, client_ip, limit_key, peer_host
+from livecart.config import Settings
+from livecart.errors import BadRequest, RateLimited
+from livecart.metrics import Metrics
+from livecart.ratelimit import ConnectLimiter, OpenCounts, RateLimiter
+
+__all__ = ["Admission", "Busy", "IpLimit", "TooManyConnections"]
+
+CONNECTIONS_RETRY_S = 10.0  # nothing says when one of the address's sockets will close: a fair wait
+
+
+class IpLimit(StrEnum):
+    """The per-IP limits, named as in the `limit` label of `livecart_ip_rejections_total`."""
+
+    CONNECTIONS = "connections"
+    CONNECT_RATE = "connect_rate"
+    CLAIMS = "claims"
+    COMMENTS = "comments"
+
+
+class Busy(BadRequest):
+    """The node admits no more new sockets this second, from anybody."""
+
+    status = 503
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("busy", "too many new connections; retry with backoff")
+        self.retry_after = retry_after
+
+
+class TooManyConnections(BadRequest):
+    status = 429
+
+    def __init__(self, limit: int) -> None:
+        super().__init__("too_many_connections",
+                         f"this address has {limit} open sockets on this node; close one or retry later")
+        self.retry_after = CONNECTIONS_RETRY_S
+
+
+class Admission:
+    def __init__(self, settings: Settings, metrics: Metrics,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.trusted = Networks.parse(settings.trusted_proxies)
+        self.exempt = Networks.parse(settings.ip_limit_exempt)
+        self.sockets = OpenCounts(settings.ip_max_connections)
+        self._limiters = {IpLimit.CONNECT_RATE: _limiter(settings.ip_connect_rate, settings.ip_connect_burst),
+                          IpLimit.CLAIMS: _limiter(settings.ip_claim_rate, settings.ip_claim_burst),
+                          IpLimit.COMMENTS: _limiter(settings.ip_comment_rate, settings.ip_comment_burst)}
+        self._node_connects = ConnectLimiter(settings.connect_rate, clock(), settings.connect_retry_max_s)
+        self.metrics = metrics
+        self.clock = clock
+
+    def client(self, peername: Any, forwarded_for: Sequence[str]) -> tuple[str, str | None]:
+        """(the client's IP, the key its per-IP limits count by, or None if it is exempt)."""
+        ip = client_ip(peer_host(peername), forwarded_for, self.trusted)
+        return ip, None if ip in self.exempt else limit_key(ip)
+
+    def admit(self, key: str | None) -> None:
+        """Whether a new socket may open: raises TooManyConnections, RateLimited or Busy."""
+        now = self.clock()
+        if key is not None:
+            if self.sockets.full(key):  # checked first: a refused upgrade costs the address no token
+                self.metrics.ip_rejections.labels(limit=IpLimit.CONNECTIONS.value).inc()
+                raise TooManyConnections(self.sockets.limit)
+            # Per address before per node: one address's flood is refused before it can use up the
+            # node's budget and lock everybody else out.
+            self._take(IpLimit.CONNECT_RATE, key, now, "new sockets")
+        retry = self._node_connects.admit(now)  # grows with the backlog: a herd is told to spread out
+        if retry:
+            self.metrics.connects_refused.inc()
+            raise Busy(retry)
+
+    def opened(self, key: str) -> None:
+        self.sockets.opened(key)
+
+    def closed(self, key: str) -> None:
+        self.sockets.closed(key)
+
+    def claim(self, key: str | None) -> None:
+        if key is not None:
+            self._take(IpLimit.CLAIMS, key, self.clock(), "claims")
+
+    def comment(self, key: str | None) -> None:
+        if key is not None:
+            self._take(IpLimit.COMMENTS, key, self.clock(), "comments")
+
+    def _take(self, limit: IpLimit, key: str, now: float, what: str) -> None:
+        limiter = self._limiters[limit]
+        if limiter is None:
+            return
+        retry = limiter.take(key, now)
+        if retry:
+            self.metrics.ip_rejections.labels(limit=limit.value).inc()
+            raise RateLimited(retry, f"too many {what} from this address, retry after {retry:.1f} s")
+
+
+def _limiter(rate: float, burst: int) -> RateLimiter | None:
+    return RateLimiter(rate, max(1, burst)) if rate > 0 else None
