@@ -147,6 +147,7 @@ class Audience:
         self.resume_s = Histogram()  # drop -> first frame again
         self.caught_up_s = Histogram()  # drop -> every missed event received
         self.pending_resumes = 0
+        self.refused_before_drop: int | None = None  # upgrades refused with 503 before the drop
         self.last_announcement = ""
         self.evidence: list[dict[str, Any]] = []
         self.rng = random.Random(cfg["seed"])
@@ -212,11 +213,16 @@ class Audience:
 
     def cmd_drop(self, share: float) -> None:
         now = time.time()
+        if self.refused_before_drop is None:  # the storm's refusals are the ones after this
+            self.refused_before_drop = self._refused()
         for v in self._share(share):
             v.dropped_at = now
             v.resume_target = None
             self.pending_resumes += 1
             v.client.abort()
+
+    def _refused(self) -> int:
+        return sum(v.client.connect_errors.get("HTTP 503", 0) for v in self.viewers)
 
     def cmd_pause(self, share: float) -> None:
         for v in self._share(share):
@@ -467,9 +473,11 @@ class Audience:
         slow_closes: Counter[int] = Counter()
         connects = failed = resumes = 0
         connect_errors: Counter[str] = Counter()
+        retry_afters: Counter[str] = Counter()
         for v in self.viewers:
             c = v.client
             connect_errors.update(c.connect_errors)
+            retry_afters.update({str(s): n for s, n in c.retry_afters.items()})
             (slow_closes if v.slow else closes).update(c.closes)
             connects += c.connects
             failed += c.failed_connects
@@ -514,7 +522,10 @@ class Audience:
                 "slow_expected": slow_expected, "slow_deliveries": slow_deliveries,
                 "closes": {str(k): n for k, n in closes.items()},
                 "slow_closes": {str(k): n for k, n in slow_closes.items()}, "connects": connects,
-                "failed_connects": failed, "connect_errors": dict(connect_errors), "resumes": resumes,
+                "failed_connects": failed, "connect_errors": dict(connect_errors),
+                "retry_afters": dict(retry_afters), "resumes": resumes,
+                "refused_after_drop": (self._refused() - self.refused_before_drop
+                                       if self.refused_before_drop is not None else 0),
                 "errors": dict(self.errors),
                 "latency": self.latency.to_wire(), "slow_latency": self.slow_latency.to_wire(),
                 "resume_s": self.resume_s.to_wire(), "caught_up_s": self.caught_up_s.to_wire(),

@@ -103,6 +103,7 @@ class Conductor:
         self.phase = "ramp"
         self.t0 = 0.0
         self.announcements = 0
+        self.dropped: tuple[float, float | None] | None = None  # (monotonic, node CPU-s) at the drop
 
     async def run(self) -> dict[str, Any]:
         raise_fd_limit()
@@ -136,6 +137,7 @@ class Conductor:
                     await ticker  # a bug in the timeline surfaces here instead of vanishing
                 finals = await asyncio.gather(*(w.ask("drain", final_offset, self.drain_s,
                                                       timeout_s=self.drain_s + 30) for w in self.workers))
+                storm = self._since_drop()
                 deals_now = {d: await console.deal(d) for d in self.deal_plans}
             finally:
                 self.progress.done()
@@ -149,7 +151,7 @@ class Conductor:
                                "run_started_s": round(run_started, 3),
                                "peak_clients": self.peak_wanted, "cpu_count": os.cpu_count(),
                                "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
-                               "conductor_cpu_s": time.process_time()})
+                               "conductor_cpu_s": time.process_time(), **storm})
 
     async def _final_offset(self, console: Console) -> int:
         """The room's offset once publishing is over; a node restarting right now gets 15 s."""
@@ -207,7 +209,7 @@ class Conductor:
         for at in s.announcements:
             actions.append((at, lambda: self._announce(console)))
         if s.drop_at is not None:
-            actions.append((s.drop_at, lambda: self._broadcast("drop", s.drop_share)))
+            actions.append((s.drop_at, lambda: self._drop(s.drop_share)))
         if s.slow_at is not None:
             actions.append((s.slow_at, lambda: self._broadcast("pause", s.slow_share)))
             actions.append((s.slow_at + s.slow_for, lambda: self._broadcast("unpause")))
@@ -234,6 +236,22 @@ class Conductor:
         for w in self.workers:
             w.send(*command)
         self._mark(" ".join(str(c) for c in command))
+
+    async def _drop(self, share: float) -> None:
+        self.dropped = (time.monotonic(), cpu_seconds(self.server_pid) if self.server_pid else None)
+        await self._broadcast("drop", share)
+
+    def _since_drop(self) -> dict[str, float]:
+        """Wall and node CPU seconds from the drop until every worker's drain ended: every dropped socket
+        had resumed and caught up by then (or the drain timed out)."""
+        if self.dropped is None:
+            return {}
+        at, cpu = self.dropped
+        out = {"drop_to_drained_s": round(time.monotonic() - at, 3)}
+        now = cpu_seconds(self.server_pid) if self.server_pid else None
+        if cpu is not None and now is not None:
+            out["server_cpu_s_drop_to_drained"] = round(now - cpu, 2)
+        return out
 
     async def _announce(self, console: Console) -> None:
         self.announcements += 1

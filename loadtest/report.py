@@ -55,7 +55,8 @@ def summary_text(r: dict[str, Any]) -> str:
     if "reconnect" in r:
         rc = r["reconnect"]
         lines.append(f"  reconnect: {rc['resumed']} of {rc['dropped']} resumed, fully resumed after "
-                     f"{rc['time_to_fully_resumed_s']} s")
+                     f"{rc['time_to_fully_resumed_s']} s; {rc['refused_busy']} upgrades refused after the "
+                     f"drop (503 busy; Retry-After s over the run: {r['sockets']['retry_after_s']})")
     if "slow_consumers" in r:
         sc = r["slow_consumers"]
         lines.append(f"  slow consumers: {sc['slow_sockets']} stalled, {sc['slow_closes_1013']} closed 1013; "

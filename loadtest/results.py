@@ -30,8 +30,10 @@ def summarize(s: Scenario, *, finals: list[dict[str, Any]], timeline: list[dict[
     slow_closes: Counter[str] = Counter()  # sockets that stopped reading on purpose
     errors: Counter[str] = Counter()
     connect_errors: Counter[str] = Counter()
+    retry_afters: Counter[str] = Counter()
     for f in finals:
         connect_errors.update(f["connect_errors"])
+        retry_afters.update(f["retry_afters"])
         closes.update(f["closes"])
         slow_closes.update(f["slow_closes"])
         errors.update(f["errors"])
@@ -53,6 +55,8 @@ def summarize(s: Scenario, *, finals: list[dict[str, Any]], timeline: list[dict[
                     "connected": total["connected"],
                     "connect_attempts": total["connects"], "failed_connects": total["failed_connects"],
                     "connect_errors": dict(connect_errors),
+                    # Upgrades refused with Retry-After (503 busy), by its value in seconds.
+                    "retry_after_s": dict(sorted(retry_afters.items(), key=lambda kv: int(kv[0]))),
                     "resumes": total["resumes"], "closes_by_code": dict(closes + slow_closes),
                     "slow_consumer_closes": (closes + slow_closes).get("1013", 0),
                     "going_away_closes": closes.get("1001", 0)},
@@ -72,7 +76,10 @@ def summarize(s: Scenario, *, finals: list[dict[str, Any]], timeline: list[dict[
                                "resumed": caught_up_s.total, "not_resumed": total["pending_resumes"],
                                "time_to_reconnect_s": _secs(resume_s),
                                "time_to_caught_up_s": _secs(caught_up_s),
-                               "time_to_fully_resumed_s": round(caught_up_s.max_us / 1e6, 3)}
+                               "time_to_fully_resumed_s": round(caught_up_s.max_us / 1e6, 3),
+                               # upgrades refused with 503 busy from the drop on (the storm's own)
+                               "refused_busy": sum(f["refused_after_drop"] for f in finals),
+                               **_storm_cpu(meta)}
     if s.slow_at is not None:
         result["slow_consumers"] = _slow(s, timeline, meta["run_started_s"], total, slow_latency, closes,
                                          slow_closes)
@@ -275,6 +282,14 @@ def _loader(timeline: list[dict[str, Any]], finals: list[dict[str, Any]],
             "seconds_loader_behind": late_rows,
             "note": _loader_note(limited, max(means, default=0.0), max(lags, default=0))
             + (f"; the node used {server_mean} % of a core on average" if server_mean is not None else "")}
+
+
+def _storm_cpu(meta: dict[str, Any]) -> dict[str, float | None]:
+    """The node's CPU from the drop until the workers' drain ended (with --server-pid): the cost of
+    the herd's refusals and resumes, with the room's ongoing fan-out."""
+    cpu, wall = meta.get("server_cpu_s_drop_to_drained"), meta.get("drop_to_drained_s")
+    pct = round(cpu / wall * 100, 1) if cpu is not None and wall else None
+    return {"server_cpu_s_drop_to_drained": cpu, "server_cpu_pct_drop_to_drained": pct}
 
 
 def _loader_note(limited: bool, cpu_pct: float, lag_ms: int) -> str:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +236,40 @@ async def create_deal(port: int, room: str, **overrides: Any) -> dict[str, Any]:
 async def claim(port: int, room: str, deal: str, user: str, qty: Any = 1, key: str = "k1") -> tuple[int, Any]:
     return await api(port, "POST", f"/api/rooms/{room}/deals/{deal}/claims", token("viewer", room, user),
                      {"qty": qty, "key": key})
+
+
+@dataclass
+class ToolRun:
+    code: int
+    path: Path
+    result: dict[str, Any]
+    stdout: str
+    stderr: str
+
+
+class LoadTool:
+    """`livecart-loadtest` as users run it: a subprocess with LIVECART_SECRET, against a real node."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.runs = 0
+
+    async def start(self, scenario: str, port: int, *args: str,
+                    drain_s: float = 10.0) -> tuple[asyncio.subprocess.Process, Path]:
+        self.runs += 1
+        out = self.tmp_path / f"{scenario}-{self.runs}.json"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "loadtest", scenario, "--url", f"http://127.0.0.1:{port}",
+            "--json", str(out), "--drain", str(drain_s), *args,
+            env=dict(os.environ, LIVECART_SECRET=SECRET),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        return proc, out
+
+    async def finish(self, proc: asyncio.subprocess.Process, out: Path,
+                     timeout_s: float = 24 * WAIT) -> ToolRun:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout_s)
+        assert proc.returncode in (0, 1), stderr.decode()
+        return ToolRun(proc.returncode, out, json.loads(out.read_text()), stdout.decode(), stderr.decode())
+
+    async def run(self, scenario: str, port: int, *args: str) -> ToolRun:
+        return await self.finish(*await self.start(scenario, port, *args))

@@ -10,6 +10,7 @@ import contextlib
 import gc
 import logging
 import os
+import resource
 import signal
 import sys
 from collections.abc import Sequence
@@ -124,12 +125,22 @@ def serve(settings: Settings) -> int:
     # thresholds the cyclic collector ran every 700 allocations and walked them all (a tenth of a
     # node's CPU in a claim rush). Almost nothing here makes reference cycles, so collect rarely.
     gc.set_threshold(50_000, 20, 100)
+    _raise_fd_limit()
     with contextlib.suppress(ImportError):
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     asyncio.run(_serve(settings))
     return 0
+
+
+def _raise_fd_limit() -> None:
+    """Every socket is a file descriptor, and a soft limit of 1024 (a common default) would refuse the
+    1,000th viewer: take the hard limit, as servers that hold many sockets do."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 async def _serve(settings: Settings) -> None:

@@ -19,8 +19,11 @@ Guarantees and calling contract:
   until `close()`: after every close that docs/protocol.md §8 calls resumable (1001, 1006, 1011, 1012,
   1013, and 4000 which starts over without a position) it waits a full-jitter exponential backoff
   (`Backoff`) and reconnects with `since` + `epoch`, so the server sends exactly the missed events.
-  A terminal close (1002, 1003, 1007, 1008, 1009, 4001) or a refused upgrade other than 429 or 5xx
-  makes `run()` raise `ConnectionTerminated`. A `run()` that was never `connect()`ed connects first.
+  After an upgrade refused with `Retry-After` (503 `busy`: the node is admitting too many new sockets;
+  429: this address is over a per-IP limit) it waits at least that long, plus up to half as long again
+  (`Backoff.after_refusal`). A terminal close (1002, 1003, 1007, 1008, 1009, 4001) or a refused upgrade
+  other than 429 or 5xx makes `run()` raise `ConnectionTerminated`. A `run()` that was never
+  `connect()`ed connects first.
 - `on_frame(frame, events)` is called for every decoded frame, synchronously from the socket's read
   callback (keep it short; it must not raise): `events` are the frame's room events that are new to
   this client, in offset order. Events at or below the last applied offset are dropped and counted
@@ -38,6 +41,7 @@ format is used (docs/protocol.md); nothing here touches server internals.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import random
@@ -63,6 +67,7 @@ __all__ = ["RESUMABLE", "Backoff", "ConnectionTerminated", "NotConnected", "Room
 
 RESUMABLE = frozenset({1001, 1006, 1011, 1012, 1013, 4000})  # docs/protocol.md §8; others are terminal
 RESYNC = 4000
+MAX_RETRY_AFTER_S = 300  # a longer Retry-After (a misconfigured proxy?) is waited out this long
 MAX_FRAME = 2**24  # larger frames go to websockets, which refuses them (1009)
 Frame_ = dict[str, Any]
 OnFrame = Callable[[Frame_, list[Frame_]], None]
@@ -123,8 +128,23 @@ class Backoff:
         self.attempt += 1
         return delay
 
+    def after_refusal(self, retry_after_s: float) -> float:
+        """The wait after an upgrade refused with `Retry-After: retry_after_s`: never sooner than the node
+        asked, plus up to half as long again (the node already spreads a herd over whole seconds; this
+        spreads each second's share), and never shorter than this backoff's own next draw."""
+        return max(self.next_delay(), retry_after_s * self.rng.uniform(1.0, 1.5))
+
     def reset(self) -> None:
         self.attempt = 0
+
+
+def _retry_after(response: Response) -> int | None:
+    """The whole seconds of a refusal's `Retry-After` (at most `MAX_RETRY_AFTER_S`), or None when it has
+    none or an HTTP date, which livecart never sends."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value.isdigit():
+        return None
+    return min(int(value), MAX_RETRY_AFTER_S)
 
 
 @dataclass(slots=True)
@@ -353,7 +373,8 @@ class RoomClient:
     `url` is the node's base URL (`http://host:port`, `https://...`, or the same with ws/wss).
     `token` is a signed token of any role of the room. Attributes a caller may read: `cursor`
     (position and counts), `closes` (close codes seen), `connects` (attempts), `failed_connects`,
-    `connect_errors` (why they failed), `resumes` (recovered first frames), `snapshots`, `is_open`.
+    `connect_errors` (why they failed), `retry_afters` (the Retry-After seconds of refused upgrades),
+    `resumes` (recovered first frames), `snapshots`, `is_open`.
     """
 
     def __init__(self, url: str, room: str, token: str, *, fmt: str = "json",
@@ -384,6 +405,7 @@ class RoomClient:
         self.connects = 0
         self.failed_connects = 0
         self.connect_errors: Counter[str] = Counter()
+        self.retry_afters: Counter[int] = Counter()  # Retry-After seconds of refused upgrades -> how many
         self.resumes = 0
         self.snapshots = 0
         self._session: _Session | None = None
@@ -391,6 +413,7 @@ class RoomClient:
         self._waiting: dict[str, OnAnswer] = {}
         self._reqs = itertools.count(1)
         self._closing = False
+        self._closed = asyncio.Event()  # set by close(): cuts a backoff wait short
 
     @property
     def closing(self) -> bool:
@@ -457,9 +480,13 @@ class RoomClient:
             await self._reconnect()
 
     async def _reconnect(self) -> None:
+        retry_after: int | None = None
         while not self._closing:
             if self.connects:
-                await asyncio.sleep(self.backoff.next_delay())
+                delay = (self.backoff.next_delay() if retry_after is None
+                         else self.backoff.after_refusal(retry_after))
+                with contextlib.suppress(TimeoutError):  # a wait of up to Retry-After: close() ends it
+                    await asyncio.wait_for(self._closed.wait(), delay)
             try:
                 await self.connect()
                 return
@@ -469,6 +496,9 @@ class RoomClient:
                 self.failed_connects += 1
                 status = exc.response.status_code if isinstance(exc, InvalidStatus) else None
                 self.connect_errors[f"HTTP {status}" if status else type(exc).__name__] += 1
+                retry_after = _retry_after(exc.response) if isinstance(exc, InvalidStatus) else None
+                if retry_after is not None:
+                    self.retry_afters[retry_after] += 1
 
     async def request(self, message: Frame_, timeout_s: float = 10.0) -> Frame_:
         """Send `message` with a fresh `req` unless it has one; wait for the answer carrying that `req`.
@@ -535,6 +565,7 @@ class RoomClient:
     async def close(self) -> None:
         """Close with 1000 and stop `run()`; waits at most about 2 s for the server's close."""
         self._closing = True
+        self._closed.set()
         session = self._session
         if session is not None:
             session.close()

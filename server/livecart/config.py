@@ -78,6 +78,7 @@ class Settings:
     claim_rate: float = 5.0  # claims per second per user and node (a person taps; a script floods)
     claim_burst: int = 20
     connect_rate: float = 2000.0  # new sockets per second per node; past it, upgrades get 503 busy
+    connect_retry_max_s: int = 30  # the longest Retry-After of a 503 busy (it grows with the backlog)
     # Per client IP, per node (docs/operations.md "Per-IP limits"). Loose on purpose: a campus, an office
     # or a mobile carrier's NAT puts hundreds of viewers behind one address. A rate of 0 (or a maximum
     # of 0) turns that limit off.

@@ -19,6 +19,9 @@ class Metrics:
         self.bytes_out = Counter("livecart_bytes_out", "Bytes of shared frames written to sockets",
                                  registry=r)
         self.encodes = Counter("livecart_encodes", "Batch encodes (one per tick per format)", registry=r)
+        self.connects_refused = Counter("livecart_connects_refused",
+                                        "Socket upgrades refused with 503 busy (over the connect rate)",
+                                        registry=r)
         self.slow_closes = Counter("livecart_slow_consumer_closes", "Sockets closed 1013 for falling behind",
                                    registry=r)
         self.ip_rejections = Counter("livecart_ip_rejections",

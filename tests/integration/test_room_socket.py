@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import orjson
 import pytest
 import websockets
 
@@ -249,3 +250,22 @@ async def test_staff_sockets_from_another_site_are_refused_viewers_are_not(make_
             with pytest.raises(websockets.InvalidStatus) as refused:
                 await RoomClient.connect(url, additional_headers=headers)
             assert refused.value.response.status_code == 403, (role, origin)
+
+
+async def test_upgrades_over_the_connect_rate_get_503_busy_with_a_retry_after_that_grows(make_node, room):
+    # One new socket every 10 s: each refused upgrade waits behind the ones refused before it (10 s
+    # each), up to the 30 s cap. The answers do not depend on timing unless this test stalls for 1 s.
+    node = await make_node(connect_rate=0.1, connect_retry_max_s=30)
+    first = await RoomClient.connect(ws_url(node.port, room))
+    await first.recv()
+    refusals = []
+    for _ in range(4):
+        with pytest.raises(websockets.InvalidStatus) as info:
+            await websockets.connect(ws_url(node.port, room))
+        response = info.value.response
+        refusals.append((response.status_code, response.headers["Retry-After"]))
+        assert orjson.loads(response.body)["error"] == "busy"
+    assert refusals == [(503, "10"), (503, "20"), (503, "30"), (503, "30")]
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{node.port}/metrics") as resp:
+        assert "livecart_connects_refused_total 4.0" in await resp.text()
+    await first.close()

@@ -39,6 +39,29 @@ def test_backoff_is_full_jitter_under_a_doubling_cap_and_resets():
     assert backoff.attempt == 0
 
 
+def test_after_a_refusal_the_backoff_waits_at_least_retry_after_and_up_to_half_again():
+    backoff = Backoff(base_s=0.5, cap_s=8.0, rng=random.Random(3))  # its own draws stay under 10 s
+    waits = [backoff.after_refusal(10) for _ in range(200)]
+    assert all(10 <= w <= 15 for w in waits) and max(waits) - min(waits) > 4  # spread, not a herd
+    backoff = Backoff(base_s=0.5, cap_s=2.0, rng=random.Random(3))
+    assert all(backoff.after_refusal(20) >= 20 for _ in range(50))  # Retry-After wins over the cap
+
+
+def test_retry_after_is_read_in_whole_seconds_and_bounded():
+    from websockets.datastructures import Headers
+    from websockets.http11 import Response
+
+    from livecart.client import MAX_RETRY_AFTER_S, _retry_after
+
+    def refusal(*headers: tuple[str, str]) -> Response:
+        return Response(503, "Service Unavailable", Headers(headers), b"")
+
+    assert _retry_after(refusal(("Retry-After", "12"))) == 12
+    assert _retry_after(refusal(("Retry-After", "86400"))) == MAX_RETRY_AFTER_S
+    assert _retry_after(refusal(("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT"))) is None
+    assert _retry_after(refusal()) is None
+
+
 def test_the_histogram_keeps_percentiles_within_its_resolution_and_merges():
     a, b = Histogram(), Histogram()
     for ms in range(1, 1001):
@@ -72,6 +95,24 @@ async def test_the_client_resumes_after_a_drop_and_claims(node, room):
     assert client.cursor.duplicates == client.cursor.gaps == 0
 
 
+async def test_a_client_refused_with_503_busy_comes_back_after_retry_after(make_node, room):
+    node = await make_node(connect_rate=1)  # one new socket a second
+    first = RoomClient(f"http://127.0.0.1:{node.port}", room, token("viewer", room, "a"))
+    await first.connect()
+    second = RoomClient(f"http://127.0.0.1:{node.port}", room, token("viewer", room, "b"),
+                        backoff=Backoff(base_s=0.01, cap_s=0.01))  # its own backoff would retry at once
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    runner = asyncio.create_task(second.run())
+    await wait_for(lambda: second.is_open)
+    assert loop.time() - started >= 1.0  # not before the Retry-After it was given
+    assert second.connect_errors == {"HTTP 503": second.failed_connects}
+    assert second.retry_afters == {1: second.failed_connects} and second.failed_connects >= 1
+    await second.close()
+    await first.close()
+    await asyncio.wait_for(runner, WAIT)
+
+
 async def test_a_refused_token_is_terminal(node, room):
     client = RoomClient(f"http://127.0.0.1:{node.port}", room, token("viewer", "another-room"))
     with pytest.raises(ConnectionTerminated) as refused:
@@ -80,7 +121,8 @@ async def test_a_refused_token_is_terminal(node, room):
 
 
 async def test_an_address_over_its_socket_limit_is_retried_not_terminal(make_node, room):
-    """429 before the upgrade (a per-address limit, docs/protocol.md §12) is worth waiting out."""
+    """429 before the upgrade (a per-address limit, docs/protocol.md §12) is worth waiting out, for as
+    long as its Retry-After says (10 s for the socket limit: nothing says when a place comes free)."""
     node = await make_node(ip_max_connections=1, ip_limit_exempt="127.0.0.1")
     holder = await websockets.connect(ws_url(node.port, room), local_addr=("127.0.0.2", 0))
     client = RoomClient(f"http://127.0.0.1:{node.port}", room, token("viewer", room),
@@ -89,11 +131,23 @@ async def test_an_address_over_its_socket_limit_is_retried_not_terminal(make_nod
         await client.connect()
     assert refused.value.response.status_code == 429
     runner = asyncio.create_task(client.run())
-    await wait_for(lambda: client.connect_errors["HTTP 429"] >= 2)
-    assert not client.is_open
-    await holder.close()  # its place is given back: the client's next try gets in
+    await wait_for(lambda: client.connect_errors["HTTP 429"] >= 1)
+    assert client.retry_afters == {10: 1} and not client.is_open and not runner.done()  # waiting, not over
+    await holder.close()
+    await client.close()
+    await asyncio.wait_for(runner, WAIT)
+
+
+async def test_an_address_over_its_connect_rate_gets_in_after_retry_after(make_node, room):
+    node = await make_node(ip_connect_rate=1, ip_connect_burst=1, ip_limit_exempt="127.0.0.1")
+    holder = await websockets.connect(ws_url(node.port, room), local_addr=("127.0.0.2", 0))
+    client = RoomClient(f"http://127.0.0.1:{node.port}", room, token("viewer", room),
+                        local_addr=("127.0.0.2", 0), backoff=Backoff(base_s=0.01, cap_s=0.01))
+    runner = asyncio.create_task(client.run())
     await wait_for(lambda: client.is_open)
-    assert client.snapshots == 1
+    assert client.connect_errors == {"HTTP 429": client.failed_connects} and client.failed_connects >= 1
+    assert client.retry_afters == {1: client.failed_connects} and client.snapshots == 1
+    await holder.close()
     await client.close()
     await asyncio.wait_for(runner, WAIT)
 

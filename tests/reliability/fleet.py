@@ -22,7 +22,6 @@ from typing import Any
 import aiohttp
 import orjson
 import websockets
-from websockets.exceptions import InvalidStatus
 
 from tests.support import SECRET, WAIT, comment, free_port, post_events, token, ws_url
 
@@ -90,18 +89,17 @@ class NodeProcess:
 
 
 class Follower:
-    """A viewer socket that never gives up: on any resumable close it waits a jittered, capped
-    exponential backoff (at least the Retry-After of a refused upgrade) and resumes with since/epoch on
-    the next port. It records every event offset it is sent, duplicates included, so a test can check
-    that the concatenation over all its connections is exactly 1..N."""
+    """A viewer socket that never gives up: on any resumable close or failed connect it waits a jittered,
+    capped exponential backoff and resumes with since/epoch on the next port. It records every event
+    offset it is sent, duplicates included, so a test can check that the concatenation over all its
+    connections is exactly 1..N."""
 
-    def __init__(self, ports: list[int], room: str, start: int = 0, base_s: float = 0.05, cap_s: float = 1.0,
-                 honour_retry_after: bool = False) -> None:
+    def __init__(self, ports: list[int], room: str, start: int = 0, base_s: float = 0.05,
+                 cap_s: float = 1.0) -> None:
         self.ports = ports  # shared and mutable: a test may swap a restarted node's port in
         self.room = room
         self.turn = start
         self.base_s, self.cap_s = base_s, cap_s
-        self.honour_retry_after = honour_retry_after
         self.token = token("viewer", room, user=f"follower{start}")
         self.epoch: str | None = None
         self.last = 0
@@ -110,7 +108,6 @@ class Follower:
         self.first_frames: Counter[str] = Counter()  # snapshot / recovered, per connection
         self.resets = 0  # snapshots after the first: the room's history was lost (never expected here)
         self.closes: list[int | None] = []
-        self.refusals: list[tuple[int, str | None]] = []  # refused upgrades: (HTTP status, Retry-After)
         self.connected = asyncio.Event()  # set while a socket is open and has had its first frame
         self.ws: Any = None
         self.log: list[tuple[Any, ...]] = []  # (port, frame type, offsets/since): shown when a check fails
@@ -125,7 +122,6 @@ class Follower:
         attempt = 0
         while not self._stopping:
             query = {"since": self.last, "epoch": self.epoch} if self.epoch is not None else {}
-            retry_after = 0.0
             try:
                 async with websockets.connect(ws_url(self.port, self.room, tok=self.token, **query),
                                               max_size=2**24, open_timeout=3 * WAIT, close_timeout=1) as ws:
@@ -136,11 +132,6 @@ class Follower:
                         attempt = 0
                 self.closes.append(ws.close_code)
                 assert ws.close_code not in TERMINAL_CLOSES, (ws.close_code, ws.close_reason)
-            except InvalidStatus as exc:
-                response = exc.response
-                self.refusals.append((response.status_code, response.headers.get("Retry-After")))
-                if self.honour_retry_after and response.headers.get("Retry-After"):
-                    retry_after = float(response.headers["Retry-After"])
             except (OSError, TimeoutError, websockets.ConnectionClosed, websockets.InvalidHandshake) as exc:
                 self.closes.append(None)
                 self.log.append((self.port, "failed", repr(exc)))
@@ -152,7 +143,7 @@ class Follower:
             self.turn += 1  # any node that shares the Redis will do
             delay = random.uniform(0, min(self.cap_s, self.base_s * 2**attempt))
             attempt += 1
-            await asyncio.sleep(max(delay, retry_after * random.uniform(1.0, 1.5)))
+            await asyncio.sleep(delay)
 
     def _frame(self, frame: dict[str, Any]) -> None:
         kind = frame["type"]

@@ -1,13 +1,14 @@
-"""Settings precedence and the token bucket."""
+"""Settings precedence, the token bucket and the connect limiter."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from livecart.config import Secret, Settings
-from livecart.ratelimit import RateLimiter, TokenBucket
+from livecart.ratelimit import ConnectLimiter, RateLimiter, TokenBucket
 
 
 def test_cli_flags_win_over_environment_over_defaults(tmp_path):
@@ -44,3 +45,50 @@ def test_rate_limiter_keeps_a_bounded_number_of_keys():
     assert limiter.take("a", 0) == 0 and limiter.take("b", 0) == 0 and limiter.take("c", 0) == 0
     assert limiter.take("a", 0) == 0  # "a" was evicted, so it starts with a full bucket again
     assert limiter.take("c", 0) > 0
+
+
+def test_connect_limiter_admits_a_burst_of_one_seconds_worth_then_refuses():
+    limiter = ConnectLimiter(rate=100, now=0)
+    assert [limiter.admit(0) for _ in range(100)] == [0] * 100
+    assert limiter.admit(0) > 0
+    assert (limiter.admitted, limiter.refused) == (100, 1)
+
+
+def test_connect_limiter_spreads_a_herd_over_herd_size_over_rate_seconds():
+    # 5,000 sockets at once on a node admitting 100 a second: 100 get in, and the 4,900 others are told
+    # to come back 100 per second: 1 s for the first 100 refused, 2 s for the next 100, and so on.
+    limiter = ConnectLimiter(rate=100, now=0, cap_s=60)
+    answers = [limiter.admit(0) for _ in range(5000)]
+    assert answers[:100] == [0] * 100
+    told = Counter(answers[100:])
+    assert told == {s: 100 for s in range(1, 50)}
+    assert limiter.backlog(0) == 4900 and limiter.backlog(10) == 3900 and limiter.backlog(60) == 0
+
+
+def test_connect_limiter_answers_shrink_as_the_backlog_drains():
+    limiter = ConnectLimiter(rate=10, now=0)
+    for _ in range(10 + 50):  # the burst, then 50 refused: the last of them was told 5 s
+        limiter.admit(0)
+    assert limiter.admit(0) == 6  # one more, right now, waits behind them
+    assert [limiter.admit(4.0) for _ in range(10)] == [0] * 10  # four seconds on, the refilled bucket
+    assert limiter.admit(4.0) == 2  # and 40 of the 51 turns have passed: 11 before this one
+    assert limiter.admit(100.0) == 0 and limiter.backlog(100.0) == 0  # long after: all forgotten
+
+
+def test_connect_limiter_never_answers_more_than_its_cap_nor_grows_the_queue_past_it():
+    limiter = ConnectLimiter(rate=1, now=0, cap_s=30)
+    limiter.admit(0)
+    answers = [limiter.admit(0) for _ in range(100)]
+    assert answers[:30] == list(range(1, 31)) and set(answers[30:]) == {30}
+    # Clients that ignored it (browsers cannot read Retry-After) did not push the queue further out:
+    assert limiter.backlog(0) == 30
+    assert limiter.admit(29.5) == 0  # the bucket has refilled
+    assert limiter.admit(29.5) == 2  # the last turn handed out comes at 30 s, this one a second later
+
+
+def test_connect_limiter_below_one_connect_a_second_still_admits_one():
+    limiter = ConnectLimiter(rate=0.1, now=0)
+    assert limiter.admit(0) == 0
+    assert [limiter.admit(0) for _ in range(4)] == [10, 20, 30, 30]
+    with pytest.raises(ValueError):
+        ConnectLimiter(rate=0, now=0)

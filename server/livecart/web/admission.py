@@ -9,7 +9,8 @@ Limits per client IP, on this node (docs/operations.md §3, "Per-IP limits and t
   with `retry_after` (`ip_claim_rate`, `ip_claim_burst`);
 - viewer comments per second: the error frame `rate_limited` (`ip_comment_rate`, `ip_comment_burst`);
 
-and, for the whole node, new sockets per second (`connect_rate`: 503 `busy`). Each per-IP refusal is
+and, for the whole node, new sockets per second (`connect_rate`: 503 `busy`, with a Retry-After that
+grows with the backlog of refused upgrades, `ratelimit.ConnectLimiter`). Each per-IP refusal is
 counted in `livecart_ip_rejections_total{limit}`. Clients in `ip_limit_exempt` (loopback by default)
 are never limited per IP.
 
@@ -30,7 +31,7 @@ from livecart.client_ip import Networks, client_ip, limit_key, peer_host
 from livecart.config import Settings
 from livecart.errors import BadRequest, RateLimited
 from livecart.metrics import Metrics
-from livecart.ratelimit import OpenCounts, RateLimiter, TokenBucket
+from livecart.ratelimit import ConnectLimiter, OpenCounts, RateLimiter
 
 __all__ = ["Admission", "Busy", "IpLimit", "TooManyConnections"]
 
@@ -51,7 +52,7 @@ class Busy(BadRequest):
 
     status = 503
 
-    def __init__(self, retry_after: float) -> None:
+    def __init__(self, retry_after: int) -> None:
         super().__init__("busy", "too many new connections; retry with backoff")
         self.retry_after = retry_after
 
@@ -74,7 +75,7 @@ class Admission:
         self._limiters = {IpLimit.CONNECT_RATE: _limiter(settings.ip_connect_rate, settings.ip_connect_burst),
                           IpLimit.CLAIMS: _limiter(settings.ip_claim_rate, settings.ip_claim_burst),
                           IpLimit.COMMENTS: _limiter(settings.ip_comment_rate, settings.ip_comment_burst)}
-        self._node_connects = TokenBucket(settings.connect_rate, int(settings.connect_rate), clock())
+        self._node_connects = ConnectLimiter(settings.connect_rate, clock(), settings.connect_retry_max_s)
         self.metrics = metrics
         self.clock = clock
 
@@ -93,8 +94,9 @@ class Admission:
             # Per address before per node: one address's flood is refused before it can use up the
             # node's budget and lock everybody else out.
             self._take(IpLimit.CONNECT_RATE, key, now, "new sockets")
-        retry = self._node_connects.take(now)
+        retry = self._node_connects.admit(now)  # grows with the backlog: a herd is told to spread out
         if retry:
+            self.metrics.connects_refused.inc()
             raise Busy(retry)
 
     def opened(self, key: str) -> None:
