@@ -38,7 +38,10 @@ for figure in $FIGURES; do
     resume)  for n in 1000 2000; do
                run "resume-$n" reconnect-storm --clients "$n" --rate 20 --duration 20; done ;;
     rush)    run rush deal-rush --clients 2000 --stock 500 --limit 1 --claims 2 ;;
-    claims)  run claims deal-rush --clients 2000 --stock 1000000 --limit 1000 --claims 10 ;;
+    claims)  run claims deal-rush --clients 2000 --stock 1000000 --limit 1000 --claims 10 --redis-limit
+             for rate in 2500 5000 7500; do
+               run "claims-paced-$rate" deal-rush --clients 2000 --stock 1000000 --limit 1000 --claims 20 \
+                 --claim-rate "$rate"; done ;;
   esac
 done
 echo "results: $OUT"
