@@ -3,6 +3,8 @@ or an overlay; acks; the director runs each room on exactly one node."""
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 
 from livecart.cues import Cue
@@ -193,7 +195,15 @@ async def test_low_stock_comes_even_when_one_claim_takes_the_whole_stock(node, r
     assert (await claim(node.port, room, deal["id"], "whale", qty=10))[0] == 200
     frame = await host.until(lambda f: f["type"] == "cue" and f["cue"]["kind"] == "low_stock")
     assert frame["cue"]["data"] == {"deal": deal["id"], "product": "Silk scarf", "left": 0, "stock": 10}
+    # The director sets its room gauge after the step that emitted the cue has finished, which may be a
+    # moment after the cue reached the host: read until it has (the host stays, so the room is active).
+    deadline = asyncio.get_running_loop().time() + WAIT
+    async with aiohttp.ClientSession() as session:
+        while True:
+            async with session.get(f"http://127.0.0.1:{node.port}/metrics") as r:
+                text = await r.text()
+            if "livecart_directed_rooms 1.0" in text or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
     await host.close()
-    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{node.port}/metrics") as r:
-        text = await r.text()
     assert 'livecart_cues_total{kind="low_stock"} 1.0' in text and "livecart_directed_rooms 1.0" in text
