@@ -7,7 +7,9 @@ No mocks: every integration test talks to a real Redis and real sockets. Rooms a
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import os
+import signal
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -20,6 +22,12 @@ from livecart.web.node import Node
 from tests.support import RedisProcess
 
 SECRET = "test-secret"
+
+# scripts/test sends SIGUSR1 to a run that hangs, before stopping it: every thread's stack, to name where.
+# Into a file it prints afterwards: pytest's output capture holds stderr's file descriptor by then.
+if os.environ.get("LIVECART_HANG_DUMP"):
+    _hang_dump = open(os.environ["LIVECART_HANG_DUMP"], "w")  # open for the whole run
+    faulthandler.register(signal.SIGUSR1, file=_hang_dump, all_threads=True)
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, object]:
