@@ -8,6 +8,7 @@ which is what a wrong machine clock looks like to livecart. Redis is not faked."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from typing import Any
@@ -46,6 +47,10 @@ async def test_clock_skew_between_nodes_breaks_neither_countdowns_nor_hold_expir
             sockets.append(await RoomClient.connect(ws_url(node.port, room, tok=tok)))
             check_now(await sockets[-1].recv(), f"first frame of node {i}")
         behind, ahead = nodes
+        for sock in sockets:  # what came while the other node started is old by now: not a clock reading
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    await sock.recv(timeout=0.05)
 
         # A deal made on the node that runs ahead, starting 2.5 s from now by Redis's (and our) clock.
         starts_at = real_ms() + 2500
@@ -55,8 +60,9 @@ async def test_clock_skew_between_nodes_breaks_neither_countdowns_nor_hold_expir
         assert await claim(behind.port, room, deal["id"], "early", 1, "e") == (409, {"ok": False,
                                                                                    "reason": "not_live"})
 
-        # Both sockets see it go live, and never before Redis's clock says so: countdowns agree.
-        for i, sock in enumerate(sockets):
+        # Both sockets see it go live, and never before Redis's clock says so: countdowns agree. Read at
+        # the same time: a frame left waiting while the other socket is read would look late.
+        async def sees_it_live(i: int, sock: RoomClient) -> None:
             while True:
                 frame = await sock.recv(timeout=6 * WAIT)
                 if "now" in frame:
@@ -67,6 +73,8 @@ async def test_clock_skew_between_nodes_breaks_neither_countdowns_nor_hold_expir
                     break
             await sock.send({"type": "ping", "req": "p"})
             check_now(await sock.until(lambda f: f["type"] == "pong"), f"node {i} pong")
+
+        await asyncio.gather(*(sees_it_live(i, sock) for i, sock in enumerate(sockets)))
 
         # Claims on both nodes; the holds run out after HOLD_S by Redis's clock.
         answers = [await claim(ahead.port, room, deal["id"], "ann", 2, "a1"),
