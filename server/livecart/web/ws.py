@@ -68,8 +68,8 @@ class SocketLimits:
 
 
 class WebSocket(asyncio.Protocol):
-    __slots__ = ("client", "endpoint", "errors", "expires_at", "floor", "fmt", "held", "ip_counted", "ip_key",
-                 "issued_at", "last_seen", "listener", "open", "parked", "proto", "replies", "role", "room",
+    __slots__ = ("client", "endpoint", "errors", "expires_at", "floor", "fmt", "held", "ip_key", "issued_at",
+                 "last_seen", "listener", "open", "parked", "proto", "replies", "role", "room",
                  "session", "stats", "transport", "user")
 
     def __init__(self, listener: Listener) -> None:
@@ -82,7 +82,6 @@ class WebSocket(asyncio.Protocol):
         self.user: str | None = None
         self.client = ""  # the client's IP address (through trusted proxies): web/admission.py
         self.ip_key: str | None = None  # what its per-IP limits count by; None when it is exempt
-        self.ip_counted = False  # whether this socket holds one of its address's open-socket places
         self.expires_at = float("inf")  # the token's expiry (unix s): the socket is closed 4001 then
         self.issued_at = 0.0  # the token's iat (unix s), for revocations
         self.room = ""
@@ -135,8 +134,8 @@ class WebSocket(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         # asyncio calls this exactly once per transport, whatever ended it (our close, the peer's, an abort
         # by the heartbeat or by close_all): the one place the address's open-socket place is given back.
-        if self.ip_counted and self.ip_key is not None:
-            self.ip_counted = False
+        # A socket holds one exactly when it was upgraded (it has an endpoint) and its address is limited.
+        if self.endpoint is not None and self.ip_key is not None:
             self.listener.admission.closed(self.ip_key)
         self.listener.forget(self)
         if self.endpoint is not None:
@@ -255,7 +254,6 @@ class WebSocket(asyncio.Protocol):
             self.endpoint = endpoint
             if self.ip_key is not None:
                 self.listener.admission.opened(self.ip_key)
-                self.ip_counted = True
             self._flush_protocol()
             assert endpoint is not None
             endpoint.opened(self)
