@@ -38,6 +38,7 @@ from loadtest.tokens import mint
 __all__ = ["MARKER", "worker_main"]
 
 MARKER = " lt@"
+CLAIM_RETRY_S = 15.0  # how long a claim whose socket dropped waits for it to be back, then counts as lost
 
 
 class SharedDecoder:
@@ -104,6 +105,7 @@ class DealWatch:
     errors: int = 0  # answered with an error frame
     failed: int = 0  # no answer: timeout or connection lost
     abandoned: int = 0  # no answer because the viewer left
+    resent: int = 0  # claims sent again with their key after the socket dropped before the answer
     won: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
     last_ok: float = 0.0
@@ -431,21 +433,41 @@ class Audience:
         watch.sent += 1
         watch.sent_by_user[v.user] += 1
         watch.first_sent = watch.first_sent or time.time()
-        try:
-            v.client.send_request({"type": "claim", "deal": watch.deal, "qty": 1, "req": f"{v.user}-{k}"},
-                                  functools.partial(self._claim_answered, v, watch, due))
-        except NotConnected as exc:
-            watch.failed += 1
-            self.errors["claim " + type(exc).__name__] += 1
+        # The deal in the key too: the client matches answers by key, and a claimer of two deals at once
+        # must not have one answer taken for the other.
+        self._claim(v, watch, f"{watch.deal}-{v.user}-{k}", due)
 
-    def _claim_answered(self, v: Viewer, watch: DealWatch, sent: float,
+    def _claim(self, v: Viewer, watch: DealWatch, req: str, due: float) -> None:
+        try:
+            v.client.send_request({"type": "claim", "deal": watch.deal, "qty": 1, "req": req},
+                                  functools.partial(self._claim_answered, v, watch, req, due))
+        except NotConnected:
+            self._background(self._claim_again(v, watch, req, due))
+
+    async def _claim_again(self, v: Viewer, watch: DealWatch, req: str, due: float) -> None:
+        """The socket dropped before the answer (or was down when the claim was due): as an app does, send
+        the same key again once the socket is back. A claim is idempotent by key, so this claims nothing
+        twice and gets the first answer; without it, a claim the server had made was counted as lost."""
+        deadline = time.monotonic() + CLAIM_RETRY_S
+        while not v.client.is_open:
+            if v.left or time.monotonic() > deadline:
+                if v.left:  # the viewer left the show while its claim was on the way
+                    watch.abandoned += 1
+                else:
+                    watch.failed += 1
+                    self.errors["claim NotConnected"] += 1
+                return
+            await asyncio.sleep(0.05)
+        watch.resent += 1
+        self._claim(v, watch, req, due)
+
+    def _claim_answered(self, v: Viewer, watch: DealWatch, req: str, sent: float,
                         answer: dict[str, Any] | None) -> None:
         if answer is None:  # the socket closed before the answer
-            if v.left:  # the viewer left the show while its claim was on the way
+            if v.left:
                 watch.abandoned += 1
             else:
-                watch.failed += 1
-                self.errors["claim NotConnected"] += 1
+                self._background(self._claim_again(v, watch, req, sent))
             return
         watch.answers += 1
         watch.last_answer = time.time()
@@ -511,7 +533,7 @@ class Audience:
                      # {claims sent: users who sent that many}: what the stock owes them (results.py)
                      "users_by_claims": {str(n): users
                                          for n, users in Counter(w.sent_by_user.values()).items()},
-                     "answers": w.answers, "errors": w.errors,
+                     "answers": w.answers, "errors": w.errors, "resent": w.resent,
                      "failed": w.failed, "abandoned": w.abandoned, "won": dict(w.won),
                      "reasons": dict(w.reasons), "last_ok": w.last_ok,
                      "first_sent": w.first_sent, "last_answer": w.last_answer, "latency": w.latency.to_wire()}

@@ -217,6 +217,7 @@ def _deals(finals: list[dict[str, Any]], plans: dict[str, dict[str, Any]],
         out[deal_id] = {
             "name": plan["name"], "stock": plan["stock"], "limit": plan["limit"], "claimers": claimers,
             "claims_sent": sent, "claims_answered": answers, "claim_errors": claim_errors,
+            "claims_sent_again_after_a_drop": sum(p["resent"] for p in parts),
             "claims_unanswered": failed, "claims_abandoned_by_leaving": abandoned,
             "units_claimed": units, "units_expected": expected_units, "buyers": len(won),
             "claims_per_s": round(answers / (last_answer - first_sent)) if last_answer > first_sent else None,
