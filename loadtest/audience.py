@@ -130,6 +130,7 @@ class Viewer:
     anomalies: int = 0  # duplicates + gaps seen so far
     previous: tuple[Any, ...] = ()  # summary of the frame before (see _summary)
     task: asyncio.Task[None] | None = None
+    closes_at_leave: Counter[int] | None = None  # the server's closes before the viewer left (cmd_leave)
 
 
 class Audience:
@@ -209,6 +210,7 @@ class Audience:
         open_ = [v for v in self.viewers if not v.left and v.client.is_open]
         for v in self.rng.sample(open_, min(n, len(open_))):
             v.left = True
+            v.closes_at_leave = v.client.closes.copy()
             for watch in self.deals.values():
                 watch.armed.discard(v.n)  # a viewer who left claims nothing
             self._background(v.client.close())
@@ -500,7 +502,10 @@ class Audience:
             c = v.client
             connect_errors.update(c.connect_errors)
             retry_afters.update({str(s): n for s, n in c.retry_afters.items()})
-            (slow_closes if v.slow else closes).update(c.closes)
+            # A viewer who left ended its socket itself: only what the server did before counts. (Its own
+            # close can end in 1006 when a lagging loader does not read the server's answer within 2 s.)
+            (slow_closes if v.slow else closes).update(v.closes_at_leave if v.closes_at_leave is not None
+                                                       else c.closes)
             connects += c.connects
             failed += c.failed_connects
             resumes += c.resumes
