@@ -13,6 +13,7 @@ import os
 import resource
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -130,7 +131,16 @@ def serve(settings: Settings) -> int:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    asyncio.run(_serve(settings))
+    runner = asyncio.Runner()
+    try:
+        runner.run(_serve(settings))
+    finally:
+        # uvloop's close() warns ResourceWarning for each socket still open before it closes it; if that
+        # warning is raised (PYTHONWARNINGS=error), the socket stays open and close() waits for it
+        # forever: a node that never exits after SIGTERM. Warned, not raised, the close always ends.
+        with warnings.catch_warnings():
+            warnings.simplefilter("default", ResourceWarning)
+            runner.close()
     return 0
 
 

@@ -16,7 +16,8 @@ from tests.support import SECRET, WAIT, RoomClient, comment, free_port, post_eve
 
 
 async def start_serve(data_dir: Path, port: int) -> asyncio.subprocess.Process:
-    env = dict(os.environ, LIVECART_SECRET=SECRET)
+    # Warnings as errors, as some operators run: a node must still stop on SIGTERM (see cli.serve).
+    env = dict(os.environ, LIVECART_SECRET=SECRET, PYTHONWARNINGS="error")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "livecart", "serve", "--port", str(port), "--data-dir", str(data_dir),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env)
