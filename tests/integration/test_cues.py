@@ -188,7 +188,9 @@ async def test_the_store_refuses_a_rule_key_within_its_cooldown(node, room):
     assert [c.id for c in await node.cue_store.emit(room, [twin], 40_000)] == ["a2"]
 
 
-async def test_low_stock_comes_even_when_one_claim_takes_the_whole_stock(node, room):
+async def test_low_stock_comes_even_when_one_claim_takes_the_whole_stock(own_redis, make_node, room):
+    # Its own Redis: the node-wide gauges below must count this room alone, whatever ran before.
+    node = await make_node(own_redis.url)
     host = await RoomClient.connect(ws_url(node.port, room, token("host", room, "hana")))
     await host.recv()
     deal = await create_deal(node.port, room, stock=10, limit_per_user=10)
