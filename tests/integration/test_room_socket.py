@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import aiohttp
 import orjson
 import pytest
 import websockets
 
-from tests.support import RoomClient, comment, post_events, token, ws_url
+from tests.reliability.fleet import eventually
+from tests.support import WAIT, RoomClient, comment, post_events, token, ws_url
 
 
 async def test_first_frame_is_a_snapshot_with_offset_epoch_counters_and_recent_events(node, room):
@@ -269,3 +271,15 @@ async def test_upgrades_over_the_connect_rate_get_503_busy_with_a_retry_after_th
     async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{node.port}/metrics") as resp:
         assert "livecart_connects_refused_total 4.0" in await resp.text()
     await first.close()
+
+
+async def test_a_stopping_node_closes_connections_that_never_sent_a_request(node):
+    # A browser's speculative preconnect opens a connection and sends nothing. A stopped node must not
+    # leave it open (a leaked socket; in this suite, a test that failed at its loop's close).
+    reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+    await eventually(lambda: bool(node.listener.sniffing), "the node has accepted the connection")
+    await node.stop()
+    assert not node.listener.sniffing
+    with contextlib.suppress(ConnectionResetError):
+        assert await asyncio.wait_for(reader.read(), WAIT) == b""
+    writer.close()

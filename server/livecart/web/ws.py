@@ -366,6 +366,9 @@ class Listener:
         self.metrics = metrics
         self.admission = admission  # who the client is, and whether it may open another socket
         self.sockets: set[WebSocket] = set()
+        # Connections whose first request line has not arrived yet (a browser's speculative preconnect
+        # sends nothing at all): nobody else holds them, so close_all must, or a stopped node leaks them.
+        self.sniffing: set[_Sniffer] = set()
         self._corked: list[WebSocket] = []  # sockets with replies to write at the end of this loop pass
         self._all_closed = asyncio.Event()
         self._heartbeat: asyncio.Task[None] | None = None
@@ -428,6 +431,9 @@ class Listener:
         for ws in list(self.sockets):
             if ws.transport is not None:
                 ws.transport.abort()
+        for sniffer in list(self.sniffing):
+            if sniffer.transport is not None:
+                sniffer.transport.abort()
 
 
 class _Sniffer(asyncio.Protocol):
@@ -442,6 +448,7 @@ class _Sniffer(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        self.listener.sniffing.add(self)
 
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
@@ -456,10 +463,12 @@ class _Sniffer(asyncio.Protocol):
             target = WebSocket(self.listener)
         else:
             target = self.listener.http_factory()
+        self.listener.sniffing.discard(self)
         self.transport.set_protocol(target)
         target.connection_made(self.transport)
         target.data_received(self.buffer)
         self.buffer = b""
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.listener.sniffing.discard(self)
         self.transport = None
