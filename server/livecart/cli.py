@@ -121,7 +121,7 @@ def _remote(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def serve(settings: Settings) -> int:
-    configure_logging()
+    configure_logging(node=settings.node_id)
     # A rush keeps tens of thousands of short-lived futures and frames alive at once; with the default
     # thresholds the cyclic collector ran every 700 allocations and walked them all (a tenth of a
     # node's CPU in a claim rush). Almost nothing here makes reference cycles, so collect rarely.

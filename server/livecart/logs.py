@@ -13,22 +13,23 @@ import time
 
 import orjson
 
-__all__ = ["configure_logging", "set_node"]
-
-NODE_ID = ""  # every line names the node that wrote it (several nodes log into one place)
-
-
-def set_node(node_id: str) -> None:
-    global NODE_ID
-    NODE_ID = node_id
+__all__ = ["JsonFormatter", "configure_logging"]
 
 
 class JsonFormatter(logging.Formatter):
+    """`node`: every line names the node that wrote it (several nodes log into one place). Given to the
+    formatter of a process's handler, not kept in a global: nodes started in one process (the tests)
+    would otherwise leave their id on every later line."""
+
+    def __init__(self, node: str = "") -> None:
+        super().__init__()
+        self.node = node
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {"ts": round(record.created, 3), "level": record.levelname.lower(), "logger": record.name,
                  "msg": record.getMessage()}
-        if NODE_ID:
-            entry["node"] = NODE_ID
+        if self.node:
+            entry["node"] = self.node
         for key in ("room", "conn", "code", "client"):
             value = getattr(record, key, None)
             if value is not None:
@@ -38,9 +39,9 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry).decode()
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+def configure_logging(level: int = logging.INFO, node: str = "") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(node))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -10,14 +10,10 @@ from livecart import logs
 
 
 def test_a_log_line_is_one_json_object_with_its_context():
-    logs.set_node("node-a")
-    try:
-        record = logging.LogRecord("livecart.ws", logging.INFO, __file__, 1, "closing socket: %s", ("slow",),
-                                   None)
-        record.room, record.conn, record.code = "demo", "7f3a", 1013
-        line = orjson.loads(logs.JsonFormatter().format(record))
-    finally:
-        logs.set_node("")
+    record = logging.LogRecord("livecart.ws", logging.INFO, __file__, 1, "closing socket: %s", ("slow",),
+                               None)
+    record.room, record.conn, record.code = "demo", "7f3a", 1013
+    line = orjson.loads(logs.JsonFormatter("node-a").format(record))
     assert (line["msg"], line["level"], line["logger"]) == ("closing socket: slow", "info", "livecart.ws")
     assert (line["node"], line["room"], line["conn"], line["code"]) == ("node-a", "demo", "7f3a", 1013)
 

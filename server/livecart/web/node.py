@@ -25,7 +25,6 @@ from livecart.cues import load_rules
 from livecart.director import Director
 from livecart.errors import CloseCode
 from livecart.hub import RoomHub
-from livecart.logs import set_node
 from livecart.metrics import Metrics
 from livecart.ratelimit import RateLimiter
 from livecart.store.cue_store import CueStore
@@ -132,7 +131,6 @@ class Node:
                                                 reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
         self.listener.start_heartbeat()
-        set_node(s.node_id)
         log.info("node %s listening on %s:%s (redis %s)", s.node_id, s.host, self.port,
                  "embedded" if self.embedded else "shared")
 
