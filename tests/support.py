@@ -63,6 +63,7 @@ class RedisProcess:
                         return
             except OSError:
                 time.sleep(0.02)
+        self.kill()  # not left running for a later test to trip over
         raise RuntimeError("redis-server did not start")
 
     def kill(self) -> None:
@@ -99,16 +100,27 @@ class RedisCluster:
         return f"redis+cluster://127.0.0.1:{self.servers[0].port}"
 
     def start(self) -> None:
+        """Starts the shards and joins them. If that fails, stops every shard it started: a shard left
+        running would fail whichever test happens to collect its Popen (ResourceWarning)."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         for server in self.servers:
             # The bus port defaults to port + 10,000, which may be taken or past 65535: pick a free one.
             server.extra_args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000",
                                  "--cluster-port", str(free_port()),
                                  "--cluster-config-file", str(server.data_dir / "nodes.conf")]
             server.start()
+        # `--cluster create` polls once a second until the shards have met; on a busy machine that took
+        # over 5 s. Deadlines here only turn a broken cluster into a failure instead of a hang.
         subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{s.port}" for s in self.servers),
                         "--cluster-replicas", "0", "--cluster-yes"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=WAIT)
-        deadline = time.monotonic() + WAIT
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=6 * WAIT)
+        deadline = time.monotonic() + 6 * WAIT
         while time.monotonic() < deadline:  # every node must agree that all slots are served
             states = [subprocess.run(["redis-cli", "-p", str(s.port), "cluster", "info"], capture_output=True,
                                      text=True, timeout=WAIT).stdout for s in self.servers]
