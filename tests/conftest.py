@@ -7,8 +7,11 @@ No mocks: every integration test talks to a real Redis and real sockets. Rooms a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import faulthandler
+import gc
 import os
+import re
 import signal
 import uuid
 import warnings
@@ -47,7 +50,26 @@ class LeakCheckingLoop(uvloop.Loop):  # type: ignore[misc]  # uvloop.Loop is unt
             super().close()
         leaks = sorted({str(w.message) for w in caught if issubclass(w.category, ResourceWarning)})
         if leaks:
-            raise AssertionError("left open when the test's event loop closed:\n  " + "\n  ".join(leaks))
+            raise AssertionError("left open when the test's event loop closed:\n  "
+                                 + "\n  ".join(map(describe_leak, leaks)))
+
+
+def describe_leak(message: str) -> str:
+    """uvloop's warning names a transport by its id(): find it, and say whose it was and where it went
+    (its protocol's class, its addresses), which is what tells the leaking code apart."""
+    found = re.search(r"0x[0-9a-f]+", message)
+    if found is None:
+        return message
+    wanted = int(found.group(), 16)
+    for obj in gc.get_objects():
+        if id(obj) == wanted and hasattr(obj, "get_protocol"):
+            ends = []
+            for key in ("sockname", "peername"):
+                with contextlib.suppress(Exception):
+                    ends.append(f"{key}={obj.get_extra_info(key)}")
+            protocol = type(obj.get_protocol())
+            return f"{message}: {protocol.__module__}.{protocol.__qualname__} {' '.join(ends)}"
+    return message
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, object]:
