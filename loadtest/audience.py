@@ -272,7 +272,9 @@ class Audience:
         while time.monotonic() < deadline:
             behind = [v for v in self.viewers if not v.left and v.start is not None
                       and v.task is not None and not v.task.done() and (v.client.cursor.last or 0) < offset]
-            claims_pending = any(w.answers + w.failed + w.abandoned < w.sent for w in self.deals.values())
+            # A paced rush still sending (its queue) is pending too: a busy machine may have it start late.
+            claims_pending = any(w.answers + w.failed + w.abandoned < w.sent or w.queue
+                                 for w in self.deals.values())
             if not behind and not claims_pending and not self.pending_resumes:
                 break
             await asyncio.sleep(0.05)
@@ -535,6 +537,7 @@ class Audience:
                      "sold_out_seen": w.sold_out_seen,
                      "last_sold_out_seen": w.last_sold_out_seen, "first_live_seen": w.first_live_seen,
                      "armed_left": len(w.armed), "sent": w.sent,
+                     "unsent": sum(1 for v, _ in w.queue if not v.left),  # paced claims never sent
                      # {claims sent: users who sent that many}: what the stock owes them (results.py)
                      "users_by_claims": {str(n): users
                                          for n, users in Counter(w.sent_by_user.values()).items()},

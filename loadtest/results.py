@@ -211,6 +211,9 @@ def _deals(finals: list[dict[str, Any]], plans: dict[str, dict[str, Any]],
             problems.append(f"{claim_errors} claims were answered with an error")
         if armed_left:
             problems.append(f"{armed_left} claimers never saw the deal live, so never claimed")
+        unsent = sum(p.get("unsent", 0) for p in parts)
+        if unsent:
+            problems.append(f"{unsent} claimers of a paced rush still had claims to send when the run ended")
         sold_out = bool(server) and server["left"] == 0
         if sold_out and missed_sold_out:
             problems.append(f"{missed_sold_out} open sockets saw the deal live but never sold out")
