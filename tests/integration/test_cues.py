@@ -150,8 +150,10 @@ async def test_the_director_runs_a_room_on_exactly_one_node(make_node, room):
 
 
 async def test_a_node_takes_over_a_room_whose_director_stopped_without_repeating_its_cues(
-        make_node, redis_server, room, tmp_path):
-    first = Node(node_settings(redis_server.url, tmp_path / "first"))
+        own_redis, make_node, room, tmp_path):
+    # Its own Redis: on the shared one the second node's director also walks every live room other tests
+    # left (one step each per second), and on a busy machine its steps here came too slowly.
+    first = Node(node_settings(own_redis.url, tmp_path / "first"))
     await first.start()
     try:
         host = await RoomClient.connect(ws_url(first.port, room, token("host", room, "hana")))
@@ -160,7 +162,7 @@ async def test_a_node_takes_over_a_room_whose_director_stopped_without_repeating
         assert (await claim(first.port, room, deal["id"], "u1", qty=9))[0] == 200
         await host.until(lambda f: f["type"] == "cue" and f["cue"]["kind"] == "low_stock")
         assert first.director.steps.get(room, 0) > 0
-        second = await make_node()
+        second = await make_node(own_redis.url)
         watcher = await RoomClient.connect(ws_url(second.port, room, token("assistant", room, "amy"),
                                                   stats=1))
         await watcher.recv()
