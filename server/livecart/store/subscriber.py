@@ -108,7 +108,7 @@ class RoomSubscriber:
                 # Bounded: closing a pubsub whose connection is mid-command can wait on the client
                 # library's locks, and a node that is stopping must not wait forever for it.
                 with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError, TimeoutError):
-                    await asyncio.wait_for(pubsub.aclose(), CLOSE_TIMEOUT_S)  # type: ignore[no-untyped-call]
+                    await asyncio.wait_for(pubsub.aclose(), CLOSE_TIMEOUT_S)  # type: ignore[no-untyped-call,unused-ignore]
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         channel = message.get("channel")
