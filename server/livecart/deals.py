@@ -13,6 +13,8 @@ States (derived from stored fields and the clock, so no timer is needed for corr
 from __future__ import annotations
 
 import math
+import re
+import secrets
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -26,6 +28,8 @@ __all__ = [
     "check_claim",
     "deal_state",
     "deal_to_wire",
+    "is_deal_id",
+    "new_deal_id",
     "next_transition",
     "parse_spec",
 ]
@@ -36,6 +40,22 @@ MAX_STOCK = 10_000_000
 MAX_LIMIT = 1000
 MAX_PRICE = 10_000_000.0
 DEFAULT_PRICE_FLOOR = 0.10  # a deal price under 10 % of list needs "confirm": true
+
+
+# The server makes every deal id (`new_deal_id`), so an id of any other shape names no deal. Checked at
+# the edge because the id becomes part of Redis key names: `<id>:ops` or `<id>:external` would name
+# another key of a real deal (tests/integration/test_hostile_claims.py).
+DEAL_ID_HEX = 12
+_DEAL_ID = re.compile(rf"[0-9a-f]{{{DEAL_ID_HEX}}}\Z")
+
+
+def new_deal_id() -> str:
+    return secrets.token_hex(DEAL_ID_HEX // 2)
+
+
+def is_deal_id(value: object) -> bool:
+    """Whether `value` has the shape of an id `new_deal_id` makes (whether it names a deal is Redis's)."""
+    return isinstance(value, str) and _DEAL_ID.match(value) is not None
 
 
 class DealState(Enum):

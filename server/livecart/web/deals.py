@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from livecart.auth import Action, Claims
-from livecart.deals import DealState, RejectReason, deal_state, deal_to_wire, parse_spec
+from livecart.deals import (
+    DealState,
+    RejectReason,
+    deal_state,
+    deal_to_wire,
+    is_deal_id,
+    new_deal_id,
+    parse_spec,
+)
 from livecart.errors import BadRequest, NotFound, RateLimited, StoreUnavailable
 from livecart.protocol import Format, decode, encode_json, load_json
 from livecart.ratelimit import RateLimiter
@@ -55,13 +63,16 @@ class ClaimDesk:
         callback, with no task per claim. Raises BadRequest at once for a malformed claim (RateLimited
         over the user's or the client address's rate, `ip_key` from web/admission.py); the future raises
         NotFound (unknown deal) or StoreUnavailable."""
-        if not isinstance(deal_id, str) or not 1 <= len(deal_id) <= 64:
+        if not isinstance(deal_id, str):
             raise BadRequest("bad_field", "deal must be a deal id")
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY:
             raise BadRequest("bad_field", f"key must be a string of 1-{MAX_KEY} characters")
         # An invalid quantity goes to the script as 0: it answers invalid_qty, counts it, and keeps the
         # answer for the key like any other.
         qty = min(qty, 1_000_000) if isinstance(qty, int) and not isinstance(qty, bool) and qty >= 1 else 0
+        if not is_deal_id(deal_id):
+            # No deal has this id, and it must never reach Redis as part of a key name.
+            raise NotFound("no_such_deal", "no such deal in this room")
         ident = (room, deal_id, user, key)
         remembered = self._answers.get(ident)
         if remembered is not None:
@@ -188,8 +199,8 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
 
     def deal_id(request: web.Request) -> str:
         value = request.match_info["deal"]
-        if not 1 <= len(value) <= 64:
-            raise BadRequest("bad_deal", "deal ids are 1-64 characters")
+        if not is_deal_id(value):
+            raise NotFound("no_such_deal", "no such deal in this room")
         return value
 
     async def create(request: web.Request) -> web.Response:
@@ -200,7 +211,7 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
         spec = parse_spec(body, now, price_floor=node.settings.price_floor)
         start_now = not isinstance(body, dict) or (body.get("start_at") is None
                                                    and body.get("countdown_s") is None)
-        fields = await node.deal_store.create(room, uuid.uuid4().hex[:12], spec, by_whom(claims), start_now)
+        fields = await node.deal_store.create(room, new_deal_id(), spec, by_whom(claims), start_now)
         return json_response({"deal": deal_to_wire(fields, node.clock.now_ms())}, 201)
 
     async def control(request: web.Request) -> web.Response:

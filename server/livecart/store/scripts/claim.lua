@@ -22,10 +22,17 @@ local function json_string(s)
   return cjson.encode(s)
 end
 
+-- The deal `id` names, or false. One claim's id must never fail the call, which answers the other claims
+-- of the room too: a key of another type (`<deal>:ops` is a set) would raise WRONGTYPE, and a hash that
+-- is not a deal (`<deal>:users`) lacks its fields. Either is no deal, for this claim alone.
 local function open(id)
   local dk = deal_key(prefix, id)
+  if redis.call('TYPE', dk).ok ~= 'hash' then return false end
   local f = redis.call('HMGET', dk, 'id', 'status', 'starts_at', 'ends_at', 'limit_per_user', 'left')
-  if not f[1] then return false end
+  if f[1] ~= id then return false end
+  for i = 3, 6 do
+    if not tonumber(f[i]) then return false end
+  end
   return {key = dk, id = f[1], status = f[2], starts_at = tonumber(f[3]), ends_at = tonumber(f[4]),
           limit = tonumber(f[5]), left = tonumber(f[6]), was_left = tonumber(f[6]),
           inc = {attempts = 0, held = 0, claims = 0, buyers = 0}, answers = {}, answer_args = {},
