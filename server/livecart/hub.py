@@ -20,6 +20,7 @@ from typing import Any
 
 from redis.asyncio import RedisCluster
 
+from livecart.audience import Audience, audience_of, view
 from livecart.auth import STAFF_ROLES
 from livecart.batch import BUSY_EVENTS, Batch, tick_for
 from livecart.clock import Clock
@@ -141,14 +142,14 @@ class RoomHub:
             recovery = await self._shared_recovery(room, since, epoch)
             if recovery is not None:
                 peer.floor = recovery.floor
-                for frame in recovery.frames(peer.fmt):
+                for frame in recovery.frames(peer.fmt, audience_of(peer.role)):
                     peer.send_frame(frame, FrameKind.EVENTS)
                 self.metrics.resumes.labels("recovered").inc()
                 return
             self.metrics.resumes.labels("snapshot").inc()
         shared = await self._shared_snapshot(room)
         peer.floor = shared.snap.offset
-        peer.send_frame(shared.frame(peer.fmt), FrameKind.EVENTS)
+        peer.send_frame(shared.frame(peer.fmt, audience_of(peer.role)), FrameKind.EVENTS)
 
     def _shared_recovery(self, room: Room, since: int, epoch: str) -> asyncio.Future[SharedRecovery | None]:
         """One history read (and one encode per format) for every socket resuming from the same
@@ -321,12 +322,11 @@ class RoomHub:
         log.warning("room %s reset: epoch %s -> %s", room.name, room.epoch, snap.epoch,
                     extra={"room": room.name})
         room.load(snap, self.clock.now_ms())
-        frame = snapshot_frame(snap, room.online, self.clock.now_ms(), room.overlays)
-        encoded: dict[Format, bytes] = {}
+        shared = SharedSnapshot(snap, snapshot_frame(snap, room.online, self.clock.now_ms(), room.overlays))
         for peer in list(room.peers):
             if peer.parked is not None:
                 continue  # still joining: its own start frame comes after this
-            data = encoded.get(peer.fmt) or encoded.setdefault(peer.fmt, encode_frame(frame, peer.fmt))
+            data = shared.frame(peer.fmt, audience_of(peer.role))
             peer.floor = snap.offset
             peer.send_frame(data, FrameKind.EVENTS)
 
@@ -364,11 +364,12 @@ class RoomHub:
         self.metrics.tick_seconds.observe(time.perf_counter() - started)
 
     def _deliver(self, peers: Iterable[Peer], batch: Batch) -> None:
-        """Encode the batch once per format and write the same bytes to every live socket."""
+        """Encode the batch once per audience and format (audience.py: what each role sees) and write
+        the same bytes to every live socket of that audience and format."""
         now = self.clock.now_ms()
         frame = batch.frame(now)
         kind = FrameKind.EVENTS if batch.events else FrameKind.STATE
-        encoded: dict[Format, bytes] = {}
+        encoded: dict[tuple[Audience, Format], bytes] = {}
         first, last = batch.first_offset, batch.offset
         sent = written = 0
         for peer in list(peers):
@@ -378,9 +379,10 @@ class RoomHub:
             if peer.floor >= first and batch.events:
                 self._deliver_one(peer, batch)  # it already has part of this batch
                 continue
-            data = encoded.get(peer.fmt)
+            audience = audience_of(peer.role)
+            data = encoded.get((audience, peer.fmt))
             if data is None:
-                data = encoded[peer.fmt] = encode_frame(frame, peer.fmt)
+                data = encoded[audience, peer.fmt] = encode_frame(view(frame, audience), peer.fmt)
                 self.metrics.encodes.inc()
             # Never lower: a socket that resumed may have read history further than this node's
             # batches have got (Redis is ahead of pub/sub), and a state-only batch at an older offset
@@ -400,7 +402,8 @@ class RoomHub:
             return
         peer.floor = max(peer.floor, batch.offset)
         kind = FrameKind.EVENTS if events else FrameKind.STATE
-        peer.send_frame(encode_frame(batch.frame(self.clock.now_ms(), events), peer.fmt), kind)
+        frame = view(batch.frame(self.clock.now_ms(), events), audience_of(peer.role))
+        peer.send_frame(encode_frame(frame, peer.fmt), kind)
 
     # --- presence ----------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from livecart.audience import audience_of, view
 from livecart.auth import REVOCABLE_ROLES, Action, Claims, authorize, check_room_name, verify
 from livecart.errors import BadRequest, StoreUnavailable, TooLarge
 from livecart.protocol import Format, decode, encode_json
@@ -130,11 +131,12 @@ async def post_events(request: web.Request) -> web.Response:
 
 async def get_state(request: web.Request) -> web.Response:
     node = request.app[NODE]
-    room, _claims = room_claims(request, Action.WATCH)
+    room, claims = room_claims(request, Action.WATCH)
     snap = await node.store.snapshot(room)
     online = await node.store.online(room, node.clock.now_ms())
     overlays = await node.store.online(room, node.clock.now_ms(), role="overlay")
-    return json_response(snapshot_frame(snap, online, node.clock.now_ms(), overlays))
+    return json_response(view(snapshot_frame(snap, online, node.clock.now_ms(), overlays),
+                              audience_of(claims.role)))
 
 
 def create_app(node: Node) -> web.Application:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from livecart.audience import audience_of, deal_view
 from livecart.auth import Action, Claims
 from livecart.deals import (
     DealState,
@@ -238,10 +239,11 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
 
     async def listing(request: web.Request) -> web.Response:
         node = node_of(request)
-        room, _ = room_claims(request, Action.WATCH)
+        room, claims = room_claims(request, Action.WATCH)
         now = node.clock.now_ms()
-        return json_response({"deals": [deal_to_wire(f, now) for f in await node.deal_store.newest(room)],
-                              "now": now})
+        audience = audience_of(claims.role)
+        return json_response({"deals": [deal_view(deal_to_wire(f, now), audience)
+                                        for f in await node.deal_store.newest(room)], "now": now})
 
     async def claim(request: web.Request) -> web.Response:
         node = node_of(request)
