@@ -71,8 +71,12 @@ class Settings:
     dedup_window_s: int = 24 * 3600
     # Ingest and limits
     ingest_max_body: int = 1024 * 1024
-    ingest_rate: float = 200.0  # requests per second per token (token bucket)
-    ingest_burst: int = 400
+    # One request's events go to Redis as one atomic append: its size bounds how long every other room on
+    # that Redis waits behind it (a 1 MiB body was ~20,000 events in one call).
+    ingest_max_events: int = 500
+    # Events (not requests) per second per token identity and node: a request of 500 events costs 500.
+    ingest_rate: float = 5000.0
+    ingest_burst: int = 10_000  # at least ingest_max_events, or a full request could never pass
     comment_rate: float = 1.0  # viewer comments per second per user
     comment_burst: int = 5
     claim_rate: float = 5.0  # claims per second per user and node (a person taps; a script floods)
@@ -125,6 +129,9 @@ class Settings:
                 Networks.parse(getattr(settings, name))
             except ValueError as exc:
                 raise ValueError(f"setting {name}: {exc}") from None
+        if settings.ingest_max_events < 1 or settings.ingest_burst < settings.ingest_max_events:
+            raise ValueError("setting ingest_burst must be at least ingest_max_events (>= 1): a request of "
+                             "ingest_max_events events must be able to pass the rate limit")
         if not settings.node_id:
             settings = replace(settings, node_id=uuid.uuid4().hex[:12])
         if not settings.secret:

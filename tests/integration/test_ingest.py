@@ -72,7 +72,7 @@ async def test_ingest_needs_an_ingest_token_for_the_room(node, room):
 
 
 async def test_ingest_rate_limit_answers_429_with_retry_after(make_node, room):
-    limited = await make_node(ingest_rate=1, ingest_burst=2)
+    limited = await make_node(ingest_rate=1, ingest_burst=2, ingest_max_events=2)
     statuses = [(await post_events(limited.port, room, [comment(f"r{i}")])) for i in range(4)]
     assert [s[0] for s in statuses] == [200, 200, 429, 429]
     assert int(statuses[2][2]["Retry-After"]) >= 1
@@ -104,7 +104,7 @@ async def test_ingest_websocket_acknowledges_each_batch_in_order(node, room):
 
 
 async def test_ingest_websocket_rate_limits_name_the_batch_and_do_not_disconnect(make_node, room):
-    node = await make_node(ingest_rate=0.01, ingest_burst=1)
+    node = await make_node(ingest_rate=0.01, ingest_burst=1, ingest_max_events=1)
     url = f"ws://127.0.0.1:{node.port}/ws/ingest/{room}?token={token('ingest', room)}"
     async with websockets.connect(url) as ws:
         for i in range(25):  # more than the 20 strikes that close a misbehaving socket
@@ -126,3 +126,26 @@ async def test_ingest_websocket_refuses_other_roles_before_upgrade(node, room):
         assert exc.response.status_code == 403
     else:
         raise AssertionError("upgrade should be refused")
+
+
+async def test_more_events_than_the_cap_is_413_and_changes_nothing(make_node, room):
+    node = await make_node(ingest_max_events=3)
+    status, body, _ = await post_events(node.port, room, [comment(f"c{i}") for i in range(4)])
+    assert (status, body["error"]) == (413, "too_many_events") and "3" in body["detail"]
+    assert (await node.store.snapshot(room)).offset == 0
+    assert (await post_events(node.port, room, [comment(f"c{i}") for i in range(3)]))[0] == 200
+    url = f"ws://127.0.0.1:{node.port}/ws/ingest/{room}?token={token('ingest', room)}"
+    async with websockets.connect(url) as ws:
+        await ws.send(orjson.dumps({"type": "events", "req": "big",
+                                    "events": [comment(f"w{i}") for i in range(4)]}).decode())
+        reply = orjson.loads(await ws.recv())
+        assert (reply["req"], reply["error"]) == ("big", "too_many_events")
+    assert (await node.store.snapshot(room)).offset == 3
+
+
+async def test_the_ingest_rate_counts_events_not_requests(make_node, room):
+    node = await make_node(ingest_rate=0.01, ingest_burst=10, ingest_max_events=10)
+    assert (await post_events(node.port, room, [comment(f"a{i}") for i in range(8)]))[0] == 200
+    status, body, headers = await post_events(node.port, room, [comment(f"b{i}") for i in range(3)])
+    assert (status, body["error"]) == (429, "rate_limited") and int(headers["Retry-After"]) >= 1
+    assert (await post_events(node.port, room, [comment("c0"), comment("c1")]))[0] == 200

@@ -18,7 +18,7 @@ from livecart.room import snapshot_frame
 from livecart.web.console import add_console_routes
 from livecart.web.cues import add_cue_routes
 from livecart.web.deals import add_deal_routes
-from livecart.web.ingest import ingest_batch, limit_key, rate_limit_ingest
+from livecart.web.ingest import admit_events, ingest_batch, limit_key
 from livecart.web.pages import add_page_routes
 
 if TYPE_CHECKING:
@@ -119,12 +119,12 @@ async def metrics(request: web.Request) -> web.Response:
 async def post_events(request: web.Request) -> web.Response:
     node = request.app[NODE]
     room, claims = room_claims(request, Action.INGEST)
-    rate_limit_ingest(node, limit_key(claims))
     if request.content_length is not None and request.content_length > node.settings.ingest_max_body:
         raise TooLarge(f"body over {node.settings.ingest_max_body} bytes")
     body = await request.read()
     fmt = Format.MSGPACK if request.content_type == "application/msgpack" else Format.JSON
     items = decode(body, fmt)
+    admit_events(node, limit_key(claims), items)
     result = await ingest_batch(node, room, items)
     return json_response(result.to_wire())
 
