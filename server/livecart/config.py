@@ -64,6 +64,9 @@ class Settings:
     outbound_high_water: int = 64 * 1024  # above this, counter-only frames wait and coalesce
     max_inbound_bytes: int = 64 * 1024
     heartbeat_s: float = 20.0
+    # How often a node rereads the revocations of its rooms and closes the sockets they name (the
+    # published message closes them at once; this bounds the delay when a node missed it).
+    revocation_check_s: float = 2.0
     presence_s: float = 2.0
     # Room log
     history_max: int = 20_000

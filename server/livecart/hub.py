@@ -21,7 +21,7 @@ from typing import Any
 from redis.asyncio import RedisCluster
 
 from livecart.audience import Audience, audience_of, view
-from livecart.auth import STAFF_ROLES
+from livecart.auth import STAFF_ROLES, is_revoked
 from livecart.batch import BUSY_EVENTS, Batch, tick_for
 from livecart.clock import Clock
 from livecart.errors import CloseCode, StoreUnavailable
@@ -46,7 +46,7 @@ DEAL_REFRESH_S = 1.0  # re-read open deals (pub/sub is at-most-once) and release
 class RoomHub:
     def __init__(self, store: RedisStore, deal_store: DealStore, subscriber_client: Any, *, clock: Clock,
                  node_id: str, tick_ms: int, max_tick_ms: int, presence_s: float, metrics: Metrics,
-                 state_tick_ms: int = 0) -> None:
+                 state_tick_ms: int = 0, revocation_check_s: float = 2.0) -> None:
         self.store = store
         self.deal_store = deal_store
         self.clock = clock
@@ -55,6 +55,7 @@ class RoomHub:
         self.max_tick = max(tick_ms, max_tick_ms) / 1000
         self.state_tick = state_tick_ms / 1000
         self.presence_s = presence_s
+        self.revocation_check_s = revocation_check_s
         self.metrics = metrics
         self.rooms: dict[str, Room] = {}
         # Told of every revocation (web/revocation.py keeps the cut-offs the node checks tokens with).
@@ -75,6 +76,7 @@ class RoomHub:
             group.create_task(self.subscriber.run(), name="subscriber")
             group.create_task(self._presence_loop(), name="presence")
             group.create_task(self._deal_loop(), name="deals")
+            group.create_task(self._revocation_loop(), name="revocations")
 
     # --- joining and leaving ---------------------------------------------------------------------
 
@@ -243,12 +245,30 @@ class RoomHub:
         self._schedule_flush(room)
 
     def _on_revoked(self, room: Room, revoked: dict[str, Any]) -> None:
-        role, before = revoked["role"], float(revoked["before"])
+        field, before = str(revoked["field"]), float(revoked["before"])
         if self.on_revoked is not None:
-            self.on_revoked(room.name, role, before)
+            self.on_revoked(room.name, field, before)
+        self._close_revoked(room, {field: before})
+
+    def _close_revoked(self, room: Room, cutoffs: dict[str, float]) -> None:
         for peer in list(room.peers):
-            if peer.role == role and peer.issued_at < before:
+            if is_revoked(cutoffs, peer.role, peer.user, peer.token_id, peer.issued_at):
                 peer.close(CloseCode.UNAUTHORIZED, "token revoked")
+
+    async def _revocation_loop(self) -> None:
+        """Every revocation_check_s, reread the revocations of every room with sockets here and close
+        the sockets they name. The published message closes them at once; this is for the message a
+        node missed (pub/sub is at-most-once), which would otherwise leave a revoked socket open until
+        its token expired."""
+        while True:
+            await asyncio.sleep(self.revocation_check_s)
+            for room in list(self.rooms.values()):
+                try:
+                    cutoffs = await self.store.revocations(room.name)
+                except StoreUnavailable:
+                    break
+                if cutoffs:
+                    self._close_revoked(room, cutoffs)
 
     def _to_staff(self, room: Room, message: dict[str, Any]) -> None:
         """Cues and live stats go to host and assistant sockets only, never into the shared batch (which

@@ -147,15 +147,15 @@ class RedisStore:
                         stage={name: load_json(v) if v else None
                                for name, v in zip(STAGE, stage, strict=True)})
 
-    async def revoke(self, room: str, role: str, before_s: float) -> None:
-        """Refuse `role` tokens of `room` issued before `before_s`, and tell every node (which closes
-        the sockets that use one)."""
+    async def revoke(self, room: str, field: str, before_s: float) -> None:
+        """Refuse the tokens of `room` that `field` (auth.revocation_field: a role, a user, a jti) names,
+        issued before `before_s`, and tell every node (which closes the sockets that use one)."""
         keys = RoomKeys(room)
         try:
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.hset(keys.revoked, role, repr(before_s))
+                pipe.hset(keys.revoked, field, repr(before_s))
                 pipe.execute_command(self._publish, keys.channel,
-                                     encode_json({"revoked": {"role": role, "before": before_s}}))
+                                     encode_json({"revoked": {"field": field, "before": before_s}}))
                 await pipe.execute()
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc

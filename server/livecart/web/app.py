@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from livecart.audience import audience_of, view
-from livecart.auth import REVOCABLE_ROLES, Action, Claims, authorize, check_room_name, verify
+from livecart.auth import Action, Claims, authorize, check_room_name, verify
 from livecart.errors import BadRequest, StoreUnavailable, TooLarge
 from livecart.protocol import Format, decode, encode_json
 from livecart.room import snapshot_frame
@@ -66,8 +66,8 @@ VERIFIED = web.RequestKey("livecart.claims", Claims)  # the claims revocation_mi
 
 @web.middleware
 async def revocation_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Room routes refuse revoked overlay/host tokens (web/revocation.py); every other token, and every
-    error in one, is left to the route's own check."""
+    """Room routes refuse revoked tokens (web/revocation.py: by role, user or jti); every error in a
+    token is left to the route's own check."""
     room, token = request.match_info.get("room"), bearer(request)
     if room and token:
         try:
@@ -76,8 +76,7 @@ async def revocation_middleware(request: web.Request, handler: Handler) -> web.S
         except BadRequest:
             claims = None
         if claims is not None:
-            if claims.role in REVOCABLE_ROLES:
-                await request.app[NODE].revocations.check(room, claims)
+            await request.app[NODE].revocations.check(room, claims)
             request[VERIFIED] = claims  # room_claims need not check the signature again
     return await handler(request)
 

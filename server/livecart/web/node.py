@@ -102,7 +102,7 @@ class Node:
         self.hub = RoomHub(self.store, self.deal_store, self.subscriber_client, clock=self.clock,
                            node_id=s.node_id, tick_ms=s.tick_ms, max_tick_ms=s.max_tick_ms,
                            presence_s=s.presence_s, state_tick_ms=s.state_tick_ms,
-                           metrics=self.metrics)
+                           revocation_check_s=s.revocation_check_s, metrics=self.metrics)
         self.revocations = Revocations(self.store)
         self.hub.on_revoked = self.revocations.note
         # Measure the shared clock before serving anything: the deal loop only does so after its first

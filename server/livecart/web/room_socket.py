@@ -51,7 +51,7 @@ class RoomEndpoint:
             raise Forbidden(f"origin {origin[:100]!r} may not open a {claims.role} socket")
         ws.room, ws.role, ws.user, ws.fmt = room, claims.role, claims.user, fmt
         ws.stats = query.get("stats") == "1"  # opt-in: a page that shows no live numbers gets none
-        ws.expires_at, ws.issued_at = claims.expires_at, claims.issued_at
+        ws.expires_at, ws.issued_at, ws.token_id = claims.expires_at, claims.issued_at, claims.token_id
         ws.session = (since, epoch) if since is not None and epoch else (None, None)
 
     def _same_site(self, origin: str, host: str | None) -> bool:
@@ -65,7 +65,7 @@ class RoomEndpoint:
     async def _join(self, ws: WebSocket, since: int | None, epoch: str | None) -> None:
         try:
             await self.node.revocations.check(ws.room, Claims(ws.role, ws.room, ws.user, ws.expires_at,
-                                                              ws.issued_at))
+                                                              ws.issued_at, ws.token_id))
             await self.node.hub.join(ws, ws.room, since, epoch)
         except Unauthorized as exc:
             ws.close(CloseCode.UNAUTHORIZED, exc.detail)
