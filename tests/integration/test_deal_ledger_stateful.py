@@ -23,7 +23,7 @@ from hypothesis.stateful import (
 from livecart.deals import check_claim, parse_spec
 from livecart.errors import Conflict
 from livecart.store.deal_store import ClaimAnswer, DealStore
-from livecart.store.keys import RoomKeys
+from livecart.store.keys import RoomKeys, claim_answer_field
 
 USERS = st.sampled_from(["ann", "bo", "cy", "di"])
 
@@ -68,7 +68,8 @@ class DealLedger(RuleBasedStateMachine):
         held = {user: int(self.run(self.client.hget(keys.deal(self.deal) + ":users", user)) or 0)
                 for user, _, _ in batch}
         answered = {(user, key) for user, _, key in batch
-                    if self.run(self.client.hexists(keys.deal(self.deal) + ":keys", f"{user}\n{key}"))}
+                    if self.run(self.client.hexists(keys.deal(self.deal) + ":keys",
+                                                      claim_answer_field(user, key)))}
         seconds, micros = self.run(self.client.time())
         now = seconds * 1000 + micros // 1000
 

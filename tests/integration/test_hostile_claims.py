@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 
 from livecart.deals import new_deal_id, parse_spec
 from livecart.errors import NotFound
+from livecart.protocol import load_json
 from livecart.store.deal_store import DealStore
 from tests.strategies import claim_keys, claim_qtys, claim_users, hostile_deal_ids
 from tests.support import api, token
@@ -130,3 +131,22 @@ async def test_a_claim_on_another_key_of_a_deal_is_no_such_deal_over_http(node, 
     for bad in (f"{deal}:external", "x" * 12, deal.upper(), deal + "0"):
         status, body = await api(node.port, "POST", f"/api/rooms/{room}/deals/{bad}/stop", assistant)
         assert (status, body["error"]) == (404, "no_such_deal"), bad
+
+
+async def test_user_ids_and_keys_with_separators_never_share_an_answer(redis_server, room):
+    client = aioredis.Redis.from_url(redis_server.url)
+    store = DealStore(client)
+    deal_id = new_deal_id()
+    await _open_room(store, client, room, deal_id, stock=5)
+    # Joined with "\n" (the old field), both pairs were "a\nb\nc": the second got the first's answer.
+    first = await store.claim(room, deal_id, "a\nb", 1, "c", "cx1", 600_000)
+    second = await store.claim(room, deal_id, "a", 1, "b\nc", "cx2", 600_000)
+    assert (first.status, second.status) == ("ok", "ok")
+    assert first.parsed()["claim"]["id"] != second.parsed()["claim"]["id"]
+    # The node's shortcut (refuse_once) names a pair's answer exactly as claim.lua does, in any script.
+    for user, key in (("a\nb", "c"), ("a", "b\nc"), ("名字", "键")):
+        if user == "名字":
+            assert (await store.claim(room, deal_id, user, 1, key, "cx3", 600_000)).status == "ok"
+        answer, fresh = await store.refuse_once(room, deal_id, user, key, b'{"ok":false,"reason":"sold_out"}')
+        assert not fresh and load_json(answer)["ok"] is True, (user, key)
+    await client.aclose()

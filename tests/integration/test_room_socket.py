@@ -269,3 +269,16 @@ async def test_upgrades_over_the_connect_rate_get_503_busy_with_a_retry_after_th
     async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{node.port}/metrics") as resp:
         assert "livecart_connects_refused_total 4.0" in await resp.text()
     await first.close()
+
+
+async def test_comments_of_users_whose_ids_contain_separators_are_never_taken_for_each_other(node, room):
+    # "v:{user}:{req}" made both of these "v:a:b:c": the second comment was dropped as a duplicate.
+    offsets = []
+    for user, req in (("a:b", "c"), ("a", "b:c")):
+        client = await RoomClient.connect(ws_url(node.port, room, tok=token("viewer", room, user)))
+        await client.recv()
+        await client.send({"type": "comment", "text": f"from {user}", "req": req})
+        result = await client.until(lambda f: f["type"] == "comment_result")
+        offsets.append(result["offset"])
+        await client.close()
+    assert offsets == [1, 2]

@@ -20,7 +20,7 @@ from livecart.deals import DealSpec
 from livecart.errors import Conflict, NotFound, StoreUnavailable
 from livecart.protocol import encode_json, load_json
 from livecart.store.batcher import ScriptBatcher
-from livecart.store.keys import RoomKeys
+from livecart.store.keys import RoomKeys, claim_answer_field
 from livecart.store.redis_store import UNAVAILABLE, Client, decode_str, fields_from_flat
 
 __all__ = ["ClaimAnswer", "DealStore"]
@@ -121,7 +121,7 @@ class DealStore:
         """Keep `reply` as the answer of (user, key) unless the key has one: (the key's answer, whether
         it is `reply`, stored now). One round trip, like the read it replaces."""
         answers = RoomKeys(room).deal(deal_id) + ":keys"
-        idem = f"{user}\n{key}"
+        idem = claim_answer_field(user, key)
         try:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.hsetnx(answers, idem, reply)
@@ -133,7 +133,7 @@ class DealStore:
 
     async def add_refusals(self, room: str, deal_id: str, reason: str, idems: list[str]) -> None:
         """Record refusals a node answered from memory: counted in the deal's statistics, and kept as
-        the answer of each "user\nkey" unless the key already had one."""
+        the answer of each field (keys.claim_answer_field) unless it already had one."""
         key = RoomKeys(room).deal(deal_id)
         reply = encode_json({"ok": False, "reason": reason})
         try:

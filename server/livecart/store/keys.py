@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ROOMS", "RoomKeys", "room_from_channel"]
+__all__ = ["ROOMS", "RoomKeys", "claim_answer_field", "room_from_channel"]
 
 PREFIX = "lc:"
 ROOMS = PREFIX + "rooms"  # sorted set, no hash tag: rooms by their last activity (ms), for the director
@@ -116,3 +116,10 @@ def room_from_channel(channel: str) -> str | None:
     if channel.startswith(PREFIX + "{") and channel.endswith("}:ch"):
         return channel[len(PREFIX) + 1 : -len("}:ch")]
     return None
+
+
+def claim_answer_field(user: str, key: str) -> str:
+    """The field of a deal's `:keys` hash holding the first answer to (user, key). Length-prefixed, so
+    no user id or key can make another pair's field ("a\nb" + "c" and "a" + "b\nc" once met). The
+    length is in UTF-8 bytes, as claim.lua builds the same field with Lua's `#`."""
+    return f"{len(user.encode())}:{user}{key}"

@@ -28,6 +28,7 @@ from livecart.errors import BadRequest, NotFound, RateLimited, StoreUnavailable
 from livecart.protocol import Format, decode, encode_json, load_json
 from livecart.ratelimit import RateLimiter
 from livecart.store.deal_store import ClaimAnswer
+from livecart.store.keys import claim_answer_field
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
@@ -51,7 +52,8 @@ class ClaimDesk:
         self.hold_ms = int(hold_s * 1000)
         self._answers: OrderedDict[tuple[str, str, str, str], bytes] = OrderedDict()
         self._limiter = RateLimiter(node.settings.claim_rate, node.settings.claim_burst)
-        # (room, deal) -> "user\nkey" of refusals answered from memory, not yet written to Redis
+        # (room, deal) -> answer fields (keys.claim_answer_field) of refusals answered from memory, not
+        # yet written to Redis
         self.local_rejections: dict[tuple[str, str], list[str]] = {}
         self._keywords: dict[str, tuple[float, list[tuple[str, str]]]] = {}
         # Claim ids: random per process, then a counter (uuid4 per claim was a visible cost in a rush).
@@ -128,7 +130,7 @@ class ClaimDesk:
         room, deal_id, user, key = ident
         answer, fresh = await self.node.deal_store.refuse_once(room, deal_id, user, key, SOLD_OUT_REPLY)
         if fresh:
-            self.local_rejections.setdefault((room, deal_id), []).append(f"{user}\n{key}")
+            self.local_rejections.setdefault((room, deal_id), []).append(claim_answer_field(user, key))
         self._remember(ident, answer)
         return answer
 

@@ -134,7 +134,10 @@ class RoomEndpoint:
         if req is not None and (not isinstance(req, str) or len(req) > 100):
             raise BadRequest("bad_field", "req must be a string of at most 100 characters")
         now = self.node.clock.now_ms()
-        event_id = f"v:{ws.user}:{req}" if req else f"v:{ws.user}:{now}:{id(message)}"
+        # Length-prefixed: a user "a:b" with req "c" and a user "a" with req "b:c" must not share an id
+        # (the second comment would be dropped as a duplicate).
+        who = f"v:{len(ws.user or '')}:{ws.user}:"
+        event_id = f"{who}r:{req}" if req else f"{who}t:{now}:{id(message)}"
         event = validate_event({"id": event_id, "type": "comment", "text": text,
                                 "user": {"id": ws.user, "name": ws.user}}, now)  # no self-chosen names
         self._spawn(self._append_comment(ws, event, req))

@@ -46,7 +46,9 @@ for i = 5, #ARGV, 5 do
   if not d then
     out[#out + 1] = 'err'; out[#out + 1] = 'no_such_deal'
   else
-    local idem = user .. '\n' .. key
+    -- Length-prefixed (keys.claim_answer_field builds the same): no user id or key collides with
+    -- another pair's field, whatever characters either holds.
+    local idem = #user .. ':' .. user .. key
     local prior = d.answers[idem] or redis.call('HGET', d.key .. ':keys', idem)
     if prior then
       out[#out + 1] = 'again'; out[#out + 1] = prior
