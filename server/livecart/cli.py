@@ -20,7 +20,7 @@ import aiohttp
 
 from livecart import auth, recording
 from livecart.auth import check_room_name
-from livecart.config import DEFAULT_PORT, Settings
+from livecart.config import DEFAULT_PORT, Settings, mask_password
 from livecart.cues import load_rules
 from livecart.errors import BadRequest
 from livecart.logs import configure_logging
@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--outbound-max-bytes", dest="outbound_max_bytes", type=int)
     serve.add_argument("--trusted-proxies", dest="trusted_proxies",
                        help="IPs/CIDRs of the balancers whose X-Forwarded-For names the client")
+    serve.add_argument("--print-urls", dest="print_urls", action="store_true",
+                       help="print the page URLs with their tokens even when stdout is not a terminal")
     token = sub.add_parser("token", help="print a signed token")
     token.add_argument("--room", required=True)
     token.add_argument("--role", required=True, choices=auth.ROLES)
@@ -68,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items()
-                 if k not in ("command", "room", "role", "user", "ttl", "out", "url", "file", "speed")}
+                 if k not in ("command", "room", "role", "user", "ttl", "out", "url", "file", "speed",
+                              "print_urls")}
     try:
         settings = Settings.from_env(os.environ, overrides)
     except ValueError as exc:
@@ -93,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:  # a bad rules file stops the node before it starts
         print(f"livecart serve: {exc}", file=sys.stderr)
         return 2
-    return serve(settings)
+    return serve(settings, print_urls=args.print_urls or sys.stdout.isatty())
 
 
 def _remote(args: argparse.Namespace, settings: Settings) -> int:
@@ -119,7 +122,7 @@ def _remote(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, print_urls: bool = False) -> int:
     configure_logging()
     # A rush keeps tens of thousands of short-lived futures and frames alive at once; with the default
     # thresholds the cyclic collector ran every 700 allocations and walked them all (a tenth of a
@@ -130,7 +133,7 @@ def serve(settings: Settings) -> int:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    asyncio.run(_serve(settings))
+    asyncio.run(_serve(settings, print_urls))
     return 0
 
 
@@ -143,7 +146,7 @@ def _raise_fd_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, print_urls: bool) -> None:
     from livecart.web.node import Node
 
     stop = asyncio.Event()
@@ -152,7 +155,7 @@ async def _serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     node = Node(settings)
     await node.start()
-    _print_urls(settings, node.port)
+    _print_urls(settings, node.port, print_urls)
     await stop.wait()
     logging.getLogger("livecart").info("shutting down")
     try:
@@ -161,15 +164,22 @@ async def _serve(settings: Settings) -> None:
         logging.getLogger("livecart").error("shutdown took longer than %.0f s", settings.shutdown_timeout_s)
 
 
-def _print_urls(settings: Settings, port: int) -> None:
+def _print_urls(settings: Settings, port: int, with_tokens: bool) -> None:
+    """The line saying the node serves (always: scripts wait for it), then the demo pages' URLs with
+    their 12 h tokens, an assistant's among them, only for a person at a terminal or `--print-urls`:
+    a non-interactive stdout usually ends up in a log file, and a token in a log is a leaked token."""
     base = f"http://{settings.host}:{port}"
 
     def url(page: str, role: str, user: str | None = None) -> str:
         token = auth.issue(settings.secret, role=role, room=DEMO_ROOM, user=user)
         return f"{base}/{page}?room={DEMO_ROOM}&token={token}"
 
-    redis = f"redis: {settings.redis_url}" if settings.redis_url else "embedded redis"
+    redis = f"redis: {mask_password(settings.redis_url)}" if settings.redis_url else "embedded redis"
     print(f"livecart serving on {base} (data: {Path(settings.data_dir).resolve()}, {redis})")
+    if not with_tokens:
+        print("  page URLs carry tokens: not printed, as stdout is not a terminal (use --print-urls, or "
+              "mint tokens with `livecart token`)", flush=True)
+        return
     print(f"  console: {url('console', 'assistant')}")
     print(f"  overlay: {url('overlay', 'overlay')}")
     print(f"  viewer:  {url('viewer', 'viewer', user='guest')}")  # a demo viewer who may claim and comment

@@ -16,7 +16,7 @@ from typing import Any
 
 from livecart.client_ip import Networks
 
-__all__ = ["Secret", "Settings", "cluster_address", "load_or_create_secret"]
+__all__ = ["Secret", "Settings", "cluster_address", "load_or_create_secret", "mask_password"]
 
 DEFAULT_PORT = 8080
 DEFAULT_DATA_DIR = "./livecart-data"
@@ -33,6 +33,27 @@ def cluster_address(redis_url: str) -> tuple[str, int] | None:
     if not parts.hostname:
         raise ValueError(f"a cluster URL needs a host: {redis_url!r}")
     return parts.hostname, parts.port or 6379
+
+
+def mask_password(url: str) -> str:
+    """`url` fit for a log or a terminal: a password in it (redis://user:pw@host, or redis-py's
+    `?password=`) becomes `***`."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        query = parse_qsl(parts.query, keep_blank_values=True)
+    except ValueError:
+        return "<unparseable url>"
+    masked = url
+    if password:
+        netloc = f"{parts.username or ''}:***@{parts.netloc.rpartition('@')[2]}"
+        masked = masked.replace(parts.netloc, netloc, 1)
+    if any(name == "password" for name, _ in query):
+        masked = masked.partition("?")[0] + "?" + urlencode(
+            [(n, "***" if n == "password" else v) for n, v in query], safe="*")
+    return masked
 
 
 class Secret(str):
