@@ -22,6 +22,7 @@ from typing import Any
 from livecart.errors import BadRequest
 
 __all__ = [
+    "DEAL_ID_HEX",
     "DealState",
     "DealSpec",
     "RejectReason",

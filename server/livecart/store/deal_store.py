@@ -88,13 +88,15 @@ class DealStore:
             raise StoreUnavailable(str(exc)) from exc
         return fields_from_flat(flat)
 
-    async def control(self, room: str, deal_id: str, op: str, by: str, value: Any = "") -> dict[str, str]:
-        """start | stop | restock (value = units to add) | keyword (value = the word, "" to disarm)."""
+    async def control(self, room: str, deal_id: str, op: str, by: str, value: Any = "",
+                      op_id: str | None = None) -> dict[str, str]:
+        """start | stop | restock (value = units to add) | keyword (value = the word, "" to disarm).
+        `op_id` names the operation (an Idempotency-Key's digest): applied once, whoever retries it."""
         keys = RoomKeys(room)
         try:
             reply = await self._control(keys=[keys.deal(deal_id)],
                                         args=[keys.prefix, keys.channel, self._publish, by or "-", op, value,
-                                              uuid.uuid4().hex])
+                                              op_id or uuid.uuid4().hex])
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
         if decode_str(reply[0]) == "err":

@@ -107,6 +107,9 @@ class RoomKeys:
     def stats_cursor(self) -> str:  # hash: at ("epoch:offset" folded so far), claims, rejections
         return self._base + "stats-cursor"
 
+    def idempotency(self, digest: str) -> str:  # string (24 h): an Idempotency-Key's first answer
+        return f"{self._base}idem:{digest}"
+
     @property
     def funnel(self) -> str:  # hash: "<deal>:launch_viewers" and "<deal>:sold_out_at", set once
         return self._base + "funnel"

@@ -168,6 +168,34 @@ class RedisStore:
             raise StoreUnavailable(str(exc)) from exc
         return {decode_str(k): float(v) for k, v in flat.items()}
 
+    async def idempotency_begin(self, room: str, digest: str, fingerprint: str,
+                                pending_ms: int) -> dict[str, Any] | None:
+        """Claim an Idempotency-Key for a request: None when it is new (marked pending for `pending_ms`),
+        else what is stored for it: `{"f": fingerprint, "pending": true}` or `{"f", "s": status,
+        "b": body}`. One round trip for a new key."""
+        key = RoomKeys(room).idempotency(digest)
+        try:
+            if await self.client.set(key, encode_json({"f": fingerprint, "pending": True}), nx=True,
+                                     px=pending_ms):
+                return None
+            stored = await self.client.get(key)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return load_json(stored) if stored else {"f": fingerprint, "pending": True}
+
+    async def idempotency_finish(self, room: str, digest: str, answer: dict[str, Any] | None,
+                                 keep_s: int) -> None:
+        """Keep `answer` as the key's answer for `keep_s`, or (None) forget the key: the request did
+        not happen (a 5xx, a rate limit), and the same key may try again."""
+        key = RoomKeys(room).idempotency(digest)
+        try:
+            if answer is None:
+                await self.client.delete(key)
+            else:
+                await self.client.set(key, encode_json(answer), ex=keep_s)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
     async def pin(self, room: str, card: dict[str, Any] | None) -> None:
         """Pin a product card on the room (None unpins) and tell every node."""
         await self.show(room, "pinned", card)

@@ -18,6 +18,7 @@ from livecart.room import snapshot_frame
 from livecart.web.console import add_console_routes
 from livecart.web.cues import add_cue_routes
 from livecart.web.deals import add_deal_routes
+from livecart.web.idempotency import make_middleware
 from livecart.web.ingest import admit_events, ingest_batch, limit_key
 from livecart.web.pages import add_page_routes
 
@@ -50,8 +51,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         headers = {"Retry-After": str(max(1, round(retry)))} if retry is not None else None
         return error_response(exc.status, exc.code, exc.detail, headers)
     except StoreUnavailable:
-        return error_response(503, "unavailable", "storage unreachable; retry the same request "
-                              "(ingest, claims and deal steps are idempotent)",
+        return error_response(503, "unavailable", "storage unreachable; retry the same request (ingest "
+                              "and claims are idempotent; other writes with the same Idempotency-Key)",
                               {"Retry-After": str(StoreUnavailable.retry_after)})
     except web.HTTPRequestEntityTooLarge as exc:
         return error_response(413, "too_large", exc.text or "body too large")
@@ -139,7 +140,8 @@ async def get_state(request: web.Request) -> web.Response:
 
 
 def create_app(node: Node) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware, revocation_middleware],
+    app = web.Application(middlewares=[errors_middleware, revocation_middleware,
+                                       make_middleware(NODE, VERIFIED)],
                           client_max_size=node.settings.ingest_max_body)
     app[NODE] = node
     app.router.add_get("/healthz", healthz)

@@ -16,6 +16,7 @@ from aiohttp import web
 from livecart.audience import audience_of, deal_view
 from livecart.auth import Action, Claims
 from livecart.deals import (
+    DEAL_ID_HEX,
     DealState,
     RejectReason,
     deal_state,
@@ -29,6 +30,7 @@ from livecart.protocol import Format, decode, encode_json, load_json
 from livecart.ratelimit import RateLimiter
 from livecart.store.deal_store import ClaimAnswer
 from livecart.store.keys import claim_answer_field
+from livecart.web.idempotency import IDEMPOTENCY_DIGEST
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
@@ -214,7 +216,11 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
         spec = parse_spec(body, now, price_floor=node.settings.price_floor)
         start_now = not isinstance(body, dict) or (body.get("start_at") is None
                                                    and body.get("countdown_s") is None)
-        fields = await node.deal_store.create(room, new_deal_id(), spec, by_whom(claims), start_now)
+        # With an Idempotency-Key the deal id comes from it: a retry after a lost answer finds the deal
+        # (deal_create.lua returns it unchanged) even when the first answer was never stored.
+        digest = request.get(IDEMPOTENCY_DIGEST)
+        fields = await node.deal_store.create(room, digest[:DEAL_ID_HEX] if digest else new_deal_id(), spec,
+                                              by_whom(claims), start_now)
         return json_response({"deal": deal_to_wire(fields, node.clock.now_ms())}, 201)
 
     async def control(request: web.Request) -> web.Response:
@@ -236,7 +242,8 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
             value = word or ""
         elif op not in ("start", "stop"):
             raise web.HTTPNotFound()
-        fields = await node.deal_store.control(room, deal_id(request), op, by_whom(claims), value)
+        fields = await node.deal_store.control(room, deal_id(request), op, by_whom(claims), value,
+                                               op_id=request.get(IDEMPOTENCY_DIGEST))
         return json_response({"deal": deal_to_wire(fields, node.clock.now_ms())})
 
     async def listing(request: web.Request) -> web.Response:
