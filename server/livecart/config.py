@@ -77,6 +77,9 @@ class Settings:
     previous_secrets: Secret = field(default=Secret(""), repr=False)
     node_id: str = ""
     redis_server: str = "redis-server"  # binary used for the embedded default
+    # The embedded redis-server's maxmemory (policy noeviction: never silently lose a claim). A shared
+    # Redis (--redis-url) is configured by its operator (docs/operations.md "Memory").
+    redis_maxmemory: str = "1gb"
     # Fan-out
     tick_ms: int = 50  # a room flushes at most once per tick (immediately when it was quiet)
     max_tick_ms: int = 150  # the tick grows with room size (batch.tick_for) up to this

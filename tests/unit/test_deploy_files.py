@@ -65,3 +65,15 @@ def test_the_balancer_logs_paths_without_query_strings_or_referers():
         for leak in ("$request ", '$request"', "$request_uri", "$args", "$query_string", "$arg_",
                      "$http_referer"):
             assert leak not in fmt, leak
+
+
+def test_the_alert_rules_use_exported_metrics_and_prometheus_loads_them():
+    metrics = Metrics()
+    exported = {sample.name for family in text_string_to_metric_families(metrics.render().decode())
+                for sample in family.samples}
+    rules = (DEPLOY / "prometheus-alerts.yml").read_text()
+    used = set(re.findall(r"livecart_[a-z_]+", rules.split("groups:", 1)[1]))
+    assert {"livecart_redis_used_memory_bytes", "livecart_redis_maxmemory_bytes"} <= used <= exported
+    mounted = re.search(r"\./deploy/prometheus-alerts\.yml:(\S+):ro",
+                        (DEPLOY.parent / "docker-compose.yml").read_text())
+    assert mounted and mounted.group(1) in (DEPLOY / "prometheus.yml").read_text()

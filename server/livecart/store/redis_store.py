@@ -168,6 +168,14 @@ class RedisStore:
             raise StoreUnavailable(str(exc)) from exc
         return {decode_str(k): float(v) for k, v in flat.items()}
 
+    async def memory(self) -> tuple[int, int]:
+        """(used_memory, maxmemory) in bytes; maxmemory 0 means no limit."""
+        try:
+            info = await self.client.info("memory")
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
+
     async def idempotency_begin(self, room: str, digest: str, fingerprint: str,
                                 pending_ms: int) -> dict[str, Any] | None:
         """Claim an Idempotency-Key for a request: None when it is new (marked pending for `pending_ms`),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -113,6 +114,10 @@ async def metrics(request: web.Request) -> web.Response:
     node.metrics.client_ips.set(len(node.admission.sockets))
     if node.embedded is not None:
         node.metrics.redis_restarts.set(node.embedded.restarts)
+    with contextlib.suppress(StoreUnavailable, TimeoutError):  # the scrape answers while Redis is away
+        used, limit = await asyncio.wait_for(node.store.memory(), 2)
+        node.metrics.redis_used_memory.set(used)
+        node.metrics.redis_maxmemory.set(limit)
     return web.Response(body=node.metrics.render(), content_type="text/plain")
 
 

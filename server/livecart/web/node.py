@@ -72,7 +72,7 @@ class Node:
 
         s = self.settings
         if s.redis_url is None:
-            self.embedded = EmbeddedRedis(s.data_dir, s.redis_server)
+            self.embedded = EmbeddedRedis(s.data_dir, s.redis_server, s.redis_maxmemory)
             await self.embedded.start()
         # One quick retry on a fresh connection hides a pooled connection that died with a Redis restart.
         # Retrying is safe: every write script is idempotent (event ids, claim keys).
