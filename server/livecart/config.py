@@ -124,6 +124,9 @@ class Settings:
     ip_comment_burst: int = 200
     # Flash deals
     hold_s: float = 300.0  # a successful claim holds its units this long, waiting for payment
+    # A deal's keys, claim records and holds are removed this long after it closed (the report can be
+    # made until then): Redis does not grow with every deal ever run.
+    deal_retention_days: float = 7.0
     price_floor: float = 0.10  # deal prices under this share of list price need "confirm": true
     shutdown_timeout_s: float = 8.0
     # Cues and statistics

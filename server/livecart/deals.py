@@ -166,14 +166,18 @@ def deal_state(fields: dict[str, Any], now_ms: int) -> DealState:
 
 
 def check_claim(fields: dict[str, Any], user_count: int, qty: Any, now_ms: int) -> RejectReason | None:
-    """None if the claim may go ahead, else the reason. claim.lua applies exactly these rules."""
-    if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
-        return RejectReason.INVALID_QTY
+    """None if the claim may go ahead, else the reason. claim.lua applies exactly these rules.
+
+    A closed deal answers `ended` before anything else, whatever the quantity: it never opens again, so
+    claim.lua need not store that answer per key (a flood of keys on an ended deal stored nothing) and
+    the same key still gets the same answer."""
     state = deal_state(fields, now_ms)
-    if state is DealState.SCHEDULED:
-        return RejectReason.NOT_LIVE
     if state in (DealState.ENDED, DealState.STOPPED):
         return RejectReason.ENDED
+    if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
+        return RejectReason.INVALID_QTY
+    if state is DealState.SCHEDULED:
+        return RejectReason.NOT_LIVE
     if user_count + qty > int(fields["limit_per_user"]):
         return RejectReason.LIMIT_REACHED
     if qty > int(fields["left"]):

@@ -64,6 +64,7 @@ class DealStore:
         self._settle = client.register_script(_lua("settle.lua"))
         self._expire = client.register_script(_lua("expire.lua"))
         self._external = client.register_script(_lua("external_sale.lua"))
+        self._retire = client.register_script(_lua("deal_retire.lua"))
         self._claim_routes: dict[str, tuple[tuple[str], tuple[str, str, str]]] = {}
         self._claims = ScriptBatcher(client, _lua("claim.lua"), width=2, parse=_claim_answer,
                                      on_error=_unavailable)
@@ -173,6 +174,30 @@ class DealStore:
                 keys=[keys.deals], args=[*self._head(keys), product_id, qty, event_id, amount_cents]))
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
+
+    async def retire(self, room: str, retention_ms: int, limit: int = 20, chunk: int = 1000) -> int:
+        """Retire the room's deals that closed more than `retention_ms` ago (deal_retire.lua): at most
+        `limit` deals a call, oldest first. Returns how many were retired."""
+        keys = RoomKeys(room)
+        try:
+            now = await self._now_ms()
+            # Created before now - retention: the only deals that can have closed that long ago.
+            candidates: list[Any] = await self.client.zrangebyscore(keys.deals, "-inf", now - retention_ms,
+                                                                    start=0, num=limit)
+            retired = 0
+            for deal_id in candidates:
+                while (done := int(await self._retire(keys=[keys.deals],
+                                                      args=[keys.prefix, decode_str(deal_id), retention_ms,
+                                                            chunk]))) == 2:
+                    pass
+                retired += done
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return retired
+
+    async def _now_ms(self) -> int:
+        seconds, micros = await self.client.time()
+        return int(seconds) * 1000 + int(micros) // 1000
 
     async def holds_left(self, room: str) -> int:
         try:
