@@ -61,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("file")
     replay.add_argument("--room", required=True)
     replay.add_argument("--speed", type=float, default=1.0, help="10 plays ten times faster (default 1)")
-    for command in (report, record, replay):
+    purge = sub.add_parser("purge", help="delete everything a room holds from a running node's Redis")
+    purge.add_argument("--room", required=True)
+    for command in (report, record, replay, purge):
         command.add_argument("--url", default=default_url, help=f"a running node (default {default_url})")
         command.add_argument("--data-dir", dest="data_dir", help="where the signing secret is kept")
     return parser
@@ -84,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"livecart token: {exc}", file=sys.stderr)
             return 2
         return 0
-    if args.command in ("report", "record", "replay"):
+    if args.command in ("report", "record", "replay", "purge"):
         try:
             check_room_name(args.room)
             return _remote(args, settings)
@@ -110,6 +112,10 @@ def _remote(args: argparse.Namespace, settings: Settings) -> int:
               f"{totals['duplicates']} duplicates, {totals['rejected']} rejected")
         return 0
     tok = auth.issue(settings.secret, role="assistant", room=args.room, user="livecart-cli", ttl_s=600)
+    if args.command == "purge":
+        answer = asyncio.run(recording.delete(args.url, f"/api/rooms/{args.room}", tok))
+        print(f"purged room {args.room}: {answer['keys']} keys deleted")
+        return 0
     if args.command == "record":
         body = asyncio.run(recording.record(args.url, args.room, tok))
     else:

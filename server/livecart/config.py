@@ -127,6 +127,8 @@ class Settings:
     # A deal's keys, claim records and holds are removed this long after it closed (the report can be
     # made until then): Redis does not grow with every deal ever run.
     deal_retention_days: float = 7.0
+    # A room with no sockets and no ingest for this long is deleted, all of it (0: never).
+    room_retention_days: float = 30.0
     price_floor: float = 0.10  # deal prices under this share of list price need "confirm": true
     shutdown_timeout_s: float = 8.0
     # Cues and statistics

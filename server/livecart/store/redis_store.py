@@ -168,6 +168,32 @@ class RedisStore:
             raise StoreUnavailable(str(exc)) from exc
         return {decode_str(k): float(v) for k, v in flat.items()}
 
+    async def purge_room(self, room: str) -> int:
+        """Delete every key of `room` (GDPR-style deletion, idle rooms): its log, counters, deals,
+        claims, cues, stats, everything under lc:{room}:, and its entries in the node-wide registries.
+        Returns how many keys went. Sockets still in the room get a snapshot of a new epoch."""
+        from livecart.store.deal_store import HOLD_ROOMS
+        from livecart.store.keys import ROOMS, ROOMS_SEEN
+
+        pattern = RoomKeys(room).prefix + "*"  # room names have no glob characters ([A-Za-z0-9_.-])
+        removed = 0
+        try:
+            batch: list[Any] = []
+            async for key in self.client.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 500:
+                    removed += await self.client.unlink(*batch)
+                    batch = []
+            if batch:
+                removed += await self.client.unlink(*batch)
+            async with self.client.pipeline(transaction=False) as pipe:
+                for registry in (ROOMS, ROOMS_SEEN, HOLD_ROOMS):
+                    pipe.zrem(registry, room)
+                await pipe.execute()
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return removed
+
     async def memory(self) -> tuple[int, int]:
         """(used_memory, maxmemory) in bytes; maxmemory 0 means no limit."""
         try:

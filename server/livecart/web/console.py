@@ -124,6 +124,16 @@ def add_console_routes(app: web.Application, node_key: web.AppKey[Node]) -> None
         return json_response({"revoked": role, "before": int(cutoff * 1000),
                               **_page_token(node, room, role, ttl, cutoff + 0.001)})
 
+    async def purge(request: web.Request) -> web.Response:
+        """Delete everything the room holds (GDPR-style erasure; `livecart purge --room`)."""
+        node = request.app[node_key]
+        room, claims = room_claims(request, Action.MANAGE)
+        if claims.room == "*" and request.query.get("confirm") != room:
+            # A token for every room must name the room twice: one typo must not erase the wrong one.
+            raise BadRequest("confirm_purge", f"add ?confirm={room} to purge with a token for every room")
+        removed = await node.store.purge_room(room)
+        return json_response({"purged": room, "keys": removed})
+
     highlight = stage_route("highlight", parse_highlight)
     announcement = stage_route("announcement", lambda body: {"text": _text(body, "text", MAX_ANNOUNCEMENT)})
     app.router.add_post("/api/rooms/{room}/highlight", highlight)
@@ -132,3 +142,4 @@ def add_console_routes(app: web.Application, node_key: web.AppKey[Node]) -> None
     app.router.add_delete("/api/rooms/{room}/announcement", announcement)
     app.router.add_post("/api/rooms/{room}/tokens", mint)
     app.router.add_post("/api/rooms/{room}/tokens/revoke", revoke)
+    app.router.add_delete("/api/rooms/{room}", purge)

@@ -115,7 +115,8 @@ class Node:
         self.director = Director(self.store, self.deal_store, self.cue_store, self.stats_store,
                                  clock=self.clock, node_id=s.node_id, rules=load_rules(s.cue_rules or None),
                                  lang=s.cue_lang, local_rooms=self.hub.rooms, metrics=self.metrics,
-                                 deal_retention_ms=int(s.deal_retention_days * 86_400_000))
+                                 deal_retention_ms=int(s.deal_retention_days * 86_400_000),
+                                 room_retention_ms=int(s.room_retention_days * 86_400_000))
         self._director_task = asyncio.create_task(self.director.run(), name="director")
         self._director_task.add_done_callback(_report_crash)
         self._hub_task = asyncio.create_task(self.hub.run(), name="hub")
