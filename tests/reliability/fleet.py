@@ -161,7 +161,8 @@ class Follower:
         elif kind == "batch":
             for event in frame["events"]:
                 self.offsets.append(event["offset"])
-                self.ids.append(event["id"])
+                # A viewer sees an order without its id (audience.py): name it by its offset.
+                self.ids.append(event.get("id", f"#{event['offset']}"))
                 self.last = max(self.last, event["offset"])
 
     async def reach(self, offset: int, timeout: float) -> None:
