@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 user_ids = st.text(min_size=1, max_size=20)
 users = st.fixed_dictionaries({"id": user_ids, "name": st.text(max_size=30)})
 ids = st.text(min_size=1, max_size=40)
-money = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
+# Money is whole cents (events.to_cents): any amount of cents, as the number a platform sends.
+money = st.integers(min_value=0, max_value=10**8).map(lambda cents: cents / 100)
 counts = st.integers(min_value=1, max_value=1000)
 
 

@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any
 
 from livecart.errors import BadRequest
+from livecart.events import to_cents
 
 __all__ = [
     "DEAL_ID_HEX",
@@ -101,7 +102,10 @@ def _cents(body: dict[str, Any], key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
             or not 0 < value <= MAX_PRICE:
         raise BadRequest("bad_field", f"{key} must be a number above 0 and at most {MAX_PRICE:.0f}")
-    return round(value * 100)
+    cents = to_cents(value)
+    if not cents:  # a sub-cent price (0.001) once became 0
+        raise BadRequest("bad_field", f"{key} must be whole cents (at most 2 decimals), not {value!r}")
+    return cents
 
 
 def _int(body: dict[str, Any], key: str, low: int, high: int, default: int | None = None) -> int:

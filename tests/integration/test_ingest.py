@@ -8,7 +8,7 @@ import msgpack
 import orjson
 import websockets
 
-from tests.support import comment, post_events, token
+from tests.support import api, comment, post_events, token
 
 
 async def test_ingest_accepts_valid_events_and_rejects_each_bad_one_by_index(node, room):
@@ -149,3 +149,26 @@ async def test_the_ingest_rate_counts_events_not_requests(make_node, room):
     status, body, headers = await post_events(node.port, room, [comment(f"b{i}") for i in range(3)])
     assert (status, body["error"]) == (429, "rate_limited") and int(headers["Retry-After"]) >= 1
     assert (await post_events(node.port, room, [comment("c0"), comment("c1")]))[0] == 200
+
+
+def _order(event_id: str, order_id: str, status: str, amount: float) -> dict:
+    return {"id": event_id, "type": "order", "user": {"id": "u"}, "order_id": order_id, "product_id": "p",
+            "qty": 1, "amount": amount, "status": status}
+
+
+async def test_orders_count_once_per_order_and_status_and_refunds_only_against_a_payment(node, room):
+    await post_events(node.port, room, [
+        _order("e1", "o1", "paid", 10.0),
+        _order("e2", "o1", "paid", 10.0),  # the platform sent the payment twice, under two event ids
+        _order("e3", "o2", "refunded", 99.99),  # never paid here: once made room GMV negative
+        _order("e4", "o3", "paid", 5.0),
+        _order("e5", "o3", "refunded", 7.0),  # more than was paid: only the payment comes off
+        _order("e6", "o3", "refunded", 5.0),  # refunded twice
+    ])
+    counters = (await node.store.snapshot(room)).counters
+    assert (counters.get("orders"), counters.get("refunds"), counters.get("gmv_cents")) == (2, 1, 1000)
+    status, state = await api(node.port, "GET", f"/api/rooms/{room}/state", token("host", room))
+    assert status == 200 and state["counters"]["gmv"] == 10.0
+    counted = {e["id"]: e.get("counted", True) for e in state["recent"]}
+    assert counted == {"e1": True, "e2": False, "e3": False, "e4": True, "e5": True, "e6": False}
+    assert next(e for e in state["recent"] if e["id"] == "e5")["counted_cents"] == 500

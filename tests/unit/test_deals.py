@@ -122,3 +122,10 @@ def test_only_ids_of_the_shape_the_server_makes_are_deal_ids():
     for other in (made + ":ops", made + ":external", made.upper(), made[:-1], made + "0", "", "x" * 12,
                   made[:11] + "\n", None, 12, ["a"]):
         assert not is_deal_id(other), other
+
+
+@pytest.mark.parametrize("price", [0.001, 0.125, 0.004])
+def test_a_deal_price_with_a_fraction_of_a_cent_is_refused(price):
+    # A deal_price of 0.001 once became 0: a free deal.
+    with pytest.raises(BadRequest, match="whole cents"):
+        parse_spec(body(deal_price=price, confirm=True), NOW)

@@ -38,6 +38,10 @@ class RoomKeys:
         return self._base + "ids"
 
     @property
+    def orders(self) -> str:  # hash: order id -> "paid:<cents>" | "refunded:<cents>" (append.lua)
+        return self._base + "orders"
+
+    @property
     def presence(self) -> str:  # hash: node id -> "count:expires_ms" of viewer sockets
         return self._base + "presence"
 

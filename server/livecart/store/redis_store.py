@@ -110,17 +110,19 @@ class RedisStore:
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
 
-    async def append(self, room: str, events: list[tuple[str, bytes, dict[str, int]]],
-                     now_ms: int) -> AppendResult:
-        """Append (event id, event JSON without offset, counter deltas) triples in order."""
+    async def append(self, room: str, events: list[tuple[str, bytes, dict[str, int]]]
+                     | list[tuple[str, bytes, dict[str, int], str]], now_ms: int) -> AppendResult:
+        """Append (event id, event JSON without offset, counter deltas[, order clause]) in order; the
+        order clause is events.order_clause's."""
         keys = RoomKeys(room)
         args: list[Any] = [now_ms, uuid.uuid4().hex, self._history_max, self._history_max_age_ms,
                            self._history_floor, self._dedup_ms, keys.channel, self._publish, len(events)]
-        for event_id, body, deltas in events:
-            args += [event_id, body, " ".join(f"{k}={v}" for k, v in deltas.items())]
+        for event_id, body, deltas, *order in events:
+            args += [event_id, body, " ".join(f"{k}={v}" for k, v in deltas.items()),
+                     order[0] if order else ""]
         try:
             epoch, first, _last, flags = await self._append(
-                keys=[keys.meta, keys.log, keys.counters, keys.ids], args=args)
+                keys=[keys.meta, keys.log, keys.counters, keys.ids, keys.orders], args=args)
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
         offsets: list[int | None] = []

@@ -16,7 +16,7 @@ from websockets.datastructures import Headers
 
 from livecart.auth import Action, Claims, authorize, check_room_name, verify
 from livecart.errors import BadRequest, RateLimited, StoreUnavailable, TooLarge
-from livecart.events import InvalidEvent, counter_deltas, validate_event
+from livecart.events import InvalidEvent, counter_deltas, order_clause, validate_event
 from livecart.protocol import encode_json
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ async def ingest_batch(node: Node, room: str, items: Any) -> IngestResult:
             result.rejected.append({"index": index, "error": exc.code, "detail": exc.detail})
     if events:
         appended = await node.store.append(
-            room, [(e["id"], encode_json(e), counter_deltas(e)) for e in events], now)
+            room, [(e["id"], encode_json(e), counter_deltas(e), order_clause(e)) for e in events], now)
         result.accepted = appended.accepted
         result.duplicates = len(events) - appended.accepted
         node.metrics.events_ingested.inc(appended.accepted)
@@ -82,7 +82,9 @@ async def apply_to_deals(node: Node, room: str, events: list[dict[str, Any]]) ->
             if "claim_id" in event and event["status"] != "placed":
                 await node.deal_store.settle(room, event["claim_id"], event["status"])
             elif "claim_id" not in event and event["status"] == "paid":
-                await node.deal_store.external_sale(room, event["product_id"], event["qty"], event["id"],
+                # Once per order (not per event id): a second `paid` of one order sells nothing more.
+                await node.deal_store.external_sale(room, event["product_id"], event["qty"],
+                                                    "order:" + event["order_id"],
                                                     round(event["amount"] * 100))
         elif event["type"] == "comment":
             await node.claims.comment_claims(room, event)
