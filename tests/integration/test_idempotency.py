@@ -89,3 +89,40 @@ async def test_a_refused_request_keeps_nothing_and_a_claim_answer_is_kept(node, 
     assert (await call(node.port, "POST", claims, bo, {"qty": 1, "key": "c1"}, key="i1"))[1] == refused[1]
     status, body, _ = await call(node.port, "POST", claims, bo, {"qty": 1, "key": "c2"}, key="x" * 300)
     assert (status, body["error"]) == (400, "bad_idempotency_key")
+
+
+async def test_the_python_console_client_retries_a_write_with_its_idempotency_key(node, room):
+    from aiohttp import web
+
+    from livecart.client import ConsoleClient
+
+    console = ConsoleClient(f"http://127.0.0.1:{node.port}", room, token("assistant", room, "amy"))
+    deal = await console.create_deal(deal_body(stock=4), key="one")
+    assert (await console.create_deal(deal_body(stock=4), key="one"))["id"] == deal["id"]
+    for _ in range(2):
+        assert (await console.control(deal["id"], "restock", {"add": 3}, key="r"))["stock"] == 7
+    await console.close()
+
+    # A node that answers 503 first (Redis away): the retry carries the same key.
+    seen: list[str] = []
+
+    async def flaky(request: web.Request) -> web.Response:
+        seen.append(request.headers["Idempotency-Key"])
+        if len(seen) == 1:
+            return web.json_response({"error": "unavailable", "detail": "x"}, status=503)
+        return web.json_response({"deal": {"id": "d"}}, status=201)
+
+    app = web.Application()
+    app.router.add_post("/api/rooms/{room}/deals", flaky)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        console = ConsoleClient(f"http://127.0.0.1:{port}", room, "t", retry_s=0.01)
+        assert await console.create_deal(deal_body()) == {"id": "d"}
+        await console.close()
+    finally:
+        await runner.cleanup()
+    assert len(seen) == 2 and seen[0] == seen[1]
