@@ -30,9 +30,9 @@ class Audience(Enum):
 
 _STAFF = {"host": Audience.STAFF, "assistant": Audience.STAFF, "ingest": Audience.STAFF}
 
-PRIVATE_COUNTERS = frozenset({"gmv", "refunds"})
+PRIVATE_COUNTERS = frozenset({"gmv", "gmv_minor", "refunds"})
 # A deal's funnel: how many tried, were refused, paid, let their hold lapse, and what it earned.
-PRIVATE_DEAL_FIELDS = frozenset({"gmv", "attempts", "rejections", "paid", "released"})
+PRIVATE_DEAL_FIELDS = frozenset({"gmv", "gmv_minor", "attempts", "rejections", "paid", "released"})
 
 
 def audience_of(role: str) -> Audience:

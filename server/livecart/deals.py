@@ -213,6 +213,10 @@ def deal_to_wire(fields: dict[str, Any], now_ms: int) -> dict[str, Any]:
         "price": int(fields["price_cents"]) / 100,
         "deal_price": int(fields["deal_price_cents"]) / 100,
         "gmv": int(fields.get("gmv_cents", 0)) / 100,
+        # The same money as exact integer minor units (cents, fen): what a client should add up.
+        "price_minor": int(fields["price_cents"]),
+        "deal_price_minor": int(fields["deal_price_cents"]),
+        "gmv_minor": int(fields.get("gmv_cents", 0)),
         "product": {"id": fields["product_id"], "name": fields["product_name"],
                     "image_url": fields.get("image_url", ""), "sku": fields.get("sku", "")},
         "keyword": fields.get("keyword", ""),

@@ -96,7 +96,9 @@ def _nothing(ev: dict[str, Any]) -> dict[str, Any]:
 
 
 def _gift(ev: dict[str, Any]) -> dict[str, Any]:
-    return {"gift": _text(ev, "gift", MAX_NAME), "count": _int(ev, "count"), "value": _money(ev, "value")}
+    value = _money(ev, "value")
+    return {"gift": _text(ev, "gift", MAX_NAME), "count": _int(ev, "count"), "value": value,
+            "value_minor": round(value * 100)}
 
 
 def _order(ev: dict[str, Any]) -> dict[str, Any]:
@@ -105,6 +107,7 @@ def _order(ev: dict[str, Any]) -> dict[str, Any]:
         raise InvalidEvent("bad_field", f"status must be one of {', '.join(ORDER_STATUSES)}")
     fields = {"order_id": _text(ev, "order_id", MAX_ID), "product_id": _text(ev, "product_id", MAX_ID),
               "qty": _int(ev, "qty"), "amount": _money(ev, "amount"), "status": status}
+    fields["amount_minor"] = round(fields["amount"] * 100)  # exact cents beside the number
     if ev.get("claim_id") is not None:
         fields["claim_id"] = _text(ev, "claim_id", MAX_ID)
     return fields
@@ -173,12 +176,14 @@ def order_clause(event: dict[str, Any]) -> str:
 
 
 def counters_to_wire(raw: dict[str, int]) -> dict[str, float | int]:
-    """Counters as clients see them: every known counter present, cents shown as money."""
+    """Counters as clients see them: every known counter present; money both as a number (`gmv`) and
+    as exact integer minor units (`gmv_minor`: cents, fen), which a client can add up without drift."""
     wire: dict[str, float | int] = {}
     for name in COUNTERS:
         value = raw.get(name, 0)
         if name.endswith("_cents"):
             wire[name[: -len("_cents")]] = round(value / 100, 2)
+            wire[name[: -len("_cents")] + "_minor"] = int(value)
         else:
             wire[name] = value
     return wire

@@ -9,7 +9,8 @@ import pytest
 
 from tests.support import RoomClient, api, claim, create_deal, post_events, token, ws_url
 
-SECRETS = ("ORD-SECRET", "CLAIM-SECRET", "buyer-secret", '"gmv"', '"refunds"', '"attempts"', '"rejections"',
+SECRETS = ("ORD-SECRET", "CLAIM-SECRET", "buyer-secret", '"gmv"', '"gmv_minor"', '"refunds"', '"attempts"',
+           '"rejections"', '"amount_minor"',
            '"amount"', '"order_id"', '"claim_id"', '"status"', '"paid"', "1234.5")
 
 

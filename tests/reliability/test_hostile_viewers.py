@@ -26,7 +26,8 @@ STOCK = 25
 HONEST = 60  # more claimers than units: some must hear sold_out
 # Honest users whose ids hold the characters the old keys joined on: "a\nb" + "c" met "a" + "b\nc".
 ODD_USERS = ["a\nb", "a", "x:y", "x", "名字:1", "v:3:zz"]
-PRIVATE = ('"order_id"', '"amount"', '"claim_id"', '"status"', '"gmv"', '"refunds"', '"attempts"',
+PRIVATE = ('"order_id"', '"amount"', '"amount_minor"', '"claim_id"', '"status"', '"gmv"', '"gmv_minor"',
+           '"refunds"', '"attempts"',
            '"rejections"', "ORDER-SECRET", "buyer-secret")
 
 

@@ -60,6 +60,7 @@ def test_counter_deltas_keep_money_in_cents():
 def test_counters_on_the_wire_show_money_and_every_counter():
     wire = counters_to_wire({"gmv_cents": 123456, "likes": 3})
     assert wire["gmv"] == 1234.56 and wire["likes"] == 3 and wire["comments"] == 0
+    assert wire["gmv_minor"] == 123456 and isinstance(wire["gmv_minor"], int)
     assert "gmv_cents" not in wire
 
 
@@ -90,3 +91,4 @@ def test_money_computed_in_floating_point_is_whole_cents():
     event = validate_event({"id": "g", "type": "gift", "user": {"id": "u"}, "gift": "rocket", "count": 1,
                             "value": 0.1 + 0.2}, NOW)
     assert event["value"] == 0.3 and counter_deltas(event)["gifts_value_cents"] == 30
+    assert event["value_minor"] == 30
