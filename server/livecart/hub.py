@@ -262,13 +262,16 @@ class RoomHub:
         its token expired."""
         while True:
             await asyncio.sleep(self.revocation_check_s)
-            for room in list(self.rooms.values()):
+            rooms = list(self.rooms.values())
+            for start in range(0, len(rooms), 500):  # one round trip per 500 rooms
+                chunk = rooms[start : start + 500]
                 try:
-                    cutoffs = await self.store.revocations(room.name)
+                    found = await self.store.revocations_of([room.name for room in chunk])
                 except StoreUnavailable:
                     break
-                if cutoffs:
-                    self._close_revoked(room, cutoffs)
+                for room, cutoffs in zip(chunk, found, strict=True):
+                    if cutoffs:
+                        self._close_revoked(room, cutoffs)
 
     def _to_staff(self, room: Room, message: dict[str, Any]) -> None:
         """Cues and live stats go to host and assistant sockets only, never into the shared batch (which

@@ -232,6 +232,17 @@ class RedisStore:
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
 
+    async def revocations_of(self, rooms: list[str]) -> list[dict[str, float]]:
+        """`revocations` of many rooms in one round trip (the hub rereads them every few seconds)."""
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for room in rooms:
+                    pipe.hgetall(RoomKeys(room).revoked)
+                found = await pipe.execute()
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return [{decode_str(k): float(v) for k, v in flat.items()} for flat in found]
+
     async def pin(self, room: str, card: dict[str, Any] | None) -> None:
         """Pin a product card on the room (None unpins) and tell every node."""
         await self.show(room, "pinned", card)
