@@ -23,7 +23,7 @@ livecart=$repo/.venv/bin/livecart   # the repo's editable install: it runs this 
 [ -d "$BENCH_HOME/node_modules" ] || "$BENCH_DIR/setup.sh"
 
 # (c) One signing secret shared by the server (through the environment) and the tokens minted here.
-# The ingest limit (default 200 req/s per token) is lifted: S2 publishes 200 HTTP events per second.
+# The ingest limit (default 5,000 events/s per token) is lifted: S2 publishes 200 HTTP events per second.
 export LIVECART_SECRET=${LIVECART_SECRET:-bench-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')}
 export LIVECART_INGEST_RATE=${LIVECART_INGEST_RATE:-100000} LIVECART_INGEST_BURST=${LIVECART_INGEST_BURST:-100000}
 VIEWER_TOKEN=$("$livecart" token --room bench --role viewer)

@@ -15,7 +15,7 @@ PORT=${PORT:-18400}
 FIGURES=${FIGURES:-"sockets storm room resume rush claims"}
 mkdir -p "$OUT"
 export LIVECART_SECRET=${LIVECART_SECRET:-capacity-$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')}
-# The ingest limit (200 requests/s per token) stays; the tool sends at most 100 requests/s.
+# The ingest limit (5,000 events/s per token) stays; the storms here send at most 400 events/s.
 ulimit -n "$(ulimit -Hn)"
 taskset -c 0 .venv/bin/livecart serve --port "$PORT" --data-dir "$OUT/data" >"$OUT/serve.log" 2>&1 &
 node=$!

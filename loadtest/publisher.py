@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -35,11 +36,14 @@ class Console:
         self.room = room
         self.tokens = tokens
 
-    async def call(self, method: str, path: str, role: str, body: Any = None) -> tuple[int, Any]:
+    async def call(self, method: str, path: str, role: str, body: Any = None,
+                   idempotency_key: str | None = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self.tokens[role]}", "Content-Type": "application/json"}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         async with self.session.request(
             method, f"{self.url}/api/rooms/{self.room}{path}",
-            data=None if body is None else orjson.dumps(body),
-            headers={"Authorization": f"Bearer {self.tokens[role]}", "Content-Type": "application/json"},
+            data=None if body is None else orjson.dumps(body), headers=headers,
             timeout=aiohttp.ClientTimeout(total=10),
         ) as resp:
             return resp.status, orjson.loads(await resp.read())
@@ -58,9 +62,19 @@ class Console:
 
     async def create_deal(self, name: str, stock: int, limit: int, start_in_s: float) -> dict[str, Any]:
         start_at = await self.server_now() + int(start_in_s * 1000)
-        status, body = await self.call("POST", "/deals", "assistant", {
-            "product": {"id": name, "name": name}, "price": 199.0, "deal_price": 99.0, "stock": stock,
-            "limit_per_user": limit, "duration_s": 600, "start_at": start_at})
+        spec = {"product": {"id": name, "name": name}, "price": 199.0, "deal_price": 99.0, "stock": stock,
+                "limit_per_user": limit, "duration_s": 600, "start_at": start_at}
+        key = uuid.uuid4().hex  # one per deal: a retry after a 503 or a lost answer creates it once
+        for attempt in range(3):
+            try:
+                status, body = await self.call("POST", "/deals", "assistant", spec, idempotency_key=key)
+            except (aiohttp.ClientError, TimeoutError):
+                if attempt == 2:
+                    raise
+                status, body = 503, None
+            if status != 503:
+                break
+            await asyncio.sleep(0.5 * (attempt + 1))
         if status != 201:
             raise RuntimeError(f"create deal: {status} {body}")
         return body["deal"]  # type: ignore[no-any-return]

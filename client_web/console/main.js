@@ -8,10 +8,11 @@
 import { RoomConnection } from "../lib/livecart.js";
 import { countdown, cueText, everyFrame, fill, h, money, setText } from "../lib/dom.js";
 import { translator } from "../lib/i18n.js";
-import { api, pageParams, roomPath } from "../lib/page.js";
+import { api, newIdempotencyKey, pageParams, roomPath } from "../lib/page.js";
 
 const PRICE_FLOOR = 0.1; // server's price_floor: below this share of list price, ask before creating
 const FEED_MAX = 200;
+const WRITE_ATTEMPTS = 3; // a write tried again (same Idempotency-Key) while the node is away or busy
 const CUES_SHOWN = 100;
 const REASONS = ["sold_out", "limit_reached", "not_live", "ended", "invalid_qty"];
 const $ = (id) => document.getElementById(id);
@@ -90,8 +91,19 @@ class Console {
     this.auditTimer = null;
   }
 
-  call(method, rest, body) {
-    return api(this.token, method, roomPath(this.room, rest), body);
+  /** A read, or a write with its own Idempotency-Key, tried again with the same key while the node is
+   * unreachable or answers 503: a restock that timed out is never applied twice. */
+  async call(method, rest, body) {
+    const path = roomPath(this.room, rest);
+    if (method === "GET") return api(this.token, method, path, body);
+    const key = newIdempotencyKey();
+    let reply;
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+      if (attempt) await new Promise((done) => setTimeout(done, 500 * attempt));
+      reply = await api(this.token, method, path, body, key);
+      if (reply.status !== 0 && reply.status !== 503) break;
+    }
+    return reply;
   }
 
   render(state, why) {

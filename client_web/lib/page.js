@@ -6,12 +6,15 @@ export function pageParams() {
   return { room: q.get("room") || "", token: q.get("token") || "", lang, query: q };
 }
 
-/** fetch with the page's token: resolves to {status, body}; status 0 when the node is unreachable. */
-export async function api(token, method, path, body) {
+/** fetch with the page's token: resolves to {status, body}; status 0 when the node is unreachable.
+ * `idempotencyKey`: sent as Idempotency-Key, so a retry of the same write gets the first answer. */
+export async function api(token, method, path, body, idempotencyKey) {
+  const headers = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
+  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
   try {
     const response = await fetch(path, {
       method,
-      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
@@ -35,4 +38,10 @@ export function tokenClaims(token) {
   } catch {
     return {};
   }
+}
+
+/** A fresh Idempotency-Key (crypto.randomUUID needs a secure context; a console on a LAN address has none). */
+export function newIdempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }

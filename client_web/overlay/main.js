@@ -47,7 +47,6 @@ class OverlayView {
     this.conn = conn;
     this.shownDeal = null; // {id, state}: to animate a start and a sell-out once
     this.deal = null;
-    this.toasted = new Set(); // order ids: a platform may send "placed" and then "paid" for one order
   }
 
   widget(name) {
@@ -192,16 +191,15 @@ class OverlayView {
       h("span", { class: "comment-text" }, c.text))));
   }
 
-  /** "Lin just bought 2": one toast per order, gone after a few seconds. */
+  /** "Lin just bought 2": one toast per paid order, gone after a few seconds. The overlay sees orders
+   * as the server shows them to the public (audience.py): `ticker` is true once per paid order, with
+   * the buyer's display name, product and quantity, and nothing else about the order. */
   showOrder(event) {
     const node = this.widget("orders");
-    if (!node || event.type !== "order" || !["placed", "paid"].includes(event.status)) return;
-    if (this.toasted.has(event.order_id)) return;
-    this.toasted.add(event.order_id);
-    if (this.toasted.size > 1000) this.toasted.clear();
+    if (!node || event.type !== "order" || !event.ticker) return;
     node.hidden = false;
     const toast = h("div", { class: "order enter" },
-      this.t("justBought", { name: event.user.name || event.user.id, qty: event.qty }));
+      this.t("justBought", { name: event.user.name, qty: event.qty }));
     node.append(toast);
     while (node.children.length > 3) node.firstChild.remove();
     setTimeout(() => toast.remove(), TICKER_MS);

@@ -11,15 +11,17 @@ import base64
 import hashlib
 import hmac
 import json
+import math
+import secrets as random_secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 from livecart.errors import BadRequest, Forbidden, Unauthorized
 
-__all__ = ["REVOCABLE_ROLES", "ROLES", "STAFF_ROLES", "Action", "Claims", "authorize", "check_room_name",
-           "issue", "key_id", "may", "verify"]
+__all__ = ["MAX_TTL_S", "REVOCABLE_ROLES", "ROLES", "STAFF_ROLES", "Action", "Claims", "authorize",
+           "check_room_name", "is_revoked", "issue", "key_id", "may", "revocation_field", "verify"]
 
 ROLES = ("viewer", "assistant", "host", "overlay", "ingest")
 STAFF_ROLES = frozenset({"host", "assistant"})  # the only roles that ever see cues and live stats
@@ -27,6 +29,9 @@ STAFF_ROLES = frozenset({"host", "assistant"})  # the only roles that ever see c
 REVOCABLE_ROLES = ("overlay", "host")
 WILDCARD_ROLES = ("assistant", "ingest")
 MAX_TOKEN_CHARS = 4096
+# The longest a token may live (an OBS overlay URL minted for a season). A token whose `exp` is further
+# away, or not a finite number, is invalid: `--ttl nan` once minted a token that never expired.
+MAX_TTL_S = 90 * 24 * 3600
 _ROOM_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
@@ -59,6 +64,7 @@ class Claims:
     user: str | None
     expires_at: float  # unix seconds
     issued_at: float = 0.0  # unix seconds (revocation compares it with the room's cut-off)
+    token_id: str = ""  # jti: names this one token, for revoking it alone
 
     def covers(self, room: str) -> bool:
         return self.room == "*" or self.room == room
@@ -74,6 +80,8 @@ def issue(secret: str, *, role: str, room: str, user: str | None = None, ttl_s: 
           now: float | None = None) -> str:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    if not math.isfinite(ttl_s) or not 0 < ttl_s <= MAX_TTL_S:
+        raise ValueError(f"ttl must be a finite number of seconds above 0 and at most {MAX_TTL_S}")
     if room == "*":
         if role not in WILDCARD_ROLES:
             raise ValueError(f"--room '*' is only for {' and '.join(WILDCARD_ROLES)} tokens")
@@ -82,7 +90,7 @@ def issue(secret: str, *, role: str, room: str, user: str | None = None, ttl_s: 
     issued = time.time() if now is None else now
     # iat in ms precision: a token reissued right after a revocation must be newer than its cut-off.
     payload: dict[str, object] = {"role": role, "room": room, "iat": round(issued, 3),
-                                  "exp": round(issued + ttl_s, 3)}
+                                  "exp": round(issued + ttl_s, 3), "jti": random_secrets.token_hex(8)}
     if user is not None:
         payload["sub"] = user
     header = {"alg": "HS256", "typ": "JWT", "kid": key_id(secret)}
@@ -122,17 +130,54 @@ def verify(keys: str | Sequence[str], token: str | None, now: float | None = Non
     if not any(hmac.compare_digest(signature, _sign(k, signing_input)) for k in (named or secrets)):
         raise Unauthorized("bad signature")
     role, room, user, exp = payload.get("role"), payload.get("room"), payload.get("sub"), payload.get("exp")
-    if role not in ROLES or not isinstance(room, str) or not isinstance(exp, int | float):
+    if role not in ROLES or not isinstance(room, str) or not isinstance(exp, int | float) or not _finite(exp):
         raise Unauthorized("incomplete token")
     if room == "*" and role not in WILDCARD_ROLES:
         raise Unauthorized(f"a {role} token cannot be for every room")
     if user is not None and not isinstance(user, str):
         raise Unauthorized("incomplete token")
-    if (time.time() if now is None else now) >= exp:
+    clock = time.time() if now is None else now
+    if clock >= exp:
         raise Unauthorized("token expired")
-    issued = payload.get("iat")
+    if exp - clock > MAX_TTL_S:
+        raise Unauthorized("token lives longer than the server allows")
+    issued, token_id = payload.get("iat"), payload.get("jti", "")
+    if issued is not None and not _finite(issued):
+        raise Unauthorized("incomplete token")
+    if not isinstance(token_id, str) or len(token_id) > 64:
+        raise Unauthorized("incomplete token")
     return Claims(role=role, room=room, user=user, expires_at=float(exp),
-                  issued_at=float(issued) if isinstance(issued, int | float) else 0.0)
+                  issued_at=float(issued) if issued is not None else 0.0, token_id=token_id)
+
+
+def _finite(value: object) -> bool:
+    # Python's json reads NaN and Infinity; bool is an int.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def revocation_field(*, role: str | None = None, user: str | None = None, token_id: str | None = None) -> str:
+    """The field of a room's revocation hash for one way of revoking: a role (tokens issued before the
+    cut-off), a user (all their tokens issued before it), or one token by its jti. Role names have no
+    ':', so the three never collide, whatever a user id contains."""
+    if token_id is not None:
+        return "jti:" + token_id
+    if user is not None:
+        return "user:" + user
+    if role is None or ":" in role:
+        raise ValueError("revoke a role, a user or a token id")
+    return role
+
+
+def is_revoked(cutoffs: Mapping[str, float], role: str, user: str | None, token_id: str,
+               issued_at: float) -> bool:
+    """Whether a token is refused by a room's revocations (field -> cut-off, unix seconds)."""
+    if not cutoffs:
+        return False
+    if issued_at < cutoffs.get(role, 0.0):
+        return True
+    if user is not None and issued_at < cutoffs.get("user:" + user, 0.0):
+        return True
+    return bool(token_id) and ("jti:" + token_id) in cutoffs
 
 
 def authorize(claims: Claims, room: str, action: Action) -> None:

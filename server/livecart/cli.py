@@ -21,7 +21,7 @@ import aiohttp
 
 from livecart import auth, recording
 from livecart.auth import check_room_name
-from livecart.config import DEFAULT_PORT, Settings
+from livecart.config import DEFAULT_PORT, Settings, mask_password
 from livecart.cues import load_rules
 from livecart.errors import BadRequest
 from livecart.logs import configure_logging
@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--outbound-max-bytes", dest="outbound_max_bytes", type=int)
     serve.add_argument("--trusted-proxies", dest="trusted_proxies",
                        help="IPs/CIDRs of the balancers whose X-Forwarded-For names the client")
+    serve.add_argument("--print-urls", dest="print_urls", action="store_true",
+                       help="print the page URLs with their tokens even when stdout is not a terminal")
     token = sub.add_parser("token", help="print a signed token")
     token.add_argument("--room", required=True)
     token.add_argument("--role", required=True, choices=auth.ROLES)
@@ -60,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("file")
     replay.add_argument("--room", required=True)
     replay.add_argument("--speed", type=float, default=1.0, help="10 plays ten times faster (default 1)")
-    for command in (report, record, replay):
+    purge = sub.add_parser("purge", help="delete everything a room holds from a running node's Redis")
+    purge.add_argument("--room", required=True)
+    for command in (report, record, replay, purge):
         command.add_argument("--url", default=default_url, help=f"a running node (default {default_url})")
         command.add_argument("--data-dir", dest="data_dir", help="where the signing secret is kept")
     return parser
@@ -69,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items()
-                 if k not in ("command", "room", "role", "user", "ttl", "out", "url", "file", "speed")}
+                 if k not in ("command", "room", "role", "user", "ttl", "out", "url", "file", "speed",
+                              "print_urls")}
     try:
         settings = Settings.from_env(os.environ, overrides)
     except ValueError as exc:
@@ -82,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"livecart token: {exc}", file=sys.stderr)
             return 2
         return 0
-    if args.command in ("report", "record", "replay"):
+    if args.command in ("report", "record", "replay", "purge"):
         try:
             check_room_name(args.room)
             return _remote(args, settings)
@@ -94,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:  # a bad rules file stops the node before it starts
         print(f"livecart serve: {exc}", file=sys.stderr)
         return 2
-    return serve(settings)
+    return serve(settings, print_urls=args.print_urls or sys.stdout.isatty())
 
 
 def _remote(args: argparse.Namespace, settings: Settings) -> int:
@@ -108,6 +113,10 @@ def _remote(args: argparse.Namespace, settings: Settings) -> int:
               f"{totals['duplicates']} duplicates, {totals['rejected']} rejected")
         return 0
     tok = auth.issue(settings.secret, role="assistant", room=args.room, user="livecart-cli", ttl_s=600)
+    if args.command == "purge":
+        answer = asyncio.run(recording.delete(args.url, f"/api/rooms/{args.room}", tok))
+        print(f"purged room {args.room}: {answer['keys']} keys deleted")
+        return 0
     if args.command == "record":
         body = asyncio.run(recording.record(args.url, args.room, tok))
     else:
@@ -120,7 +129,7 @@ def _remote(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, print_urls: bool = False) -> int:
     configure_logging(node=settings.node_id)
     # A rush keeps tens of thousands of short-lived futures and frames alive at once; with the default
     # thresholds the cyclic collector ran every 700 allocations and walked them all (a tenth of a
@@ -133,7 +142,7 @@ def serve(settings: Settings) -> int:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     runner = asyncio.Runner()
     try:
-        runner.run(_serve(settings))
+        runner.run(_serve(settings, print_urls))
     finally:
         # uvloop's close() warns ResourceWarning for each socket still open before it closes it; if that
         # warning is raised (PYTHONWARNINGS=error), the socket stays open and close() waits for it
@@ -153,7 +162,7 @@ def _raise_fd_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, print_urls: bool) -> None:
     from livecart.web.node import Node
 
     stop = asyncio.Event()
@@ -162,7 +171,7 @@ async def _serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     node = Node(settings)
     await node.start()
-    _print_urls(settings, node.port)
+    _print_urls(settings, node.port, print_urls)
     await stop.wait()
     logging.getLogger("livecart").info("shutting down")
     try:
@@ -171,15 +180,22 @@ async def _serve(settings: Settings) -> None:
         logging.getLogger("livecart").error("shutdown took longer than %.0f s", settings.shutdown_timeout_s)
 
 
-def _print_urls(settings: Settings, port: int) -> None:
+def _print_urls(settings: Settings, port: int, with_tokens: bool) -> None:
+    """The line saying the node serves (always: scripts wait for it), then the demo pages' URLs with
+    their 12 h tokens, an assistant's among them, only for a person at a terminal or `--print-urls`:
+    a non-interactive stdout usually ends up in a log file, and a token in a log is a leaked token."""
     base = f"http://{settings.host}:{port}"
 
     def url(page: str, role: str, user: str | None = None) -> str:
         token = auth.issue(settings.secret, role=role, room=DEMO_ROOM, user=user)
         return f"{base}/{page}?room={DEMO_ROOM}&token={token}"
 
-    redis = f"redis: {settings.redis_url}" if settings.redis_url else "embedded redis"
+    redis = f"redis: {mask_password(settings.redis_url)}" if settings.redis_url else "embedded redis"
     print(f"livecart serving on {base} (data: {Path(settings.data_dir).resolve()}, {redis})")
+    if not with_tokens:
+        print("  page URLs carry tokens: not printed, as stdout is not a terminal (use --print-urls, or "
+              "mint tokens with `livecart token`)", flush=True)
+        return
     print(f"  console: {url('console', 'assistant')}")
     print(f"  overlay: {url('overlay', 'overlay')}")
     print(f"  viewer:  {url('viewer', 'viewer', user='guest')}")  # a demo viewer who may claim and comment

@@ -63,7 +63,8 @@ from websockets.utils import apply_mask
 from livecart.errors import BadRequest
 from livecart.protocol import Format, decode, encode
 
-__all__ = ["RESUMABLE", "Backoff", "ConnectionTerminated", "NotConnected", "RoomClient", "RoomCursor"]
+__all__ = ["RESUMABLE", "Backoff", "ConnectionTerminated", "ConsoleClient", "ConsoleError", "NotConnected",
+           "RoomClient", "RoomCursor"]
 
 RESUMABLE = frozenset({1001, 1006, 1011, 1012, 1013, 4000})  # docs/protocol.md §8; others are terminal
 RESYNC = 4000
@@ -601,3 +602,80 @@ class RoomClient:
         if self.on_frame is not None:
             self.on_frame(frame, events)
 
+
+
+class ConsoleClient:
+    """A room's HTTP writes (deals and their steps, HTTP claims) for scripts and integrations, each with
+    an `Idempotency-Key` (docs/protocol.md §3.1) and sent again with the same key after a 503 or a lost
+    connection: a retry never creates a second deal nor restocks twice.
+
+        console = ConsoleClient("http://127.0.0.1:8080", "demo", assistant_token)
+        deal = await console.create_deal({...})          # {"id": ..., "state": ..., ...}
+        await console.control(deal["id"], "restock", {"add": 5})
+        await console.close()
+
+    Each method returns the answer's JSON for a 2xx, and raises `ConsoleError` (status, body) for any
+    other answer, or the last connection error once `attempts` are used up."""
+
+    def __init__(self, url: str, room: str, token: str, *, attempts: int = 3, retry_s: float = 0.5) -> None:
+        import aiohttp
+
+        self._aiohttp = aiohttp
+        self.base = f"{url.rstrip('/')}/api/rooms/{urllib.parse.quote(room, safe='')}"
+        self.token = token
+        self.attempts, self.retry_s = attempts, retry_s
+        self._session: Any = None
+
+    async def create_deal(self, spec: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+        return (await self.write("POST", "/deals", spec, key))["deal"]  # type: ignore[no-any-return]
+
+    async def control(self, deal_id: str, op: str, body: dict[str, Any] | None = None,
+                      key: str | None = None) -> dict[str, Any]:
+        """start, stop, restock (`{"add": N}`) or keyword (`{"keyword": W}`): the deal after it."""
+        path = f"/deals/{urllib.parse.quote(deal_id, safe='')}/{op}"
+        return (await self.write("POST", path, body, key))["deal"]  # type: ignore[no-any-return]
+
+    async def claim(self, deal_id: str, qty: int, claim_key: str, key: str | None = None) -> dict[str, Any]:
+        """An HTTP claim (a viewer token with a user): `{"ok": true, "claim"}` or `{"ok": false,
+        "reason"}`."""
+        path = f"/deals/{urllib.parse.quote(deal_id, safe='')}/claims"
+        return await self.write("POST", path, {"qty": qty, "key": claim_key}, key, ok=(200, 409))
+
+    async def write(self, method: str, path: str, body: Any = None, key: str | None = None,
+                    ok: tuple[int, ...] = ()) -> dict[str, Any]:
+        """One write, with `key` (a new random one when None) as its Idempotency-Key on every attempt."""
+        key = key or os.urandom(16).hex()
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json",
+                   "Idempotency-Key": key}
+        data = None if body is None else encode(body, Format.JSON)
+        if self._session is None:
+            self._session = self._aiohttp.ClientSession()
+        for attempt in range(self.attempts):
+            if attempt:
+                await asyncio.sleep(self.retry_s * attempt)
+            try:
+                async with self._session.request(method, self.base + path, data=data, headers=headers,
+                                                 timeout=self._aiohttp.ClientTimeout(total=10)) as resp:
+                    status, raw = resp.status, await resp.read()
+            except (self._aiohttp.ClientError, TimeoutError):
+                if attempt == self.attempts - 1:
+                    raise
+                continue
+            answer = decode(raw, Format.JSON) if raw else {}
+            if status == 503 and attempt < self.attempts - 1:
+                continue
+            if 200 <= status < 300 or status in ok:
+                return answer
+            raise ConsoleError(status, answer)
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class ConsoleError(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"{status} {body}")
+        self.status, self.body = status, body

@@ -16,7 +16,7 @@ from typing import Any
 
 from livecart.client_ip import Networks
 
-__all__ = ["Secret", "Settings", "cluster_address", "load_or_create_secret"]
+__all__ = ["Secret", "Settings", "cluster_address", "load_or_create_secret", "mask_password"]
 
 DEFAULT_PORT = 8080
 DEFAULT_DATA_DIR = "./livecart-data"
@@ -33,6 +33,27 @@ def cluster_address(redis_url: str) -> tuple[str, int] | None:
     if not parts.hostname:
         raise ValueError(f"a cluster URL needs a host: {redis_url!r}")
     return parts.hostname, parts.port or 6379
+
+
+def mask_password(url: str) -> str:
+    """`url` fit for a log or a terminal: a password in it (redis://user:pw@host, or redis-py's
+    `?password=`) becomes `***`."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        query = parse_qsl(parts.query, keep_blank_values=True)
+    except ValueError:
+        return "<unparseable url>"
+    masked = url
+    if password:
+        netloc = f"{parts.username or ''}:***@{parts.netloc.rpartition('@')[2]}"
+        masked = masked.replace(parts.netloc, netloc, 1)
+    if any(name == "password" for name, _ in query):
+        masked = masked.partition("?")[0] + "?" + urlencode(
+            [(n, "***" if n == "password" else v) for n, v in query], safe="*")
+    return masked
 
 
 class Secret(str):
@@ -56,6 +77,9 @@ class Settings:
     previous_secrets: Secret = field(default=Secret(""), repr=False)
     node_id: str = ""
     redis_server: str = "redis-server"  # binary used for the embedded default
+    # The embedded redis-server's maxmemory (policy noeviction: never silently lose a claim). A shared
+    # Redis (--redis-url) is configured by its operator (docs/operations.md "Memory").
+    redis_maxmemory: str = "1gb"
     # Fan-out
     tick_ms: int = 50  # a room flushes at most once per tick (immediately when it was quiet)
     max_tick_ms: int = 150  # the tick grows with room size (batch.tick_for) up to this
@@ -64,6 +88,9 @@ class Settings:
     outbound_high_water: int = 64 * 1024  # above this, counter-only frames wait and coalesce
     max_inbound_bytes: int = 64 * 1024
     heartbeat_s: float = 20.0
+    # How often a node rereads the revocations of its rooms and closes the sockets they name (the
+    # published message closes them at once; this bounds the delay when a node missed it).
+    revocation_check_s: float = 2.0
     presence_s: float = 2.0
     # Room log
     history_max: int = 20_000
@@ -71,8 +98,12 @@ class Settings:
     dedup_window_s: int = 24 * 3600
     # Ingest and limits
     ingest_max_body: int = 1024 * 1024
-    ingest_rate: float = 200.0  # requests per second per token (token bucket)
-    ingest_burst: int = 400
+    # One request's events go to Redis as one atomic append: its size bounds how long every other room on
+    # that Redis waits behind it (a 1 MiB body was ~20,000 events in one call).
+    ingest_max_events: int = 500
+    # Events (not requests) per second per token identity and node: a request of 500 events costs 500.
+    ingest_rate: float = 5000.0
+    ingest_burst: int = 10_000  # at least ingest_max_events, or a full request could never pass
     comment_rate: float = 1.0  # viewer comments per second per user
     comment_burst: int = 5
     claim_rate: float = 5.0  # claims per second per user and node (a person taps; a script floods)
@@ -93,6 +124,11 @@ class Settings:
     ip_comment_burst: int = 200
     # Flash deals
     hold_s: float = 300.0  # a successful claim holds its units this long, waiting for payment
+    # A deal's keys, claim records and holds are removed this long after it closed (the report can be
+    # made until then): Redis does not grow with every deal ever run.
+    deal_retention_days: float = 7.0
+    # A room with no sockets and no ingest for this long is deleted, all of it (0: never).
+    room_retention_days: float = 30.0
     price_floor: float = 0.10  # deal prices under this share of list price need "confirm": true
     shutdown_timeout_s: float = 8.0
     # Cues and statistics
@@ -125,6 +161,9 @@ class Settings:
                 Networks.parse(getattr(settings, name))
             except ValueError as exc:
                 raise ValueError(f"setting {name}: {exc}") from None
+        if settings.ingest_max_events < 1 or settings.ingest_burst < settings.ingest_max_events:
+            raise ValueError("setting ingest_burst must be at least ingest_max_events (>= 1): a request of "
+                             "ingest_max_events events must be able to pass the rate limit")
         if not settings.node_id:
             settings = replace(settings, node_id=uuid.uuid4().hex[:12])
         if not settings.secret:

@@ -13,19 +13,25 @@ States (derived from stored fields and the clock, so no timer is needed for corr
 from __future__ import annotations
 
 import math
+import re
+import secrets
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from livecart.errors import BadRequest
+from livecart.events import to_cents
 
 __all__ = [
+    "DEAL_ID_HEX",
     "DealState",
     "DealSpec",
     "RejectReason",
     "check_claim",
     "deal_state",
     "deal_to_wire",
+    "is_deal_id",
+    "new_deal_id",
     "next_transition",
     "parse_spec",
 ]
@@ -36,6 +42,22 @@ MAX_STOCK = 10_000_000
 MAX_LIMIT = 1000
 MAX_PRICE = 10_000_000.0
 DEFAULT_PRICE_FLOOR = 0.10  # a deal price under 10 % of list needs "confirm": true
+
+
+# The server makes every deal id (`new_deal_id`), so an id of any other shape names no deal. Checked at
+# the edge because the id becomes part of Redis key names: `<id>:ops` or `<id>:external` would name
+# another key of a real deal (tests/integration/test_hostile_claims.py).
+DEAL_ID_HEX = 12
+_DEAL_ID = re.compile(rf"[0-9a-f]{{{DEAL_ID_HEX}}}\Z")
+
+
+def new_deal_id() -> str:
+    return secrets.token_hex(DEAL_ID_HEX // 2)
+
+
+def is_deal_id(value: object) -> bool:
+    """Whether `value` has the shape of an id `new_deal_id` makes (whether it names a deal is Redis's)."""
+    return isinstance(value, str) and _DEAL_ID.match(value) is not None
 
 
 class DealState(Enum):
@@ -80,7 +102,10 @@ def _cents(body: dict[str, Any], key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
             or not 0 < value <= MAX_PRICE:
         raise BadRequest("bad_field", f"{key} must be a number above 0 and at most {MAX_PRICE:.0f}")
-    return round(value * 100)
+    cents = to_cents(value)
+    if not cents:  # a sub-cent price (0.001) once became 0
+        raise BadRequest("bad_field", f"{key} must be whole cents (at most 2 decimals), not {value!r}")
+    return cents
 
 
 def _int(body: dict[str, Any], key: str, low: int, high: int, default: int | None = None) -> int:
@@ -145,14 +170,18 @@ def deal_state(fields: dict[str, Any], now_ms: int) -> DealState:
 
 
 def check_claim(fields: dict[str, Any], user_count: int, qty: Any, now_ms: int) -> RejectReason | None:
-    """None if the claim may go ahead, else the reason. claim.lua applies exactly these rules."""
-    if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
-        return RejectReason.INVALID_QTY
+    """None if the claim may go ahead, else the reason. claim.lua applies exactly these rules.
+
+    A closed deal answers `ended` before anything else, whatever the quantity: it never opens again, so
+    claim.lua need not store that answer per key (a flood of keys on an ended deal stored nothing) and
+    the same key still gets the same answer."""
     state = deal_state(fields, now_ms)
-    if state is DealState.SCHEDULED:
-        return RejectReason.NOT_LIVE
     if state in (DealState.ENDED, DealState.STOPPED):
         return RejectReason.ENDED
+    if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
+        return RejectReason.INVALID_QTY
+    if state is DealState.SCHEDULED:
+        return RejectReason.NOT_LIVE
     if user_count + qty > int(fields["limit_per_user"]):
         return RejectReason.LIMIT_REACHED
     if qty > int(fields["left"]):
@@ -184,6 +213,10 @@ def deal_to_wire(fields: dict[str, Any], now_ms: int) -> dict[str, Any]:
         "price": int(fields["price_cents"]) / 100,
         "deal_price": int(fields["deal_price_cents"]) / 100,
         "gmv": int(fields.get("gmv_cents", 0)) / 100,
+        # The same money as exact integer minor units (cents, fen): what a client should add up.
+        "price_minor": int(fields["price_cents"]),
+        "deal_price_minor": int(fields["deal_price_cents"]),
+        "gmv_minor": int(fields.get("gmv_cents", 0)),
         "product": {"id": fields["product_id"], "name": fields["product_name"],
                     "image_url": fields.get("image_url", ""), "sku": fields.get("sku", "")},
         "keyword": fields.get("keyword", ""),

@@ -42,6 +42,8 @@ WINDOW_S = 15 * 60  # seconds of buckets the rules can look back on
 FOLD_CHUNK = 5000  # log events folded per room per step (a backlog catches up over a few steps)
 DEALS = 20
 FRESH_MS = 60_000  # events older than this when folded are history, not news
+RETIRE_EVERY_S = 60.0  # how often the director retires a room's long-closed deals (DealStore.retire)
+PURGE_IDLE_EVERY_S = 600.0  # how often a node looks for rooms idle past room_retention_ms
 
 
 @dataclass(slots=True)
@@ -57,7 +59,8 @@ class RoomDesk:
 class Director:
     def __init__(self, store: RedisStore, deal_store: DealStore, cue_store: CueStore, stats_store: StatsStore,
                  *, clock: Clock, node_id: str, rules: Mapping[str, Mapping[str, Any]], lang: str,
-                 local_rooms: Iterable[str], metrics: Metrics) -> None:
+                 local_rooms: Iterable[str], metrics: Metrics,
+                 deal_retention_ms: int = 7 * 86_400_000, room_retention_ms: int = 30 * 86_400_000) -> None:
         self.store, self.deal_store, self.cue_store, self.stats = store, deal_store, cue_store, stats_store
         self.clock = clock
         self.node_id = node_id
@@ -69,6 +72,10 @@ class Director:
         self.desks: dict[str, RoomDesk] = {}
         self.touched: set[str] = set()
         self.steps: dict[str, int] = {}  # room -> steps this node ran (tests check "exactly one node")
+        self.deal_retention_ms = deal_retention_ms
+        self.room_retention_ms = room_retention_ms
+        self._idle_checked = -PURGE_IDLE_EVERY_S  # monotonic time of the last idle-room purge
+        self._retired_at: dict[str, float] = {}  # room -> when this node last retired its old deals
 
     def touch(self, room: str) -> None:
         """This node saw activity in `room` (ingest): it is registered on the next step, no Redis call."""
@@ -111,6 +118,31 @@ class Director:
                 log.exception("director step failed in room %s", room, extra={"room": room})
                 self.desks.pop(room, None)
         self.metrics.directed_rooms.set(len(self.desks))
+        await self._retire_deals()
+        await self._purge_idle_rooms(now)
+
+    async def _purge_idle_rooms(self, now_ms: int) -> None:
+        """Every ten minutes: delete the rooms with no activity for room_retention_ms (any node may do
+        it; a purge twice is harmless). A room with sockets on this node is active, never idle."""
+        if time.monotonic() - self._idle_checked < PURGE_IDLE_EVERY_S or self.room_retention_ms <= 0:
+            return
+        self._idle_checked = time.monotonic()
+        local = set(self.local_rooms)
+        for room in await self.stats.idle_rooms(now_ms - self.room_retention_ms):
+            if room not in local:
+                log.info("purging room %s: idle for longer than the retention", room, extra={"room": room})
+                await self.store.purge_room(room)
+
+    async def _retire_deals(self) -> None:
+        """Once a minute per room this node directs: retire the deals closed longer than the retention
+        (their keys, claim records and holds; the report can be made until then)."""
+        now = time.monotonic()
+        for gone in set(self._retired_at) - set(self.desks):
+            del self._retired_at[gone]
+        for room in list(self.desks):
+            if now - self._retired_at.get(room, 0.0) >= RETIRE_EVERY_S:
+                self._retired_at[room] = now
+                await self.deal_store.retire(room, self.deal_retention_ms)
 
     async def step(self, room: str) -> None:
         now = self.clock.now_ms()

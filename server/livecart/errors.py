@@ -6,7 +6,7 @@
      │    ├── Forbidden                  the token's role or room does not allow it (403)
      │    ├── NotFound                   no such deal, claim or route               (404)
      │    ├── Conflict                   the deal's state does not allow it         (409)
-     │    ├── TooLarge                   body or frame over its size limit         (413 / 1009)
+     │    ├── TooLarge                   body, frame or event count over its limit (413 / 1009)
      │    └── RateLimited(retry_after)   over a rate limit (per token, user or IP)   (429)
      └── StoreUnavailable                Redis cannot be reached right now         (503)
 
@@ -73,8 +73,8 @@ class Conflict(BadRequest):
 class TooLarge(BadRequest):
     status = 413
 
-    def __init__(self, detail: str) -> None:
-        super().__init__("too_large", detail)
+    def __init__(self, detail: str, code: str = "too_large") -> None:
+        super().__init__(code, detail)
 
 
 class RateLimited(BadRequest):

@@ -20,6 +20,8 @@ __all__ = [
     "ORDER_STATUSES",
     "InvalidEvent",
     "counter_deltas",
+    "order_clause",
+    "to_cents",
     "counters_to_wire",
     "validate_event",
 ]
@@ -59,6 +61,15 @@ def _int(ev: dict[str, Any], key: str, *, low: int = 1, high: int = MAX_COUNT) -
     return value
 
 
+def to_cents(value: float) -> int | None:
+    """`value` (money, major units) as whole minor units (cents, fen), or None when it has a fraction of
+    one: never rounded (`round(0.125, 2)` gave 0.12, and a deal price of 0.001 became 0). A float's
+    binary error (0.1 + 0.2) is tolerated, a real third decimal is not."""
+    scaled = value * 100
+    cents = round(scaled)
+    return cents if abs(scaled - cents) < 1e-6 * max(1.0, abs(scaled)) else None
+
+
 def _money(ev: dict[str, Any], key: str) -> float:
     value = ev.get(key)
     if value is None:
@@ -66,7 +77,10 @@ def _money(ev: dict[str, Any], key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
             or not 0 <= value <= MAX_MONEY:
         raise InvalidEvent("bad_field", f"{key} must be a number from 0 to {MAX_MONEY:.0f}")
-    return round(float(value), 2)
+    cents = to_cents(value)
+    if cents is None:
+        raise InvalidEvent("bad_field", f"{key} must be whole cents (at most 2 decimals), not {value!r}")
+    return cents / 100
 
 
 def _comment(ev: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +96,9 @@ def _nothing(ev: dict[str, Any]) -> dict[str, Any]:
 
 
 def _gift(ev: dict[str, Any]) -> dict[str, Any]:
-    return {"gift": _text(ev, "gift", MAX_NAME), "count": _int(ev, "count"), "value": _money(ev, "value")}
+    value = _money(ev, "value")
+    return {"gift": _text(ev, "gift", MAX_NAME), "count": _int(ev, "count"), "value": value,
+            "value_minor": round(value * 100)}
 
 
 def _order(ev: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +107,7 @@ def _order(ev: dict[str, Any]) -> dict[str, Any]:
         raise InvalidEvent("bad_field", f"status must be one of {', '.join(ORDER_STATUSES)}")
     fields = {"order_id": _text(ev, "order_id", MAX_ID), "product_id": _text(ev, "product_id", MAX_ID),
               "qty": _int(ev, "qty"), "amount": _money(ev, "amount"), "status": status}
+    fields["amount_minor"] = round(fields["amount"] * 100)  # exact cents beside the number
     if ev.get("claim_id") is not None:
         fields["claim_id"] = _text(ev, "claim_id", MAX_ID)
     return fields
@@ -144,22 +161,29 @@ def counter_deltas(event: dict[str, Any]) -> dict[str, int]:
         return {kind + "s": 1}
     if kind == "gift":
         return {"gifts": event["count"], "gifts_value_cents": round(event["value"] * 100)}
-    if kind == "order":
-        cents = round(event["amount"] * 100)
-        if event["status"] == "paid":
-            return {"orders": 1, "gmv_cents": cents}
-        if event["status"] == "refunded":
-            return {"refunds": 1, "gmv_cents": -cents}
+    # Orders move counters by their order's state, which only append.lua knows: see order_clause.
     return {}
 
 
+def order_clause(event: dict[str, Any]) -> str:
+    """What append.lua needs to count an order once per (order_id, status) and a refund only against a
+    paid order: "paid|refunded <cents> <order_id>", or "" for any other event. A second `paid` for one
+    order, or a refund of an order never paid (which made GMV negative), is stored but not counted,
+    and marked `"counted": false`; a refund larger than the payment takes back only the payment."""
+    if event["type"] != "order" or event["status"] not in ("paid", "refunded"):
+        return ""
+    return f"{event['status']} {round(event['amount'] * 100)} {event['order_id']}"
+
+
 def counters_to_wire(raw: dict[str, int]) -> dict[str, float | int]:
-    """Counters as clients see them: every known counter present, cents shown as money."""
+    """Counters as clients see them: every known counter present; money both as a number (`gmv`) and
+    as exact integer minor units (`gmv_minor`: cents, fen), which a client can add up without drift."""
     wire: dict[str, float | int] = {}
     for name in COUNTERS:
         value = raw.get(name, 0)
         if name.endswith("_cents"):
             wire[name[: -len("_cents")]] = round(value / 100, 2)
+            wire[name[: -len("_cents")] + "_minor"] = int(value)
         else:
             wire[name] = value
     return wire

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from livecart.audience import Audience, view
 from livecart.protocol import Format, encode_frame
 from livecart.store.redis_store import History, Snapshot
 
@@ -19,18 +20,19 @@ HISTORY_CHUNK = 500  # events per frame when replaying history to a resuming soc
 
 
 class SharedSnapshot:
-    """A snapshot frame shared by the sockets that joined together, encoded once per format."""
+    """A snapshot frame shared by the sockets that joined together, encoded once per audience and
+    format (audience.py decides what each role sees)."""
 
     __slots__ = ("_encoded", "_frame", "snap")
 
     def __init__(self, snap: Snapshot, frame: dict[str, Any]) -> None:
         self.snap, self._frame = snap, frame
-        self._encoded: dict[Format, bytes] = {}
+        self._encoded: dict[tuple[Audience, Format], bytes] = {}
 
-    def frame(self, fmt: Format) -> bytes:
-        data = self._encoded.get(fmt)
+    def frame(self, fmt: Format, audience: Audience) -> bytes:
+        data = self._encoded.get((audience, fmt))
         if data is None:
-            data = self._encoded[fmt] = encode_frame(self._frame, fmt)
+            data = self._encoded[audience, fmt] = encode_frame(view(self._frame, audience), fmt)
         return data
 
 
@@ -51,10 +53,11 @@ class SharedRecovery:
             chunk = events[i : i + HISTORY_CHUNK]
             self.floor = chunk[-1]["offset"]
             self._frames.append({"type": "batch", "offset": self.floor, "now": now, "events": chunk})
-        self._encoded: dict[Format, list[bytes]] = {}
+        self._encoded: dict[tuple[Audience, Format], list[bytes]] = {}
 
-    def frames(self, fmt: Format) -> list[bytes]:
-        data = self._encoded.get(fmt)
+    def frames(self, fmt: Format, audience: Audience) -> list[bytes]:
+        data = self._encoded.get((audience, fmt))
         if data is None:
-            data = self._encoded[fmt] = [encode_frame(frame, fmt) for frame in self._frames]
+            data = self._encoded[audience, fmt] = [encode_frame(view(frame, audience), fmt)
+                                                   for frame in self._frames]
         return data

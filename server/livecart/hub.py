@@ -20,7 +20,8 @@ from typing import Any
 
 from redis.asyncio import RedisCluster
 
-from livecart.auth import STAFF_ROLES
+from livecart.audience import Audience, audience_of, view
+from livecart.auth import STAFF_ROLES, is_revoked
 from livecart.batch import BUSY_EVENTS, Batch, tick_for
 from livecart.clock import Clock
 from livecart.errors import CloseCode, StoreUnavailable
@@ -45,7 +46,7 @@ DEAL_REFRESH_S = 1.0  # re-read open deals (pub/sub is at-most-once) and release
 class RoomHub:
     def __init__(self, store: RedisStore, deal_store: DealStore, subscriber_client: Any, *, clock: Clock,
                  node_id: str, tick_ms: int, max_tick_ms: int, presence_s: float, metrics: Metrics,
-                 state_tick_ms: int = 0) -> None:
+                 state_tick_ms: int = 0, revocation_check_s: float = 2.0) -> None:
         self.store = store
         self.deal_store = deal_store
         self.clock = clock
@@ -54,6 +55,7 @@ class RoomHub:
         self.max_tick = max(tick_ms, max_tick_ms) / 1000
         self.state_tick = state_tick_ms / 1000
         self.presence_s = presence_s
+        self.revocation_check_s = revocation_check_s
         self.metrics = metrics
         self.rooms: dict[str, Room] = {}
         # Told of every revocation (web/revocation.py keeps the cut-offs the node checks tokens with).
@@ -74,6 +76,7 @@ class RoomHub:
             group.create_task(self.subscriber.run(), name="subscriber")
             group.create_task(self._presence_loop(), name="presence")
             group.create_task(self._deal_loop(), name="deals")
+            group.create_task(self._revocation_loop(), name="revocations")
 
     # --- joining and leaving ---------------------------------------------------------------------
 
@@ -141,14 +144,14 @@ class RoomHub:
             recovery = await self._shared_recovery(room, since, epoch)
             if recovery is not None:
                 peer.floor = recovery.floor
-                for frame in recovery.frames(peer.fmt):
+                for frame in recovery.frames(peer.fmt, audience_of(peer.role)):
                     peer.send_frame(frame, FrameKind.EVENTS)
                 self.metrics.resumes.labels("recovered").inc()
                 return
             self.metrics.resumes.labels("snapshot").inc()
         shared = await self._shared_snapshot(room)
         peer.floor = shared.snap.offset
-        peer.send_frame(shared.frame(peer.fmt), FrameKind.EVENTS)
+        peer.send_frame(shared.frame(peer.fmt, audience_of(peer.role)), FrameKind.EVENTS)
 
     def _shared_recovery(self, room: Room, since: int, epoch: str) -> asyncio.Future[SharedRecovery | None]:
         """One history read (and one encode per format) for every socket resuming from the same
@@ -242,12 +245,33 @@ class RoomHub:
         self._schedule_flush(room)
 
     def _on_revoked(self, room: Room, revoked: dict[str, Any]) -> None:
-        role, before = revoked["role"], float(revoked["before"])
+        field, before = str(revoked["field"]), float(revoked["before"])
         if self.on_revoked is not None:
-            self.on_revoked(room.name, role, before)
+            self.on_revoked(room.name, field, before)
+        self._close_revoked(room, {field: before})
+
+    def _close_revoked(self, room: Room, cutoffs: dict[str, float]) -> None:
         for peer in list(room.peers):
-            if peer.role == role and peer.issued_at < before:
+            if is_revoked(cutoffs, peer.role, peer.user, peer.token_id, peer.issued_at):
                 peer.close(CloseCode.UNAUTHORIZED, "token revoked")
+
+    async def _revocation_loop(self) -> None:
+        """Every revocation_check_s, reread the revocations of every room with sockets here and close
+        the sockets they name. The published message closes them at once; this is for the message a
+        node missed (pub/sub is at-most-once), which would otherwise leave a revoked socket open until
+        its token expired."""
+        while True:
+            await asyncio.sleep(self.revocation_check_s)
+            rooms = list(self.rooms.values())
+            for start in range(0, len(rooms), 500):  # one round trip per 500 rooms
+                chunk = rooms[start : start + 500]
+                try:
+                    found = await self.store.revocations_of([room.name for room in chunk])
+                except StoreUnavailable:
+                    break
+                for room, cutoffs in zip(chunk, found, strict=True):
+                    if cutoffs:
+                        self._close_revoked(room, cutoffs)
 
     def _to_staff(self, room: Room, message: dict[str, Any]) -> None:
         """Cues and live stats go to host and assistant sockets only, never into the shared batch (which
@@ -321,12 +345,11 @@ class RoomHub:
         log.warning("room %s reset: epoch %s -> %s", room.name, room.epoch, snap.epoch,
                     extra={"room": room.name})
         room.load(snap, self.clock.now_ms())
-        frame = snapshot_frame(snap, room.online, self.clock.now_ms(), room.overlays)
-        encoded: dict[Format, bytes] = {}
+        shared = SharedSnapshot(snap, snapshot_frame(snap, room.online, self.clock.now_ms(), room.overlays))
         for peer in list(room.peers):
             if peer.parked is not None:
                 continue  # still joining: its own start frame comes after this
-            data = encoded.get(peer.fmt) or encoded.setdefault(peer.fmt, encode_frame(frame, peer.fmt))
+            data = shared.frame(peer.fmt, audience_of(peer.role))
             peer.floor = snap.offset
             peer.send_frame(data, FrameKind.EVENTS)
 
@@ -364,11 +387,12 @@ class RoomHub:
         self.metrics.tick_seconds.observe(time.perf_counter() - started)
 
     def _deliver(self, peers: Iterable[Peer], batch: Batch) -> None:
-        """Encode the batch once per format and write the same bytes to every live socket."""
+        """Encode the batch once per audience and format (audience.py: what each role sees) and write
+        the same bytes to every live socket of that audience and format."""
         now = self.clock.now_ms()
         frame = batch.frame(now)
         kind = FrameKind.EVENTS if batch.events else FrameKind.STATE
-        encoded: dict[Format, bytes] = {}
+        encoded: dict[tuple[Audience, Format], bytes] = {}
         first, last = batch.first_offset, batch.offset
         sent = written = 0
         for peer in list(peers):
@@ -378,9 +402,10 @@ class RoomHub:
             if peer.floor >= first and batch.events:
                 self._deliver_one(peer, batch)  # it already has part of this batch
                 continue
-            data = encoded.get(peer.fmt)
+            audience = audience_of(peer.role)
+            data = encoded.get((audience, peer.fmt))
             if data is None:
-                data = encoded[peer.fmt] = encode_frame(frame, peer.fmt)
+                data = encoded[audience, peer.fmt] = encode_frame(view(frame, audience), peer.fmt)
                 self.metrics.encodes.inc()
             # Never lower: a socket that resumed may have read history further than this node's
             # batches have got (Redis is ahead of pub/sub), and a state-only batch at an older offset
@@ -400,7 +425,8 @@ class RoomHub:
             return
         peer.floor = max(peer.floor, batch.offset)
         kind = FrameKind.EVENTS if events else FrameKind.STATE
-        peer.send_frame(encode_frame(batch.frame(self.clock.now_ms(), events), peer.fmt), kind)
+        frame = view(batch.frame(self.clock.now_ms(), events), audience_of(peer.role))
+        peer.send_frame(encode_frame(frame, peer.fmt), kind)
 
     # --- presence ----------------------------------------------------------------------------------
 

@@ -38,6 +38,10 @@ class Metrics:
                                        registry=r)
         self.redis_restarts = Gauge("livecart_embedded_redis_restarts",
                                     "Restart attempts of the embedded redis-server after it died", registry=r)
+        self.redis_used_memory = Gauge("livecart_redis_used_memory_bytes",
+                                       "Redis used_memory, read at each scrape", registry=r)
+        self.redis_maxmemory = Gauge("livecart_redis_maxmemory_bytes",
+                                     "Redis maxmemory (0: no limit), read at each scrape", registry=r)
         self.redis_seconds = Histogram("livecart_redis_seconds", "Redis round trip (health probe)",
                                        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0),
                                        registry=r)

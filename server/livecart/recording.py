@@ -21,7 +21,7 @@ import aiohttp
 
 from livecart.protocol import encode_json, load_json
 
-__all__ = ["Plan", "fetch", "parse", "record", "replay", "schedule"]
+__all__ = ["Plan", "delete", "fetch", "parse", "record", "replay", "schedule"]
 
 SLOT_MS = 50  # events due within one slot go out in one request
 MAX_BATCH = 500
@@ -70,6 +70,16 @@ async def fetch(url: str, path: str, token: str) -> bytes:
         if resp.status != 200:
             raise RuntimeError(f"GET {path}: {resp.status} {body[:300].decode(errors='replace')}")
         return body
+
+
+async def delete(url: str, path: str, token: str) -> dict[str, Any]:
+    """DELETE `path` on a running node; its JSON answer, or RuntimeError."""
+    async with aiohttp.ClientSession() as session, session.delete(
+            url.rstrip("/") + path, headers={"Authorization": f"Bearer {token}"}) as resp:
+        body = await resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"DELETE {path}: {resp.status} {body[:300].decode(errors='replace')}")
+        return load_json(body)  # type: ignore[no-any-return]
 
 
 async def record(url: str, room: str, token: str) -> bytes:

@@ -20,7 +20,7 @@ from livecart.comments import QuestionBoard, Segmenter, count_words
 from livecart.protocol import encode_json
 from livecart.stats import METRICS, Bucket, deal_funnel, series, to_wire
 
-__all__ = ["TABLES", "build", "csv_table", "html"]
+__all__ = ["TABLES", "build", "csv_cell", "csv_table", "html"]
 
 IMPACT_S = 120  # a cue's effect: rates over this long before and after it
 MAX_POINTS = 720
@@ -81,14 +81,30 @@ def _impact(cue: Mapping[str, Any], buckets: Mapping[int, Bucket]) -> dict[str, 
 # --- CSV -------------------------------------------------------------------------------------------
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV Injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """`value` safe to open in a spreadsheet: text that starts like a formula gets a leading `'`, as
+    OWASP recommends (comments are strangers' text: "=HYPERLINK(...)" must stay text). Numbers are ours
+    and stay numbers, negative ones too."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def csv_table(report: Mapping[str, Any], table: str = "timeline") -> str:
-    """One table of the report as CSV (header row first)."""
+    """One table of the report as CSV (header row first), every text cell through `csv_cell`."""
     rows: list[dict[str, Any]] = list(report[table])
     if table == "questions":
         rows = [dict(r, examples=" | ".join(r["examples"])) for r in rows]
+    rows = [{k: csv_cell(v) for k, v in r.items()} for r in rows]
     out = io.StringIO()
     if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        # CRLF rows (RFC 4180): the writer then quotes a cell holding a lone CR, which with "\n" rows it
+        # wrote bare, and a spreadsheet split the row there.
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
         writer.writeheader()
         writer.writerows(rows)
     return out.getvalue()

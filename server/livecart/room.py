@@ -31,6 +31,8 @@ class Peer(Protocol):
     parked: list[Batch] | None  # batches flushed while the socket was joining
     stats: bool  # asked for the once-a-second live stats frame (host and assistant sockets)
     issued_at: float  # when its token was issued (unix s): a revocation closes older ones of its role
+    user: str | None  # its token's user, and the token's id (jti): revocable by either
+    token_id: str
 
     def send_frame(self, data: bytes, kind: FrameKind) -> None: ...
 

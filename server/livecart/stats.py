@@ -58,7 +58,9 @@ def event_deltas(event: Mapping[str, Any]) -> Bucket:
     if kind == "gift":
         return {"gifts_value_cents": round(event["value"] * 100)}
     if kind == "order":
-        cents = round(event["amount"] * 100)
+        if event.get("counted") is False:  # a repeated status, or a refund of an unpaid order (append.lua)
+            return {}
+        cents = int(event.get("counted_cents", round(event["amount"] * 100)))
         if event["status"] == "paid":
             return {"orders": 1, "gmv_cents": cents}
         if event["status"] == "refunded":

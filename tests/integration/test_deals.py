@@ -8,7 +8,7 @@ from tests.support import RoomClient, api, claim, create_deal, deal_body, post_e
 
 
 async def deals_of(port: int, room: str) -> dict[str, dict]:
-    status, body = await api(port, "GET", f"/api/rooms/{room}/deals", token("overlay", room))
+    status, body = await api(port, "GET", f"/api/rooms/{room}/deals", token("assistant", room))
     assert status == 200
     return {d["id"]: d for d in body["deals"]}
 

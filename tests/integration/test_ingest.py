@@ -8,7 +8,7 @@ import msgpack
 import orjson
 import websockets
 
-from tests.support import comment, post_events, token
+from tests.support import api, comment, post_events, token
 
 
 async def test_ingest_accepts_valid_events_and_rejects_each_bad_one_by_index(node, room):
@@ -72,7 +72,7 @@ async def test_ingest_needs_an_ingest_token_for_the_room(node, room):
 
 
 async def test_ingest_rate_limit_answers_429_with_retry_after(make_node, room):
-    limited = await make_node(ingest_rate=1, ingest_burst=2)
+    limited = await make_node(ingest_rate=1, ingest_burst=2, ingest_max_events=2)
     statuses = [(await post_events(limited.port, room, [comment(f"r{i}")])) for i in range(4)]
     assert [s[0] for s in statuses] == [200, 200, 429, 429]
     assert int(statuses[2][2]["Retry-After"]) >= 1
@@ -104,7 +104,7 @@ async def test_ingest_websocket_acknowledges_each_batch_in_order(node, room):
 
 
 async def test_ingest_websocket_rate_limits_name_the_batch_and_do_not_disconnect(make_node, room):
-    node = await make_node(ingest_rate=0.01, ingest_burst=1)
+    node = await make_node(ingest_rate=0.01, ingest_burst=1, ingest_max_events=1)
     url = f"ws://127.0.0.1:{node.port}/ws/ingest/{room}?token={token('ingest', room)}"
     async with websockets.connect(url) as ws:
         for i in range(25):  # more than the 20 strikes that close a misbehaving socket
@@ -126,3 +126,49 @@ async def test_ingest_websocket_refuses_other_roles_before_upgrade(node, room):
         assert exc.response.status_code == 403
     else:
         raise AssertionError("upgrade should be refused")
+
+
+async def test_more_events_than_the_cap_is_413_and_changes_nothing(make_node, room):
+    node = await make_node(ingest_max_events=3)
+    status, body, _ = await post_events(node.port, room, [comment(f"c{i}") for i in range(4)])
+    assert (status, body["error"]) == (413, "too_many_events") and "3" in body["detail"]
+    assert (await node.store.snapshot(room)).offset == 0
+    assert (await post_events(node.port, room, [comment(f"c{i}") for i in range(3)]))[0] == 200
+    url = f"ws://127.0.0.1:{node.port}/ws/ingest/{room}?token={token('ingest', room)}"
+    async with websockets.connect(url) as ws:
+        await ws.send(orjson.dumps({"type": "events", "req": "big",
+                                    "events": [comment(f"w{i}") for i in range(4)]}).decode())
+        reply = orjson.loads(await ws.recv())
+        assert (reply["req"], reply["error"]) == ("big", "too_many_events")
+    assert (await node.store.snapshot(room)).offset == 3
+
+
+async def test_the_ingest_rate_counts_events_not_requests(make_node, room):
+    node = await make_node(ingest_rate=0.01, ingest_burst=10, ingest_max_events=10)
+    assert (await post_events(node.port, room, [comment(f"a{i}") for i in range(8)]))[0] == 200
+    status, body, headers = await post_events(node.port, room, [comment(f"b{i}") for i in range(3)])
+    assert (status, body["error"]) == (429, "rate_limited") and int(headers["Retry-After"]) >= 1
+    assert (await post_events(node.port, room, [comment("c0"), comment("c1")]))[0] == 200
+
+
+def _order(event_id: str, order_id: str, status: str, amount: float) -> dict:
+    return {"id": event_id, "type": "order", "user": {"id": "u"}, "order_id": order_id, "product_id": "p",
+            "qty": 1, "amount": amount, "status": status}
+
+
+async def test_orders_count_once_per_order_and_status_and_refunds_only_against_a_payment(node, room):
+    await post_events(node.port, room, [
+        _order("e1", "o1", "paid", 10.0),
+        _order("e2", "o1", "paid", 10.0),  # the platform sent the payment twice, under two event ids
+        _order("e3", "o2", "refunded", 99.99),  # never paid here: once made room GMV negative
+        _order("e4", "o3", "paid", 5.0),
+        _order("e5", "o3", "refunded", 7.0),  # more than was paid: only the payment comes off
+        _order("e6", "o3", "refunded", 5.0),  # refunded twice
+    ])
+    counters = (await node.store.snapshot(room)).counters
+    assert (counters.get("orders"), counters.get("refunds"), counters.get("gmv_cents")) == (2, 1, 1000)
+    status, state = await api(node.port, "GET", f"/api/rooms/{room}/state", token("host", room))
+    assert status == 200 and state["counters"]["gmv"] == 10.0
+    counted = {e["id"]: e.get("counted", True) for e in state["recent"]}
+    assert counted == {"e1": True, "e2": False, "e3": False, "e4": True, "e5": True, "e6": False}
+    assert next(e for e in state["recent"] if e["id"] == "e5")["counted_cents"] == 500

@@ -48,7 +48,7 @@ async def test_a_replayed_show_cues_the_host_and_never_a_viewer(node, room):
                      and "price" in {q["topic"] for q in f["stats"]["questions"]})
     await post_events(node.port, room, [comment("marker")])
     for audience in (viewer, overlay):
-        await audience.until(lambda f: any(e["id"] == "marker" for e in f.get("events", [])))
+        await audience.until(lambda f: any(e.get("id") == "marker" for e in f.get("events", [])))
         assert len(audience.events) == len(events) + 1
         assert all(f["type"] in ("snapshot", "batch") for f in audience.frames)
         assert "cue" not in repr(audience.frames)

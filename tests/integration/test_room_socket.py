@@ -283,3 +283,16 @@ async def test_a_stopping_node_closes_connections_that_never_sent_a_request(node
     with contextlib.suppress(ConnectionResetError):
         assert await asyncio.wait_for(reader.read(), WAIT) == b""
     writer.close()
+
+
+async def test_comments_of_users_whose_ids_contain_separators_are_never_taken_for_each_other(node, room):
+    # "v:{user}:{req}" made both of these "v:a:b:c": the second comment was dropped as a duplicate.
+    offsets = []
+    for user, req in (("a:b", "c"), ("a", "b:c")):
+        client = await RoomClient.connect(ws_url(node.port, room, tok=token("viewer", room, user)))
+        await client.recv()
+        await client.send({"type": "comment", "text": f"from {user}", "req": req})
+        result = await client.until(lambda f: f["type"] == "comment_result")
+        offsets.append(result["offset"])
+        await client.close()
+    assert offsets == [1, 2]

@@ -34,7 +34,7 @@ async def start_serve(redis_url: str, port: int, data_dir: Path) -> asyncio.subp
         "--data-dir", str(data_dir), env=dict(os.environ, LIVECART_SECRET=SECRET),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     assert proc.stdout is not None
-    while not (await asyncio.wait_for(proc.stdout.readline(), 3 * WAIT)).startswith(b"  host:"):
+    while not (await asyncio.wait_for(proc.stdout.readline(), 3 * WAIT)).startswith(b"livecart serving on"):
         pass
     return proc
 

@@ -57,10 +57,10 @@ class NodeProcess:
         self.proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE,
                                                          stderr=asyncio.subprocess.DEVNULL, env=env)
         assert self.proc.stdout is not None
-        while True:  # serve prints its URLs once it listens
+        while True:  # serve says so once it listens
             line = (await asyncio.wait_for(self.proc.stdout.readline(), 6 * WAIT)).decode()
             assert line, "livecart serve exited early"
-            if line.startswith("  host:"):
+            if line.startswith("livecart serving on"):
                 return self
 
     async def kill(self) -> None:
@@ -161,7 +161,8 @@ class Follower:
         elif kind == "batch":
             for event in frame["events"]:
                 self.offsets.append(event["offset"])
-                self.ids.append(event["id"])
+                # A viewer sees an order without its id (audience.py): name it by its offset.
+                self.ids.append(event.get("id", f"#{event['offset']}"))
                 self.last = max(self.last, event["offset"])
 
     async def reach(self, offset: int, timeout: float) -> None:

@@ -15,12 +15,12 @@ import websockets
 from tests.support import SECRET, WAIT, RoomClient, comment, free_port, post_events, ws_url
 
 
-async def start_serve(data_dir: Path, port: int) -> asyncio.subprocess.Process:
+async def start_serve(data_dir: Path, port: int, *extra: str) -> asyncio.subprocess.Process:
     # Warnings as errors, as some operators run: a node must still stop on SIGTERM (see cli.serve).
     env = dict(os.environ, LIVECART_SECRET=SECRET, PYTHONWARNINGS="error")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "livecart", "serve", "--port", str(port), "--data-dir", str(data_dir),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env)
+        "--print-urls", *extra, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env)
     assert proc.stdout is not None
     lines = []
     while True:

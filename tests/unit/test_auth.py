@@ -131,3 +131,62 @@ def test_tokens_name_their_key_and_tokens_from_before_kids_still_verify():
     body = token.split(".")[1]
     signature = base64.urlsafe_b64encode(auth._sign(SECRET, legacy_header + "." + body)).rstrip(b"=").decode()
     assert verify(("new-secret", SECRET), f"{legacy_header}.{body}.{signature}", now=NOW).room == "r1"
+
+
+@pytest.mark.parametrize("ttl", [float("nan"), float("inf"), -1.0, 0.0, auth.MAX_TTL_S + 1])
+def test_a_ttl_that_is_not_finite_or_not_within_the_maximum_is_refused(ttl):
+    with pytest.raises(ValueError, match="ttl"):
+        issue(SECRET, role="overlay", room="r1", ttl_s=ttl, now=NOW)
+
+
+def _signed(payload_json: str) -> str:
+    import base64
+
+    from livecart.auth import _sign
+
+    def b64(raw: str) -> str:
+        return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+
+    signing_input = b64('{"alg":"HS256"}') + "." + b64(payload_json)
+    return signing_input + "." + base64.urlsafe_b64encode(_sign(SECRET, signing_input)).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("exp", ["NaN", "Infinity", "1e308", "true", f"{NOW + auth.MAX_TTL_S + 10}"])
+def test_a_token_whose_exp_is_not_finite_or_too_far_away_is_invalid(exp):
+    token = _signed('{"role":"overlay","room":"r1","exp":' + exp + "}")
+    with pytest.raises(Unauthorized):
+        verify(SECRET, token, now=NOW)
+
+
+def test_every_token_has_its_own_id():
+    first, second = (verify(SECRET, issue(SECRET, role="viewer", room="r1", now=NOW), now=NOW)
+                     for _ in range(2))
+    assert first.token_id and second.token_id and first.token_id != second.token_id
+
+
+def test_revocations_by_role_user_or_token_id():
+    tok = Claims("viewer", "r1", "lin", NOW + 60, issued_at=NOW, token_id="abc")
+
+    def revoked(cutoffs: dict[str, float], claims: Claims = tok) -> bool:
+        return auth.is_revoked(cutoffs, claims.role, claims.user, claims.token_id, claims.issued_at)
+
+    assert not revoked({})
+    assert revoked({auth.revocation_field(role="viewer"): NOW + 1})
+    assert not revoked({auth.revocation_field(role="viewer"): NOW - 1})  # issued after the cut-off
+    assert revoked({auth.revocation_field(user="lin"): NOW + 1})
+    assert not revoked({auth.revocation_field(user="bo"): NOW + 1})
+    assert revoked({auth.revocation_field(token_id="abc"): 1.0})
+    assert not revoked({auth.revocation_field(token_id="abd"): NOW + 1})
+    # A user id shaped like another field revokes nothing but that user.
+    assert not revoked({auth.revocation_field(user="jti:abc"): NOW + 1})
+    assert auth.revocation_field(user="viewer") != auth.revocation_field(role="viewer")
+
+
+@pytest.mark.parametrize("ttl", ["nan", "inf", "-5", "0", str(auth.MAX_TTL_S + 1)])
+def test_livecart_token_refuses_a_ttl_that_is_not_finite_or_within_the_maximum(ttl, tmp_path, capsys):
+    from livecart.cli import main
+
+    args = ["token", "--room", "r1", "--role", "overlay", "--data-dir", str(tmp_path), "--ttl"]
+    assert main([*args, ttl]) != 0
+    assert capsys.readouterr().out == ""
+    assert main([*args, "60"]) == 0

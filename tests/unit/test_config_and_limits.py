@@ -92,3 +92,9 @@ def test_connect_limiter_below_one_connect_a_second_still_admits_one():
     assert [limiter.admit(0) for _ in range(4)] == [10, 20, 30, 30]
     with pytest.raises(ValueError):
         ConnectLimiter(rate=0, now=0)
+
+
+def test_an_ingest_burst_smaller_than_one_full_request_is_refused():
+    with pytest.raises(ValueError, match="ingest_burst"):
+        Settings.from_env({"LIVECART_INGEST_BURST": "100", "LIVECART_INGEST_MAX_EVENTS": "500",
+                           "LIVECART_SECRET": "s"})

@@ -10,6 +10,8 @@ from livecart.deals import (
     check_claim,
     deal_state,
     deal_to_wire,
+    is_deal_id,
+    new_deal_id,
     next_transition,
     parse_spec,
 )
@@ -111,3 +113,19 @@ def test_deal_to_wire_has_the_contract_fields():
     assert wire["left"] + wire["held"] + wire["sold"] == wire["stock"]
     assert (wire["price"], wire["deal_price"], wire["gmv"]) == (100.0, 59.9, 119.8)
     assert wire["rejections"]["sold_out"] == 3 and wire["state"] == "live"
+
+
+def test_only_ids_of_the_shape_the_server_makes_are_deal_ids():
+    made = new_deal_id()
+    assert is_deal_id(made) and len(made) == 12
+    # Other keys of a real deal, and anything else: never part of a Redis key name.
+    for other in (made + ":ops", made + ":external", made.upper(), made[:-1], made + "0", "", "x" * 12,
+                  made[:11] + "\n", None, 12, ["a"]):
+        assert not is_deal_id(other), other
+
+
+@pytest.mark.parametrize("price", [0.001, 0.125, 0.004])
+def test_a_deal_price_with_a_fraction_of_a_cent_is_refused(price):
+    # A deal_price of 0.001 once became 0: a free deal.
+    with pytest.raises(BadRequest, match="whole cents"):
+        parse_spec(body(deal_price=price, confirm=True), NOW)

@@ -51,3 +51,29 @@ def test_the_balancer_forwards_the_client_address_and_the_nodes_trust_only_the_b
     assert address and subnet and trusted == [address.group(1)]  # node2 is node1's YAML alias
     assert address.group(1) in Networks.parse(subnet.group(1))
     assert "node2: *node" in compose
+
+
+def test_the_balancer_logs_paths_without_query_strings_or_referers():
+    # Tokens travel in ?token= (pages, websockets) and a page's URL is the Referer of what it loads.
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    logs = re.findall(r"access_log\s+([^;]+);", nginx)
+    assert logs and all(len(entry.split()) == 2 for entry in logs)  # every log names its format
+    formats = dict(re.findall(r"log_format\s+(\w+)\s+((?:'[^']*'\s*)+);", nginx))
+    for entry in logs:
+        fmt = formats[entry.split()[1]]
+        assert "$uri" in fmt
+        for leak in ("$request ", '$request"', "$request_uri", "$args", "$query_string", "$arg_",
+                     "$http_referer"):
+            assert leak not in fmt, leak
+
+
+def test_the_alert_rules_use_exported_metrics_and_prometheus_loads_them():
+    metrics = Metrics()
+    exported = {sample.name for family in text_string_to_metric_families(metrics.render().decode())
+                for sample in family.samples}
+    rules = (DEPLOY / "prometheus-alerts.yml").read_text()
+    used = set(re.findall(r"livecart_[a-z_]+", rules.split("groups:", 1)[1]))
+    assert {"livecart_redis_used_memory_bytes", "livecart_redis_maxmemory_bytes"} <= used <= exported
+    mounted = re.search(r"\./deploy/prometheus-alerts\.yml:(\S+):ro",
+                        (DEPLOY.parent / "docker-compose.yml").read_text())
+    assert mounted and mounted.group(1) in (DEPLOY / "prometheus.yml").read_text()

@@ -3,6 +3,7 @@ per format however many sockets share them."""
 
 from __future__ import annotations
 
+from livecart.audience import Audience
 from livecart.first_frames import HISTORY_CHUNK, SharedRecovery
 from livecart.protocol import Format, decode
 from livecart.store.redis_store import History
@@ -19,17 +20,18 @@ def test_a_recovery_is_recovered_then_every_missed_event_in_chunks():
     history = History(epoch="e1", offset=events[-1]["offset"], counters={"likes": 3}, events=events)
     shared = SharedRecovery(10, history, now=1234, counters={"likes": 3}, deals=[], stage={"pinned": None})
     for fmt in Format:
-        frames = [decode(_payload(f), fmt) for f in shared.frames(fmt)]
+        frames = [decode(_payload(f), fmt) for f in shared.frames(fmt, Audience.STAFF)]
         assert frames[0] == {"type": "recovered", "offset": history.offset, "epoch": "e1", "now": 1234,
                              "counters": {"likes": 3}, "deals": [], "pinned": None}
         replayed = [e for f in frames[1:] for e in f["events"]]
         assert replayed == events and [len(f["events"]) for f in frames[1:]] == [HISTORY_CHUNK, 7]
         assert all(f["type"] == "batch" and f["offset"] == f["events"][-1]["offset"] for f in frames[1:])
     assert shared.floor == events[-1]["offset"]
-    assert shared.frames(Format.JSON) is shared.frames(Format.JSON)  # encoded once, shared
+    # encoded once, shared
+    assert shared.frames(Format.JSON, Audience.STAFF) is shared.frames(Format.JSON, Audience.STAFF)
 
 
 def test_a_recovery_with_nothing_missed_keeps_the_floor_where_the_socket_was():
     history = History(epoch="e1", offset=10, counters={}, events=[])
     shared = SharedRecovery(10, history, now=1, counters={}, deals=[], stage={})
-    assert shared.floor == 10 and len(shared.frames(Format.MSGPACK)) == 1
+    assert shared.floor == 10 and len(shared.frames(Format.MSGPACK, Audience.PUBLIC)) == 1

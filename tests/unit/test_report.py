@@ -54,3 +54,16 @@ def test_each_table_exports_as_csv():
         rows = list(csv.DictReader(io.StringIO(csv_table(report, table))))
         assert len(rows) == len(report[table]), table
     assert csv_table({"cues": []}, "cues") == ""
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_stay_text():
+    hostile = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+    report = {"cues": [{"text": t, "change": -3.5, "n": 2} for t in hostile]
+              + [{"text": "fine", "change": 1, "n": -1}],
+              "questions": [{"topic": "=cmd", "examples": ["=1+1", "ok"], "askers": 2}]}
+    rows = list(csv.DictReader(io.StringIO(csv_table(report, "cues"), newline="")))
+    assert [r["text"] for r in rows] == ["'" + t for t in hostile] + ["fine"]
+    assert [r["change"] for r in rows] == ["-3.5"] * len(hostile) + ["1"]  # our numbers stay numbers
+    assert rows[-1]["n"] == "-1"
+    question = next(csv.DictReader(io.StringIO(csv_table(report, "questions"))))
+    assert (question["topic"], question["examples"]) == ("'=cmd", "'=1+1 | ok")

@@ -20,7 +20,7 @@ from livecart.deals import DealSpec
 from livecart.errors import Conflict, NotFound, StoreUnavailable
 from livecart.protocol import encode_json, load_json
 from livecart.store.batcher import ScriptBatcher
-from livecart.store.keys import RoomKeys
+from livecart.store.keys import RoomKeys, claim_answer_field
 from livecart.store.redis_store import UNAVAILABLE, Client, decode_str, fields_from_flat
 
 __all__ = ["ClaimAnswer", "DealStore"]
@@ -64,6 +64,7 @@ class DealStore:
         self._settle = client.register_script(_lua("settle.lua"))
         self._expire = client.register_script(_lua("expire.lua"))
         self._external = client.register_script(_lua("external_sale.lua"))
+        self._retire = client.register_script(_lua("deal_retire.lua"))
         self._claim_routes: dict[str, tuple[tuple[str], tuple[str, str, str]]] = {}
         self._claims = ScriptBatcher(client, _lua("claim.lua"), width=2, parse=_claim_answer,
                                      on_error=_unavailable)
@@ -88,13 +89,15 @@ class DealStore:
             raise StoreUnavailable(str(exc)) from exc
         return fields_from_flat(flat)
 
-    async def control(self, room: str, deal_id: str, op: str, by: str, value: Any = "") -> dict[str, str]:
-        """start | stop | restock (value = units to add) | keyword (value = the word, "" to disarm)."""
+    async def control(self, room: str, deal_id: str, op: str, by: str, value: Any = "",
+                      op_id: str | None = None) -> dict[str, str]:
+        """start | stop | restock (value = units to add) | keyword (value = the word, "" to disarm).
+        `op_id` names the operation (an Idempotency-Key's digest): applied once, whoever retries it."""
         keys = RoomKeys(room)
         try:
             reply = await self._control(keys=[keys.deal(deal_id)],
                                         args=[keys.prefix, keys.channel, self._publish, by or "-", op, value,
-                                              uuid.uuid4().hex])
+                                              op_id or uuid.uuid4().hex])
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
         if decode_str(reply[0]) == "err":
@@ -121,7 +124,7 @@ class DealStore:
         """Keep `reply` as the answer of (user, key) unless the key has one: (the key's answer, whether
         it is `reply`, stored now). One round trip, like the read it replaces."""
         answers = RoomKeys(room).deal(deal_id) + ":keys"
-        idem = f"{user}\n{key}"
+        idem = claim_answer_field(user, key)
         try:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.hsetnx(answers, idem, reply)
@@ -133,7 +136,7 @@ class DealStore:
 
     async def add_refusals(self, room: str, deal_id: str, reason: str, idems: list[str]) -> None:
         """Record refusals a node answered from memory: counted in the deal's statistics, and kept as
-        the answer of each "user\nkey" unless the key already had one."""
+        the answer of each field (keys.claim_answer_field) unless it already had one."""
         key = RoomKeys(room).deal(deal_id)
         reply = encode_json({"ok": False, "reason": reason})
         try:
@@ -171,6 +174,30 @@ class DealStore:
                 keys=[keys.deals], args=[*self._head(keys), product_id, qty, event_id, amount_cents]))
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
+
+    async def retire(self, room: str, retention_ms: int, limit: int = 20, chunk: int = 1000) -> int:
+        """Retire the room's deals that closed more than `retention_ms` ago (deal_retire.lua): at most
+        `limit` deals a call, oldest first. Returns how many were retired."""
+        keys = RoomKeys(room)
+        try:
+            now = await self._now_ms()
+            # Created before now - retention: the only deals that can have closed that long ago.
+            candidates: list[Any] = await self.client.zrangebyscore(keys.deals, "-inf", now - retention_ms,
+                                                                    start=0, num=limit)
+            retired = 0
+            for deal_id in candidates:
+                while (done := int(await self._retire(keys=[keys.deals],
+                                                      args=[keys.prefix, decode_str(deal_id), retention_ms,
+                                                            chunk]))) == 2:
+                    pass
+                retired += done
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return retired
+
+    async def _now_ms(self) -> int:
+        seconds, micros = await self.client.time()
+        return int(seconds) * 1000 + int(micros) // 1000
 
     async def holds_left(self, room: str) -> int:
         try:

@@ -29,9 +29,12 @@ PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedRedis:
-    def __init__(self, data_dir: Path, binary: str = "redis-server") -> None:
+    def __init__(self, data_dir: Path, binary: str = "redis-server", maxmemory: str = "1gb") -> None:
         self.data_dir = Path(data_dir).resolve()
         self.binary = binary
+        # noeviction: at the limit writes fail (StoreUnavailable-like errors, 503) instead of Redis
+        # silently dropping keys, which could be a claim, a hold or a deal.
+        self.maxmemory = maxmemory
         self._proc: asyncio.subprocess.Process | None = None
         self._watch: asyncio.Task[None] | None = None
         self._stopping = False
@@ -64,7 +67,8 @@ class EmbeddedRedis:
                 "--port", str(self._port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
                 "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
                 "--daemonize", "no", "--loglevel", "warning", "--logfile", str(self.data_dir / "redis.log"),
-                "--protected-mode", "yes"]
+                "--protected-mode", "yes", "--maxmemory", self.maxmemory,
+                "--maxmemory-policy", "noeviction"]
         if self._unix_path:
             _remove_stale(self._unix_path)
             args += ["--unixsocket", self._unix_path, "--unixsocketperm", "700"]

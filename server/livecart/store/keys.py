@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ROOMS", "RoomKeys", "room_from_channel"]
+__all__ = ["ROOMS", "ROOMS_SEEN", "RoomKeys", "claim_answer_field", "room_from_channel"]
 
 PREFIX = "lc:"
 ROOMS = PREFIX + "rooms"  # sorted set, no hash tag: rooms by their last activity (ms), for the director
+# sorted set, no hash tag: every room with data by its last activity (ms), kept until the room is purged
+# (ROOMS forgets a room after a quiet day); idle rooms are purged from it (room_retention_days)
+ROOMS_SEEN = PREFIX + "rooms-seen"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,10 @@ class RoomKeys:
     @property
     def ids(self) -> str:  # sorted set: accepted event ids scored by receipt ms (idempotency window)
         return self._base + "ids"
+
+    @property
+    def orders(self) -> str:  # hash: order id -> "paid:<cents>" | "refunded:<cents>" (append.lua)
+        return self._base + "orders"
 
     @property
     def presence(self) -> str:  # hash: node id -> "count:expires_ms" of viewer sockets
@@ -107,6 +114,9 @@ class RoomKeys:
     def stats_cursor(self) -> str:  # hash: at ("epoch:offset" folded so far), claims, rejections
         return self._base + "stats-cursor"
 
+    def idempotency(self, digest: str) -> str:  # string (24 h): an Idempotency-Key's first answer
+        return f"{self._base}idem:{digest}"
+
     @property
     def funnel(self) -> str:  # hash: "<deal>:launch_viewers" and "<deal>:sold_out_at", set once
         return self._base + "funnel"
@@ -116,3 +126,10 @@ def room_from_channel(channel: str) -> str | None:
     if channel.startswith(PREFIX + "{") and channel.endswith("}:ch"):
         return channel[len(PREFIX) + 1 : -len("}:ch")]
     return None
+
+
+def claim_answer_field(user: str, key: str) -> str:
+    """The field of a deal's `:keys` hash holding the first answer to (user, key). Length-prefixed, so
+    no user id or key can make another pair's field ("a\nb" + "c" and "a" + "b\nc" once met). The
+    length is in UTF-8 bytes, as claim.lua builds the same field with Lua's `#`."""
+    return f"{len(user.encode())}:{user}{key}"

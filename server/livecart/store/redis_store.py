@@ -110,17 +110,19 @@ class RedisStore:
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
 
-    async def append(self, room: str, events: list[tuple[str, bytes, dict[str, int]]],
-                     now_ms: int) -> AppendResult:
-        """Append (event id, event JSON without offset, counter deltas) triples in order."""
+    async def append(self, room: str, events: list[tuple[str, bytes, dict[str, int]]]
+                     | list[tuple[str, bytes, dict[str, int], str]], now_ms: int) -> AppendResult:
+        """Append (event id, event JSON without offset, counter deltas[, order clause]) in order; the
+        order clause is events.order_clause's."""
         keys = RoomKeys(room)
         args: list[Any] = [now_ms, uuid.uuid4().hex, self._history_max, self._history_max_age_ms,
                            self._history_floor, self._dedup_ms, keys.channel, self._publish, len(events)]
-        for event_id, body, deltas in events:
-            args += [event_id, body, " ".join(f"{k}={v}" for k, v in deltas.items())]
+        for event_id, body, deltas, *order in events:
+            args += [event_id, body, " ".join(f"{k}={v}" for k, v in deltas.items()),
+                     order[0] if order else ""]
         try:
             epoch, first, _last, flags = await self._append(
-                keys=[keys.meta, keys.log, keys.counters, keys.ids], args=args)
+                keys=[keys.meta, keys.log, keys.counters, keys.ids, keys.orders], args=args)
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
         offsets: list[int | None] = []
@@ -147,15 +149,15 @@ class RedisStore:
                         stage={name: load_json(v) if v else None
                                for name, v in zip(STAGE, stage, strict=True)})
 
-    async def revoke(self, room: str, role: str, before_s: float) -> None:
-        """Refuse `role` tokens of `room` issued before `before_s`, and tell every node (which closes
-        the sockets that use one)."""
+    async def revoke(self, room: str, field: str, before_s: float) -> None:
+        """Refuse the tokens of `room` that `field` (auth.revocation_field: a role, a user, a jti) names,
+        issued before `before_s`, and tell every node (which closes the sockets that use one)."""
         keys = RoomKeys(room)
         try:
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.hset(keys.revoked, role, repr(before_s))
+                pipe.hset(keys.revoked, field, repr(before_s))
                 pipe.execute_command(self._publish, keys.channel,
-                                     encode_json({"revoked": {"role": role, "before": before_s}}))
+                                     encode_json({"revoked": {"field": field, "before": before_s}}))
                 await pipe.execute()
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
@@ -167,6 +169,79 @@ class RedisStore:
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
         return {decode_str(k): float(v) for k, v in flat.items()}
+
+    async def purge_room(self, room: str) -> int:
+        """Delete every key of `room` (GDPR-style deletion, idle rooms): its log, counters, deals,
+        claims, cues, stats, everything under lc:{room}:, and its entries in the node-wide registries.
+        Returns how many keys went. Sockets still in the room get a snapshot of a new epoch."""
+        from livecart.store.deal_store import HOLD_ROOMS
+        from livecart.store.keys import ROOMS, ROOMS_SEEN
+
+        pattern = RoomKeys(room).prefix + "*"  # room names have no glob characters ([A-Za-z0-9_.-])
+        removed = 0
+        try:
+            batch: list[Any] = []
+            async for key in self.client.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 500:
+                    removed += await self.client.unlink(*batch)
+                    batch = []
+            if batch:
+                removed += await self.client.unlink(*batch)
+            async with self.client.pipeline(transaction=False) as pipe:
+                for registry in (ROOMS, ROOMS_SEEN, HOLD_ROOMS):
+                    pipe.zrem(registry, room)
+                await pipe.execute()
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return removed
+
+    async def memory(self) -> tuple[int, int]:
+        """(used_memory, maxmemory) in bytes; maxmemory 0 means no limit."""
+        try:
+            info = await self.client.info("memory")
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
+
+    async def idempotency_begin(self, room: str, digest: str, fingerprint: str,
+                                pending_ms: int) -> dict[str, Any] | None:
+        """Claim an Idempotency-Key for a request: None when it is new (marked pending for `pending_ms`),
+        else what is stored for it: `{"f": fingerprint, "pending": true}` or `{"f", "s": status,
+        "b": body}`. One round trip for a new key."""
+        key = RoomKeys(room).idempotency(digest)
+        try:
+            if await self.client.set(key, encode_json({"f": fingerprint, "pending": True}), nx=True,
+                                     px=pending_ms):
+                return None
+            stored = await self.client.get(key)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return load_json(stored) if stored else {"f": fingerprint, "pending": True}
+
+    async def idempotency_finish(self, room: str, digest: str, answer: dict[str, Any] | None,
+                                 keep_s: int) -> None:
+        """Keep `answer` as the key's answer for `keep_s`, or (None) forget the key: the request did
+        not happen (a 5xx, a rate limit), and the same key may try again."""
+        key = RoomKeys(room).idempotency(digest)
+        try:
+            if answer is None:
+                await self.client.delete(key)
+            else:
+                await self.client.set(key, encode_json(answer), ex=keep_s)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def revocations_of(self, rooms: list[str]) -> list[dict[str, float]]:
+        """`revocations` of many rooms in one round trip (the hub rereads them every few seconds)."""
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for room in rooms:
+                    pipe.hgetall(RoomKeys(room).revoked)
+                found = await pipe.execute()
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return [{decode_str(k): float(v) for k, v in flat.items()} for flat in found]
 
     async def pin(self, room: str, card: dict[str, Any] | None) -> None:
         """Pin a product card on the room (None unpins) and tell every node."""

@@ -17,7 +17,7 @@ from typing import Any
 from livecart.errors import StoreUnavailable
 from livecart.protocol import load_json
 from livecart.stats import Bucket
-from livecart.store.keys import ROOMS, RoomKeys
+from livecart.store.keys import ROOMS, ROOMS_SEEN, RoomKeys
 from livecart.store.redis_store import UNAVAILABLE, Client, decode_str
 
 __all__ = ["Cursor", "LoggedEvent", "StatsStore"]
@@ -186,9 +186,21 @@ class StatsStore:
         if not rooms:
             return
         try:
-            await self.client.zadd(ROOMS, dict.fromkeys(rooms, now_ms))
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.zadd(ROOMS, dict.fromkeys(rooms, now_ms))
+                pipe.zadd(ROOMS_SEEN, dict.fromkeys(rooms, now_ms))
+                await pipe.execute()
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
+
+    async def idle_rooms(self, before_ms: int, limit: int = 10) -> list[str]:
+        """Rooms with no activity since `before_ms` (candidates for the idle-room purge)."""
+        try:
+            found: list[Any] = await self.client.zrangebyscore(ROOMS_SEEN, "-inf", before_ms, start=0,
+                                                               num=limit)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return [decode_str(r) for r in found]
 
     async def active_rooms(self, since_ms: int) -> list[str]:
         try:

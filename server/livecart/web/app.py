@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -10,14 +11,16 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from livecart.auth import REVOCABLE_ROLES, Action, Claims, authorize, check_room_name, verify
+from livecart.audience import audience_of, view
+from livecart.auth import Action, Claims, authorize, check_room_name, verify
 from livecart.errors import BadRequest, StoreUnavailable, TooLarge
 from livecart.protocol import Format, decode, encode_json
 from livecart.room import snapshot_frame
 from livecart.web.console import add_console_routes
 from livecart.web.cues import add_cue_routes
 from livecart.web.deals import add_deal_routes
-from livecart.web.ingest import ingest_batch, limit_key, rate_limit_ingest
+from livecart.web.idempotency import make_middleware
+from livecart.web.ingest import admit_events, ingest_batch, limit_key
 from livecart.web.pages import add_page_routes
 
 if TYPE_CHECKING:
@@ -49,8 +52,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         headers = {"Retry-After": str(max(1, round(retry)))} if retry is not None else None
         return error_response(exc.status, exc.code, exc.detail, headers)
     except StoreUnavailable:
-        return error_response(503, "unavailable", "storage unreachable; retry the same request "
-                              "(ingest, claims and deal steps are idempotent)",
+        return error_response(503, "unavailable", "storage unreachable; retry the same request (ingest "
+                              "and claims are idempotent; other writes with the same Idempotency-Key)",
                               {"Retry-After": str(StoreUnavailable.retry_after)})
     except web.HTTPRequestEntityTooLarge as exc:
         return error_response(413, "too_large", exc.text or "body too large")
@@ -65,8 +68,8 @@ VERIFIED = web.RequestKey("livecart.claims", Claims)  # the claims revocation_mi
 
 @web.middleware
 async def revocation_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Room routes refuse revoked overlay/host tokens (web/revocation.py); every other token, and every
-    error in one, is left to the route's own check."""
+    """Room routes refuse revoked tokens (web/revocation.py: by role, user or jti); every error in a
+    token is left to the route's own check."""
     room, token = request.match_info.get("room"), bearer(request)
     if room and token:
         try:
@@ -75,8 +78,7 @@ async def revocation_middleware(request: web.Request, handler: Handler) -> web.S
         except BadRequest:
             claims = None
         if claims is not None:
-            if claims.role in REVOCABLE_ROLES:
-                await request.app[NODE].revocations.check(room, claims)
+            await request.app[NODE].revocations.check(room, claims)
             request[VERIFIED] = claims  # room_claims need not check the signature again
     return await handler(request)
 
@@ -112,33 +114,39 @@ async def metrics(request: web.Request) -> web.Response:
     node.metrics.client_ips.set(len(node.admission.sockets))
     if node.embedded is not None:
         node.metrics.redis_restarts.set(node.embedded.restarts)
+    with contextlib.suppress(StoreUnavailable, TimeoutError):  # the scrape answers while Redis is away
+        used, limit = await asyncio.wait_for(node.store.memory(), 2)
+        node.metrics.redis_used_memory.set(used)
+        node.metrics.redis_maxmemory.set(limit)
     return web.Response(body=node.metrics.render(), content_type="text/plain")
 
 
 async def post_events(request: web.Request) -> web.Response:
     node = request.app[NODE]
     room, claims = room_claims(request, Action.INGEST)
-    rate_limit_ingest(node, limit_key(claims))
     if request.content_length is not None and request.content_length > node.settings.ingest_max_body:
         raise TooLarge(f"body over {node.settings.ingest_max_body} bytes")
     body = await request.read()
     fmt = Format.MSGPACK if request.content_type == "application/msgpack" else Format.JSON
     items = decode(body, fmt)
+    admit_events(node, limit_key(claims), items)
     result = await ingest_batch(node, room, items)
     return json_response(result.to_wire())
 
 
 async def get_state(request: web.Request) -> web.Response:
     node = request.app[NODE]
-    room, _claims = room_claims(request, Action.WATCH)
+    room, claims = room_claims(request, Action.WATCH)
     snap = await node.store.snapshot(room)
     online = await node.store.online(room, node.clock.now_ms())
     overlays = await node.store.online(room, node.clock.now_ms(), role="overlay")
-    return json_response(snapshot_frame(snap, online, node.clock.now_ms(), overlays))
+    return json_response(view(snapshot_frame(snap, online, node.clock.now_ms(), overlays),
+                              audience_of(claims.role)))
 
 
 def create_app(node: Node) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware, revocation_middleware],
+    app = web.Application(middlewares=[errors_middleware, revocation_middleware,
+                                       make_middleware(NODE, VERIFIED)],
                           client_max_size=node.settings.ingest_max_body)
     app[NODE] = node
     app.router.add_get("/healthz", healthz)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from livecart import auth
-from livecart.auth import Action
+from livecart.auth import Action, revocation_field
 from livecart.errors import BadRequest
 from livecart.protocol import Format, decode
 from livecart.web.deals import by_whom
@@ -100,15 +100,39 @@ def add_console_routes(app: web.Application, node_key: web.AppKey[Node]) -> None
         return json_response(_page_token(node, room, role, ttl, node.clock.now_ms() / 1000), 201)
 
     async def revoke(request: web.Request) -> web.Response:
-        """Every `role` token of the room issued until now stops working (sockets using one are closed
-        4001 on every node); the answer carries a fresh token to put in OBS instead."""
+        """`{"role", "ttl_s"?}`: every `role` token of the room issued until now stops working (sockets
+        using one are closed 4001 on every node); the answer carries a fresh token to put in OBS instead.
+        `{"user": U}`: every token of that user in this room issued until now (a viewer or an assistant
+        whose token leaked). `{"jti": ID}`: that one token."""
         node = request.app[node_key]
         room, _claims = room_claims(request, Action.MANAGE)
-        role, ttl = parse_mint(_json_body(await request.read(), request.content_type))
+        body = _json_body(await request.read(), request.content_type)
         cutoff = node.clock.now_ms() / 1000
-        await node.store.revoke(room, role, cutoff)
+        for name in ("user", "jti"):
+            value = body.get(name)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not 1 <= len(value) <= 200:
+                raise BadRequest("bad_field", f"{name} must be a string of 1-200 characters")
+            field = revocation_field(user=value) if name == "user" else revocation_field(token_id=value)
+            await node.store.revoke(room, field, cutoff)
+            node.revocations.note(room, field, cutoff)  # this node may not be subscribed to the room
+            return json_response({"revoked": {name: value}, "before": int(cutoff * 1000)})
+        role, ttl = parse_mint(body)
+        await node.store.revoke(room, revocation_field(role=role), cutoff)
+        node.revocations.note(room, revocation_field(role=role), cutoff)
         return json_response({"revoked": role, "before": int(cutoff * 1000),
                               **_page_token(node, room, role, ttl, cutoff + 0.001)})
+
+    async def purge(request: web.Request) -> web.Response:
+        """Delete everything the room holds (GDPR-style erasure; `livecart purge --room`)."""
+        node = request.app[node_key]
+        room, claims = room_claims(request, Action.MANAGE)
+        if claims.room == "*" and request.query.get("confirm") != room:
+            # A token for every room must name the room twice: one typo must not erase the wrong one.
+            raise BadRequest("confirm_purge", f"add ?confirm={room} to purge with a token for every room")
+        removed = await node.store.purge_room(room)
+        return json_response({"purged": room, "keys": removed})
 
     highlight = stage_route("highlight", parse_highlight)
     announcement = stage_route("announcement", lambda body: {"text": _text(body, "text", MAX_ANNOUNCEMENT)})
@@ -118,3 +142,4 @@ def add_console_routes(app: web.Application, node_key: web.AppKey[Node]) -> None
     app.router.add_delete("/api/rooms/{room}/announcement", announcement)
     app.router.add_post("/api/rooms/{room}/tokens", mint)
     app.router.add_post("/api/rooms/{room}/tokens/revoke", revoke)
+    app.router.add_delete("/api/rooms/{room}", purge)

@@ -13,12 +13,24 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from livecart.audience import audience_of, deal_view
 from livecart.auth import Action, Claims
-from livecart.deals import DealState, RejectReason, deal_state, deal_to_wire, parse_spec
+from livecart.deals import (
+    DEAL_ID_HEX,
+    DealState,
+    RejectReason,
+    deal_state,
+    deal_to_wire,
+    is_deal_id,
+    new_deal_id,
+    parse_spec,
+)
 from livecart.errors import BadRequest, NotFound, RateLimited, StoreUnavailable
 from livecart.protocol import Format, decode, encode_json, load_json
 from livecart.ratelimit import RateLimiter
 from livecart.store.deal_store import ClaimAnswer
+from livecart.store.keys import claim_answer_field
+from livecart.web.idempotency import IDEMPOTENCY_DIGEST
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
@@ -42,7 +54,8 @@ class ClaimDesk:
         self.hold_ms = int(hold_s * 1000)
         self._answers: OrderedDict[tuple[str, str, str, str], bytes] = OrderedDict()
         self._limiter = RateLimiter(node.settings.claim_rate, node.settings.claim_burst)
-        # (room, deal) -> "user\nkey" of refusals answered from memory, not yet written to Redis
+        # (room, deal) -> answer fields (keys.claim_answer_field) of refusals answered from memory, not
+        # yet written to Redis
         self.local_rejections: dict[tuple[str, str], list[str]] = {}
         self._keywords: dict[str, tuple[float, list[tuple[str, str]]]] = {}
         # Claim ids: random per process, then a counter (uuid4 per claim was a visible cost in a rush).
@@ -55,13 +68,16 @@ class ClaimDesk:
         callback, with no task per claim. Raises BadRequest at once for a malformed claim (RateLimited
         over the user's or the client address's rate, `ip_key` from web/admission.py); the future raises
         NotFound (unknown deal) or StoreUnavailable."""
-        if not isinstance(deal_id, str) or not 1 <= len(deal_id) <= 64:
+        if not isinstance(deal_id, str):
             raise BadRequest("bad_field", "deal must be a deal id")
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY:
             raise BadRequest("bad_field", f"key must be a string of 1-{MAX_KEY} characters")
         # An invalid quantity goes to the script as 0: it answers invalid_qty, counts it, and keeps the
         # answer for the key like any other.
         qty = min(qty, 1_000_000) if isinstance(qty, int) and not isinstance(qty, bool) and qty >= 1 else 0
+        if not is_deal_id(deal_id):
+            # No deal has this id, and it must never reach Redis as part of a key name.
+            raise NotFound("no_such_deal", "no such deal in this room")
         ident = (room, deal_id, user, key)
         remembered = self._answers.get(ident)
         if remembered is not None:
@@ -116,7 +132,7 @@ class ClaimDesk:
         room, deal_id, user, key = ident
         answer, fresh = await self.node.deal_store.refuse_once(room, deal_id, user, key, SOLD_OUT_REPLY)
         if fresh:
-            self.local_rejections.setdefault((room, deal_id), []).append(f"{user}\n{key}")
+            self.local_rejections.setdefault((room, deal_id), []).append(claim_answer_field(user, key))
         self._remember(ident, answer)
         return answer
 
@@ -188,8 +204,8 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
 
     def deal_id(request: web.Request) -> str:
         value = request.match_info["deal"]
-        if not 1 <= len(value) <= 64:
-            raise BadRequest("bad_deal", "deal ids are 1-64 characters")
+        if not is_deal_id(value):
+            raise NotFound("no_such_deal", "no such deal in this room")
         return value
 
     async def create(request: web.Request) -> web.Response:
@@ -200,7 +216,11 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
         spec = parse_spec(body, now, price_floor=node.settings.price_floor)
         start_now = not isinstance(body, dict) or (body.get("start_at") is None
                                                    and body.get("countdown_s") is None)
-        fields = await node.deal_store.create(room, uuid.uuid4().hex[:12], spec, by_whom(claims), start_now)
+        # With an Idempotency-Key the deal id comes from it: a retry after a lost answer finds the deal
+        # (deal_create.lua returns it unchanged) even when the first answer was never stored.
+        digest = request.get(IDEMPOTENCY_DIGEST)
+        fields = await node.deal_store.create(room, digest[:DEAL_ID_HEX] if digest else new_deal_id(), spec,
+                                              by_whom(claims), start_now)
         return json_response({"deal": deal_to_wire(fields, node.clock.now_ms())}, 201)
 
     async def control(request: web.Request) -> web.Response:
@@ -222,15 +242,17 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
             value = word or ""
         elif op not in ("start", "stop"):
             raise web.HTTPNotFound()
-        fields = await node.deal_store.control(room, deal_id(request), op, by_whom(claims), value)
+        fields = await node.deal_store.control(room, deal_id(request), op, by_whom(claims), value,
+                                               op_id=request.get(IDEMPOTENCY_DIGEST))
         return json_response({"deal": deal_to_wire(fields, node.clock.now_ms())})
 
     async def listing(request: web.Request) -> web.Response:
         node = node_of(request)
-        room, _ = room_claims(request, Action.WATCH)
+        room, claims = room_claims(request, Action.WATCH)
         now = node.clock.now_ms()
-        return json_response({"deals": [deal_to_wire(f, now) for f in await node.deal_store.newest(room)],
-                              "now": now})
+        audience = audience_of(claims.role)
+        return json_response({"deals": [deal_view(deal_to_wire(f, now), audience)
+                                        for f in await node.deal_store.newest(room)], "now": now})
 
     async def claim(request: web.Request) -> web.Response:
         node = node_of(request)

@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING, Any
 from websockets.datastructures import Headers
 
 from livecart.auth import Action, Claims, authorize, check_room_name, verify
-from livecart.errors import BadRequest, RateLimited, StoreUnavailable
-from livecart.events import InvalidEvent, counter_deltas, validate_event
+from livecart.errors import BadRequest, RateLimited, StoreUnavailable, TooLarge
+from livecart.events import InvalidEvent, counter_deltas, order_clause, validate_event
 from livecart.protocol import encode_json
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
     from livecart.web.ws import WebSocket
 
-__all__ = ["IngestEndpoint", "IngestResult", "ingest_batch", "limit_key", "rate_limit_ingest"]
+__all__ = ["IngestEndpoint", "IngestResult", "admit_events", "ingest_batch", "limit_key",
+           "rate_limit_ingest"]
 
 MAX_QUEUED_BATCHES = 64  # per ingest socket, before it is told to slow down
 
@@ -36,6 +37,18 @@ class IngestResult:
 
     def to_wire(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+def admit_events(node: Node, key: str, items: Any) -> None:
+    """Refuse a request before any work on its events: more events than `ingest_max_events` (413
+    too_many_events), or over the token's rate, which counts events, not requests (429): one request
+    is one atomic append that every other room on the Redis waits behind. (Not an array: ingest_batch.)"""
+    if not isinstance(items, list) or not items:
+        return
+    cap = node.settings.ingest_max_events
+    if len(items) > cap:
+        raise TooLarge(f"at most {cap} events per request; this one has {len(items)}", "too_many_events")
+    rate_limit_ingest(node, key, len(items))
 
 
 async def ingest_batch(node: Node, room: str, items: Any) -> IngestResult:
@@ -51,7 +64,7 @@ async def ingest_batch(node: Node, room: str, items: Any) -> IngestResult:
             result.rejected.append({"index": index, "error": exc.code, "detail": exc.detail})
     if events:
         appended = await node.store.append(
-            room, [(e["id"], encode_json(e), counter_deltas(e)) for e in events], now)
+            room, [(e["id"], encode_json(e), counter_deltas(e), order_clause(e)) for e in events], now)
         result.accepted = appended.accepted
         result.duplicates = len(events) - appended.accepted
         node.metrics.events_ingested.inc(appended.accepted)
@@ -69,7 +82,9 @@ async def apply_to_deals(node: Node, room: str, events: list[dict[str, Any]]) ->
             if "claim_id" in event and event["status"] != "placed":
                 await node.deal_store.settle(room, event["claim_id"], event["status"])
             elif "claim_id" not in event and event["status"] == "paid":
-                await node.deal_store.external_sale(room, event["product_id"], event["qty"], event["id"],
+                # Once per order (not per event id): a second `paid` of one order sells nothing more.
+                await node.deal_store.external_sale(room, event["product_id"], event["qty"],
+                                                    "order:" + event["order_id"],
                                                     round(event["amount"] * 100))
         elif event["type"] == "comment":
             await node.claims.comment_claims(room, event)
@@ -80,8 +95,8 @@ def limit_key(claims: Claims) -> str:
     return f"{claims.role}:{claims.room}:{claims.user or ''}"
 
 
-def rate_limit_ingest(node: Node, key: str) -> None:
-    retry = node.ingest_limiter.take(key, time.monotonic())
+def rate_limit_ingest(node: Node, key: str, events: int = 1) -> None:
+    retry = node.ingest_limiter.take(key, time.monotonic(), events)
     if retry:
         raise RateLimited(retry)
 
@@ -114,7 +129,7 @@ class IngestEndpoint:
     def received(self, ws: WebSocket, message: Any) -> None:
         if message["type"] != "events":
             raise BadRequest("unknown_type", "an ingest socket accepts only 'events' messages")
-        rate_limit_ingest(self.node, ws.session.limit_key)
+        admit_events(self.node, ws.session.limit_key, message.get("events"))
         try:
             ws.session.queue.put_nowait(message)
         except asyncio.QueueFull:

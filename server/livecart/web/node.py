@@ -71,7 +71,7 @@ class Node:
 
         s = self.settings
         if s.redis_url is None:
-            self.embedded = EmbeddedRedis(s.data_dir, s.redis_server)
+            self.embedded = EmbeddedRedis(s.data_dir, s.redis_server, s.redis_maxmemory)
             await self.embedded.start()
         # One quick retry on a fresh connection hides a pooled connection that died with a Redis restart.
         # Retrying is safe: every write script is idempotent (event ids, claim keys).
@@ -101,7 +101,7 @@ class Node:
         self.hub = RoomHub(self.store, self.deal_store, self.subscriber_client, clock=self.clock,
                            node_id=s.node_id, tick_ms=s.tick_ms, max_tick_ms=s.max_tick_ms,
                            presence_s=s.presence_s, state_tick_ms=s.state_tick_ms,
-                           metrics=self.metrics)
+                           revocation_check_s=s.revocation_check_s, metrics=self.metrics)
         self.revocations = Revocations(self.store)
         self.hub.on_revoked = self.revocations.note
         # Measure the shared clock before serving anything: the deal loop only does so after its first
@@ -113,7 +113,9 @@ class Node:
         self.stats_store = StatsStore(self.redis, retention_days=s.stats_retention_days)
         self.director = Director(self.store, self.deal_store, self.cue_store, self.stats_store,
                                  clock=self.clock, node_id=s.node_id, rules=load_rules(s.cue_rules or None),
-                                 lang=s.cue_lang, local_rooms=self.hub.rooms, metrics=self.metrics)
+                                 lang=s.cue_lang, local_rooms=self.hub.rooms, metrics=self.metrics,
+                                 deal_retention_ms=int(s.deal_retention_days * 86_400_000),
+                                 room_retention_ms=int(s.room_retention_days * 86_400_000))
         self._director_task = asyncio.create_task(self.director.run(), name="director")
         self._director_task.add_done_callback(_report_crash)
         self._hub_task = asyncio.create_task(self.hub.run(), name="hub")

@@ -51,7 +51,7 @@ class RoomEndpoint:
             raise Forbidden(f"origin {origin[:100]!r} may not open a {claims.role} socket")
         ws.room, ws.role, ws.user, ws.fmt = room, claims.role, claims.user, fmt
         ws.stats = query.get("stats") == "1"  # opt-in: a page that shows no live numbers gets none
-        ws.expires_at, ws.issued_at = claims.expires_at, claims.issued_at
+        ws.expires_at, ws.issued_at, ws.token_id = claims.expires_at, claims.issued_at, claims.token_id
         ws.session = (since, epoch) if since is not None and epoch else (None, None)
 
     def _same_site(self, origin: str, host: str | None) -> bool:
@@ -65,7 +65,7 @@ class RoomEndpoint:
     async def _join(self, ws: WebSocket, since: int | None, epoch: str | None) -> None:
         try:
             await self.node.revocations.check(ws.room, Claims(ws.role, ws.room, ws.user, ws.expires_at,
-                                                              ws.issued_at))
+                                                              ws.issued_at, ws.token_id))
             await self.node.hub.join(ws, ws.room, since, epoch)
         except Unauthorized as exc:
             ws.close(CloseCode.UNAUTHORIZED, exc.detail)
@@ -134,7 +134,10 @@ class RoomEndpoint:
         if req is not None and (not isinstance(req, str) or len(req) > 100):
             raise BadRequest("bad_field", "req must be a string of at most 100 characters")
         now = self.node.clock.now_ms()
-        event_id = f"v:{ws.user}:{req}" if req else f"v:{ws.user}:{now}:{id(message)}"
+        # Length-prefixed: a user "a:b" with req "c" and a user "a" with req "b:c" must not share an id
+        # (the second comment would be dropped as a duplicate).
+        who = f"v:{len(ws.user or '')}:{ws.user}:"
+        event_id = f"{who}r:{req}" if req else f"{who}t:{now}:{id(message)}"
         event = validate_event({"id": event_id, "type": "comment", "text": text,
                                 "user": {"id": ws.user, "name": ws.user}}, now)  # no self-chosen names
         self._spawn(self._append_comment(ws, event, req))

@@ -70,7 +70,7 @@ class SocketLimits:
 class WebSocket(asyncio.Protocol):
     __slots__ = ("client", "endpoint", "errors", "expires_at", "floor", "fmt", "held", "ip_key", "issued_at",
                  "last_seen", "listener", "open", "parked", "proto", "replies", "role", "room",
-                 "session", "stats", "transport", "user")
+                 "session", "stats", "token_id", "transport", "user")
 
     def __init__(self, listener: Listener) -> None:
         self.listener = listener
@@ -84,6 +84,7 @@ class WebSocket(asyncio.Protocol):
         self.ip_key: str | None = None  # what its per-IP limits count by; None when it is exempt
         self.expires_at = float("inf")  # the token's expiry (unix s): the socket is closed 4001 then
         self.issued_at = 0.0  # the token's iat (unix s), for revocations
+        self.token_id = ""  # the token's jti, for revoking it alone
         self.room = ""
         self.floor = 0
         self.parked: list[Batch] | None = None

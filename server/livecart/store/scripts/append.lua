@@ -1,12 +1,13 @@
 -- Append a batch of validated events to a room, atomically.
--- KEYS: meta, log, counters, ids
+-- KEYS: meta, log, counters, ids, orders
 -- ARGV: now_ms, epoch_candidate, maxlen, max_age_ms, min_keep, dedup_ms, channel, publish_cmd, n,
---       then n triples: event id, event JSON (an object without "offset"), counter deltas "name=int ..."
+--       then n quads: event id, event JSON (an object without "offset"), counter deltas "name=int ...",
+--       order clause ("paid|refunded <cents> <order id>" or "": events.order_clause)
 -- Returns {epoch, first_offset, last_offset, flags}: flags has one char per event, "1" accepted, "0" duplicate.
 -- Accepted events get contiguous offsets, are stored in the stream under id "<offset>-0" with the offset
 -- spliced into their JSON, move the counters, and are published in one message:
 --   {"epoch":E,"offset":LAST,"counters":[name,value,...],"events":[EVENT,...]}
-local meta, log, counters, ids = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local meta, log, counters, ids, orders = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now = tonumber(ARGV[1])
 local maxlen, max_age, min_keep, dedup_ms = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local n = tonumber(ARGV[9])
@@ -21,15 +22,41 @@ local first = last + 1
 
 redis.call('ZREMRANGEBYSCORE', ids, '-inf', now - dedup_ms)
 local flags, out = {}, {}
+-- An order counts once per (order id, status), and a refund only against a paid order, up to what was
+-- paid: returns the counter deltas and what to splice into the event: `"counted":false` when it does not
+-- count, `"counted_cents":N` for a refund larger than the payment (only N comes off GMV).
+local function count_order(clause)
+  local status, cents, order_id = string.match(clause, '^(%a+) (%d+) (.*)$')
+  local prev = redis.call('HGET', orders, order_id)
+  local prev_status, prev_cents = nil, 0
+  if prev then prev_status, prev_cents = string.match(prev, '^(%a+):(%d+)$') end
+  prev_cents = tonumber(prev_cents)
+  if status == 'paid' and not prev then
+    redis.call('HSET', orders, order_id, 'paid:' .. cents)
+    return 'orders=1 gmv_cents=' .. cents, ''
+  elseif status == 'refunded' and prev_status == 'paid' then
+    redis.call('HSET', orders, order_id, 'refunded:' .. prev_cents)
+    local back = math.min(tonumber(cents), prev_cents)
+    return 'refunds=1 gmv_cents=-' .. back, (back < tonumber(cents)) and ('"counted_cents":' .. back .. ',') or ''
+  end
+  return '', '"counted":false,'
+end
+
 for i = 0, n - 1 do
-  local id, body, deltas = ARGV[10 + 3 * i], ARGV[11 + 3 * i], ARGV[12 + 3 * i]
+  local id, body, deltas, clause = ARGV[10 + 4 * i], ARGV[11 + 4 * i], ARGV[12 + 4 * i], ARGV[13 + 4 * i]
   if redis.call('ZSCORE', ids, id) then
     flags[#flags + 1] = '0'
   else
     flags[#flags + 1] = '1'
     redis.call('ZADD', ids, now, id)
     last = last + 1
-    local event = '{"offset":' .. last .. ',' .. string.sub(body, 2)
+    local head = '{"offset":' .. last .. ','
+    if clause ~= '' then
+      local mark
+      deltas, mark = count_order(clause)
+      head = head .. mark
+    end
+    local event = head .. string.sub(body, 2)
     redis.call('XADD', log, 'MAXLEN', '~', maxlen, last .. '-0', 'e', event, 't', now)
     for name, value in string.gmatch(deltas, '(%w[%w_]*)=(-?%d+)') do
       redis.call('HINCRBY', counters, name, value)

@@ -22,14 +22,21 @@ local function json_string(s)
   return cjson.encode(s)
 end
 
+-- The deal `id` names, or false. One claim's id must never fail the call, which answers the other claims
+-- of the room too: a key of another type (`<deal>:ops` is a set) would raise WRONGTYPE, and a hash that
+-- is not a deal (`<deal>:users`) lacks its fields. Either is no deal, for this claim alone.
 local function open(id)
   local dk = deal_key(prefix, id)
+  if redis.call('TYPE', dk).ok ~= 'hash' then return false end
   local f = redis.call('HMGET', dk, 'id', 'status', 'starts_at', 'ends_at', 'limit_per_user', 'left')
-  if not f[1] then return false end
+  if f[1] ~= id then return false end
+  for i = 3, 6 do
+    if not tonumber(f[i]) then return false end
+  end
   return {key = dk, id = f[1], status = f[2], starts_at = tonumber(f[3]), ends_at = tonumber(f[4]),
           limit = tonumber(f[5]), left = tonumber(f[6]), was_left = tonumber(f[6]),
           inc = {attempts = 0, held = 0, claims = 0, buyers = 0}, answers = {}, answer_args = {},
-          users = {}, new_users = {}, user_args = {}}
+          users = {}, new_users = {}, user_args = {}, claim_ids = {}}
 end
 
 for i = 5, #ARGV, 5 do
@@ -39,7 +46,9 @@ for i = 5, #ARGV, 5 do
   if not d then
     out[#out + 1] = 'err'; out[#out + 1] = 'no_such_deal'
   else
-    local idem = user .. '\n' .. key
+    -- Length-prefixed (keys.claim_answer_field builds the same): no user id or key collides with
+    -- another pair's field, whatever characters either holds.
+    local idem = #user .. ':' .. user .. key
     local prior = d.answers[idem] or redis.call('HGET', d.key .. ':keys', idem)
     if prior then
       out[#out + 1] = 'again'; out[#out + 1] = prior
@@ -55,8 +64,8 @@ for i = 5, #ARGV, 5 do
         if not raw then d.new_users[user] = true end
       end
       local reason = nil
-      if not qty or qty < 1 or qty ~= math.floor(qty) then reason = 'invalid_qty'
-      elseif d.status == 'stopped' or now >= d.ends_at then reason = 'ended'
+      if d.status == 'stopped' or now >= d.ends_at then reason = 'ended'
+      elseif not qty or qty < 1 or qty ~= math.floor(qty) then reason = 'invalid_qty'
       elseif now < d.starts_at then reason = 'not_live'
       elseif held_by_user + qty > d.limit then reason = 'limit_reached'
       elseif qty > d.left then reason = 'sold_out'
@@ -74,6 +83,7 @@ for i = 5, #ARGV, 5 do
         d.user_args[#d.user_args + 1] = user; d.user_args[#d.user_args + 1] = held_by_user + qty
         if d.new_users[user] then d.new_users[user] = nil; d.inc.buyers = d.inc.buyers + 1 end
         claim_records[#claim_records + 1] = claim_id
+        d.claim_ids[#d.claim_ids + 1] = claim_id
         claim_records[#claim_records + 1] = '{"deal":"' .. d.id .. '","user":' .. json_string(user) ..
           ',"qty":' .. qty .. ',"expires_at":' .. expires .. ',"state":"held"}'
         holds[#holds + 1] = expires; holds[#holds + 1] = claim_id
@@ -81,8 +91,12 @@ for i = 5, #ARGV, 5 do
         status, reply = 'ok', '{"ok":true,"claim":{"id":"' .. claim_id .. '","deal":"' .. d.id ..
           '","qty":' .. qty .. ',"expires_at":' .. expires .. '}}'
       end
-      d.answers[idem] = reply
-      d.answer_args[#d.answer_args + 1] = idem; d.answer_args[#d.answer_args + 1] = reply
+      -- A closed deal (ended, stopped) never opens again, so 'ended' is the answer to every later claim
+      -- of any key: not stored, or a flood of refused keys on an ended deal grew :keys without end.
+      if reason ~= 'ended' then
+        d.answers[idem] = reply
+        d.answer_args[#d.answer_args + 1] = idem; d.answer_args[#d.answer_args + 1] = reply
+      end
       out[#out + 1] = status; out[#out + 1] = reply
     end
   end
@@ -97,6 +111,8 @@ for id, d in pairs(deals) do
     -- The users' counts were read above, so writing them absolute is exact.
     if #d.user_args > 0 then redis.call('HSET', d.key .. ':users', unpack(d.user_args)) end
     if #d.answer_args > 0 then redis.call('HSET', d.key .. ':keys', unpack(d.answer_args)) end
+    -- The deal's claim ids, so that retiring the deal (deal_retire.lua) finds its claim records.
+    if #d.claim_ids > 0 then redis.call('SADD', d.key .. ':claimids', unpack(d.claim_ids)) end
     if d.inc.claims > 0 then publish_claim(prefix, id, channel, cmd, now, d.left == 0) end
   end
 end

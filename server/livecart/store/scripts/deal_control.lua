@@ -4,8 +4,10 @@
 -- library retrying after a lost reply must not restock twice).
 local deal = KEYS[1]
 local prefix, channel, cmd, by, op, value = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+-- A key of another type, or a hash without a deal's fields, is no deal (never a WRONGTYPE error).
+if redis.call('TYPE', deal).ok ~= 'hash' then return {'err', 'no_such_deal'} end
 local d, current = hash(deal)
-if not d.id then return {'err', 'no_such_deal'} end
+if not d.id or not tonumber(d.ends_at) or not tonumber(d.starts_at) then return {'err', 'no_such_deal'} end
 local ops = deal .. ':ops'
 if redis.call('SISMEMBER', ops, ARGV[7]) == 1 then return {'ok', unpack(current)} end
 local now = now_ms()
