@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from livecart.client_ip import Networks
+from livecart.money import check_currency
 
 __all__ = ["Secret", "Settings", "cluster_address", "load_or_create_secret", "mask_password"]
 
@@ -130,6 +131,8 @@ class Settings:
     # A room with no sockets and no ingest for this long is deleted, all of it (0: never).
     room_retention_days: float = 30.0
     price_floor: float = 0.10  # deal prices under this share of list price need "confirm": true
+    # A room's currency until an assistant sets one (POST /api/rooms/{room}/currency); ISO 4217.
+    default_currency: str = "CNY"
     shutdown_timeout_s: float = 8.0
     # Cues and statistics
     cue_rules: str = ""  # a TOML rules file; "" for the built-in livecart/cue_rules.toml
@@ -161,6 +164,10 @@ class Settings:
                 Networks.parse(getattr(settings, name))
             except ValueError as exc:
                 raise ValueError(f"setting {name}: {exc}") from None
+        try:
+            check_currency(settings.default_currency)
+        except ValueError as exc:
+            raise ValueError(f"setting default_currency: {exc}") from None
         if settings.ingest_max_events < 1 or settings.ingest_burst < settings.ingest_max_events:
             raise ValueError("setting ingest_burst must be at least ingest_max_events (>= 1): a request of "
                              "ingest_max_events events must be able to pass the rate limit")

@@ -3,7 +3,8 @@
 claim.lua enforces `check_claim`'s rules atomically in Redis (a stateful test checks that the two
 agree); this module validates console input, derives a deal's state from its fields and the clock
 (hub timers, the sold-out shortcut) and turns the stored fields into the DEAL map clients see.
-Money is integer cents inside, a number on the wire.
+Money is integer minor units of the room's currency inside (money.py), a number on the wire; a deal
+keeps the currency it was priced in (`currency` field), so its map never needs the room's.
 
 States (derived from stored fields and the clock, so no timer is needed for correctness):
     scheduled ──starts_at / start──▶ live ──left = 0──▶ sold_out ──restock──▶ live
@@ -20,7 +21,7 @@ from enum import Enum
 from typing import Any
 
 from livecart.errors import BadRequest
-from livecart.events import to_cents
+from livecart.money import LEGACY_CURRENCY, exponent, from_minor, to_minor
 
 __all__ = [
     "DEAL_ID_HEX",
@@ -91,21 +92,24 @@ class DealSpec:
     duration_ms: int
     starts_at: int  # ms, server time
     keyword: str
+    currency: str = LEGACY_CURRENCY  # the room's, when the deal was priced: the unit of *_cents
 
     @property
     def ends_at(self) -> int:
         return self.starts_at + self.duration_ms
 
 
-def _cents(body: dict[str, Any], key: str) -> int:
+def _minor(body: dict[str, Any], key: str, currency: str) -> int:
     value = body.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
             or not 0 < value <= MAX_PRICE:
         raise BadRequest("bad_field", f"{key} must be a number above 0 and at most {MAX_PRICE:.0f}")
-    cents = to_cents(value)
-    if not cents:  # a sub-cent price (0.001) once became 0
-        raise BadRequest("bad_field", f"{key} must be whole cents (at most 2 decimals), not {value!r}")
-    return cents
+    minor = to_minor(value, currency)
+    if not minor:  # a sub-cent price (0.001) once became 0; 12.5 JPY is no price either
+        places = exponent(currency)
+        raise BadRequest("bad_field", f"{key} must be whole minor units of {currency} (at most {places} "
+                                      f"decimal{'' if places == 1 else 's'}), not {value!r}")
+    return minor
 
 
 def _int(body: dict[str, Any], key: str, low: int, high: int, default: int | None = None) -> int:
@@ -124,15 +128,17 @@ def _str(body: dict[str, Any], key: str, max_len: int, required: bool = True) ->
     return value
 
 
-def parse_spec(body: Any, now_ms: int, price_floor: float = DEFAULT_PRICE_FLOOR) -> DealSpec:
-    """A console's create request, validated, with the guard rails of a careful shop."""
+def parse_spec(body: Any, now_ms: int, price_floor: float = DEFAULT_PRICE_FLOOR,
+               currency: str = LEGACY_CURRENCY) -> DealSpec:
+    """A console's create request, validated, with the guard rails of a careful shop. Prices are in
+    the room's `currency`, with at most its decimals."""
     if not isinstance(body, dict):
         raise BadRequest("bad_body", "the body must be an object")
     product = body.get("product")
     if not isinstance(product, dict):
         raise BadRequest("bad_field", "product {id, name, image_url?, sku?} is required")
-    price = _cents(body, "price")
-    deal_price = _cents(body, "deal_price")
+    price = _minor(body, "price", currency)
+    deal_price = _minor(body, "deal_price", currency)
     if deal_price >= price:
         raise BadRequest("bad_price", "deal_price must be below the list price")
     if deal_price < price * price_floor and body.get("confirm") is not True:
@@ -155,7 +161,7 @@ def parse_spec(body: Any, now_ms: int, price_floor: float = DEFAULT_PRICE_FLOOR)
         price_cents=price, deal_price_cents=deal_price,
         stock=_int(body, "stock", 1, MAX_STOCK), limit_per_user=_int(body, "limit_per_user", 1, MAX_LIMIT),
         duration_ms=1000 * _int(body, "duration_s", MIN_DURATION_S, MAX_DURATION_S),
-        starts_at=starts_at, keyword=keyword)
+        starts_at=starts_at, keyword=keyword, currency=currency)
 
 
 def deal_state(fields: dict[str, Any], now_ms: int) -> DealState:
@@ -206,14 +212,16 @@ _INT_FIELDS = ("stock", "left", "held", "sold", "buyers", "limit_per_user", "sta
 def deal_to_wire(fields: dict[str, Any], now_ms: int) -> dict[str, Any]:
     """The DEAL map of CONTRACT.md from the stored fields."""
     rejections = {r.value: int(fields.get("rej_" + r.value, 0)) for r in RejectReason}
+    currency = fields.get("currency") or LEGACY_CURRENCY  # deals made before rooms had one: cents
     wire: dict[str, Any] = {name: int(fields.get(name, 0)) for name in _INT_FIELDS}
     wire.update({
         "id": fields["id"],
         "state": deal_state(fields, now_ms).value,
-        "price": int(fields["price_cents"]) / 100,
-        "deal_price": int(fields["deal_price_cents"]) / 100,
-        "gmv": int(fields.get("gmv_cents", 0)) / 100,
-        # The same money as exact integer minor units (cents, fen): what a client should add up.
+        "currency": currency,
+        "price": from_minor(int(fields["price_cents"]), currency),
+        "deal_price": from_minor(int(fields["deal_price_cents"]), currency),
+        "gmv": from_minor(int(fields.get("gmv_cents", 0)), currency),
+        # The same money as exact integer minor units (fen, cents, yen): what a client should add up.
         "price_minor": int(fields["price_cents"]),
         "deal_price_minor": int(fields["deal_price_cents"]),
         "gmv_minor": int(fields.get("gmv_cents", 0)),

@@ -3,7 +3,9 @@
 An event arrives from the platform (ingest) or a viewer socket as a map; `validate_event` turns it into the
 normalised map that is stored in the room log and sent to clients, or raises `InvalidEvent` naming the
 field. `counter_deltas` says how an accepted event moves the room counters. Money is kept in integer
-cents so counters never drift; the wire shows it as a number with two decimals.
+minor units of the room's currency (money.py: fen, cents, yen, fils) so counters never drift; the wire
+shows it as a number with the currency's decimals, and the exact integer beside it (`*_minor`).
+(Counter and field names still say `_cents` inside: read them as "minor units".)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from livecart.errors import BadRequest
+from livecart.money import LEGACY_CURRENCY, exponent, from_minor, to_minor
 
 __all__ = [
     "COUNTERS",
@@ -20,8 +23,8 @@ __all__ = [
     "ORDER_STATUSES",
     "InvalidEvent",
     "counter_deltas",
+    "carries_money",
     "order_clause",
-    "to_cents",
     "counters_to_wire",
     "validate_event",
 ]
@@ -61,59 +64,55 @@ def _int(ev: dict[str, Any], key: str, *, low: int = 1, high: int = MAX_COUNT) -
     return value
 
 
-def to_cents(value: float) -> int | None:
-    """`value` (money, major units) as whole minor units (cents, fen), or None when it has a fraction of
-    one: never rounded (`round(0.125, 2)` gave 0.12, and a deal price of 0.001 became 0). A float's
-    binary error (0.1 + 0.2) is tolerated, a real third decimal is not."""
-    scaled = value * 100
-    cents = round(scaled)
-    return cents if abs(scaled - cents) < 1e-6 * max(1.0, abs(scaled)) else None
-
-
-def _money(ev: dict[str, Any], key: str) -> float:
+def _money(ev: dict[str, Any], key: str, currency: str) -> int:
+    """The money field `key` as exact minor units of the room's `currency` (money.to_minor): a fraction
+    of the minor unit (0.001 CNY, 12.5 JPY) is refused, never rounded."""
     value = ev.get(key)
     if value is None:
         raise InvalidEvent("missing_field", f"{key} is required")
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
             or not 0 <= value <= MAX_MONEY:
         raise InvalidEvent("bad_field", f"{key} must be a number from 0 to {MAX_MONEY:.0f}")
-    cents = to_cents(value)
-    if cents is None:
-        raise InvalidEvent("bad_field", f"{key} must be whole cents (at most 2 decimals), not {value!r}")
-    return cents / 100
+    minor = to_minor(value, currency)
+    if minor is None:
+        places = exponent(currency)
+        raise InvalidEvent("bad_field", f"{key} must be whole minor units of {currency} (at most {places} "
+                                        f"decimal{'' if places == 1 else 's'}), not {value!r}")
+    return minor
 
 
-def _comment(ev: dict[str, Any]) -> dict[str, Any]:
+def _comment(ev: dict[str, Any], currency: str) -> dict[str, Any]:
     return {"text": _text(ev, "text", MAX_TEXT)}
 
 
-def _like(ev: dict[str, Any]) -> dict[str, Any]:
+def _like(ev: dict[str, Any], currency: str) -> dict[str, Any]:
     return {"count": _int(ev, "count") if "count" in ev else 1}
 
 
-def _nothing(ev: dict[str, Any]) -> dict[str, Any]:
+def _nothing(ev: dict[str, Any], currency: str) -> dict[str, Any]:
     return {}
 
 
-def _gift(ev: dict[str, Any]) -> dict[str, Any]:
-    value = _money(ev, "value")
-    return {"gift": _text(ev, "gift", MAX_NAME), "count": _int(ev, "count"), "value": value,
-            "value_minor": round(value * 100)}
+def _gift(ev: dict[str, Any], currency: str) -> dict[str, Any]:
+    minor = _money(ev, "value", currency)
+    return {"gift": _text(ev, "gift", MAX_NAME), "count": _int(ev, "count"),
+            "value": from_minor(minor, currency), "value_minor": minor}
 
 
-def _order(ev: dict[str, Any]) -> dict[str, Any]:
+def _order(ev: dict[str, Any], currency: str) -> dict[str, Any]:
     status = ev.get("status")
     if status not in ORDER_STATUSES:
         raise InvalidEvent("bad_field", f"status must be one of {', '.join(ORDER_STATUSES)}")
     fields = {"order_id": _text(ev, "order_id", MAX_ID), "product_id": _text(ev, "product_id", MAX_ID),
-              "qty": _int(ev, "qty"), "amount": _money(ev, "amount"), "status": status}
-    fields["amount_minor"] = round(fields["amount"] * 100)  # exact cents beside the number
+              "qty": _int(ev, "qty"), "amount": 0, "status": status}
+    minor = _money(ev, "amount", currency)
+    fields["amount"], fields["amount_minor"] = from_minor(minor, currency), minor  # exact beside the number
     if ev.get("claim_id") is not None:
         fields["claim_id"] = _text(ev, "claim_id", MAX_ID)
     return fields
 
 
-EVENT_TYPES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+EVENT_TYPES: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
     "comment": _comment,
     "like": _like,
     "share": _nothing,
@@ -125,8 +124,9 @@ EVENT_TYPES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-def validate_event(raw: Any, now_ms: int) -> dict[str, Any]:
-    """The normalised event, or InvalidEvent. Unknown extra fields are dropped, not stored."""
+def validate_event(raw: Any, now_ms: int, currency: str = LEGACY_CURRENCY) -> dict[str, Any]:
+    """The normalised event, or InvalidEvent. Unknown extra fields are dropped, not stored. Money is
+    read in the room's `currency`: its exponent says how many decimals an amount may have."""
     if not isinstance(raw, dict):
         raise InvalidEvent("not_an_object", "each event must be an object")
     event_id = _text(raw, "id", MAX_ID)
@@ -146,8 +146,13 @@ def validate_event(raw: Any, now_ms: int) -> dict[str, Any]:
     elif isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts < 2**53:
         raise InvalidEvent("bad_field", "ts must be an integer of milliseconds")
     event: dict[str, Any] = {"id": event_id, "type": kind, "user": {"id": user_id, "name": name}, "ts": ts}
-    event.update(EVENT_TYPES[kind](raw))
+    event.update(EVENT_TYPES[kind](raw, currency))
     return event
+
+
+def carries_money(event: dict[str, Any]) -> bool:
+    """Whether the event has an amount in the room's currency (its append must pin that currency)."""
+    return event["type"] in ("gift", "order")
 
 
 def counter_deltas(event: dict[str, Any]) -> dict[str, int]:
@@ -160,7 +165,7 @@ def counter_deltas(event: dict[str, Any]) -> dict[str, int]:
     if kind in ("share", "follow", "join", "leave"):
         return {kind + "s": 1}
     if kind == "gift":
-        return {"gifts": event["count"], "gifts_value_cents": round(event["value"] * 100)}
+        return {"gifts": event["count"], "gifts_value_cents": event["value_minor"]}
     # Orders move counters by their order's state, which only append.lua knows: see order_clause.
     return {}
 
@@ -172,17 +177,18 @@ def order_clause(event: dict[str, Any]) -> str:
     and marked `"counted": false`; a refund larger than the payment takes back only the payment."""
     if event["type"] != "order" or event["status"] not in ("paid", "refunded"):
         return ""
-    return f"{event['status']} {round(event['amount'] * 100)} {event['order_id']}"
+    return f"{event['status']} {event['amount_minor']} {event['order_id']}"
 
 
-def counters_to_wire(raw: dict[str, int]) -> dict[str, float | int]:
-    """Counters as clients see them: every known counter present; money both as a number (`gmv`) and
-    as exact integer minor units (`gmv_minor`: cents, fen), which a client can add up without drift."""
+def counters_to_wire(raw: dict[str, int], currency: str = LEGACY_CURRENCY) -> dict[str, float | int]:
+    """Counters as clients see them: every known counter present; money both as a number (`gmv`, in
+    `currency`'s decimals) and as exact integer minor units (`gmv_minor`: fen, cents, yen), which a
+    client can add up without drift."""
     wire: dict[str, float | int] = {}
     for name in COUNTERS:
         value = raw.get(name, 0)
         if name.endswith("_cents"):
-            wire[name[: -len("_cents")]] = round(value / 100, 2)
+            wire[name[: -len("_cents")]] = from_minor(value, currency)
             wire[name[: -len("_cents")] + "_minor"] = int(value)
         else:
             wire[name] = value

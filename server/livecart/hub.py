@@ -32,7 +32,7 @@ from livecart.outbound import FrameKind
 from livecart.protocol import Format, encode_frame, load_json
 from livecart.room import Peer, Room, snapshot_frame
 from livecart.store.deal_store import DealStore
-from livecart.store.redis_store import STAGE, Gap, RedisStore, counters_from_flat, fields_from_flat
+from livecart.store.redis_store import ROOM_FIELDS, Gap, RedisStore, counters_from_flat, fields_from_flat
 from livecart.store.subscriber import ClusterSubscriber, RoomSubscriber
 
 __all__ = ["RoomHub", "SharedSnapshot"]
@@ -178,7 +178,8 @@ class RoomHub:
             return
         now = self.clock.now_ms()
         # Deals and the stage are state, not events: a resumed socket gets them current.
-        counters = dict(counters_to_wire(history.counters), online=room.online, overlays=room.overlays)
+        counters = dict(counters_to_wire(history.counters, room.currency), online=room.online,
+                        overlays=room.overlays)
         future.set_result(SharedRecovery(key[0], history, now, counters, room.deals_wire(now), room.stage))
 
     def _shared_snapshot(self, room: Room) -> asyncio.Future[SharedSnapshot]:
@@ -223,7 +224,7 @@ class RoomHub:
             if "deal" in message:
                 self._on_deal(room, fields_from_flat(message["deal"]))
                 return
-            stage = next((name for name in STAGE if name in message), None)
+            stage = next((name for name in ROOM_FIELDS if name in message), None)
             if stage is not None:
                 room.stage[stage] = message[stage]
                 room.batch.set_field(stage, message[stage])
@@ -238,7 +239,7 @@ class RoomHub:
             self._spawn(self._reset(room))
             return
         room.batch.add_events(events)
-        room.counters = counters_to_wire(counters_from_flat(message.get("counters")))
+        room.counters = counters_to_wire(counters_from_flat(message.get("counters")), room.currency)
         room.batch.set_counters(room.counters)
         if room.batch.missing():
             self._spawn(self._fill(room))

@@ -12,9 +12,10 @@ from livecart.batch import Batch, RoomBatch
 from livecart.deals import DealState, deal_state, deal_to_wire, next_transition
 from livecart.errors import CloseCode
 from livecart.events import counters_to_wire
+from livecart.money import LEGACY_CURRENCY
 from livecart.outbound import FrameKind
 from livecart.protocol import Format
-from livecart.store.redis_store import STAGE, Snapshot
+from livecart.store.redis_store import ROOM_FIELDS, Snapshot
 
 __all__ = ["Peer", "Room", "snapshot_frame"]
 
@@ -58,7 +59,8 @@ class Room:
         self.deals: dict[str, dict[str, str]] = {}  # stored fields, latest seen
         self.sent_states: dict[str, DealState] = {}  # the state each deal had when last sent
         self.claim_rates: dict[str, tuple[int, int, float]] = {}  # deal -> (since ms, claims then, rate)
-        self.stage: dict[str, Any] = dict.fromkeys(STAGE)  # pinned card, highlighted comment, announcement
+        # pinned card, highlighted comment, announcement, and the room's currency (set by load)
+        self.stage: dict[str, Any] = dict.fromkeys(ROOM_FIELDS)
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
         self.flush_at = 0.0  # when flush_handle runs (loop time)
@@ -77,7 +79,11 @@ class Room:
         self.deals = {d["id"]: d for d in snap.deals}
         self.sent_states = {i: deal_state(f, now_ms) for i, f in self.deals.items()}
         self.stage = dict(snap.stage)
-        self.counters = counters_to_wire(snap.counters)
+        self.counters = counters_to_wire(snap.counters, self.currency)
+
+    @property
+    def currency(self) -> str:
+        return str(self.stage.get("currency") or LEGACY_CURRENCY)
 
     def complete_state(self, batch: Batch, now_ms: int) -> None:
         """Fill a state-only batch with every latest value: counters, presence, open deals, the stage."""
@@ -151,7 +157,8 @@ class Room:
 
 def snapshot_frame(snap: Snapshot, online: int, now_ms: int, overlays: int = 0) -> dict[str, Any]:
     """The first frame of a fresh socket, and the body of GET /api/rooms/{room}/state."""
-    counters = dict(counters_to_wire(snap.counters), online=online, overlays=overlays)
+    currency = snap.stage.get("currency") or LEGACY_CURRENCY
+    counters = dict(counters_to_wire(snap.counters, currency), online=online, overlays=overlays)
     return {"type": "snapshot", "offset": snap.offset, "epoch": snap.epoch, "recovered": False,
             "now": now_ms, "deals": [deal_to_wire(d, now_ms) for d in snap.deals], "counters": counters,
-            **snap.stage, "recent": snap.recent}
+            **snap.stage, "currency": currency, "recent": snap.recent}

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from livecart.money import LEGACY_CURRENCY, from_minor
+
 __all__ = [
     "GAUGES",
     "METRICS",
@@ -56,11 +58,12 @@ def event_deltas(event: Mapping[str, Any]) -> Bucket:
     if kind == "leave":
         return {"leaves": 1}
     if kind == "gift":
-        return {"gifts_value_cents": round(event["value"] * 100)}
+        # Exact minor units of the room's currency; events stored before `value_minor` were cents.
+        return {"gifts_value_cents": int(event.get("value_minor", round(event["value"] * 100)))}
     if kind == "order":
         if event.get("counted") is False:  # a repeated status, or a refund of an unpaid order (append.lua)
             return {}
-        cents = int(event.get("counted_cents", round(event["amount"] * 100)))
+        cents = int(event.get("counted_cents", event.get("amount_minor", round(event["amount"] * 100))))
         if event["status"] == "paid":
             return {"orders": 1, "gmv_cents": cents}
         if event["status"] == "refunded":
@@ -156,12 +159,12 @@ def series(buckets: Mapping[int, Bucket], start: int, end: int, step: int) -> li
     return rows
 
 
-def to_wire(row: Mapping[str, int]) -> dict[str, Any]:
-    """A series row or total as clients see it: cents shown as money."""
+def to_wire(row: Mapping[str, int], currency: str = LEGACY_CURRENCY) -> dict[str, Any]:
+    """A series row or total as clients see it: minor units shown as money of the room's `currency`."""
     out: dict[str, Any] = {}
     for name, value in row.items():
         if name.endswith("_cents"):
-            out[name[: -len("_cents")]] = round(value / 100, 2)
+            out[name[: -len("_cents")]] = from_minor(value, currency)
         else:
             out[name] = value
     return out
@@ -191,5 +194,5 @@ def deal_funnel(fields: Mapping[str, str], viewers_at_launch: int | None, sold_o
         "conversion": round(paid / viewers, 4) if viewers else None,
         "claim_success": round(claims / attempts, 4) if attempts else None,
         "sell_through_s": round((sold_out_at - starts) / 1000, 1) if sold_out_at else None,
-        "gmv": int(fields.get("gmv_cents", 0)) / 100,
+        "gmv": from_minor(int(fields.get("gmv_cents", 0)), fields.get("currency") or LEGACY_CURRENCY),
     }

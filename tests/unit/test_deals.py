@@ -127,5 +127,21 @@ def test_only_ids_of_the_shape_the_server_makes_are_deal_ids():
 @pytest.mark.parametrize("price", [0.001, 0.125, 0.004])
 def test_a_deal_price_with_a_fraction_of_a_cent_is_refused(price):
     # A deal_price of 0.001 once became 0: a free deal.
-    with pytest.raises(BadRequest, match="whole cents"):
+    with pytest.raises(BadRequest, match="whole minor units of CNY"):
         parse_spec(body(deal_price=price, confirm=True), NOW)
+
+
+def test_deal_prices_follow_the_rooms_currency():
+    spec = parse_spec(body(price=1500, deal_price=990), NOW, currency="JPY")
+    assert (spec.price_cents, spec.deal_price_cents, spec.currency) == (1500, 990, "JPY")
+    with pytest.raises(BadRequest, match="whole minor units of JPY"):
+        parse_spec(body(price=1500, deal_price=99.5), NOW, currency="JPY")
+    assert parse_spec(body(price=10, deal_price=5.125), NOW, currency="KWD").deal_price_cents == 5125
+
+
+def test_a_deal_map_carries_its_currency_and_its_decimals():
+    wire = deal_to_wire(fields(price_cents=1500, deal_price_cents=990, currency="JPY"), NOW)
+    assert (wire["currency"], wire["price"], wire["deal_price"], wire["price_minor"]) == (
+        "JPY", 1500, 990, 1500)
+    # A deal stored before rooms had a currency was priced in cents.
+    assert deal_to_wire(fields(), NOW)["currency"] == "CNY"

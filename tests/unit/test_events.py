@@ -82,7 +82,7 @@ def test_any_value_is_an_event_or_a_bad_request(raw):
 @pytest.mark.parametrize("amount", [0.125, 0.001, 19.999, 0.0001])
 def test_money_with_a_fraction_of_a_cent_is_refused_never_rounded(amount):
     # round(0.125, 2) was 0.12: a cent lost without a word.
-    with pytest.raises(InvalidEvent, match="whole cents"):
+    with pytest.raises(InvalidEvent, match="whole minor units of CNY"):
         validate_event({"id": "o", "type": "order", "user": {"id": "u"}, "order_id": "o1", "product_id": "p",
                         "qty": 1, "amount": amount, "status": "paid"}, NOW)
 
@@ -92,3 +92,26 @@ def test_money_computed_in_floating_point_is_whole_cents():
                             "value": 0.1 + 0.2}, NOW)
     assert event["value"] == 0.3 and counter_deltas(event)["gifts_value_cents"] == 30
     assert event["value_minor"] == 30
+
+
+@pytest.mark.parametrize(("currency", "amount", "minor"), [
+    ("JPY", 1500, 1500), ("KRW", 39000, 39000), ("KWD", 1.234, 1234), ("USD", 19.99, 1999)])
+def test_money_has_the_decimals_of_the_rooms_currency(currency, amount, minor):
+    event = validate_event({"id": "o", "type": "order", "user": {"id": "u"}, "order_id": "o1",
+                            "product_id": "p", "qty": 1, "amount": amount, "status": "paid"}, NOW, currency)
+    assert (event["amount"], event["amount_minor"]) == (amount, minor)
+    assert order_clause(event) == f"paid {minor} o1"
+
+
+@pytest.mark.parametrize(("currency", "value"),
+                         [("JPY", 12.5), ("KRW", 0.5), ("USD", 1.234), ("KWD", 0.0001)])
+def test_money_finer_than_the_currencys_minor_unit_is_refused(currency, value):
+    # A fixed "two decimals" let 12.5 yen through (1250 "cents" of a currency that has none).
+    with pytest.raises(InvalidEvent, match=f"whole minor units of {currency}"):
+        validate_event({"id": "g", "type": "gift", "user": {"id": "u"}, "gift": "rose", "count": 1,
+                        "value": value}, NOW, currency)
+
+
+def test_counters_show_money_in_the_rooms_decimals():
+    assert counters_to_wire({"gmv_cents": 1500}, "JPY")["gmv"] == 1500
+    assert counters_to_wire({"gmv_cents": 1234567}, "KWD")["gmv"] == 1234.567

@@ -67,3 +67,14 @@ def test_mean_viewers_carries_each_sample_forward():
     assert w.mean_viewers(0, 10) == 15.0  # 5 s at 10, 5 s at 20
     assert w.mean_viewers(8, 10) == 20.0  # no sample inside: the last one before
     assert w.mean_viewers(-5, 0) is None
+
+
+def test_fold_takes_the_exact_minor_units_of_the_rooms_currency():
+    # 1500 yen is 1500 minor units: `value * 100` made it 150000.
+    events = [ev("gift", T, gift="rose", count=1, value=1500, value_minor=1500),
+              ev("order", T, status="paid", amount=1.234, amount_minor=1234, qty=1, order_id="o",
+                 product_id="p")]
+    assert fold((e, T) for e in events)[T // 1000] == {"gifts_value_cents": 1500, "orders": 1,
+                                                       "gmv_cents": 1234}
+    assert to_wire({"gmv_cents": 1234}, "KWD") == {"gmv": 1.234}
+    assert to_wire({"gmv_cents": 1500}, "JPY") == {"gmv": 1500}

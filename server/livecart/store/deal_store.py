@@ -21,7 +21,7 @@ from livecart.errors import Conflict, NotFound, StoreUnavailable
 from livecart.protocol import encode_json, load_json
 from livecart.store.batcher import ScriptBatcher
 from livecart.store.keys import RoomKeys, claim_answer_field
-from livecart.store.redis_store import UNAVAILABLE, Client, decode_str, fields_from_flat
+from livecart.store.redis_store import UNAVAILABLE, Client, CurrencyChanged, decode_str, fields_from_flat
 
 __all__ = ["ClaimAnswer", "DealStore"]
 
@@ -79,15 +79,19 @@ class DealStore:
                   "image_url": spec.image_url, "sku": spec.sku, "price_cents": spec.price_cents,
                   "deal_price_cents": spec.deal_price_cents, "stock": spec.stock,
                   "limit_per_user": spec.limit_per_user, "duration_ms": spec.duration_ms,
-                  "starts_at": 0 if start_now else spec.starts_at, "keyword": spec.keyword}
-        args: list[Any] = [keys.prefix, keys.channel, self._publish, by or "-"]
+                  "starts_at": 0 if start_now else spec.starts_at, "keyword": spec.keyword,
+                  "currency": spec.currency}
+        args: list[Any] = [keys.prefix, keys.channel, self._publish, by or "-", spec.currency]
         for name, value in values.items():
             args += [name, value]
         try:
-            flat = await self._create(keys=[keys.deal(deal_id), keys.deals], args=args)
+            flat = await self._create(keys=[keys.deal(deal_id), keys.deals, keys.meta], args=args)
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
-        return fields_from_flat(flat)
+        fields = fields_from_flat(flat)
+        if "!currency" in fields:  # the room has another currency: nothing was created
+            raise CurrencyChanged(fields["!currency"])
+        return fields
 
     async def control(self, room: str, deal_id: str, op: str, by: str, value: Any = "",
                       op_id: str | None = None) -> dict[str, str]:

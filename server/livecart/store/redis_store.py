@@ -21,11 +21,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from livecart.errors import StoreUnavailable
+from livecart.money import DEFAULT_CURRENCY
 from livecart.protocol import encode_json, load_json
 from livecart.store.keys import RoomKeys
 
-__all__ = ["STAGE", "UNAVAILABLE", "AppendResult", "Client", "Gap", "History", "RedisStore", "Snapshot",
-           "decode_str", "fields_from_flat"]
+__all__ = ["ROOM_FIELDS", "STAGE", "UNAVAILABLE", "AppendResult", "Client", "CurrencyChanged", "Gap",
+           "History", "RedisStore", "Snapshot", "decode_str", "fields_from_flat"]
 
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 # A node talks to one Redis, or to a Redis Cluster where each room lives on the shard of its hash tag.
@@ -33,6 +34,18 @@ Client = aioredis.Redis | RedisCluster
 # What the console puts on screen for the whole room, each a latest-value map or None: the pinned product
 # card, a highlighted comment, an announcement. Kept in the room's meta hash, published as {name: value}.
 STAGE = ("pinned", "highlight", "announcement")
+# Latest-value fields of a room's state: the stage, and its currency (a plain ISO code in meta, published
+# as {"currency": C}; a room that never set one shows the node's default_currency).
+ROOM_FIELDS = (*STAGE, "currency")
+
+
+class CurrencyChanged(Exception):
+    """The room's currency is not the one the money was validated in (a node's cache was stale, or the
+    first money pinned another node's default): validate again in `currency`."""
+
+    def __init__(self, currency: str) -> None:
+        super().__init__(currency)
+        self.currency = currency
 
 
 def _script(name: str) -> str:
@@ -56,7 +69,9 @@ class Snapshot:
     counters: dict[str, int]
     recent: list[dict[str, Any]]
     deals: list[dict[str, str]]  # stored fields of the newest deals (deals.deal_to_wire makes DEAL maps)
-    stage: dict[str, Any]  # STAGE name -> its value (None: unset), e.g. "pinned": the pinned product card
+    # ROOM_FIELDS name -> its value: STAGE parts (None: unset), e.g. "pinned": the pinned product card, and
+    # "currency" (always set)
+    stage: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +107,10 @@ def decode_str(value: str | bytes) -> str:
 
 class RedisStore:
     def __init__(self, client: Client, *, history_max: int, history_max_age_s: int,
-                 dedup_window_s: int, history_floor: int = 10_000, sharded_pubsub: bool = False) -> None:
+                 dedup_window_s: int, history_floor: int = 10_000, sharded_pubsub: bool = False,
+                 default_currency: str = DEFAULT_CURRENCY) -> None:
         self.client = client
+        self.default_currency = default_currency
         self._history_max = history_max
         self._history_max_age_ms = history_max_age_s * 1000
         self._history_floor = history_floor
@@ -103,6 +120,7 @@ class RedisStore:
         self._snapshot = client.register_script(_script("snapshot.lua"))
         self._history = client.register_script(_script("history.lua"))
         self._presence = client.register_script(_script("presence.lua"))
+        self._set_currency = client.register_script(_script("set_currency.lua"))
 
     async def ping(self) -> None:
         try:
@@ -111,20 +129,26 @@ class RedisStore:
             raise StoreUnavailable(str(exc)) from exc
 
     async def append(self, room: str, events: list[tuple[str, bytes, dict[str, int]]]
-                     | list[tuple[str, bytes, dict[str, int], str]], now_ms: int) -> AppendResult:
+                     | list[tuple[str, bytes, dict[str, int], str]], now_ms: int,
+                     currency: str = "") -> AppendResult:
         """Append (event id, event JSON without offset, counter deltas[, order clause]) in order; the
-        order clause is events.order_clause's."""
+        order clause is events.order_clause's. `currency`: the one the batch's money was validated in
+        ("" when it has none); CurrencyChanged, and nothing appended, when the room has another."""
         keys = RoomKeys(room)
         args: list[Any] = [now_ms, uuid.uuid4().hex, self._history_max, self._history_max_age_ms,
-                           self._history_floor, self._dedup_ms, keys.channel, self._publish, len(events)]
+                           self._history_floor, self._dedup_ms, keys.channel, self._publish, len(events),
+                           currency]
         for event_id, body, deltas, *order in events:
             args += [event_id, body, " ".join(f"{k}={v}" for k, v in deltas.items()),
                      order[0] if order else ""]
         try:
-            epoch, first, _last, flags = await self._append(
-                keys=[keys.meta, keys.log, keys.counters, keys.ids, keys.orders], args=args)
+            reply = await self._append(keys=[keys.meta, keys.log, keys.counters, keys.ids, keys.orders],
+                                       args=args)
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
+        if len(reply) == 2:
+            raise CurrencyChanged(decode_str(reply[1]))
+        epoch, first, _last, flags = reply
         offsets: list[int | None] = []
         next_offset = int(first)
         for flag in decode_str(flags):
@@ -138,7 +162,7 @@ class RedisStore:
     async def snapshot(self, room: str, recent: int = 50, deals: int = 20) -> Snapshot:
         keys = RoomKeys(room)
         try:
-            epoch, offset, flat, events, deal_flats, stage = await self._snapshot(
+            epoch, offset, flat, events, deal_flats, stage, currency = await self._snapshot(
                 keys=[keys.meta, keys.log, keys.counters, keys.deals],
                 args=[uuid.uuid4().hex, recent, keys.prefix, deals])
         except UNAVAILABLE as exc:
@@ -146,8 +170,29 @@ class RedisStore:
         return Snapshot(epoch=decode_str(epoch), offset=int(offset), counters=counters_from_flat(flat),
                         recent=[load_json(e) for e in events],
                         deals=[fields_from_flat(f) for f in deal_flats],
-                        stage={name: load_json(v) if v else None
-                               for name, v in zip(STAGE, stage, strict=True)})
+                        stage={**{name: load_json(v) if v else None
+                                  for name, v in zip(STAGE, stage, strict=True)},
+                               "currency": decode_str(currency) if currency else self.default_currency})
+
+    async def room_currency(self, room: str) -> str:
+        """The room's currency: the one set or pinned by its first money, else the node's default."""
+        try:
+            value = await self.client.hget(RoomKeys(room).meta, "currency")
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return decode_str(value) if value else self.default_currency
+
+    async def set_currency(self, room: str, currency: str) -> tuple[bool, str]:
+        """Make `currency` the room's and tell every node: (True, currency); or (False, the current one)
+        when the room already has money (set_currency.lua says what counts) in another currency."""
+        keys = RoomKeys(room)
+        try:
+            status, current = await self._set_currency(
+                keys=[keys.meta, keys.counters, keys.orders, keys.deals],
+                args=[currency, keys.channel, self._publish])
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return decode_str(status) == "ok", decode_str(current) or self.default_currency
 
     async def revoke(self, room: str, field: str, before_s: float) -> None:
         """Refuse the tokens of `room` that `field` (auth.revocation_field: a role, a user, a jti) names,

@@ -2,6 +2,9 @@
 
 - `POST|DELETE /api/rooms/{room}/highlight`: put one comment on the overlay (or take it off).
 - `POST|DELETE /api/rooms/{room}/announcement`: a line of text for the overlay and the viewers.
+- `GET|POST /api/rooms/{room}/currency`: the room's currency (ISO 4217), which says how many decimals its
+  prices may have. It can change only while the room has no money (409 `currency_locked` after the
+  first counted order, gift value or deal): a ledger is not re-denominated.
 - `POST /api/rooms/{room}/tokens`: an `overlay` or `host` token for this room, so the console can hand
   out an OBS URL without anyone running `livecart token`. Only those two read-only roles: an assistant
   cannot mint anything that may claim, comment, ingest or manage.
@@ -15,7 +18,8 @@ from aiohttp import web
 
 from livecart import auth
 from livecart.auth import Action, revocation_field
-from livecart.errors import BadRequest
+from livecart.errors import BadRequest, Conflict
+from livecart.money import check_currency, exponent
 from livecart.protocol import Format, decode
 from livecart.web.deals import by_whom
 
@@ -68,6 +72,14 @@ def parse_mint(body: dict[str, Any]) -> tuple[str, float]:
     if isinstance(ttl, bool) or not isinstance(ttl, int) or not 60 <= ttl <= MAX_PAGE_TTL_S:
         raise BadRequest("bad_field", f"ttl_s must be an integer from 60 to {MAX_PAGE_TTL_S}")
     return role, float(ttl)
+
+
+def parse_currency(body: dict[str, Any]) -> str:
+    """{"currency": "USD"}: a known ISO 4217 code, 3 uppercase letters (not "usd", not "XYZ")."""
+    try:
+        return check_currency(body.get("currency"))
+    except ValueError as exc:
+        raise BadRequest("bad_currency", str(exc)) from None
 
 
 def _page_token(node: Node, room: str, role: str, ttl: float, now: float) -> dict[str, Any]:
@@ -124,6 +136,24 @@ def add_console_routes(app: web.Application, node_key: web.AppKey[Node]) -> None
         return json_response({"revoked": role, "before": int(cutoff * 1000),
                               **_page_token(node, room, role, ttl, cutoff + 0.001)})
 
+    async def currency(request: web.Request) -> web.Response:
+        """GET: `{"currency", "exponent"}`. POST `{"currency": "USD"}`: set it, the same answer; every
+        socket of the room gets the new `currency` field. 409 `currency_locked` once the room has money
+        in another currency; setting the current one again is a 200 that changes nothing."""
+        node = request.app[node_key]
+        room, _claims = room_claims(request, Action.MANAGE)
+        if request.method == "GET":
+            code = await node.store.room_currency(room)
+        else:
+            wanted = parse_currency(_json_body(await request.read(), request.content_type))
+            changed, code = await node.store.set_currency(room, wanted)
+            node.note_currency(room, code)
+            if not changed:
+                raise Conflict("currency_locked",
+                               f"the room already has money in {code} (orders, gifts or deals); its currency "
+                               f"cannot change to {wanted}")
+        return json_response({"currency": code, "exponent": exponent(code)})
+
     async def purge(request: web.Request) -> web.Response:
         """Delete everything the room holds (GDPR-style erasure; `livecart purge --room`)."""
         node = request.app[node_key]
@@ -140,6 +170,8 @@ def add_console_routes(app: web.Application, node_key: web.AppKey[Node]) -> None
     app.router.add_delete("/api/rooms/{room}/highlight", highlight)
     app.router.add_post("/api/rooms/{room}/announcement", announcement)
     app.router.add_delete("/api/rooms/{room}/announcement", announcement)
+    app.router.add_get("/api/rooms/{room}/currency", currency)
+    app.router.add_post("/api/rooms/{room}/currency", currency)
     app.router.add_post("/api/rooms/{room}/tokens", mint)
     app.router.add_post("/api/rooms/{room}/tokens/revoke", revoke)
     app.router.add_delete("/api/rooms/{room}", purge)

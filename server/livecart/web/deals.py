@@ -25,11 +25,12 @@ from livecart.deals import (
     new_deal_id,
     parse_spec,
 )
-from livecart.errors import BadRequest, NotFound, RateLimited, StoreUnavailable
+from livecart.errors import BadRequest, Conflict, NotFound, RateLimited, StoreUnavailable
 from livecart.protocol import Format, decode, encode_json, load_json
 from livecart.ratelimit import RateLimiter
 from livecart.store.deal_store import ClaimAnswer
 from livecart.store.keys import claim_answer_field
+from livecart.store.redis_store import CurrencyChanged
 from livecart.web.idempotency import IDEMPOTENCY_DIGEST
 
 if TYPE_CHECKING:
@@ -213,14 +214,24 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
         room, claims = room_claims(request, Action.MANAGE)
         now = node.clock.now_ms()
         body = _body(await request.read(), request.content_type)
-        spec = parse_spec(body, now, price_floor=node.settings.price_floor)
         start_now = not isinstance(body, dict) or (body.get("start_at") is None
                                                    and body.get("countdown_s") is None)
         # With an Idempotency-Key the deal id comes from it: a retry after a lost answer finds the deal
         # (deal_create.lua returns it unchanged) even when the first answer was never stored.
         digest = request.get(IDEMPOTENCY_DIGEST)
-        fields = await node.deal_store.create(room, digest[:DEAL_ID_HEX] if digest else new_deal_id(), spec,
-                                              by_whom(claims), start_now)
+        new_id = digest[:DEAL_ID_HEX] if digest else new_deal_id()
+        currency = await node.currency_of(room)
+        for _attempt in range(3):
+            # Prices have the decimals of the room's currency; deal_create.lua checks it still is that one.
+            spec = parse_spec(body, now, price_floor=node.settings.price_floor, currency=currency)
+            try:
+                fields = await node.deal_store.create(room, new_id, spec, by_whom(claims), start_now)
+                break
+            except CurrencyChanged as changed:
+                currency = changed.currency
+                node.note_currency(room, currency)
+        else:
+            raise Conflict("currency_changed", "the room's currency changed meanwhile; retry")
         return json_response({"deal": deal_to_wire(fields, node.clock.now_ms())}, 201)
 
     async def control(request: web.Request) -> web.Response:

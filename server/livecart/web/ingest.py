@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 from websockets.datastructures import Headers
 
 from livecart.auth import Action, Claims, authorize, check_room_name, verify
-from livecart.errors import BadRequest, RateLimited, StoreUnavailable, TooLarge
-from livecart.events import InvalidEvent, counter_deltas, order_clause, validate_event
+from livecart.errors import BadRequest, Conflict, RateLimited, StoreUnavailable, TooLarge
+from livecart.events import InvalidEvent, carries_money, counter_deltas, order_clause, validate_event
 from livecart.protocol import encode_json
+from livecart.store.redis_store import CurrencyChanged
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
@@ -55,21 +56,33 @@ async def ingest_batch(node: Node, room: str, items: Any) -> IngestResult:
     if not isinstance(items, list):
         raise BadRequest("not_an_array", "the body must be an array of events")
     now = node.clock.now_ms()
-    result = IngestResult()
-    events: list[dict[str, Any]] = []
-    for index, raw in enumerate(items):
+    currency = await node.currency_of(room)
+    for _attempt in range(3):  # the currency changes only while the room has no money: rarely twice
+        result = IngestResult()
+        events: list[dict[str, Any]] = []
+        for index, raw in enumerate(items):
+            try:
+                events.append(validate_event(raw, now, currency))
+            except InvalidEvent as exc:
+                result.rejected.append({"index": index, "error": exc.code, "detail": exc.detail})
+        if not events:
+            return result
         try:
-            events.append(validate_event(raw, now))
-        except InvalidEvent as exc:
-            result.rejected.append({"index": index, "error": exc.code, "detail": exc.detail})
-    if events:
-        appended = await node.store.append(
-            room, [(e["id"], encode_json(e), counter_deltas(e), order_clause(e)) for e in events], now)
-        result.accepted = appended.accepted
-        result.duplicates = len(events) - appended.accepted
-        node.metrics.events_ingested.inc(appended.accepted)
-        node.director.touch(room)
-        await apply_to_deals(node, room, events)
+            # Money is validated in the room's currency; the append checks that it still is (and pins it).
+            appended = await node.store.append(
+                room, [(e["id"], encode_json(e), counter_deltas(e), order_clause(e)) for e in events], now,
+                currency if any(carries_money(e) for e in events) else "")
+            break
+        except CurrencyChanged as changed:
+            currency = changed.currency  # a stale cache: judge the batch again in the room's currency
+            node.note_currency(room, currency)
+    else:
+        raise Conflict("currency_changed", "the room's currency changed while this batch was checked; retry")
+    result.accepted = appended.accepted
+    result.duplicates = len(events) - appended.accepted
+    node.metrics.events_ingested.inc(appended.accepted)
+    node.director.touch(room)
+    await apply_to_deals(node, room, events)
     return result
 
 
@@ -84,8 +97,7 @@ async def apply_to_deals(node: Node, room: str, events: list[dict[str, Any]]) ->
             elif "claim_id" not in event and event["status"] == "paid":
                 # Once per order (not per event id): a second `paid` of one order sells nothing more.
                 await node.deal_store.external_sale(room, event["product_id"], event["qty"],
-                                                    "order:" + event["order_id"],
-                                                    round(event["amount"] * 100))
+                                                    "order:" + event["order_id"], event["amount_minor"])
         elif event["type"] == "comment":
             await node.claims.comment_claims(room, event)
 

@@ -43,6 +43,7 @@ __all__ = ["Node"]
 
 log = logging.getLogger("livecart.node")
 REDIS_CONNECTIONS = 64
+MAX_CACHED_CURRENCIES = 10_000  # rooms; the cache is only a hint (append.lua checks), so it may forget
 
 
 class Node:
@@ -58,6 +59,21 @@ class Node:
         self._server: asyncio.Server | None = None
         self._runner: web.AppRunner | None = None
         self._hub_task: asyncio.Task[None] | None = None
+        self._currencies: dict[str, str] = {}
+
+    async def currency_of(self, room: str) -> str:
+        """The room's currency, to validate money in. Cached: a stale answer costs one refused append
+        (append.lua and deal_create.lua check the room's real currency), never money in the wrong unit."""
+        currency = self._currencies.get(room)
+        if currency is None:
+            currency = await self.store.room_currency(room)
+            self.note_currency(room, currency)
+        return currency
+
+    def note_currency(self, room: str, currency: str) -> None:
+        if len(self._currencies) >= MAX_CACHED_CURRENCIES:
+            self._currencies.clear()
+        self._currencies[room] = currency
 
     @property
     def redis_url(self) -> str:
@@ -96,7 +112,8 @@ class Node:
             self.redis_url, socket_connect_timeout=2, health_check_interval=5)
         sharded = cluster is not None
         self.store = RedisStore(self.redis, history_max=s.history_max, history_max_age_s=s.history_max_age_s,
-                                dedup_window_s=s.dedup_window_s, sharded_pubsub=sharded)
+                                dedup_window_s=s.dedup_window_s, sharded_pubsub=sharded,
+                                default_currency=s.default_currency)
         self.deal_store = DealStore(self.redis, sharded_pubsub=sharded)
         self.hub = RoomHub(self.store, self.deal_store, self.subscriber_client, clock=self.clock,
                            node_id=s.node_id, tick_ms=s.tick_ms, max_tick_ms=s.max_tick_ms,

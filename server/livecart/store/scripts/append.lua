@@ -1,9 +1,12 @@
 -- Append a batch of validated events to a room, atomically.
 -- KEYS: meta, log, counters, ids, orders
 -- ARGV: now_ms, epoch_candidate, maxlen, max_age_ms, min_keep, dedup_ms, channel, publish_cmd, n,
---       then n quads: event id, event JSON (an object without "offset"), counter deltas "name=int ...",
+--       currency (the one the batch's money was validated in; "" when it carries none), then n quads: event id, event JSON (an object without "offset"), counter deltas "name=int ...",
 --       order clause ("paid|refunded <cents> <order id>" or "": events.order_clause)
--- Returns {epoch, first_offset, last_offset, flags}: flags has one char per event, "1" accepted, "0" duplicate.
+-- Returns {epoch, first_offset, last_offset, flags}: flags has one char per event, "1" accepted, "0" duplicate;
+-- or {"!currency", C} and changes nothing when the room's currency is C, not the batch's: the caller
+-- validates the money again in C (its cached currency was stale) and retries.
+-- The first money pins the room's currency in meta (a later default or setting cannot re-denominate it).
 -- Accepted events get contiguous offsets, are stored in the stream under id "<offset>-0" with the offset
 -- spliced into their JSON, move the counters, and are published in one message:
 --   {"epoch":E,"offset":LAST,"counters":[name,value,...],"events":[EVENT,...]}
@@ -11,6 +14,13 @@ local meta, log, counters, ids, orders = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEY
 local now = tonumber(ARGV[1])
 local maxlen, max_age, min_keep, dedup_ms = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local n = tonumber(ARGV[9])
+local currency = ARGV[10]
+
+if currency ~= '' then
+  local pinned = redis.call('HGET', meta, 'currency')
+  if pinned and pinned ~= currency then return {'!currency', pinned} end
+  if not pinned then redis.call('HSET', meta, 'currency', currency) end
+end
 
 local epoch = redis.call('HGET', meta, 'epoch')
 if not epoch then
@@ -43,7 +53,7 @@ local function count_order(clause)
 end
 
 for i = 0, n - 1 do
-  local id, body, deltas, clause = ARGV[10 + 4 * i], ARGV[11 + 4 * i], ARGV[12 + 4 * i], ARGV[13 + 4 * i]
+  local id, body, deltas, clause = ARGV[11 + 4 * i], ARGV[12 + 4 * i], ARGV[13 + 4 * i], ARGV[14 + 4 * i]
   if redis.call('ZSCORE', ids, id) then
     flags[#flags + 1] = '0'
   else
