@@ -26,6 +26,7 @@ from livecart.cues import ONCE_GUARD_MS, ONCE_RULES, CueEngine, RoomView
 from livecart.deals import DealState, deal_state
 from livecart.errors import StoreUnavailable
 from livecart.metrics import Metrics
+from livecart.money import LEGACY_CURRENCY
 from livecart.stats import Window, fold, merge, to_wire
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
@@ -54,6 +55,9 @@ class RoomDesk:
     window: Window = field(default_factory=Window)
     board: QuestionBoard = field(default_factory=QuestionBoard)
     words: deque[tuple[int, list[str]]] = field(default_factory=deque)  # (ts, words of one comment)
+    # The room's currency, read once the room has money: from then on it cannot change (set_currency.lua);
+    # before, every amount is 0, the same in any currency.
+    currency: str | None = None
 
 
 class Director:
@@ -240,12 +244,16 @@ class Director:
                              words: list[tuple[str, int]]) -> None:
         second = now // 1000
         w = desk.window
+        last_min = {m: w.total(m, second - 59, second + 1)
+                    for m in ("comments", "likes", "orders", "gmv_cents", "claims", "claim_rejections",
+                              "entries", "leaves", "follows")}
+        if desk.currency is None and last_min["gmv_cents"]:
+            with contextlib.suppress(StoreUnavailable):
+                desk.currency = await self.store.room_currency(room)
         live = {
             "now": now,
             "viewers": w.viewers(second) or 0,
-            "last_min": to_wire({m: w.total(m, second - 59, second + 1)
-                                 for m in ("comments", "likes", "orders", "gmv_cents", "claims",
-                                           "claim_rejections", "entries", "leaves", "follows")}),
+            "last_min": to_wire(last_min, desk.currency or LEGACY_CURRENCY),
             "questions": [c.to_wire() for c in clusters[:5]],
             "hot_words": [[word, n] for word, n in words[:10]],
         }

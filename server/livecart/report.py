@@ -17,6 +17,7 @@ from html import escape
 from typing import Any
 
 from livecart.comments import QuestionBoard, Segmenter, count_words
+from livecart.money import LEGACY_CURRENCY
 from livecart.protocol import encode_json
 from livecart.stats import METRICS, Bucket, deal_funnel, series, to_wire
 
@@ -25,12 +26,14 @@ __all__ = ["TABLES", "build", "csv_cell", "csv_table", "html"]
 IMPACT_S = 120  # a cue's effect: rates over this long before and after it
 MAX_POINTS = 720
 TABLES = ("timeline", "deals", "cues", "questions", "hot_words")
+MONEY_TABLES = frozenset({"timeline", "deals"})  # their CSV says which currency the amounts are in
 
 
 def build(room: str, buckets: Mapping[int, Bucket], deals: list[dict[str, str]], marks: Mapping[str, int],
           cues: list[dict[str, Any]], comments: Iterable[tuple[int, str, str]], segmenter: Segmenter,
-          now_ms: int) -> dict[str, Any]:
-    """The whole report as data. `comments` are (ts, user, text) from the room's history."""
+          now_ms: int, currency: str = LEGACY_CURRENCY) -> dict[str, Any]:
+    """The whole report as data. `comments` are (ts, user, text) from the room's history; money is in
+    the room's `currency` (its decimals; `currency` names it)."""
     seconds = sorted(buckets)
     starts = [int(d["starts_at"]) // 1000 for d in deals]
     first = min(seconds + starts) if seconds or starts else now_ms // 1000
@@ -38,7 +41,7 @@ def build(room: str, buckets: Mapping[int, Bucket], deals: list[dict[str, str]],
     step = max(1, math.ceil((end - first) / MAX_POINTS))
     rows = series(buckets, first, end, step)
     totals = {name: sum(b.get(name, 0) for b in buckets.values()) for name in METRICS if name != "viewers"}
-    totals_wire = to_wire(totals)
+    totals_wire = to_wire(totals, currency)
     totals_wire["viewers_peak"] = max((b.get("viewers", 0) for b in buckets.values()), default=0)
     board = QuestionBoard(window_ms=2**62)
     texts: list[str] = []
@@ -49,12 +52,13 @@ def build(room: str, buckets: Mapping[int, Bucket], deals: list[dict[str, str]],
                for d in sorted(deals, key=lambda d: int(d["starts_at"]))]
     return {
         "room": room,
+        "currency": currency,
         "generated_at": now_ms,
         "from": first * 1000,
         "to": end * 1000,
         "step_s": step,
         "totals": totals_wire,
-        "timeline": [dict(to_wire(r), t=r["t"] * 1000) for r in rows],
+        "timeline": [dict(to_wire(r, currency), t=r["t"] * 1000) for r in rows],
         "deals": funnels,
         "cues": [_impact(c, buckets) for c in cues],
         "questions": [c.to_wire() for c in board.clusters(now_ms)[:10]],
@@ -99,6 +103,8 @@ def csv_table(report: Mapping[str, Any], table: str = "timeline") -> str:
     rows: list[dict[str, Any]] = list(report[table])
     if table == "questions":
         rows = [dict(r, examples=" | ".join(r["examples"])) for r in rows]
+    if table in MONEY_TABLES:  # a spreadsheet row alone must say what its amounts are in
+        rows = [dict(r, currency=report.get("currency", LEGACY_CURRENCY)) for r in rows]
     rows = [{k: csv_cell(v) for k, v in r.items()} for r in rows]
     out = io.StringIO()
     if rows:
@@ -190,9 +196,11 @@ def _download(name: str, mime: str, data: str) -> str:
 def html(report: Mapping[str, Any]) -> str:
     """One self-contained page: styles inline, charts as inline SVG, exports as data: links."""
     room, totals = report["room"], report["totals"]
+    currency = escape(str(report.get("currency", LEGACY_CURRENCY)))
     kpis = "".join(f'<div class="kpi"><b>{escape(str(totals.get(k, 0)))}</b>{escape(t)}</div>' for k, t in (
         ("viewers_peak", "peak viewers"), ("entries", "entries"), ("comments", "comments"),
-        ("likes", "likes"), ("orders", "orders"), ("gmv", "GMV"), ("gifts_value", "gifts value"),
+        ("likes", "likes"), ("orders", "orders"), ("gmv", f"GMV ({currency})"),
+        ("gifts_value", f"gifts value ({currency})"),
         ("claims", "claims"), ("claim_rejections", "claim rejections"), ("follows", "follows"),
         ("shares", "shares")))
     charts = "".join(_chart(report, key, label, color) for key, label, color in _SERIES)
@@ -200,7 +208,7 @@ def html(report: Mapping[str, Any]) -> str:
         ("product", "product"), ("starts_at", "start"), ("ends_at", "end"), ("stock", "stock"),
         ("viewers_at_launch", "viewers at launch"), ("claim_attempts", "attempts"), ("claims", "claims"),
         ("paid", "paid"), ("cancelled_or_expired", "cancelled/expired"), ("conversion", "paid/viewer"),
-        ("sell_through_s", "sell-through s"), ("gmv", "GMV")], frozenset({"product"}))
+        ("sell_through_s", "sell-through s"), ("gmv", f"GMV ({currency})")], frozenset({"product"}))
     cues = _table(report["cues"], [
         ("created_at", "at"), ("kind", "kind"), ("text", "cue"), ("acked_at", "acked"),
         ("orders_per_min_before", "orders/min before"), ("orders_per_min_after", "after"),
@@ -220,7 +228,7 @@ def html(report: Mapping[str, Any]) -> str:
 <h1>Stream report: {escape(room)}</h1>
 <p class="muted">{_time(report["from"])}–{_time(report["to"])} UTC, {report["step_s"]} s per point.
 Generated {time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(report["generated_at"] / 1000))} UTC.
-Shaded: deal windows. Dashed: cues.</p>
+Money in {currency}. Shaded: deal windows. Dashed: cues.</p>
 <div class="kpis">{kpis}</div>
 <h2>Timeline</h2>{charts}
 <h2>Deals</h2>{deals}

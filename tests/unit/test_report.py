@@ -11,7 +11,7 @@ from livecart.report import TABLES, build, csv_table, html
 S = 1_800_000_000  # a unix second
 
 
-def make_report() -> dict:
+def make_report(currency: str = "CNY") -> dict:
     buckets = {S + i: {"comments": 1, "viewers": 10 + i} for i in range(240)}
     for i in (10, 20, 30, 200):
         buckets[S + i]["orders"] = 1
@@ -23,7 +23,7 @@ def make_report() -> dict:
              "created_at": (S + 120) * 1000, "acked_at": None}]
     comments = [((S + i) * 1000, f"u{i}", "尺码怎么选？") for i in range(6)]
     return build("demo", buckets, deals, {"d1:launch_viewers": 50, "d1:sold_out_at": (S + 60) * 1000}, cues,
-                 comments, Segmenter(), (S + 300) * 1000)
+                 comments, Segmenter(), (S + 300) * 1000, currency)
 
 
 def test_totals_timeline_and_cue_impact():
@@ -67,3 +67,11 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_stay_text():
     assert rows[-1]["n"] == "-1"
     question = next(csv.DictReader(io.StringIO(csv_table(report, "questions"))))
     assert (question["topic"], question["examples"]) == ("'=cmd", "'=1+1 | ok")
+
+
+def test_the_report_says_its_currency_and_has_its_decimals():
+    report = make_report("KWD")  # three decimals: 4 orders of 1999 fils
+    assert report["currency"] == "KWD" and report["totals"]["gmv"] == 7.996
+    assert "GMV (KWD)" in html(report) and "Money in KWD" in html(report)
+    for table in ("timeline", "deals"):
+        assert {r["currency"] for r in csv.DictReader(io.StringIO(csv_table(report, table)))} == {"KWD"}

@@ -65,8 +65,9 @@ async def gather_report(node: Node, room: str) -> dict[str, Any]:
     cues = await node.cue_store.list(room, 0, limit=2000)
     comments = [(int(e["ts"]), e["user"]["id"], e["text"])
                 for e, _t in await node.stats_store.log_all(room) if e["type"] == "comment"]
+    currency = await node.store.room_currency(room)
     return await asyncio.to_thread(report.build, room, buckets, deals, marks, cues, comments,
-                                   node.director.segmenter, node.clock.now_ms())
+                                   node.director.segmenter, node.clock.now_ms(), currency)
 
 
 def add_cue_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
@@ -102,14 +103,15 @@ def add_cue_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
         room, _claims = room_claims(request, Action.PRODUCE)
         first, end, step = parse_range(request, node.clock.now_ms())
         buckets = await node.stats_store.buckets(room, first - 3600, end)  # an hour back: viewers carry over
-        rows = [to_wire(r) for r in series(buckets, first, end, step)]
+        currency = await node.store.room_currency(room)
+        rows = [to_wire(r, currency) for r in series(buckets, first, end, step)]
         totals: dict[str, Any] = {}
         for row in rows:
             for name, value in row.items():
                 if name not in ("t", "viewers"):
                     totals[name] = round(totals.get(name, 0) + value, 2)
         totals["viewers_peak"] = max((r["viewers"] for r in rows), default=0)
-        return json_response({"from": first * 1000, "to": end * 1000, "step": step,
+        return json_response({"from": first * 1000, "to": end * 1000, "step": step, "currency": currency,
                               "series": [dict(r, t=r["t"] * 1000) for r in rows], "totals": totals})
 
     async def get_report(request: web.Request) -> web.Response:
