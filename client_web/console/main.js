@@ -117,7 +117,7 @@ class Console {
     setText(presence, overlays > 0 ? t("overlayOn", { n: overlays }) : t("overlayOff"));
     setText($("counters"), [`${t("viewers")} ${c.online || 0}`, `${t("likes")} ${c.likes || 0}`,
       `${t("comments")} ${c.comments || 0}`, `${t("orders")} ${c.orders || 0}`,
-      `${t("gmv")} ${money(c.gmv)}`].join(" · "));
+      `${t("gmv")} ${money(c.gmv, state.currency)}`].join(" · "));
     this.renderDeals(state);
     this.refreshAuditOnChange(state);
     this.renderFeed(state.events);
@@ -137,7 +137,7 @@ class Console {
     setText(node, `${t("lastMin")}: ` + [`${t("viewers")} ${stats.viewers ?? 0}`,
       t("perMin", { what: t("comments") }) + ` ${m.comments ?? 0}`,
       t("perMin", { what: t("orders") }) + ` ${m.orders ?? 0}`,
-      `${t("gmv")} ${money(m.gmv)}`,
+      `${t("gmv")} ${money(m.gmv, this.conn.state.currency)}`,
       t("perMin", { what: t("claims") }) + ` ${m.claims ?? 0}`,
       `${t("rejections")} ${m.claim_rejections ?? 0}`].join(" · "));
   }
@@ -181,7 +181,7 @@ class Console {
       "aria-label": t("restock") });
     const row = h("article", { class: "deal", dataset: { deal: deal.id } },
       h("header", {}, h("strong", {}, deal.product.name), " ",
-        h("span", { class: "muted" }, `${money(deal.deal_price)} / ${money(deal.price)}`), " ",
+        h("span", { class: "muted" }, `${money(deal.deal_price, deal.currency)} / ${money(deal.price, deal.currency)}`), " ",
         h("span", { class: "state pill" }), " ", h("span", { class: "clock" })),
       h("div", { class: "stats" }, stat("left", "left"), stat("held", "held"), stat("sold", "sold"),
         stat("stock", "stock"), stat("buyers", "buyers"), stat("claims-per-s", "claimsPerS")),
@@ -217,7 +217,9 @@ class Console {
     setText($("deal-form-error"), error || "");
     if (!body) return;
     if (body.deal_price < body.price * PRICE_FLOOR) {
-      const sure = await askConfirm(t("confirmRisky", { deal: money(body.deal_price), price: money(body.price) }));
+      const currency = this.conn.state.currency;
+      const sure = await askConfirm(t("confirmRisky", { deal: money(body.deal_price, currency),
+                                                        price: money(body.price, currency) }));
       if (!sure) return;
       body.confirm = true;
     }

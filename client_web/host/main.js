@@ -69,7 +69,7 @@ class HostView {
     const stats = this.liveStats();
     const online = stats ? stats.viewers : state.counters.online;
     setText($("online"), (online || 0).toLocaleString());
-    setText($("gmv"), money(state.counters.gmv));
+    setText($("gmv"), money(state.counters.gmv, state.currency));
     $("numbers").dataset.source = stats ? "stats" : "counters";
   }
 

@@ -43,8 +43,25 @@ export function safeImageUrl(url) {
   }
 }
 
-export function money(value, currency = "¥") {
-  return `${currency}${Number(value || 0).toFixed(2).replace(/\.00$/, "")}`;
+const moneyFormats = new Map();
+
+/** `value` (major units) as money of `currency` (the room's ISO 4217 code, from the state or a DEAL
+ * map) in the page's language: "$19.99", "¥1,500" (JPY has no decimals), "KWD 1.234". The narrow
+ * symbol keeps "¥" for CNY in English too; a whole amount drops its ".00" as the pages always did. */
+export function money(value, currency = "CNY", lang = document.documentElement.lang || undefined) {
+  const code = /^[A-Z]{3}$/.test(currency || "") ? currency : "CNY";
+  const key = `${lang}|${code}`;
+  let format = moneyFormats.get(key);
+  if (!format) {
+    try {
+      format = new Intl.NumberFormat(lang, { style: "currency", currency: code, currencyDisplay: "narrowSymbol",
+                                             trailingZeroDisplay: "stripIfInteger" });
+    } catch {
+      format = new Intl.NumberFormat(undefined, { style: "currency", currency: code });
+    }
+    moneyFormats.set(key, format);
+  }
+  return format.format(Number(value || 0));
 }
 
 /** 83000 -> "1:23"; 3_723_000 -> "1:02:03"; never negative. */

@@ -35,6 +35,7 @@ export class RoomState {
     this.pinned = null;
     this.highlight = null;
     this.announcement = null;
+    this.currency = null; // the room's ISO 4217 code: what every amount of it is in
     this.events = []; // newest last, at most KEEP_EVENTS
     this.cues = []; // host and assistant sockets only; oldest first, replaced by id
     this.stats = null; // the newest live `stats` (sockets opened with stats: true), or null
@@ -87,7 +88,7 @@ export class RoomState {
   }
 
   applyStage(frame) {
-    for (const name of ["pinned", "highlight", "announcement"]) {
+    for (const name of ["pinned", "highlight", "announcement", "currency"]) {
       if (name in frame) this[name] = frame[name];
     }
   }

@@ -24,7 +24,8 @@ function readOptions(query) {
     theme: query.get("theme") === "light" ? "light" : "dark",
     goalLikes: Math.max(1, Number(query.get("goal_likes")) || 10000),
     goalShares: Math.max(1, Number(query.get("goal_shares")) || 500),
-    currency: query.get("currency") || "¥",
+    // An ISO 4217 code to show instead of the room's (which the state and each deal carry); else null.
+    currency: /^[A-Z]{3}$/.test(query.get("currency") || "") ? query.get("currency") : null,
   };
 }
 
@@ -82,8 +83,8 @@ class OverlayView {
           h("div", { class: "deal-text" },
             h("div", { class: "deal-name" }, deal.product.name),
             h("div", { class: "deal-prices" },
-              h("span", { class: "deal-price" }, money(deal.deal_price, this.options.currency)),
-              h("s", { class: "list-price" }, money(deal.price, this.options.currency))),
+              h("span", { class: "deal-price" }, money(deal.deal_price, this.options.currency || deal.currency)),
+              h("s", { class: "list-price" }, money(deal.price, this.options.currency || deal.currency))),
             h("div", { class: "deal-clock" }, h("span", { class: "clock-label" }), " ",
               h("span", { class: "clock" })))),
         h("div", { class: "stock" },
@@ -136,7 +137,9 @@ class OverlayView {
       h("div", { class: "pinned-tag" }, this.t("pinned")),
       image ? h("img", { class: "pinned-image", src: image, alt: "" }) : null,
       h("div", { class: "pinned-name" }, card.name),
-      card.price != null ? h("div", { class: "pinned-price" }, money(card.price, this.options.currency)) : null);
+      card.price != null
+        ? h("div", { class: "pinned-price" }, money(card.price, this.options.currency || this.conn.state.currency))
+        : null);
     flash(node, "enter");
   }
 

@@ -37,8 +37,8 @@ class ViewerView {
     if (changed) {
       $("deal-image").src = safeImageUrl(deal.product.image_url) || "/client/lib/sample-product.svg";
       setText($("deal-name"), deal.product.name);
-      setText($("deal-price"), money(deal.deal_price));
-      setText($("list-price"), money(deal.price));
+      setText($("deal-price"), money(deal.deal_price, deal.currency));
+      setText($("list-price"), money(deal.price, deal.currency));
       setText($("claim-result"), "");
       flash($("deal"), "enter");
     }

@@ -379,3 +379,25 @@ async def test_a_scheduled_deal_counts_down_and_starts_from_the_console(make_nod
     listing = (await api(node.port, "GET", f"/api/rooms/{room}/deals", token("viewer", room)))[1]
     assert len(listing["deals"]) == 1
     assert b.errors.messages == []
+
+
+async def test_a_usd_room_shows_dollars_on_every_page(make_node, room, browser):
+    # The pages once wrote a hard-coded "¥" before every amount, whatever the room sold in.
+    node = await make_node()
+    b = Browsing(browser, node.port)
+    assistant = token("assistant", room, "amy")
+    status, _ = await api(node.port, "POST", f"/api/rooms/{room}/currency", assistant, {"currency": "USD"})
+    assert status == 200
+    await create_deal(node.port, room, product=product(node.port), price=19.99, deal_price=9.5)
+    order = {"id": "o1", "type": "order", "user": {"id": "u1", "name": "Lin"}, "order_id": "o1",
+             "product_id": "p9", "qty": 1, "amount": 1234.5, "status": "paid"}
+    await post_events(node.port, room, [order])
+    overlay = await b.open(page_path("overlay", room), 1920, 1080)
+    viewer = await b.open(page_path("viewer", room, user="lin"), 390, 844)
+    host = await b.open(page_path("host", room), 1280, 800)
+    for page in (overlay, viewer, host):
+        await live(page)
+    await expect(overlay.locator("#deal .list-price")).to_have_text("$19.99")
+    await expect(overlay.locator("#deal .deal-price")).to_have_text("$9.50")
+    await expect(viewer.locator("#deal-price")).to_have_text("$9.50")
+    await expect(host.locator("#gmv")).to_have_text("$1,234.50")
