@@ -3,7 +3,8 @@
 //
 // Query: room, token, lang=zh|en, widgets=deal,pinned,orders,highlight,goal,comments,announcement,
 // position=bottom-left|bottom-right (the deal column), scale (0.5-2), theme=dark|light,
-// goal_likes, goal_shares, currency.
+// goal_likes, goal_shares. Money is in the room's currency (the state and each DEAL map say which):
+// no option may relabel it.
 
 import { RoomConnection } from "../lib/livecart.js";
 import { countdown, everyFrame, fill, flash, h, money, safeImageUrl, setText } from "../lib/dom.js";
@@ -24,8 +25,6 @@ function readOptions(query) {
     theme: query.get("theme") === "light" ? "light" : "dark",
     goalLikes: Math.max(1, Number(query.get("goal_likes")) || 10000),
     goalShares: Math.max(1, Number(query.get("goal_shares")) || 500),
-    // An ISO 4217 code to show instead of the room's (which the state and each deal carry); else null.
-    currency: /^[A-Z]{3}$/.test(query.get("currency") || "") ? query.get("currency") : null,
   };
 }
 
@@ -83,8 +82,8 @@ class OverlayView {
           h("div", { class: "deal-text" },
             h("div", { class: "deal-name" }, deal.product.name),
             h("div", { class: "deal-prices" },
-              h("span", { class: "deal-price" }, money(deal.deal_price, this.options.currency || deal.currency)),
-              h("s", { class: "list-price" }, money(deal.price, this.options.currency || deal.currency))),
+              h("span", { class: "deal-price" }, money(deal.deal_price, deal.currency)),
+              h("s", { class: "list-price" }, money(deal.price, deal.currency))),
             h("div", { class: "deal-clock" }, h("span", { class: "clock-label" }), " ",
               h("span", { class: "clock" })))),
         h("div", { class: "stock" },
@@ -138,7 +137,7 @@ class OverlayView {
       image ? h("img", { class: "pinned-image", src: image, alt: "" }) : null,
       h("div", { class: "pinned-name" }, card.name),
       card.price != null
-        ? h("div", { class: "pinned-price" }, money(card.price, this.options.currency || this.conn.state.currency))
+        ? h("div", { class: "pinned-price" }, money(card.price, this.conn.state.currency))
         : null);
     flash(node, "enter");
   }
