@@ -19,6 +19,7 @@ from livecart.web.cues import add_cue_routes
 from livecart.web.deals import add_deal_routes
 from livecart.web.ingest import ingest_batch, limit_key, rate_limit_ingest
 from livecart.web.pages import add_page_routes
+from livecart.web.upgrade import websocket_route
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
@@ -149,4 +150,7 @@ def create_app(node: Node) -> web.Application:
     add_cue_routes(app, NODE)
     add_console_routes(app, NODE)
     add_page_routes(app)
+    # A websocket request on a connection whose first request was HTTP: back to the websocket code.
+    app.router.add_get("/ws/{tail:.*}", websocket_route(lambda transport, head: node.listener.adopt(
+        transport, head)), allow_head=False)
     return app

@@ -7,7 +7,9 @@ shared/bench). Here a socket is one object: the RFC 6455 parsing and the close h
 straight to the transport, whose write buffer is the socket's bounded outbound queue (see outbound.py).
 
 `Listener` reads the first request line of each new connection: `GET /ws/...` becomes a `WebSocket`;
-anything else is handed, with the bytes read so far, to aiohttp's request handler.
+anything else is handed, with the bytes read so far, to aiohttp's request handler. A websocket request
+that comes later on a keep-alive connection aiohttp serves (pooling clients and balancers send them) is
+handed back by aiohttp's `/ws/` route (web/upgrade.py) through `Listener.adopt`.
 """
 
 from __future__ import annotations
@@ -393,6 +395,16 @@ class Listener:
 
     def protocol(self) -> asyncio.Protocol:
         return _Sniffer(self)
+
+    def adopt(self, transport: asyncio.Transport, head: bytes) -> None:
+        """Serve a connection taken from aiohttp as a websocket, from its request `head` (the request
+        line and headers of the upgrade, which aiohttp has already read from the connection)."""
+        ws = WebSocket(self)
+        transport.set_protocol(ws)
+        ws.connection_made(transport)
+        # aiohttp may have paused reading while it held an upgrade request; the socket reads from now.
+        transport.resume_reading()
+        ws.data_received(head)
 
     def start_heartbeat(self) -> None:
         self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
