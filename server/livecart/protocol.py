@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover
 
 from livecart.errors import BadRequest
 
-__all__ = ["Format", "claim_result_frame", "client_messages", "decode", "encode", "encode_frame",
+__all__ = ["Format", "claim_result_frame", "client_messages", "decode", "echo_req", "encode", "encode_frame",
            "encode_json", "encode_msgpack", "load_json", "ws_frame"]
 
 
@@ -81,6 +81,16 @@ def ws_frame(payload: bytes, text: bool) -> bytes:
     else:
         header = bytes((opcode, 127)) + n.to_bytes(8, "big")
     return header + payload
+
+
+def echo_req(value: Any) -> str | int | None:
+    """A client's `req` as it may be echoed in a reply: a string or an integer. Anything else (a
+    msgpack binary or map on a JSON socket) is not echoed: the reply could not be encoded."""
+    if isinstance(value, str) and len(value) <= 100:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**53) <= value <= 2**53:
+        return value
+    return None
 
 
 def encode_frame(value: Any, fmt: Format) -> bytes:

@@ -61,6 +61,14 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
 
 
+@web.middleware
+async def handshake_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request head is complete: its connection's handshake deadline (web/ws.py) is met."""
+    if request.transport is not None:
+        request.app[NODE].listener.finished(request.transport)
+    return await handler(request)
+
+
 VERIFIED = web.RequestKey("livecart.claims", Claims)  # the claims revocation_middleware verified
 
 
@@ -111,6 +119,7 @@ async def metrics(request: web.Request) -> web.Response:
     node.metrics.rooms.set(len(node.hub.rooms))
     node.metrics.pubsub_reconnects.set(node.hub.subscriber.reconnects)
     node.metrics.client_ips.set(len(node.admission.sockets))
+    node.metrics.unfinished.set(len(node.listener.unfinished))
     if node.embedded is not None:
         node.metrics.redis_restarts.set(node.embedded.restarts)
     return web.Response(body=node.metrics.render(), content_type="text/plain")
@@ -139,7 +148,7 @@ async def get_state(request: web.Request) -> web.Response:
 
 
 def create_app(node: Node) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware, revocation_middleware],
+    app = web.Application(middlewares=[handshake_middleware, errors_middleware, revocation_middleware],
                           client_max_size=node.settings.ingest_max_body)
     app[NODE] = node
     app.router.add_get("/healthz", healthz)

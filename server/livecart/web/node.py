@@ -124,7 +124,8 @@ class Node:
         await self._runner.setup()
         assert self._runner.server is not None
         limits = SocketLimits(high_water=s.outbound_high_water, max_bytes=s.outbound_max_bytes,
-                              max_inbound=s.max_inbound_bytes, heartbeat_s=s.heartbeat_s)
+                              max_inbound=s.max_inbound_bytes, heartbeat_s=s.heartbeat_s,
+                              handshake_s=s.handshake_timeout_s)
         routes: dict[str, Endpoint] = {"/ws/rooms/": RoomEndpoint(self), "/ws/ingest/": IngestEndpoint(self)}
         self.listener = Listener(self._runner.server, routes, limits, self.metrics, self.admission)
         loop = asyncio.get_running_loop()

@@ -19,11 +19,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any, Protocol, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.datastructures import Headers
-from websockets.exceptions import PayloadTooBig
+from websockets.exceptions import InvalidMessage, PayloadTooBig
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
@@ -33,13 +34,14 @@ from livecart.batch import Batch
 from livecart.errors import BadRequest, CloseCode, LivecartError
 from livecart.metrics import Metrics
 from livecart.outbound import Decision, FrameKind, decide
-from livecart.protocol import Format, client_messages, decode, encode_frame, encode_json
+from livecart.protocol import Format, client_messages, decode, echo_req, encode_frame, encode_json
 from livecart.web.admission import Admission
 
 __all__ = ["Endpoint", "Listener", "SocketLimits", "WebSocket"]
 
 log = logging.getLogger("livecart.ws")
 MAX_REQUEST_LINE = 8192
+MAX_HEAD = 64 * 1024  # a request head longer than this is websockets' to refuse (431/414)
 MAX_ERRORS = 20  # error frames in a row before the socket is closed 1008
 TEMPORARY_ERRORS = frozenset({"rate_limited", "busy", "unavailable"})
 PING_FRAME = b"\x89\x00"
@@ -62,15 +64,18 @@ class Endpoint(Protocol):
 
 
 class SocketLimits:
-    __slots__ = ("heartbeat_s", "high_water", "max_bytes", "max_inbound")
+    __slots__ = ("handshake_s", "heartbeat_s", "high_water", "max_bytes", "max_inbound")
 
-    def __init__(self, *, high_water: int, max_bytes: int, max_inbound: int, heartbeat_s: float) -> None:
+    def __init__(self, *, high_water: int, max_bytes: int, max_inbound: int, heartbeat_s: float,
+                 handshake_s: float = 10.0) -> None:
         self.high_water, self.max_bytes = high_water, max_bytes
         self.max_inbound, self.heartbeat_s = max_inbound, heartbeat_s
+        self.handshake_s = handshake_s  # from accept to a complete request head (or the upgrade's answer)
 
 
 class WebSocket(asyncio.Protocol):
-    __slots__ = ("client", "endpoint", "errors", "expires_at", "floor", "fmt", "held", "ip_key", "issued_at",
+    __slots__ = ("client", "endpoint", "errors", "expires_at", "floor", "fmt", "head", "held", "ip_key",
+                 "issued_at",
                  "last_seen", "listener", "open", "parked", "proto", "replies", "role", "room",
                  "session", "stats", "transport", "user")
 
@@ -90,6 +95,7 @@ class WebSocket(asyncio.Protocol):
         self.floor = 0
         self.parked: list[Batch] | None = None
         self.held: bytes | None = None
+        self.head = b""  # the request head so far, while the handshake is not answered
         self.replies: list[bytes] | None = None  # direct replies of this loop pass, not written yet
         self.errors = 0
         self.last_seen = time.monotonic()
@@ -111,13 +117,31 @@ class WebSocket(asyncio.Protocol):
         proto = self.proto
         if proto is None:
             return
+        if proto.state is State.CONNECTING and self.endpoint is None:
+            # Only the request head goes to websockets before it is answered: bytes a client sends
+            # after it without waiting for the 101 would otherwise be parsed as frames of a
+            # connection that is not open, and a protocol error there ends the stream before our
+            # answer (websockets then fails on sending that answer). They are read once it is open.
+            self.head = data = self.head + data
+            end = data.find(b"\r\n\r\n")
+            if end < 0 and len(data) <= MAX_HEAD:
+                return
+            if end >= 0:
+                self.head, data = data[end + 4:], data[:end + 4]
+            else:
+                self.head = b""  # too long: websockets answers 431 or 414
         if self.open and proto.current_size is None and _between_frames(proto):
             messages = client_messages(data, self.listener.limits.max_inbound)
             if messages is not None:  # whole small data frames: nothing for websockets to do or answer
                 for is_text, payload in messages:
                     self._message(is_text, payload)
                 return
+        refused_before = proto.handshake_exc
         proto.receive_data(data)
+        if proto.handshake_exc is not refused_before and self.transport is not None:
+            self.listener.finished(self.transport)  # refused by websockets (malformed, 414, 431)
+            if isinstance(proto.handshake_exc, InvalidMessage):
+                self._bad_request(proto.handshake_exc)
         if proto.parser_exc is not None and self.open:
             self._protocol_error(proto.parser_exc)
         for event in proto.events_received():
@@ -126,6 +150,9 @@ class WebSocket(asyncio.Protocol):
             elif isinstance(event, Frame):
                 self._frame(event)
         self._flush_protocol()
+        if self.head and self.open:
+            early, self.head = self.head, b""
+            self.data_received(early)
 
     def eof_received(self) -> bool | None:
         if self.proto is not None:
@@ -139,6 +166,8 @@ class WebSocket(asyncio.Protocol):
         # A socket holds one exactly when it was upgraded (it has an endpoint) and its address is limited.
         if self.endpoint is not None and self.ip_key is not None:
             self.listener.admission.closed(self.ip_key)
+        if self.transport is not None:
+            self.listener.finished(self.transport)
         self.listener.forget(self)
         if self.endpoint is not None:
             endpoint, self.endpoint = self.endpoint, None
@@ -198,7 +227,7 @@ class WebSocket(asyncio.Protocol):
 
     def send_error(self, error: BadRequest, req: Any = None) -> None:
         frame: dict[str, Any] = {"type": "error", "error": error.code, "detail": error.detail}
-        if isinstance(req, str | int):
+        if echo_req(req) is not None:
             frame["req"] = req
         retry = getattr(error, "retry_after", None)
         if retry is not None:
@@ -239,18 +268,24 @@ class WebSocket(asyncio.Protocol):
         query = dict(parse_qsl(url.query))
         response: Response
         endpoint = self.listener.route(url.path)
+        assert self.transport is not None
+        self.listener.finished(self.transport)  # the request is complete: no handshake deadline now
         try:
             if endpoint is None:
                 raise _NotFound("not_found", f"no websocket endpoint at {url.path}")
             admission = self.listener.admission
-            assert self.transport is not None
             self.client, self.ip_key = admission.client(self.transport.get_extra_info("peername"),
                                                         request.headers.get_all("X-Forwarded-For"))
-            admission.admit(self.ip_key)
+            # The token (an HMAC, cheap) before the node's connect budget: upgrades without a valid
+            # token, however many, must not spend the places of viewers who have one.
             endpoint.accept(self, url.path, query, request.headers)
+            admission.admit(self.ip_key)
             response = proto.accept(request)
         except BadRequest as exc:
             response = _error_response(exc)
+        except Exception:  # a bug, not bad input: the client still gets an answer, not a dropped socket
+            log.exception("websocket handshake failed", extra={"client": self.client or None})
+            response = _error_response(_Internal("internal", "the upgrade failed; try again"))
         proto.send_response(response)
         if response.status_code == 101:
             self.endpoint = endpoint
@@ -259,6 +294,13 @@ class WebSocket(asyncio.Protocol):
             self._flush_protocol()
             assert endpoint is not None
             endpoint.opened(self)
+
+    def _bad_request(self, exc: InvalidMessage) -> None:
+        """websockets ends the stream without a word when the request is not valid HTTP (it answers
+        only for sizes, 414/431): we answer 400 with the reason, before its end of stream."""
+        if self.transport is not None:
+            reason = f"not a valid HTTP/1.1 request: {exc.__cause__ or exc}"[:300]
+            self.transport.write(_raw_error_response(BadRequest("bad_request", reason)))
 
     def _frame(self, frame: Frame) -> None:
         if frame.opcode not in (Opcode.TEXT, Opcode.BINARY):
@@ -289,6 +331,9 @@ class WebSocket(asyncio.Protocol):
                 self.close(CloseCode.POLICY, "too many bad messages")
         except LivecartError:
             self.send_error(BadRequest("unavailable", "try again"))
+        except Exception:  # a bug: answered, logged, and the socket (and the node) carry on
+            log.exception("message failed", extra={"room": self.room or None, "conn": self.conn_id})
+            self.send_error(BadRequest("internal", "the message failed; try again"))
 
     def _protocol_error(self, exc: Exception) -> None:
         """The one error frame for a frame the websocket layer refused, before its close frame."""
@@ -345,6 +390,27 @@ class _NotFound(BadRequest):
     status = 404
 
 
+class _Internal(BadRequest):
+    status = 500
+
+
+class _Timeout(BadRequest):
+    status = 408
+
+
+class _TooLong(BadRequest):
+    status = 414
+
+
+class _TooManyUnfinished(BadRequest):
+    status = 429
+
+    def __init__(self, limit: int) -> None:
+        super().__init__("too_many_connections",
+                         f"this address has {limit} connections that have not sent a request yet")
+        self.retry_after = 10.0
+
+
 def _error_response(exc: BadRequest) -> Response:
     body = encode_json({"error": exc.code, "detail": exc.detail})
     headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body))),
@@ -352,9 +418,13 @@ def _error_response(exc: BadRequest) -> Response:
     retry = getattr(exc, "retry_after", None)
     if retry is not None:
         headers["Retry-After"] = str(max(1, round(retry)))
-    from http import HTTPStatus
-
     return Response(exc.status, HTTPStatus(exc.status).phrase, headers, body)
+
+
+def _raw_error_response(exc: BadRequest) -> bytes:
+    """`_error_response` as bytes, for a connection that is answered without a parsed request."""
+    response = _error_response(exc)
+    return response.serialize()
 
 
 class Listener:
@@ -368,6 +438,9 @@ class Listener:
         self.metrics = metrics
         self.admission = admission  # who the client is, and whether it may open another socket
         self.sockets: set[WebSocket] = set()
+        # Connections that have not completed a request head yet (slowloris, silent or half-sent
+        # requests): each has a deadline and counts toward its address's cap of unfinished connections.
+        self.unfinished: dict[asyncio.BaseTransport, tuple[str | None, asyncio.TimerHandle]] = {}
         self._corked: list[WebSocket] = []  # sockets with replies to write at the end of this loop pass
         self._all_closed = asyncio.Event()
         self._heartbeat: asyncio.Task[None] | None = None
@@ -395,6 +468,41 @@ class Listener:
 
     def protocol(self) -> asyncio.Protocol:
         return _Sniffer(self)
+
+    def arrived(self, transport: asyncio.Transport) -> bool:
+        """A new connection: start its handshake deadline, or refuse it (429, closed) when its address
+        already has its cap of unfinished connections. Calling contract: `finished(transport)` once its
+        first request head is complete (or it closed); the deadline calls it otherwise."""
+        key = self.admission.arriving(transport.get_extra_info("peername"))
+        if key is not None:
+            if self.admission.unfinished.full(key):
+                self.metrics.ip_rejections.labels(limit="unfinished").inc()
+                transport.write(_raw_error_response(_TooManyUnfinished(self.admission.unfinished.limit)))
+                transport.close()
+                return False
+            self.admission.unfinished.opened(key)
+        timer = asyncio.get_running_loop().call_later(self.limits.handshake_s, self._expire, transport)
+        self.unfinished[transport] = (key, timer)
+        return True
+
+    def finished(self, transport: asyncio.BaseTransport) -> None:
+        entry = self.unfinished.pop(transport, None)
+        if entry is not None:
+            key, timer = entry
+            timer.cancel()
+            if key is not None:
+                self.admission.unfinished.closed(key)
+
+    def _expire(self, transport: asyncio.Transport) -> None:
+        self.finished(transport)
+        if transport.is_closing():
+            return  # it ended on its own (aiohttp's side does not tell us): only its place is given back
+        self.metrics.handshake_timeouts.inc()
+        # Nothing has been answered on this connection yet, so a response is still in order here.
+        transport.write(_raw_error_response(_Timeout(
+            "request_timeout", f"the request was not complete within {self.limits.handshake_s:g} s")))
+        transport.close()
+        asyncio.get_running_loop().call_later(CLOSE_GRACE_S, transport.abort)
 
     def adopt(self, transport: asyncio.Transport, head: bytes) -> None:
         """Serve a connection taken from aiohttp as a websocket, from its request `head` (the request
@@ -454,14 +562,21 @@ class _Sniffer(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        if not self.listener.arrived(self.transport):
+            self.transport = None
 
     def data_received(self, data: bytes) -> None:
-        assert self.transport is not None
+        if self.transport is None:
+            return  # refused on arrival; the answer is on its way and the connection closing
         self.buffer += data
         end = self.buffer.find(b"\r\n")
         if end < 0:
             if len(self.buffer) > MAX_REQUEST_LINE:
-                self.transport.abort()
+                self.transport.write(_raw_error_response(_TooLong(
+                    "request_line_too_long", f"a request line is at most {MAX_REQUEST_LINE} bytes")))
+                self.transport.close()
+                self.listener.finished(self.transport)
+                self.transport = None
             return
         target: asyncio.Protocol
         if self.buffer.startswith(b"GET /ws/"):
@@ -474,4 +589,6 @@ class _Sniffer(asyncio.Protocol):
         self.buffer = b""
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.listener.finished(self.transport)
         self.transport = None
