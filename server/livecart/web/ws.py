@@ -27,14 +27,15 @@ from websockets.datastructures import Headers
 from websockets.exceptions import InvalidMessage, PayloadTooBig
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import State
+from websockets.protocol import Event, State
 from websockets.server import ServerProtocol
 
 from livecart.batch import Batch
 from livecart.errors import BadRequest, CloseCode, LivecartError
+from livecart.framing import FrameReader, Message
 from livecart.metrics import Metrics
 from livecart.outbound import Decision, FrameKind, decide
-from livecart.protocol import Format, client_messages, decode, echo_req, encode_frame, encode_json
+from livecart.protocol import Format, decode, echo_req, encode_frame, encode_json
 from livecart.web.admission import Admission
 
 __all__ = ["Endpoint", "Listener", "SocketLimits", "WebSocket"]
@@ -75,7 +76,7 @@ class SocketLimits:
 
 class WebSocket(asyncio.Protocol):
     __slots__ = ("client", "endpoint", "errors", "expires_at", "floor", "fmt", "head", "held", "ip_key",
-                 "issued_at",
+                 "issued_at", "reader",
                  "last_seen", "listener", "open", "parked", "proto", "replies", "role", "room",
                  "session", "stats", "transport", "user")
 
@@ -96,6 +97,7 @@ class WebSocket(asyncio.Protocol):
         self.parked: list[Batch] | None = None
         self.held: bytes | None = None
         self.head = b""  # the request head so far, while the handshake is not answered
+        self.reader: FrameReader | None = None  # once upgraded: the frames of the incoming stream
         self.replies: list[bytes] | None = None  # direct replies of this loop pass, not written yet
         self.errors = 0
         self.last_seen = time.monotonic()
@@ -117,6 +119,9 @@ class WebSocket(asyncio.Protocol):
         proto = self.proto
         if proto is None:
             return
+        if self.reader is not None:  # upgraded: frames
+            self._frames(self.reader.receive(data))
+            return
         if proto.state is State.CONNECTING and self.endpoint is None:
             # Only the request head goes to websockets before it is answered: bytes a client sends
             # after it without waiting for the 101 would otherwise be parsed as frames of a
@@ -130,29 +135,34 @@ class WebSocket(asyncio.Protocol):
                 self.head, data = data[end + 4:], data[:end + 4]
             else:
                 self.head = b""  # too long: websockets answers 431 or 414
-        if self.open and proto.current_size is None and _between_frames(proto):
-            messages = client_messages(data, self.listener.limits.max_inbound)
-            if messages is not None:  # whole small data frames: nothing for websockets to do or answer
-                for is_text, payload in messages:
-                    self._message(is_text, payload)
-                return
         refused_before = proto.handshake_exc
         proto.receive_data(data)
         if proto.handshake_exc is not refused_before and self.transport is not None:
             self.listener.finished(self.transport)  # refused by websockets (malformed, 414, 431)
             if isinstance(proto.handshake_exc, InvalidMessage):
                 self._bad_request(proto.handshake_exc)
-        if proto.parser_exc is not None and self.open:
-            self._protocol_error(proto.parser_exc)
         for event in proto.events_received():
             if isinstance(event, Request):
                 self._handshake(proto, event)
-            elif isinstance(event, Frame):
-                self._frame(event)
         self._flush_protocol()
-        if self.head and self.open:
+        if self.head and self.open:  # upgraded: what came behind the request is read as frames now
             early, self.head = self.head, b""
             self.data_received(early)
+
+    def _frames(self, items: list[Message | Event]) -> None:
+        """What framing.FrameReader read: messages it parsed, and websockets' events for the rest."""
+        fed = self.reader is not None and self.reader.general  # websockets has bytes: it may answer
+        for item in items:
+            if type(item) is tuple:
+                self._message(item[0], item[1])
+            elif isinstance(item, Frame):
+                fed = True
+                self._frame(item)
+        proto = self.proto
+        if proto is not None and proto.parser_exc is not None and self.open:
+            self._protocol_error(proto.parser_exc)
+        if fed or (proto is not None and proto.parser_exc is not None):
+            self._flush_protocol()
 
     def eof_received(self) -> bool | None:
         if self.proto is not None:
@@ -288,6 +298,7 @@ class WebSocket(asyncio.Protocol):
             response = _error_response(_Internal("internal", "the upgrade failed; try again"))
         proto.send_response(response)
         if response.status_code == 101:
+            self.reader = FrameReader(proto, masked=True, max_size=self.listener.limits.max_inbound)
             self.endpoint = endpoint
             if self.ip_key is not None:
                 self.listener.admission.opened(self.ip_key)
@@ -372,18 +383,6 @@ class WebSocket(asyncio.Protocol):
             asyncio.get_running_loop().call_later(CLOSE_GRACE_S, transport.abort)
         else:
             transport.close()
-
-
-def _between_frames(proto: ServerProtocol) -> bool:
-    """Whether websockets' parser holds no part of a frame: it then waits in its reader's at_eof().
-    Read from the parser generator's state; should that ever change shape, this says False and every
-    read takes websockets' own path (slower, never wrong)."""
-    waiting_in: Any = proto.parser
-    innermost: Any = None
-    while waiting_in is not None:  # ServerProtocol.parse → Protocol.parse → reader.at_eof
-        innermost, waiting_in = waiting_in, getattr(waiting_in, "gi_yieldfrom", None)
-    code = getattr(innermost, "gi_code", None)
-    return code is not None and code.co_name == "at_eof" and not proto.reader.buffer
 
 
 class _NotFound(BadRequest):
