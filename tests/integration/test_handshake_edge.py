@@ -214,3 +214,14 @@ async def test_a_message_sent_right_behind_the_upgrade_request_is_read_once_the_
     finally:
         writer.close()
     assert received.startswith(b"HTTP/1.1 101 ")
+
+
+async def test_a_request_whose_body_never_completes_gets_408(make_node, room):
+    node = await make_node(handshake_timeout_s=0.5)
+    reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+    writer.write(f"POST /api/rooms/{room}/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+                 f"Authorization: Bearer {token('ingest', room)}\r\n"
+                 "Content-Type: application/json\r\n\r\n[{\"id\":".encode())
+    data = await asyncio.wait_for(reader.read(), WAIT)
+    writer.close()
+    assert data.startswith(b"HTTP/1.1 408 "), data

@@ -63,9 +63,17 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 @web.middleware
 async def handshake_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A request head is complete: its connection's handshake deadline (web/ws.py) is met."""
-    if request.transport is not None:
-        request.app[NODE].listener.finished(request.transport)
+    """The first request of a connection meets its handshake deadline (web/ws.py) once it is complete,
+    body included: a body sent half, or a byte at a time, holds no connection past the deadline. The
+    body is read here (aiohttp keeps it for the handler's own read)."""
+    transport, listener = request.transport, request.app[NODE].listener
+    if transport is not None and transport in listener.unfinished:
+        if request.body_exists and request.method != "GET":
+            try:
+                await request.read()
+            except ConnectionResetError:  # the deadline answered 408 and closed: nothing left to say
+                return web.Response(status=408)
+        listener.finished(transport)
     return await handler(request)
 
 
@@ -148,7 +156,7 @@ async def get_state(request: web.Request) -> web.Response:
 
 
 def create_app(node: Node) -> web.Application:
-    app = web.Application(middlewares=[handshake_middleware, errors_middleware, revocation_middleware],
+    app = web.Application(middlewares=[errors_middleware, handshake_middleware, revocation_middleware],
                           client_max_size=node.settings.ingest_max_body)
     app[NODE] = node
     app.router.add_get("/healthz", healthz)

@@ -538,6 +538,9 @@ class Listener:
         """Close every socket with `code`, give them `grace_s` to read it, then abort the rest."""
         if self._heartbeat:
             self._heartbeat.cancel()
+        for transport in list(self.unfinished):  # no request yet: nothing to say goodbye to
+            self.finished(transport)
+            transport.close()
         self._all_closed.clear()
         for ws in list(self.sockets):
             ws.close(code, reason)
