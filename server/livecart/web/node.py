@@ -25,7 +25,7 @@ from livecart.cues import load_rules
 from livecart.director import Director
 from livecart.errors import CloseCode
 from livecart.hub import RoomHub
-from livecart.logs import set_node
+from livecart.logs import quiet_bad_requests, set_node
 from livecart.metrics import Metrics
 from livecart.ratelimit import RateLimiter
 from livecart.store.cue_store import CueStore
@@ -54,6 +54,7 @@ class Node:
         self.ingest_limiter = RateLimiter(settings.ingest_rate, settings.ingest_burst)
         self.comment_limiter = RateLimiter(settings.comment_rate, settings.comment_burst)
         self.admission = Admission(settings, self.metrics)  # per-IP limits and the node's connect limit
+        quiet_bad_requests()  # a malformed request is answered 400, not logged as a node error
         self.embedded: EmbeddedRedis | None = None
         self.port = 0
         self._server: asyncio.Server | None = None
