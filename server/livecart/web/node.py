@@ -36,9 +36,10 @@ from livecart.store.stats_store import StatsStore
 from livecart.web.admission import Admission
 from livecart.web.deals import ClaimDesk
 from livecart.web.ingest import IngestEndpoint
+from livecart.web.listener import Listener
 from livecart.web.revocation import Revocations
 from livecart.web.room_socket import RoomEndpoint
-from livecart.web.ws import Endpoint, Listener, SocketLimits
+from livecart.web.ws import Endpoint, SocketLimits
 
 __all__ = ["Node"]
 
