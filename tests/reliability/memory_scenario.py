@@ -23,7 +23,8 @@ class Outcome:
     comments_sent: int
     comments_read: int
     in_order: bool  # the fast reader's comments: consecutive offsets, ids in posting order, none twice
-    slow_close: int | None  # the close code the never-reading client was sent (None: still open)
+    slow_close: int | None  # the close code the never-reading client was sent (None: not read)
+    slow_closes: float  # the node's livecart_slow_consumer_closes_total
 
     @property
     def growth_mb(self) -> float:
@@ -104,6 +105,10 @@ async def run_scenario(port: int, pid: int, *, posts: int = 240, comments: int =
     await asyncio.wait_for(reading, 20 * WAIT)
     rss_peak = _status_mb(pid, "VmHWM")
     await fast.close()
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+        metrics = await resp.text()
+    slow_closes = sum(float(line.split()[-1]) for line in metrics.splitlines()
+                      if line.startswith("livecart_slow_consumer_closes_total "))
     slow_close = None
     with contextlib.suppress(Exception):
         slow_writer.transport.resume_reading()
@@ -114,4 +119,4 @@ async def run_scenario(port: int, pid: int, *, posts: int = 240, comments: int =
             slow_close = int.from_bytes(data[at + 2:at + 4], "big")
         slow_writer.close()
     return Outcome(rss_start, rss_peak, len(expected_ids), len(read_ids),
-                   in_order and read_ids == expected_ids, slow_close)
+                   in_order and read_ids == expected_ids, slow_close, slow_closes)

@@ -22,4 +22,5 @@ async def test_a_never_reading_client_and_big_comments_keep_the_nodes_memory_bou
     finally:
         await node.terminate()
     assert outcome.comments_read == outcome.comments_sent and outcome.in_order
+    assert outcome.slow_closes == 1  # the never-reading socket was closed 1013 at its outbound bound
     assert outcome.growth_mb < MAX_GROWTH_MB, outcome
