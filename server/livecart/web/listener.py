@@ -58,8 +58,9 @@ class Listener:
         self.metrics = metrics
         self.admission = admission  # who the client is, and whether it may open another socket
         self.sockets: set[WebSocket] = set()
-        # Connections that have not completed a request head yet (slowloris, silent or half-sent
-        # requests): each has a deadline and counts toward its address's cap of unfinished connections.
+        # Connections that have not completed their first request (head and body) or upgrade yet
+        # (slowloris, silent or half-sent requests): each has a deadline and counts toward its
+        # address's cap of unfinished connections.
         self.unfinished: dict[asyncio.BaseTransport, tuple[str | None, asyncio.TimerHandle]] = {}
         self._corked: list[WebSocket] = []  # sockets with replies to write at the end of this loop pass
         self._all_closed = asyncio.Event()
@@ -92,7 +93,8 @@ class Listener:
     def arrived(self, transport: asyncio.Transport) -> bool:
         """A new connection: start its handshake deadline, or refuse it (429, closed) when its address
         already has its cap of unfinished connections. Calling contract: `finished(transport)` once its
-        first request head is complete (or it closed); the deadline calls it otherwise."""
+        first request is complete or its upgrade answered (or it closed); the deadline calls it
+        otherwise."""
         key = self.admission.arriving(transport.get_extra_info("peername"))
         if key is not None:
             if self.admission.unfinished.full(key):
