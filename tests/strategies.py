@@ -47,3 +47,56 @@ def hostile_deal_ids(deal_id: str) -> st.SearchStrategy[str]:
 claim_users = st.sampled_from(["ann", "bo", "cy", "id"]) | st.text(min_size=1, max_size=20)
 claim_keys = st.text(min_size=1, max_size=30)
 claim_qtys = st.integers(-2, 5) | st.sampled_from(["1", "nan", "1e9", "", "-1"])
+
+
+# --- websocket frames (framing.py's fuzzing) ---------------------------------------------------------
+
+def _raw_frame(first: int, payload: bytes, masked: bool, length_form: int | None) -> bytes:
+    """A frame's bytes, any first byte (opcode, FIN, RSV bits), with a chosen length encoding (126 or 127
+    even for short payloads: legal to write, and a parser must read it)."""
+    n = len(payload)
+    form = length_form if length_form is not None else (n if n < 126 else 126 if n < 65536 else 127)
+    mask_bit = 0x80 if masked else 0
+    if form < 126:
+        head = bytes((first, mask_bit | n))
+    elif form == 126:
+        head = bytes((first, mask_bit | 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((first, mask_bit | 127)) + n.to_bytes(8, "big")
+    if not masked:
+        return head + payload
+    key = b"\x11\x22\x33\x44"
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+_payloads = st.one_of(st.binary(max_size=300), st.text(max_size=100).map(str.encode),
+                      st.just(b"\x80\xff"), st.binary(min_size=126, max_size=70_000))
+
+
+@st.composite
+def ws_frames(draw: st.DrawFn, masked: bool) -> bytes:
+    """One frame as a peer might send it: mostly valid data frames, sometimes control frames,
+    fragments, reserved opcodes or bits, the other masking, odd length forms, or raw garbage."""
+    kind = draw(st.sampled_from(["data"] * 6 + ["ping", "pong", "close", "fragment", "odd", "garbage"]))
+    if kind == "garbage":
+        return draw(st.binary(max_size=20))
+    payload = draw(_payloads)
+    if kind == "data":
+        first = draw(st.sampled_from([0x81, 0x82]))
+    elif kind in ("ping", "pong"):
+        first, payload = (0x89 if kind == "ping" else 0x8A), payload[:125]
+    elif kind == "close":
+        first, payload = 0x88, draw(st.sampled_from([b"", b"\x03\xe8", b"\x03\xe8bye", b"\x00"]))
+    elif kind == "fragment":
+        first = draw(st.sampled_from([0x01, 0x02, 0x00, 0x80]))
+    else:
+        first = draw(st.integers(0, 255))
+    flip = kind == "odd" and draw(st.booleans())
+    form = draw(st.sampled_from([None, None, None, 126, 127]))
+    return _raw_frame(first, payload, masked != flip, form)
+
+
+def stream_chunks(data: bytes, cuts: list[int]) -> list[bytes]:
+    """`data` cut at the given positions (as reads of a socket would cut it)."""
+    points = sorted({min(c, len(data)) for c in cuts})
+    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]

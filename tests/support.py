@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -289,3 +290,32 @@ class LoadTool:
 
     async def run(self, scenario: str, port: int, *args: str) -> ToolRun:
         return await self.finish(*await self.start(scenario, port, *args))
+
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+
+
+def start_nginx(workdir: Path, backends: list[int]) -> tuple[int, subprocess.Popen[bytes]]:
+    """Debian's nginx running deploy/nginx.conf (the file compose mounts, as it is) on a free loopback
+    port, in front of `backends`; with its own includes, pid file and logs under `workdir`."""
+    port = free_port()
+    shutil.copy(DEPLOY / "nginx.conf", workdir / "nginx.conf")
+    (workdir / "livecart-nodes.conf").write_text(
+        "".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;\n" for p in backends))
+    (workdir / "livecart-listen.conf").write_text(f"listen 127.0.0.1:{port};\n")
+    (workdir / "logs").mkdir(exist_ok=True)
+    proc = subprocess.Popen(["nginx", "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-g",
+                             f"daemon off; pid {workdir}/nginx.pid; error_log {workdir}/error.log;"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return port, proc
+
+
+async def until_listening(port: int) -> None:
+    for _ in range(200):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")

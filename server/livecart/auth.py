@@ -121,7 +121,7 @@ def verify(keys: str | Sequence[str], token: str | None, now: float | None = Non
         signature = _unb64(parts[2])
         header = json.loads(_unb64(parts[0]))
         payload = json.loads(_unb64(parts[1]))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: a header of 2,000 nested '['
         raise Unauthorized("malformed token") from exc
     if not isinstance(header, dict) or header.get("alg") != "HS256" or not isinstance(payload, dict):
         raise Unauthorized("unsupported token")

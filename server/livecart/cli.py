@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import gc
 import logging
 import os
@@ -136,6 +137,7 @@ def serve(settings: Settings, print_urls: bool = False) -> int:
     # node's CPU in a claim rush). Almost nothing here makes reference cycles, so collect rarely.
     gc.set_threshold(50_000, 20, 100)
     _raise_fd_limit()
+    _tune_malloc()
     with contextlib.suppress(ImportError):
         import uvloop
 
@@ -151,6 +153,21 @@ def serve(settings: Settings, print_urls: bool = False) -> int:
             warnings.simplefilter("default", ResourceWarning)
             runner.close()
     return 0
+
+
+M_MMAP_THRESHOLD = -3  # glibc mallopt parameters (malloc.h)
+MMAP_THRESHOLD = 64 * 1024
+
+
+def _tune_malloc() -> None:
+    """Large transient buffers (request bodies, batch frames of hundreds of KB) are mmapped and given
+    back to the system when freed. glibc starts so, but raises its threshold to the largest block freed
+    so far (up to 32 MB), after which such buffers come from the heap, and the heap keeps its peak: with
+    big comments the node's RSS then grew ~25 MB more (docs/operations.md §1). A fixed threshold keeps
+    them mmapped. Nothing to do where the C library is not glibc."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None)
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def _raise_fd_limit() -> None:

@@ -56,11 +56,11 @@ from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidStatus
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
-from websockets.protocol import State
+from websockets.protocol import Event, State
 from websockets.uri import parse_uri
-from websockets.utils import apply_mask
 
 from livecart.errors import BadRequest
+from livecart.framing import FrameReader, Message, client_frame
 from livecart.protocol import Format, decode, encode
 
 __all__ = ["RESUMABLE", "Backoff", "ConnectionTerminated", "ConsoleClient", "ConsoleError", "NotConnected",
@@ -74,27 +74,6 @@ Frame_ = dict[str, Any]
 OnFrame = Callable[[Frame_, list[Frame_]], None]
 Decoder = Callable[[bytes], Any]  # payload -> message; raises livecart.errors.BadRequest
 OnAnswer = Callable[[Frame_ | None], None]  # the answer frame, or None: the socket closed first
-
-try:  # websockets' C speedup, when its wheel has it
-    from websockets.speedups import apply_mask
-except ImportError:  # pragma: no cover
-    pass
-
-
-def client_frame(payload: bytes, text: bool) -> bytes:
-    """One masked, unfragmented client data frame (RFC 6455 §5.2), as websockets would write it with
-    no extension negotiated (this client offers none), without building a Frame object per message."""
-    n = len(payload)
-    first = 0x81 if text else 0x82
-    if n < 126:
-        head = bytes((first, 0x80 | n))
-    elif n < 65536:
-        head = bytes((first, 0xFE)) + n.to_bytes(2, "big")
-    else:
-        head = bytes((first, 0xFF)) + n.to_bytes(8, "big")
-    mask = os.urandom(4)  # the RFC asks for an unpredictable masking key
-    return head + mask + apply_mask(payload, mask)
-
 
 class ConnectionTerminated(Exception):
     """The server closed with a terminal code, or refused the upgrade for good (4xx)."""
@@ -216,8 +195,8 @@ class _Session(asyncio.Protocol):
         self.on_message = on_message
         self.transport: asyncio.Transport | None = None
         self.dead = False  # given up on: nothing it receives may reach the client any more
-        self.slow = False  # websockets parses every byte from now on (see data_received)
-        self.pending = b""  # the start of a frame not complete yet (fast path only)
+        self.pending = b""  # the response head so far
+        self.reader: FrameReader | None = None  # once open: the frames of the incoming stream
         # Messages sent in one pass of the event loop leave in one write (a claimer's taps, a burst of
         # requests): one syscall instead of one each, on this side and on the server's.
         self.outbox: list[bytes] = []
@@ -235,62 +214,41 @@ class _Session(asyncio.Protocol):
         self._flush()
 
     def data_received(self, data: bytes) -> None:
-        # Fast path for what a room socket receives all day: complete, unfragmented, unmasked text or
-        # binary frames. websockets' parser costs ~15 us per frame, as much as everything else a load
-        # tool does with it. websockets still parses everything else: the handshake response, control
-        # frames, fragments, oversized frames, the closing handshake. It is only ever handed whole
-        # units (the response head, whole frames), so its parser always stands at a boundary; once
-        # anything is not that simple (closing, a refused upgrade), it gets every byte from then on.
+        # The response head goes to websockets whole; then framing.FrameReader reads the frames a room
+        # socket receives all day itself (websockets' parser costs ~15 us per frame, as much as
+        # everything else a load tool does with it) and hands websockets the rest, whole.
+        if self.reader is not None:
+            self._handle_items(self.reader.receive(data))
+            return
         buf = self.pending + data if self.pending else data
         self.pending = b""
-        if self.ws.state is State.CONNECTING and not self.slow:
-            head_end = buf.find(b"\r\n\r\n")
-            if head_end < 0:
-                if len(buf) > 65536:  # no end of the response head in sight: websockets decides
-                    self._to_websockets(buf)
-                else:
-                    self.pending = buf
-                return
-            self.ws.receive_data(buf[:head_end + 4])
-            self._handle_events()
-            buf = buf[head_end + 4:]
-        if self.slow or not self._open():
-            self._to_websockets(buf)
+        head_end = buf.find(b"\r\n\r\n")
+        if head_end < 0 and len(buf) <= 65536:
+            self.pending = buf
             return
-        pos, end = 0, len(buf)
-        while end - pos >= 2:
-            b0, b1 = buf[pos], buf[pos + 1]
-            size, head = b1 & 0x7F, 2
-            if size == 126:
-                if end - pos < 4:
-                    break
-                size, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
-            elif size == 127:
-                if end - pos < 10:
-                    break
-                size, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
-            stop = pos + head + size
-            if size > MAX_FRAME:  # websockets refuses it (1009)
-                self._to_websockets(buf[pos:])
-                return
-            if stop > end:
-                break
-            if (b0 == 0x81 or b0 == 0x82) and not b1 & 0x80:
-                self._deliver(buf[pos + head:stop])
-            else:
-                self.ws.receive_data(buf[pos:stop])
-                self._handle_events()
-            pos = stop
-            if not self._open():  # closing (a close frame, or we failed the connection)
-                self._to_websockets(buf[pos:])
-                return
-        self.pending = buf[pos:]
-
-    def _to_websockets(self, data: bytes) -> None:
-        self.slow = True
-        if data:
-            self.ws.receive_data(data)
+        cut = head_end + 4 if head_end >= 0 else len(buf)  # no end in sight: websockets decides
+        self.ws.receive_data(buf[:cut])
         self._handle_events()
+        if self.ws.state is State.OPEN:
+            # Text payloads are not checked for UTF-8 here: decoding them checks, and fails 1007.
+            self.reader = FrameReader(self.ws, masked=False, max_size=MAX_FRAME, check_utf8=False)
+            if len(buf) > cut:
+                self._handle_items(self.reader.receive(buf[cut:]))
+        elif len(buf) > cut:
+            self.ws.receive_data(buf[cut:])
+            self._handle_events()
+
+    def _handle_items(self, items: list[Message | Event]) -> None:
+        fed = self.reader is not None and self.reader.general  # websockets had bytes: it may answer
+        for item in items:
+            if type(item) is tuple:
+                self._deliver(item[1])
+            else:
+                fed = True
+                if isinstance(item, Frame) and (item.opcode is Opcode.TEXT or item.opcode is Opcode.BINARY):
+                    self._deliver(bytes(item.data))
+        if fed:
+            self._flush()  # a pong, a close frame
 
     def eof_received(self) -> bool:
         self.ws.receive_eof()

@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections import Counter
-from collections.abc import Iterable
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +28,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)
     import jieba
 
-__all__ = ["TOPICS", "QuestionBoard", "QuestionCluster", "Segmenter", "count_words", "hot_words",
-           "is_question", "topic_of"]
+__all__ = ["TOPICS", "QuestionBoard", "QuestionCluster", "Segmenter", "WordWindow", "count_words",
+           "hot_words", "is_question", "topic_of"]
 
 # topic -> (label zh, label en, keywords). Order matters: the first topic that matches wins.
 TOPICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -101,8 +101,8 @@ class QuestionBoard:
 
     def add(self, ts: int, user: str, text: str) -> str | None:
         topic = topic_of(text)
-        if topic is not None:
-            self.questions.append((ts, topic, user, text))
+        if topic is not None:  # kept for the whole window: as much text as clusters use, not all of it
+            self.questions.append((ts, topic, user, text[:QUESTION_TEXT_CHARS]))
         return topic
 
     def answer(self, topic: str, at_ms: int) -> None:
@@ -138,6 +138,9 @@ _STOP_EN = frozenset("""a an the and or but is are was were be been am i you he 
 this that these those to of in on at for with from by as do does did so if not no yes can could will would
 should just too very what how when where which who why there here have has had get got please""".split())
 _CJK = re.compile(r"[\u3400-\u9fff]+")
+MAX_WORD_CHARS = 20
+MAX_WORDS = 40  # per comment
+QUESTION_TEXT_CHARS = 200  # what a question keeps of its comment (examples show 80)
 
 
 class Segmenter:
@@ -153,12 +156,56 @@ class Segmenter:
             jieba.initialize()
 
     def words(self, text: str) -> list[str]:
+        """The distinct words of one comment that may count as hot words: at most MAX_WORDS of them,
+        none longer than MAX_WORD_CHARS (a run of 4,000 letters is not a word, and the director keeps
+        each comment's words for its whole window: their size must not follow the comment's)."""
         self.warm()
-        out: list[str] = []
+        out: dict[str, None] = {}
         for run in _CJK.findall(text):
-            out += [w for w in jieba.lcut(run, HMM=True) if len(w) > 1 and w not in _STOP_ZH]
-        out += [w for w in _ASCII_WORD.findall(text.lower()) if len(w) > 2 and w not in _STOP_EN]
-        return out
+            out.update((w, None) for w in jieba.lcut(run, HMM=True)
+                       if 1 < len(w) <= MAX_WORD_CHARS and w not in _STOP_ZH)
+        out.update((w, None) for w in _ASCII_WORD.findall(text.lower())
+                   if 2 < len(w) <= MAX_WORD_CHARS and w not in _STOP_EN)
+        return list(out)[:MAX_WORDS]
+
+
+class WordWindow:
+    """Each recent comment's words, for hot words over a time window, bounded in bytes: a burst of
+    comments (big or many) drops the oldest entries past `max_bytes` instead of growing memory.
+
+    Calling contract: `add(ts, words)` in time order; `trim(before)` drops entries older than `before`;
+    `lists()` gives the word lists kept, oldest first."""
+
+    __slots__ = ("_bytes", "_entries", "max_bytes")
+
+    ENTRY_OVERHEAD = 120  # a tuple, a list and their slots: a fair per-entry cost on CPython
+
+    def __init__(self, max_bytes: int = 4 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._entries: deque[tuple[int, list[str], int]] = deque()
+        self._bytes = 0
+
+    def add(self, ts: int, words: list[str]) -> None:
+        size = self.ENTRY_OVERHEAD + sum(56 + len(w.encode()) for w in words)
+        self._entries.append((ts, words, size))
+        self._bytes += size
+        while self._bytes > self.max_bytes and self._entries:
+            self._bytes -= self._entries.popleft()[2]
+
+    def trim(self, before: int) -> None:
+        entries = self._entries
+        while entries and entries[0][0] < before:
+            self._bytes -= entries.popleft()[2]
+
+    def lists(self) -> Iterator[list[str]]:
+        return (words for _ts, words, _size in self._entries)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def hot_words(texts: Iterable[str], segmenter: Segmenter, top: int = 10) -> list[tuple[str, int]]:

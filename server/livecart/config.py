@@ -117,6 +117,10 @@ class Settings:
     trusted_proxies: str = ""  # comma-separated IPs/CIDRs of balancers whose X-Forwarded-For is believed
     ip_limit_exempt: str = "127.0.0.0/8,::1"  # clients no per-IP limit applies to (load tools, probes)
     ip_max_connections: int = 1000  # open sockets per IP; past it, upgrades get 429 too_many_connections
+    # Connections per IP that have not completed a request head yet; past it, new ones get 429 at once.
+    # Real clients finish in milliseconds; slowloris-style and silent connections pile up here.
+    ip_max_unfinished: int = 64
+    handshake_timeout_s: float = 10.0  # accept → complete request head (or upgrade answered), else 408
     ip_connect_rate: float = 50.0  # new sockets per second per IP; past it, upgrades get 429 rate_limited
     ip_connect_burst: int = 200
     ip_claim_rate: float = 200.0  # new claims per second per IP (HTTP and sockets)

@@ -15,13 +15,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from livecart.clock import Clock
-from livecart.comments import QuestionBoard, QuestionCluster, Segmenter, count_words
+from livecart.comments import QuestionBoard, QuestionCluster, Segmenter, WordWindow, count_words
 from livecart.cues import ONCE_GUARD_MS, ONCE_RULES, CueEngine, RoomView
 from livecart.deals import DealState, deal_state
 from livecart.errors import StoreUnavailable
@@ -54,7 +53,7 @@ class RoomDesk:
     engine: CueEngine
     window: Window = field(default_factory=Window)
     board: QuestionBoard = field(default_factory=QuestionBoard)
-    words: deque[tuple[int, list[str]]] = field(default_factory=deque)  # (ts, words of one comment)
+    words: WordWindow = field(default_factory=WordWindow)  # each recent comment's words, bounded in bytes
     # The room's currency, read once the room has money: from then on it cannot change (set_currency.lua);
     # before, every amount is 0, the same in any currency.
     currency: str | None = None
@@ -193,9 +192,8 @@ class Director:
         desk.board.answered.update(await self.cue_store.answered(room))
         hot_cfg = self.rules.get("hot_words", {})
         hot_from = now - int(hot_cfg.get("window_s", 60)) * 1000
-        while desk.words and desk.words[0][0] < hot_from:
-            desk.words.popleft()
-        words = count_words((ws for _ts, ws in desk.words), max(10, int(hot_cfg.get("top", 10))))
+        desk.words.trim(hot_from)
+        words = count_words(desk.words.lists(), max(10, int(hot_cfg.get("top", 10))))
         clusters = desk.board.clusters(now)
         # Only fresh events deserve a thank-you: a first fold of a long history must not thank everyone.
         fresh = [e for e, _t in logged if int(e["ts"]) >= now - FRESH_MS]
@@ -228,7 +226,7 @@ class Director:
             if event["type"] == "comment":
                 ts = int(event["ts"])
                 desk.board.add(ts, event["user"]["id"], event["text"])
-                desk.words.append((ts, self.segmenter.words(event["text"])))
+                desk.words.add(ts, self.segmenter.words(event["text"]))
 
     async def _mark_funnel(self, room: str, deals: list[dict[str, str]], viewers: int, now: int) -> None:
         marks: dict[str, int] = {}

@@ -12,8 +12,9 @@ import sys
 import time
 
 import orjson
+from aiohttp.http_exceptions import HttpProcessingError
 
-__all__ = ["JsonFormatter", "configure_logging"]
+__all__ = ["JsonFormatter", "configure_logging", "quiet_bad_requests"]
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,6 +40,26 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry).decode()
 
 
+class _BadRequestLine(logging.Filter):
+    """aiohttp logs every request it cannot parse at ERROR with a traceback, though it answers the
+    client 400: bad input from outside, not a fault of the node. One info line says what it was."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args, record.exc_info = "bad HTTP request answered %s: %s", (
+                exc.code, str(exc.message)[:200]), None
+        return True
+
+
+def quiet_bad_requests() -> None:
+    """Install the filter above on aiohttp's server logger (once)."""
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _BadRequestLine) for f in server_log.filters):
+        server_log.addFilter(_BadRequestLine())
+
+
 def configure_logging(level: int = logging.INFO, node: str = "") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(node))
@@ -47,4 +68,5 @@ def configure_logging(level: int = logging.INFO, node: str = "") -> None:
     root.setLevel(level)
     # The websockets library logs every connection open/close at INFO: thousands of lines per minute.
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    quiet_bad_requests()
     logging.Formatter.converter = time.gmtime

@@ -30,6 +30,12 @@ class Metrics:
         self.client_ips = Gauge("livecart_client_ips",
                                 "Client addresses (IPv4, IPv6 /64) with open sockets on this node",
                                 registry=r)
+        self.unfinished = Gauge("livecart_unfinished_connections",
+                                "Connections that have not completed a request head (or upgrade) yet",
+                                registry=r)
+        self.handshake_timeouts = Counter("livecart_handshake_timeouts",
+                                          "Connections closed for not completing a request or upgrade "
+                                          "within the handshake deadline", registry=r)
         self.resumes = Counter("livecart_resumes", "Resume attempts by outcome", ["outcome"], registry=r)
         self.tick_seconds = Histogram("livecart_tick_seconds", "Time to fan one room batch out",
                                       buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),

@@ -277,9 +277,9 @@ async def test_a_stopping_node_closes_connections_that_never_sent_a_request(node
     # A browser's speculative preconnect opens a connection and sends nothing. A stopped node must not
     # leave it open (a leaked socket; in this suite, a test that failed at its loop's close).
     reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
-    await eventually(lambda: bool(node.listener.sniffing), "the node has accepted the connection")
+    await eventually(lambda: bool(node.listener.unfinished), "the node has accepted the connection")
     await node.stop()
-    assert not node.listener.sniffing
+    assert not node.listener.unfinished
     with contextlib.suppress(ConnectionResetError):
         assert await asyncio.wait_for(reader.read(), WAIT) == b""
     writer.close()

@@ -165,7 +165,8 @@ async def test_frames_split_anywhere_arrive_once_in_order_with_pings_and_the_clo
     # The handshake response, data frames, a ping and a close frame, cut into random pieces (the
     # fast path and websockets' parser share the stream): every message exactly once, in order.
     from livecart.client import _Session
-    from livecart.protocol import Format, encode, ws_frame
+    from livecart.framing import server_frame
+    from livecart.protocol import Format, encode
 
     for seed in range(300):
         rng = random.Random(seed)
@@ -181,7 +182,7 @@ async def test_frames_split_anywhere_arrive_once_in_order_with_pings_and_the_clo
             text = "x" * rng.randrange(300)
             message = {"type": "batch", "offset": i, "events": [{"offset": i, "text": text}]}
             sent.append(message)
-            stream += ws_frame(encode(message, Format.MSGPACK), False)
+            stream += server_frame(encode(message, Format.MSGPACK), False)
             if i == 20:
                 stream += b"\x89\x04ping"  # a ping in the middle: websockets answers it
         stream += b"\x88\x02\x03\xe8"  # close 1000

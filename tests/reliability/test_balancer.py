@@ -7,7 +7,6 @@ no gap and no duplicate. Through the balancer, nodes see each client's own addre
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,9 +14,8 @@ import orjson
 import pytest
 import websockets
 
-from tests.support import WAIT, RoomClient, comment, free_port, post_events, ws_url
+from tests.support import WAIT, RoomClient, comment, post_events, start_nginx, until_listening, ws_url
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 VIEWERS = 12
 
 
@@ -26,15 +24,7 @@ def nginx(tmp_path: Path):
     started: list[subprocess.Popen[bytes]] = []
 
     def start(backends: list[int]) -> int:
-        port = free_port()
-        shutil.copy(DEPLOY / "nginx.conf", tmp_path / "nginx.conf")  # the deployed file, as it is
-        (tmp_path / "livecart-nodes.conf").write_text(
-            "".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;\n" for p in backends))
-        (tmp_path / "livecart-listen.conf").write_text(f"listen 127.0.0.1:{port};\n")
-        (tmp_path / "logs").mkdir()
-        proc = subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g",
-                                 f"daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port, proc = start_nginx(tmp_path, backends)
         started.append(proc)
         return port
 
@@ -44,21 +34,10 @@ def nginx(tmp_path: Path):
         proc.wait(10)
 
 
-async def _until_listening(port: int) -> None:
-    for _ in range(200):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.05)
-    raise RuntimeError("nginx did not start")
-
-
 async def test_two_nodes_behind_nginx_balance_sockets_and_survive_one_stopping(make_node, nginx, room):
     a, b = await make_node(), await make_node()
     port = nginx([a.port, b.port])
-    await _until_listening(port)
+    await until_listening(port)
     clients = [await RoomClient.connect(ws_url(port, room)) for _ in range(VIEWERS)]
     for c in clients:
         assert (await c.recv())["type"] == "snapshot"
@@ -102,7 +81,7 @@ async def test_behind_nginx_nodes_see_each_clients_address_and_limit_it(make_nod
     nodes = [await make_node(trusted_proxies="127.0.0.1", ip_limit_exempt="none", ip_max_connections=2)
              for _ in range(2)]
     port = nginx([n.port for n in nodes])
-    await _until_listening(port)
+    await until_listening(port)
 
     async def connect(source: str) -> RoomClient:
         # Each client claims to be the other one: nginx appends the real address, which is what counts.

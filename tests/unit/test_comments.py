@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from livecart.comments import QuestionBoard, Segmenter, hot_words, is_question, topic_of
+from livecart.comments import (
+    MAX_WORD_CHARS,
+    MAX_WORDS,
+    QuestionBoard,
+    Segmenter,
+    WordWindow,
+    hot_words,
+    is_question,
+    topic_of,
+)
 
 CORPUS = json.loads((Path(__file__).parent.parent / "fixtures" / "comments_corpus.json").read_text("utf-8"))
 
@@ -62,3 +71,23 @@ def test_hot_words_are_words_not_character_pairs(segmenter):
 
 def test_a_word_repeated_in_one_comment_counts_once(segmenter):
     assert hot_words(["链接链接链接链接"], segmenter) == [("链接", 1)]
+
+
+def test_a_comments_words_are_bounded_in_length_and_number_whatever_its_size():
+    segmenter = Segmenter()
+    many = " ".join("w" + "".join(chr(97 + int(d)) for d in f"{n:03d}") for n in range(500))  # 500 words
+    words = segmenter.words("x" * 4000 + " " + many + " 尺码偏大吗")
+    assert all(len(w) <= MAX_WORD_CHARS for w in words)
+    assert len(words) == MAX_WORDS and len(set(words)) == len(words)
+    assert "x" * 4000 not in words
+
+
+def test_the_word_window_is_bounded_in_bytes_and_drops_the_oldest_first():
+    window = WordWindow(max_bytes=10_000)
+    for ts in range(1000):
+        window.add(ts, [f"w{ts}", "same"])
+    assert window.bytes <= 10_000
+    kept = list(window.lists())
+    assert kept[-1] == ["w999", "same"] and 0 < len(kept) < 1000
+    window.trim(999)
+    assert list(window.lists()) == [["w999", "same"]]

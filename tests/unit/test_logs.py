@@ -45,3 +45,34 @@ def test_passwords_in_redis_urls_are_masked():
     assert mask_password("rediss://user:secret@[::1]:6380") == "rediss://user:***@[::1]:6380"
     assert mask_password("unix:///tmp/r.sock?db=1&password=x") == "unix:///tmp/r.sock?db=1&password=***"
     assert mask_password("redis://h:1/0") == "redis://h:1/0"
+
+
+def test_a_request_aiohttp_could_not_parse_is_one_info_line_not_an_error_with_a_traceback():
+    import logging
+
+    from aiohttp.http_exceptions import BadHttpMessage
+
+    logs.quiet_bad_requests()
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    server_log = logging.getLogger("aiohttp.server")
+    keep = Keep()
+    server_log.addHandler(keep)
+    try:
+        try:
+            raise BadHttpMessage("Invalid char in url path")
+        except BadHttpMessage:
+            server_log.exception("Error handling request from %s", "127.0.0.1")
+        try:
+            raise RuntimeError("a real bug")
+        except RuntimeError:
+            server_log.exception("Error handling request from %s", "127.0.0.1")
+    finally:
+        server_log.removeHandler(keep)
+    assert seen[0].levelno == logging.INFO and seen[0].exc_info is None
+    assert "Invalid char" in seen[0].getMessage()
+    assert seen[1].levelno == logging.ERROR and seen[1].exc_info is not None  # bugs still shout

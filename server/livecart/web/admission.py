@@ -14,6 +14,10 @@ grows with the backlog of refused upgrades, `ratelimit.ConnectLimiter`). Each pe
 counted in `livecart_ip_rejections_total{limit}`. Clients in `ip_limit_exempt` (loopback by default)
 are never limited per IP.
 
+Before any request, a connection counts toward its peer address's cap of unfinished connections
+(`ip_max_unfinished`, 429 at accept; `arriving(peername)` gives the key, `unfinished` counts; web/ws.py
+`Listener.arrived`/`finished` keep it, with the handshake deadline).
+
 Calling contract: `client(peername, x_forwarded_for)` once per connection or HTTP request gives the
 client's IP and its limit key (None: exempt). Before a websocket upgrade, `admit(key)` raises the
 refusal or returns; after the upgrade succeeded, `opened(key)`, and `closed(key)` exactly once when that
@@ -72,6 +76,7 @@ class Admission:
         self.trusted = Networks.parse(settings.trusted_proxies)
         self.exempt = Networks.parse(settings.ip_limit_exempt)
         self.sockets = OpenCounts(settings.ip_max_connections)
+        self.unfinished = OpenCounts(settings.ip_max_unfinished)  # connections with no request yet
         self._limiters = {IpLimit.CONNECT_RATE: _limiter(settings.ip_connect_rate, settings.ip_connect_burst),
                           IpLimit.CLAIMS: _limiter(settings.ip_claim_rate, settings.ip_claim_burst),
                           IpLimit.COMMENTS: _limiter(settings.ip_comment_rate, settings.ip_comment_burst)}
@@ -83,6 +88,16 @@ class Admission:
         """(the client's IP, the key its per-IP limits count by, or None if it is exempt)."""
         ip = client_ip(peer_host(peername), forwarded_for, self.trusted)
         return ip, None if ip in self.exempt else limit_key(ip)
+
+    def arriving(self, peername: Any) -> str | None:
+        """The key a new connection's *unfinished* state counts under, None when it is not capped.
+
+        Only the peer is known before a request arrives, so a balancer in `trusted_proxies` (whose
+        connections carry many clients) and exempt clients are not capped."""
+        peer = peer_host(peername)
+        if peer in self.exempt or peer in self.trusted:
+            return None
+        return limit_key(client_ip(peer, (), self.trusted))
 
     def admit(self, key: str | None) -> None:
         """Whether a new socket may open: raises TooManyConnections, RateLimited or Busy."""

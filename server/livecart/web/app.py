@@ -22,6 +22,7 @@ from livecart.web.deals import add_deal_routes
 from livecart.web.idempotency import make_middleware
 from livecart.web.ingest import admit_events, ingest_batch, limit_key
 from livecart.web.pages import add_page_routes
+from livecart.web.upgrade import websocket_route
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
@@ -61,6 +62,22 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if exc.status < 400:
             raise
         return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+
+
+@web.middleware
+async def handshake_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The first request of a connection meets its handshake deadline (web/ws.py) once it is complete,
+    body included: a body sent half, or a byte at a time, holds no connection past the deadline. The
+    body is read here (aiohttp keeps it for the handler's own read)."""
+    transport, listener = request.transport, request.app[NODE].listener
+    if transport is not None and transport in listener.unfinished:
+        if request.body_exists and request.method != "GET":
+            try:
+                await request.read()
+            except ConnectionResetError:  # the deadline answered 408 and closed: nothing left to say
+                return web.Response(status=408)
+        listener.finished(transport)
+    return await handler(request)
 
 
 VERIFIED = web.RequestKey("livecart.claims", Claims)  # the claims revocation_middleware verified
@@ -112,6 +129,7 @@ async def metrics(request: web.Request) -> web.Response:
     node.metrics.rooms.set(len(node.hub.rooms))
     node.metrics.pubsub_reconnects.set(node.hub.subscriber.reconnects)
     node.metrics.client_ips.set(len(node.admission.sockets))
+    node.metrics.unfinished.set(len(node.listener.unfinished))
     if node.embedded is not None:
         node.metrics.redis_restarts.set(node.embedded.restarts)
     with contextlib.suppress(StoreUnavailable, TimeoutError):  # the scrape answers while Redis is away
@@ -145,7 +163,7 @@ async def get_state(request: web.Request) -> web.Response:
 
 
 def create_app(node: Node) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware, revocation_middleware,
+    app = web.Application(middlewares=[errors_middleware, handshake_middleware, revocation_middleware,
                                        make_middleware(NODE, VERIFIED)],
                           client_max_size=node.settings.ingest_max_body)
     app[NODE] = node
@@ -157,4 +175,7 @@ def create_app(node: Node) -> web.Application:
     add_cue_routes(app, NODE)
     add_console_routes(app, NODE)
     add_page_routes(app)
+    # A websocket request on a connection whose first request was HTTP: back to the websocket code.
+    app.router.add_get("/ws/{tail:.*}", websocket_route(lambda transport, head: node.listener.adopt(
+        transport, head)), allow_head=False)
     return app

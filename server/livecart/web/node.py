@@ -25,6 +25,7 @@ from livecart.cues import load_rules
 from livecart.director import Director
 from livecart.errors import CloseCode
 from livecart.hub import RoomHub
+from livecart.logs import quiet_bad_requests
 from livecart.metrics import Metrics
 from livecart.ratelimit import RateLimiter
 from livecart.store.cue_store import CueStore
@@ -35,9 +36,10 @@ from livecart.store.stats_store import StatsStore
 from livecart.web.admission import Admission
 from livecart.web.deals import ClaimDesk
 from livecart.web.ingest import IngestEndpoint
+from livecart.web.listener import Listener
 from livecart.web.revocation import Revocations
 from livecart.web.room_socket import RoomEndpoint
-from livecart.web.ws import Endpoint, Listener, SocketLimits
+from livecart.web.ws import Endpoint, SocketLimits
 
 __all__ = ["Node"]
 
@@ -54,6 +56,7 @@ class Node:
         self.ingest_limiter = RateLimiter(settings.ingest_rate, settings.ingest_burst)
         self.comment_limiter = RateLimiter(settings.comment_rate, settings.comment_burst)
         self.admission = Admission(settings, self.metrics)  # per-IP limits and the node's connect limit
+        quiet_bad_requests()  # a malformed request is answered 400, not logged as a node error
         self.embedded: EmbeddedRedis | None = None
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -142,7 +145,8 @@ class Node:
         await self._runner.setup()
         assert self._runner.server is not None
         limits = SocketLimits(high_water=s.outbound_high_water, max_bytes=s.outbound_max_bytes,
-                              max_inbound=s.max_inbound_bytes, heartbeat_s=s.heartbeat_s)
+                              max_inbound=s.max_inbound_bytes, heartbeat_s=s.heartbeat_s,
+                              handshake_s=s.handshake_timeout_s)
         routes: dict[str, Endpoint] = {"/ws/rooms/": RoomEndpoint(self), "/ws/ingest/": IngestEndpoint(self)}
         self.listener = Listener(self._runner.server, routes, limits, self.metrics, self.admission)
         loop = asyncio.get_running_loop()

@@ -14,7 +14,7 @@ from websockets.datastructures import Headers
 from livecart.auth import STAFF_ROLES, Action, Claims, authorize, check_room_name, may, verify
 from livecart.errors import BadRequest, CloseCode, Forbidden, RateLimited, StoreUnavailable, Unauthorized
 from livecart.events import MAX_TEXT, counter_deltas, validate_event
-from livecart.protocol import Format, claim_result_frame, encode_json
+from livecart.protocol import Format, claim_result_frame, echo_req, encode_json
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
@@ -28,7 +28,8 @@ log = logging.getLogger("livecart.room_socket")
 def _offset(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 15:
+    # isascii: "²" and other Unicode digits pass isdigit() but not int()
+    if not (value.isascii() and value.isdigit()) or len(value) > 15:
         raise BadRequest("bad_since", "since must be a non-negative integer offset")
     return int(value)
 
@@ -79,7 +80,7 @@ class RoomEndpoint:
     def received(self, ws: WebSocket, message: Any) -> None:
         kind = message["type"]
         if kind == "ping":
-            ws.send({"type": "pong", "now": self.node.clock.now_ms(), "req": message.get("req")})
+            ws.send({"type": "pong", "now": self.node.clock.now_ms(), "req": echo_req(message.get("req"))})
         elif kind == "claim":
             self._claim(ws, message)
         elif kind == "comment":
@@ -166,7 +167,7 @@ class RoomEndpoint:
         cue_id = message.get("cue")
         if not isinstance(cue_id, str) or not 1 <= len(cue_id) <= 64:
             raise BadRequest("bad_field", "cue must be a cue id (1-64 characters)")
-        self._spawn(self._run_ack(ws, cue_id, message.get("req")))
+        self._spawn(self._run_ack(ws, cue_id, echo_req(message.get("req"))))
 
     async def _run_ack(self, ws: WebSocket, cue_id: str, req: Any) -> None:
         try:

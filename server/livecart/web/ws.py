@@ -1,4 +1,4 @@
-"""Websockets on a bare asyncio.Protocol, and the listener that shares one port with aiohttp.
+"""Websockets on a bare asyncio.Protocol (the listener that shares the port is web/listener.py).
 
 Why not aiohttp's WebSocketResponse: fan-out writes the same bytes to thousands of sockets per tick, and
 aiohttp costs a handler task, a reader and an awaited send per socket (13+ KB per idle socket in
@@ -6,41 +6,42 @@ shared/bench). Here a socket is one object: the RFC 6455 parsing and the close h
 `websockets` library's sans-I/O `ServerProtocol`; outbound room frames are pre-framed bytes written
 straight to the transport, whose write buffer is the socket's bounded outbound queue (see outbound.py).
 
-`Listener` reads the first request line of each new connection: `GET /ws/...` becomes a `WebSocket`;
-anything else is handed, with the bytes read so far, to aiohttp's request handler.
+A `WebSocket` gets its connection from web/listener.py, at the connection's first request or (through
+aiohttp's `/ws/` route, web/upgrade.py) at a later one; it reads the request head, answers the upgrade,
+then reads frames through framing.FrameReader.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Callable
-from typing import Any, Protocol, cast
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.datastructures import Headers
-from websockets.exceptions import PayloadTooBig
+from websockets.exceptions import InvalidMessage, PayloadTooBig
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import State
+from websockets.protocol import Event, State
 from websockets.server import ServerProtocol
 
 from livecart.batch import Batch
 from livecart.errors import BadRequest, CloseCode, LivecartError
-from livecart.metrics import Metrics
+from livecart.framing import FrameReader, Message
 from livecart.outbound import Decision, FrameKind, decide
-from livecart.protocol import Format, client_messages, decode, encode_frame, encode_json
-from livecart.web.admission import Admission
+from livecart.protocol import Format, decode, echo_req, encode_frame, encode_json
 
-__all__ = ["Endpoint", "Listener", "SocketLimits", "WebSocket"]
+if TYPE_CHECKING:
+    from livecart.web.listener import Listener
+
+__all__ = ["CLOSE_GRACE_S", "Endpoint", "SocketLimits", "WebSocket", "error_response", "raw_error_response"]
 
 log = logging.getLogger("livecart.ws")
-MAX_REQUEST_LINE = 8192
+MAX_HEAD = 64 * 1024  # a request head longer than this is websockets' to refuse (431/414)
 MAX_ERRORS = 20  # error frames in a row before the socket is closed 1008
 TEMPORARY_ERRORS = frozenset({"rate_limited", "busy", "unavailable"})
-PING_FRAME = b"\x89\x00"
 QUIET_CLOSES = frozenset({CloseCode.GOING_AWAY})  # a node stopping closes every socket: one line, not N
 CLOSE_GRACE_S = 5.0  # how long a closing socket may take to read its close frame before it is aborted
 
@@ -60,15 +61,18 @@ class Endpoint(Protocol):
 
 
 class SocketLimits:
-    __slots__ = ("heartbeat_s", "high_water", "max_bytes", "max_inbound")
+    __slots__ = ("handshake_s", "heartbeat_s", "high_water", "max_bytes", "max_inbound")
 
-    def __init__(self, *, high_water: int, max_bytes: int, max_inbound: int, heartbeat_s: float) -> None:
+    def __init__(self, *, high_water: int, max_bytes: int, max_inbound: int, heartbeat_s: float,
+                 handshake_s: float = 10.0) -> None:
         self.high_water, self.max_bytes = high_water, max_bytes
         self.max_inbound, self.heartbeat_s = max_inbound, heartbeat_s
+        self.handshake_s = handshake_s  # from accept to a complete request head (or the upgrade's answer)
 
 
 class WebSocket(asyncio.Protocol):
-    __slots__ = ("client", "endpoint", "errors", "expires_at", "floor", "fmt", "held", "ip_key", "issued_at",
+    __slots__ = ("client", "endpoint", "errors", "expires_at", "floor", "fmt", "head", "held", "ip_key",
+                 "issued_at", "reader",
                  "last_seen", "listener", "open", "parked", "proto", "replies", "role", "room",
                  "session", "stats", "token_id", "transport", "user")
 
@@ -89,6 +93,8 @@ class WebSocket(asyncio.Protocol):
         self.floor = 0
         self.parked: list[Batch] | None = None
         self.held: bytes | None = None
+        self.head = b""  # the request head so far, while the handshake is not answered
+        self.reader: FrameReader | None = None  # once upgraded: the frames of the incoming stream
         self.replies: list[bytes] | None = None  # direct replies of this loop pass, not written yet
         self.errors = 0
         self.last_seen = time.monotonic()
@@ -110,21 +116,50 @@ class WebSocket(asyncio.Protocol):
         proto = self.proto
         if proto is None:
             return
-        if self.open and proto.current_size is None and _between_frames(proto):
-            messages = client_messages(data, self.listener.limits.max_inbound)
-            if messages is not None:  # whole small data frames: nothing for websockets to do or answer
-                for is_text, payload in messages:
-                    self._message(is_text, payload)
+        if self.reader is not None:  # upgraded: frames
+            self._frames(self.reader.receive(data))
+            return
+        if proto.state is State.CONNECTING and self.endpoint is None:
+            # Only the request head goes to websockets before it is answered: bytes a client sends
+            # after it without waiting for the 101 would otherwise be parsed as frames of a
+            # connection that is not open, and a protocol error there ends the stream before our
+            # answer (websockets then fails on sending that answer). They are read once it is open.
+            self.head = data = self.head + data
+            end = data.find(b"\r\n\r\n")
+            if end < 0 and len(data) <= MAX_HEAD:
                 return
+            if end >= 0:
+                self.head, data = data[end + 4:], data[:end + 4]
+            else:
+                self.head = b""  # too long: websockets answers 431 or 414
+        refused_before = proto.handshake_exc
         proto.receive_data(data)
-        if proto.parser_exc is not None and self.open:
-            self._protocol_error(proto.parser_exc)
+        if proto.handshake_exc is not refused_before and self.transport is not None:
+            self.listener.finished(self.transport)  # refused by websockets (malformed, 414, 431)
+            if isinstance(proto.handshake_exc, InvalidMessage):
+                self._bad_request(proto.handshake_exc)
         for event in proto.events_received():
             if isinstance(event, Request):
                 self._handshake(proto, event)
-            elif isinstance(event, Frame):
-                self._frame(event)
         self._flush_protocol()
+        if self.head and self.open:  # upgraded: what came behind the request is read as frames now
+            early, self.head = self.head, b""
+            self.data_received(early)
+
+    def _frames(self, items: list[Message | Event]) -> None:
+        """What framing.FrameReader read: messages it parsed, and websockets' events for the rest."""
+        fed = self.reader is not None and self.reader.general  # websockets has bytes: it may answer
+        for item in items:
+            if type(item) is tuple:
+                self._message(item[0], item[1])
+            elif isinstance(item, Frame):
+                fed = True
+                self._frame(item)
+        proto = self.proto
+        if proto is not None and proto.parser_exc is not None and self.open:
+            self._protocol_error(proto.parser_exc)
+        if fed or (proto is not None and proto.parser_exc is not None):
+            self._flush_protocol()
 
     def eof_received(self) -> bool | None:
         if self.proto is not None:
@@ -138,6 +173,8 @@ class WebSocket(asyncio.Protocol):
         # A socket holds one exactly when it was upgraded (it has an endpoint) and its address is limited.
         if self.endpoint is not None and self.ip_key is not None:
             self.listener.admission.closed(self.ip_key)
+        if self.transport is not None:
+            self.listener.finished(self.transport)
         self.listener.forget(self)
         if self.endpoint is not None:
             endpoint, self.endpoint = self.endpoint, None
@@ -197,7 +234,7 @@ class WebSocket(asyncio.Protocol):
 
     def send_error(self, error: BadRequest, req: Any = None) -> None:
         frame: dict[str, Any] = {"type": "error", "error": error.code, "detail": error.detail}
-        if isinstance(req, str | int):
+        if echo_req(req) is not None:
             frame["req"] = req
         retry = getattr(error, "retry_after", None)
         if retry is not None:
@@ -238,26 +275,40 @@ class WebSocket(asyncio.Protocol):
         query = dict(parse_qsl(url.query))
         response: Response
         endpoint = self.listener.route(url.path)
+        assert self.transport is not None
+        self.listener.finished(self.transport)  # the request is complete: no handshake deadline now
         try:
             if endpoint is None:
                 raise _NotFound("not_found", f"no websocket endpoint at {url.path}")
             admission = self.listener.admission
-            assert self.transport is not None
             self.client, self.ip_key = admission.client(self.transport.get_extra_info("peername"),
                                                         request.headers.get_all("X-Forwarded-For"))
-            admission.admit(self.ip_key)
+            # The token (an HMAC, cheap) before the node's connect budget: upgrades without a valid
+            # token, however many, must not spend the places of viewers who have one.
             endpoint.accept(self, url.path, query, request.headers)
+            admission.admit(self.ip_key)
             response = proto.accept(request)
         except BadRequest as exc:
-            response = _error_response(exc)
+            response = error_response(exc)
+        except Exception:  # a bug, not bad input: the client still gets an answer, not a dropped socket
+            log.exception("websocket handshake failed", extra={"client": self.client or None})
+            response = error_response(_Internal("internal", "the upgrade failed; try again"))
         proto.send_response(response)
         if response.status_code == 101:
+            self.reader = FrameReader(proto, masked=True, max_size=self.listener.limits.max_inbound)
             self.endpoint = endpoint
             if self.ip_key is not None:
                 self.listener.admission.opened(self.ip_key)
             self._flush_protocol()
             assert endpoint is not None
             endpoint.opened(self)
+
+    def _bad_request(self, exc: InvalidMessage) -> None:
+        """websockets ends the stream without a word when the request is not valid HTTP (it answers
+        only for sizes, 414/431): we answer 400 with the reason, before its end of stream."""
+        if self.transport is not None:
+            reason = f"not a valid HTTP/1.1 request: {exc.__cause__ or exc}"[:300]
+            self.transport.write(raw_error_response(BadRequest("bad_request", reason)))
 
     def _frame(self, frame: Frame) -> None:
         if frame.opcode not in (Opcode.TEXT, Opcode.BINARY):
@@ -288,6 +339,9 @@ class WebSocket(asyncio.Protocol):
                 self.close(CloseCode.POLICY, "too many bad messages")
         except LivecartError:
             self.send_error(BadRequest("unavailable", "try again"))
+        except Exception:  # a bug: answered, logged, and the socket (and the node) carry on
+            log.exception("message failed", extra={"room": self.room or None, "conn": self.conn_id})
+            self.send_error(BadRequest("internal", "the message failed; try again"))
 
     def _protocol_error(self, exc: Exception) -> None:
         """The one error frame for a frame the websocket layer refused, before its close frame."""
@@ -328,148 +382,25 @@ class WebSocket(asyncio.Protocol):
             transport.close()
 
 
-def _between_frames(proto: ServerProtocol) -> bool:
-    """Whether websockets' parser holds no part of a frame: it then waits in its reader's at_eof().
-    Read from the parser generator's state; should that ever change shape, this says False and every
-    read takes websockets' own path (slower, never wrong)."""
-    waiting_in: Any = proto.parser
-    innermost: Any = None
-    while waiting_in is not None:  # ServerProtocol.parse → Protocol.parse → reader.at_eof
-        innermost, waiting_in = waiting_in, getattr(waiting_in, "gi_yieldfrom", None)
-    code = getattr(innermost, "gi_code", None)
-    return code is not None and code.co_name == "at_eof" and not proto.reader.buffer
-
-
 class _NotFound(BadRequest):
     status = 404
 
 
-def _error_response(exc: BadRequest) -> Response:
+class _Internal(BadRequest):
+    status = 500
+
+
+def error_response(exc: BadRequest) -> Response:
     body = encode_json({"error": exc.code, "detail": exc.detail})
     headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                        ("Connection", "close")])
     retry = getattr(exc, "retry_after", None)
     if retry is not None:
         headers["Retry-After"] = str(max(1, round(retry)))
-    from http import HTTPStatus
-
     return Response(exc.status, HTTPStatus(exc.status).phrase, headers, body)
 
 
-class Listener:
-    """The node's listening socket: websockets for /ws/*, aiohttp for everything else."""
-
-    def __init__(self, http_factory: Callable[[], asyncio.Protocol], routes: dict[str, Endpoint],
-                 limits: SocketLimits, metrics: Metrics, admission: Admission) -> None:
-        self.http_factory = http_factory
-        self.routes = routes  # path prefix -> endpoint
-        self.limits = limits
-        self.metrics = metrics
-        self.admission = admission  # who the client is, and whether it may open another socket
-        self.sockets: set[WebSocket] = set()
-        # Connections whose first request line has not arrived yet (a browser's speculative preconnect
-        # sends nothing at all): nobody else holds them, so close_all must, or a stopped node leaks them.
-        self.sniffing: set[_Sniffer] = set()
-        self._corked: list[WebSocket] = []  # sockets with replies to write at the end of this loop pass
-        self._all_closed = asyncio.Event()
-        self._heartbeat: asyncio.Task[None] | None = None
-
-    def route(self, path: str) -> Endpoint | None:
-        for prefix, endpoint in self.routes.items():
-            if path.startswith(prefix):
-                return endpoint
-        return None
-
-    def cork(self, ws: WebSocket) -> None:
-        if not self._corked:
-            asyncio.get_running_loop().call_soon(self._uncork)
-        self._corked.append(ws)
-
-    def _uncork(self) -> None:
-        corked, self._corked = self._corked, []
-        for ws in corked:
-            ws.uncork()
-
-    def forget(self, ws: WebSocket) -> None:
-        self.sockets.discard(ws)
-        if not self.sockets:
-            self._all_closed.set()
-
-    def protocol(self) -> asyncio.Protocol:
-        return _Sniffer(self)
-
-    def start_heartbeat(self) -> None:
-        self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
-
-    async def _heartbeat_loop(self) -> None:
-        """Ping every socket; abort those silent for two periods (their peer is gone); close those whose
-        token has expired (a leaked overlay URL stops working)."""
-        period = self.limits.heartbeat_s
-        while True:
-            await asyncio.sleep(period)
-            dead_before = time.monotonic() - 2 * period
-            now = time.time()
-            for ws in list(self.sockets):
-                if ws.transport is None:
-                    continue
-                if ws.expires_at <= now:
-                    ws.close(CloseCode.UNAUTHORIZED, "token expired; reconnect with a new token")
-                elif ws.last_seen < dead_before:
-                    ws.transport.abort()
-                elif ws.open:
-                    ws.transport.write(PING_FRAME)
-
-    async def close_all(self, code: CloseCode, reason: str, grace_s: float) -> None:
-        """Close every socket with `code`, give them `grace_s` to read it, then abort the rest."""
-        if self._heartbeat:
-            self._heartbeat.cancel()
-        self._all_closed.clear()
-        for ws in list(self.sockets):
-            ws.close(code, reason)
-        if self.sockets:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._all_closed.wait(), grace_s)
-        for ws in list(self.sockets):
-            if ws.transport is not None:
-                ws.transport.abort()
-        for sniffer in list(self.sniffing):
-            if sniffer.transport is not None:
-                sniffer.transport.abort()
-
-
-class _Sniffer(asyncio.Protocol):
-    """Reads a connection's first request line, then hands the transport to the right protocol."""
-
-    __slots__ = ("buffer", "listener", "transport")
-
-    def __init__(self, listener: Listener) -> None:
-        self.listener = listener
-        self.transport: asyncio.Transport | None = None
-        self.buffer = b""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-        self.listener.sniffing.add(self)
-
-    def data_received(self, data: bytes) -> None:
-        assert self.transport is not None
-        self.buffer += data
-        end = self.buffer.find(b"\r\n")
-        if end < 0:
-            if len(self.buffer) > MAX_REQUEST_LINE:
-                self.transport.abort()
-            return
-        target: asyncio.Protocol
-        if self.buffer.startswith(b"GET /ws/"):
-            target = WebSocket(self.listener)
-        else:
-            target = self.listener.http_factory()
-        self.listener.sniffing.discard(self)
-        self.transport.set_protocol(target)
-        target.connection_made(self.transport)
-        target.data_received(self.buffer)
-        self.buffer = b""
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.listener.sniffing.discard(self)
-        self.transport = None
+def raw_error_response(exc: BadRequest) -> bytes:
+    """`error_response` as bytes, for a connection that is answered without a parsed request."""
+    response = error_response(exc)
+    return response.serialize()
