@@ -26,6 +26,8 @@ __all__ = [
     "LivecartError",
     "NotFound",
     "RateLimited",
+    "RequestLineTooLong",
+    "RequestTimeout",
     "StoreUnavailable",
     "TooLarge",
     "Unauthorized",
@@ -66,6 +68,10 @@ class NotFound(BadRequest):
     status = 404
 
 
+class RequestTimeout(BadRequest):
+    status = 408
+
+
 class Conflict(BadRequest):
     status = 409
 
@@ -75,6 +81,10 @@ class TooLarge(BadRequest):
 
     def __init__(self, detail: str, code: str = "too_large") -> None:
         super().__init__(code, detail)
+
+
+class RequestLineTooLong(BadRequest):
+    status = 414
 
 
 class RateLimited(BadRequest):

@@ -64,9 +64,8 @@ class Busy(BadRequest):
 class TooManyConnections(BadRequest):
     status = 429
 
-    def __init__(self, limit: int) -> None:
-        super().__init__("too_many_connections",
-                         f"this address has {limit} open sockets on this node; close one or retry later")
+    def __init__(self, limit: int, what: str = "open sockets on this node") -> None:
+        super().__init__("too_many_connections", f"this address has {limit} {what}; close one or retry later")
         self.retry_after = CONNECTIONS_RETRY_S
 
 

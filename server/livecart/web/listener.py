@@ -19,32 +19,15 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from livecart.errors import BadRequest, CloseCode
+from livecart.errors import CloseCode, RequestLineTooLong, RequestTimeout
 from livecart.metrics import Metrics
-from livecart.web.admission import Admission
+from livecart.web.admission import Admission, TooManyConnections
 from livecart.web.ws import CLOSE_GRACE_S, Endpoint, SocketLimits, WebSocket, raw_error_response
 
 __all__ = ["Listener"]
 
 MAX_REQUEST_LINE = 8192
 PING_FRAME = b"\x89\x00"
-
-
-class _Timeout(BadRequest):
-    status = 408
-
-
-class _TooLong(BadRequest):
-    status = 414
-
-
-class _TooManyUnfinished(BadRequest):
-    status = 429
-
-    def __init__(self, limit: int) -> None:
-        super().__init__("too_many_connections",
-                         f"this address has {limit} connections that have not sent a request yet")
-        self.retry_after = 10.0
 
 
 class Listener:
@@ -99,7 +82,8 @@ class Listener:
         if key is not None:
             if self.admission.unfinished.full(key):
                 self.metrics.ip_rejections.labels(limit="unfinished").inc()
-                transport.write(raw_error_response(_TooManyUnfinished(self.admission.unfinished.limit)))
+                transport.write(raw_error_response(TooManyConnections(
+                    self.admission.unfinished.limit, "connections that have not sent a request yet")))
                 transport.close()
                 return False
             self.admission.unfinished.opened(key)
@@ -121,7 +105,7 @@ class Listener:
             return  # it ended on its own (aiohttp's side does not tell us): only its place is given back
         self.metrics.handshake_timeouts.inc()
         # Nothing has been answered on this connection yet, so a response is still in order here.
-        transport.write(raw_error_response(_Timeout(
+        transport.write(raw_error_response(RequestTimeout(
             "request_timeout", f"the request was not complete within {self.limits.handshake_s:g} s")))
         transport.close()
         asyncio.get_running_loop().call_later(CLOSE_GRACE_S, transport.abort)
@@ -197,7 +181,7 @@ class _Sniffer(asyncio.Protocol):
         end = self.buffer.find(b"\r\n")
         if end < 0:
             if len(self.buffer) > MAX_REQUEST_LINE:
-                self.transport.write(raw_error_response(_TooLong(
+                self.transport.write(raw_error_response(RequestLineTooLong(
                     "request_line_too_long", f"a request line is at most {MAX_REQUEST_LINE} bytes")))
                 self.transport.close()
                 self.listener.finished(self.transport)
