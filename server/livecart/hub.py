@@ -20,7 +20,7 @@ from typing import Any
 
 from redis.asyncio import RedisCluster
 
-from livecart.audience import Audience, audience_of, view
+from livecart.audience import WIRES, audience_of, view
 from livecart.auth import STAFF_ROLES, is_revoked
 from livecart.batch import BUSY_EVENTS, Batch, tick_for
 from livecart.clock import Clock
@@ -393,7 +393,7 @@ class RoomHub:
         now = self.clock.now_ms()
         frame = batch.frame(now)
         kind = FrameKind.EVENTS if batch.events else FrameKind.STATE
-        encoded: dict[tuple[Audience, Format], bytes] = {}
+        encoded: dict[int, bytes] = {}  # by audience.WIRES number
         first, last = batch.first_offset, batch.offset
         sent = written = 0
         for peer in list(peers):
@@ -403,10 +403,10 @@ class RoomHub:
             if peer.floor >= first and batch.events:
                 self._deliver_one(peer, batch)  # it already has part of this batch
                 continue
-            audience = audience_of(peer.role)
-            data = encoded.get((audience, peer.fmt))
+            data = encoded.get(peer.wire)
             if data is None:
-                data = encoded[audience, peer.fmt] = encode_frame(view(frame, audience), peer.fmt)
+                audience, fmt = WIRES[peer.wire]
+                data = encoded[peer.wire] = encode_frame(view(frame, audience), fmt)
                 self.metrics.encodes.inc()
             # Never lower: a socket that resumed may have read history further than this node's
             # batches have got (Redis is ahead of pub/sub), and a state-only batch at an older offset

@@ -28,6 +28,7 @@ class Peer(Protocol):
 
     fmt: Format
     role: str
+    wire: int  # audience.wire_of(role, fmt): which shared encoding of a batch this socket gets
     floor: int  # the highest room offset this socket has been sent
     parked: list[Batch] | None  # batches flushed while the socket was joining
     stats: bool  # asked for the once-a-second live stats frame (host and assistant sockets)

@@ -48,3 +48,15 @@ def test_the_public_never_see_gmv_refunds_or_a_deals_funnel():
     assert public["deals"] == [{"id": "d", "state": "live", "stock": 5, "left": 3, "held": 1, "sold": 1,
                                 "buyers": 2, "claims": 2}]
     assert deal_view(DEAL, Audience.PUBLIC) == public["deals"][0]
+
+
+def test_every_role_and_format_has_its_wire_number_and_staff_and_public_never_share_one():
+    from livecart.audience import WIRES, wire_of
+    from livecart.protocol import Format
+
+    for fmt in Format:
+        staff = {wire_of(role, fmt) for role in ("host", "assistant", "ingest")}
+        public = {wire_of(role, fmt) for role in ("viewer", "overlay")}
+        assert len(staff) == len(public) == 1 and staff != public
+        assert WIRES[staff.pop()] == (Audience.STAFF, fmt) and WIRES[public.pop()] == (Audience.PUBLIC, fmt)
+    assert len(set(WIRES)) == len(WIRES) == len(Audience) * len(Format)

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from websockets.datastructures import Headers
 
+from livecart.audience import wire_of
 from livecart.auth import STAFF_ROLES, Action, Claims, authorize, check_room_name, may, verify
 from livecart.errors import BadRequest, CloseCode, Forbidden, RateLimited, StoreUnavailable, Unauthorized
 from livecart.events import MAX_TEXT, counter_deltas, validate_event
@@ -51,6 +52,7 @@ class RoomEndpoint:
             # websocket hijacking): browsers send Origin, and staff pages are served by this node.
             raise Forbidden(f"origin {origin[:100]!r} may not open a {claims.role} socket")
         ws.room, ws.role, ws.user, ws.fmt = room, claims.role, claims.user, fmt
+        ws.wire = wire_of(ws.role, fmt)
         ws.stats = query.get("stats") == "1"  # opt-in: a page that shows no live numbers gets none
         ws.expires_at, ws.issued_at, ws.token_id = claims.expires_at, claims.issued_at, claims.token_id
         ws.session = (since, epoch) if since is not None and epoch else (None, None)

@@ -74,7 +74,7 @@ class WebSocket(asyncio.Protocol):
     __slots__ = ("client", "endpoint", "errors", "expires_at", "floor", "fmt", "head", "held", "ip_key",
                  "issued_at", "reader",
                  "last_seen", "listener", "open", "parked", "proto", "replies", "role", "room",
-                 "session", "stats", "token_id", "transport", "user")
+                 "session", "stats", "token_id", "transport", "user", "wire")
 
     def __init__(self, listener: Listener) -> None:
         self.listener = listener
@@ -83,6 +83,7 @@ class WebSocket(asyncio.Protocol):
         self.endpoint: Endpoint | None = None
         self.fmt = Format.JSON
         self.role = ""
+        self.wire = 0  # audience.wire_of(role, fmt), set with them when the socket is accepted
         self.user: str | None = None
         self.client = ""  # the client's IP address (through trusted proxies): web/admission.py
         self.ip_key: str | None = None  # what its per-IP limits count by; None when it is exempt
