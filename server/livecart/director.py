@@ -30,7 +30,7 @@ from livecart.stats import Window, fold, merge, to_wire
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.redis_store import RedisStore
-from livecart.store.stats_store import LoggedEvent, StatsStore
+from livecart.store.stats_store import IDLE_BATCH, LoggedEvent, StatsStore
 
 __all__ = ["Director"]
 
@@ -44,6 +44,7 @@ DEALS = 20
 FRESH_MS = 60_000  # events older than this when folded are history, not news
 RETIRE_EVERY_S = 60.0  # how often the director retires a room's long-closed deals (DealStore.retire)
 PURGE_IDLE_EVERY_S = 600.0  # how often a node looks for rooms idle past room_retention_ms
+PURGE_IDLE_MAX = 500  # rooms one pass may purge: a backlog drains over a few passes, not in one stall
 
 
 @dataclass(slots=True)
@@ -131,10 +132,18 @@ class Director:
             return
         self._idle_checked = time.monotonic()
         local = set(self.local_rooms)
-        for room in await self.stats.idle_rooms(now_ms - self.room_retention_ms):
-            if room not in local:
+        kept = purged = 0  # the oldest `kept` idle rooms stay (sockets here): page past them
+        while purged < PURGE_IDLE_MAX:
+            batch = await self.stats.idle_rooms(now_ms - self.room_retention_ms, offset=kept)
+            for room in batch:
+                if room in local:
+                    kept += 1
+                    continue
                 log.info("purging room %s: idle for longer than the retention", room, extra={"room": room})
                 await self.store.purge_room(room)
+                purged += 1
+            if len(batch) < IDLE_BATCH:
+                break
 
     async def _retire_deals(self) -> None:
         """Once a minute per room this node directs: retire the deals closed longer than the retention

@@ -79,10 +79,11 @@ async def test_purge_deletes_everything_a_room_holds_and_only_that_room(node, ro
     assert await room_keys(node, other) == []
 
 
-async def test_a_room_idle_past_the_retention_is_purged(make_node, room):
+async def test_a_room_idle_past_the_retention_is_purged(own_redis, make_node, room):
     from tests.support import comment, post_events
 
-    node = await make_node(room_retention_days=1)
+    # Its own Redis: on the shared one, every room earlier tests left is idle two days ahead too.
+    node = await make_node(own_redis.url, room_retention_days=1)
     # This test drives the director by hand, two days ahead of its clock; its own loop, stepping the
     # room (active a moment ago in real time), would write the room's cursor back after the purge.
     node._director_task.cancel()
@@ -95,6 +96,28 @@ async def test_a_room_idle_past_the_retention_is_purged(make_node, room):
     node.director._idle_checked = float("-inf")
     await node.director._purge_idle_rooms(now + 2 * 86_400_000)
     assert await room_keys(node, room) == []
+
+
+async def test_the_idle_purge_drains_a_backlog_and_spares_rooms_with_sockets_here(own_redis, make_node):
+    """More idle rooms than one registry read returns: one pass purges them all, and a room with
+    sockets on this node (oldest of all) stays without stopping the pass at it."""
+    from livecart.store.keys import ROOMS_SEEN
+    from livecart.store.stats_store import IDLE_BATCH
+
+    node = await make_node(own_redis.url, room_retention_days=1)
+    node._director_task.cancel()
+    await asyncio.wait([node._director_task])
+    client = node.store.client
+    now = node.clock.now_ms()
+    rooms = [f"idle-{i:03}" for i in range(IDLE_BATCH * 2 + 3)]
+    await client.zadd(ROOMS_SEEN, {r: now - 1000 + i for i, r in enumerate(rooms)})
+    for r in rooms:
+        await client.set(f"lc:{{{r}}}:meta", "x")
+    watched = rooms[0]
+    node.director.local_rooms = {watched}
+    await node.director._purge_idle_rooms(now + 2 * 86_400_000)
+    left = sorted([k.decode() async for k in client.scan_iter(match="lc:{idle-*")])
+    assert left == [f"lc:{{{watched}}}:meta"]
 
 
 async def test_livecart_purge_deletes_a_room_through_a_running_node(node, room):

@@ -25,6 +25,7 @@ __all__ = ["Cursor", "LoggedEvent", "StatsStore"]
 DAY_MS = 86_400_000
 DAY_S = 86_400
 HMGET_MAX = 7200  # wider ranges read the whole hash (one room's stream is hours, not years)
+IDLE_BATCH = 50  # idle rooms per read of the registry (the purge pages through them)
 
 LoggedEvent = tuple[dict[str, Any], int]  # (event, receipt ms)
 
@@ -193,11 +194,12 @@ class StatsStore:
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
 
-    async def idle_rooms(self, before_ms: int, limit: int = 10) -> list[str]:
-        """Rooms with no activity since `before_ms` (candidates for the idle-room purge)."""
+    async def idle_rooms(self, before_ms: int, offset: int = 0) -> list[str]:
+        """Up to IDLE_BATCH rooms with no activity since `before_ms`, oldest first, skipping the first
+        `offset` (candidates for the idle-room purge)."""
         try:
-            found: list[Any] = await self.client.zrangebyscore(ROOMS_SEEN, "-inf", before_ms, start=0,
-                                                               num=limit)
+            found: list[Any] = await self.client.zrangebyscore(ROOMS_SEEN, "-inf", before_ms, start=offset,
+                                                               num=IDLE_BATCH)
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
         return [decode_str(r) for r in found]
