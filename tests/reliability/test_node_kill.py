@@ -37,8 +37,11 @@ class Claimer:
     async def run(self) -> None:
         try:
             await self._claim(self.port, self.first, pause=True)
-        except (websockets.ConnectionClosed, OSError):
-            self.cut = True  # its node died: what it did not hear about, the other node tells
+        except (websockets.ConnectionClosed, websockets.InvalidHandshake, OSError):
+            # Its node died, perhaps before it answered the handshake (a slow machine may sell out on
+            # the survivor's claimers alone while these still connect): what it did not hear about,
+            # the other node tells.
+            self.cut = True
         await self._claim(self.fallback, self.final, pause=False)
 
     async def _claim(self, port: int, answers: dict[str, dict[str, Any]], pause: bool) -> None:
