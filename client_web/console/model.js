@@ -107,8 +107,8 @@ export function cueState(cue, now) {
 
 /** The console's own state, beside the room's (lib/livecart.js RoomState, shared with the socket). */
 export class ConsoleModel {
-  constructor(room) {
-    this.room = room; // the RoomState the socket keeps
+  constructor(roomState) {
+    this.roomState = roomState; // the socket's RoomState
     this.filter = ""; // lower case; "" shows every comment
     this.audit = []; // the ledger's entries as GET …/audit last listed them
     this.copied = null; // {role, url}: the page URL minted last
@@ -137,7 +137,7 @@ export class ConsoleModel {
 
   /** POST …/cues answered 201: the socket's cue frame may come after the answer. */
   cueSent(body) {
-    this.room.addCue(body.cue);
+    this.roomState.addCue(body.cue);
   }
 
   /** POST …/tokens answered 201 with the page's path (query included); the URL keeps the console's
