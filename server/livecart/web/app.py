@@ -13,7 +13,15 @@ from aiohttp import web
 
 from livecart.audience import audience_of, view
 from livecart.auth import Action, Claims, authorize, check_room_name, verify
-from livecart.errors import BadRequest, StoreUnavailable, TooLarge
+from livecart.errors import (
+    BadRequest,
+    LivecartError,
+    MethodNotAllowed,
+    NotFound,
+    StoreUnavailable,
+    TooLarge,
+    wire_error,
+)
 from livecart.protocol import Format, decode, encode_json
 from livecart.room import snapshot_frame
 from livecart.web.console import add_console_routes
@@ -39,29 +47,35 @@ def json_response(body: object, status: int = 200, headers: dict[str, str] | Non
                         headers=headers)
 
 
-def error_response(status: int, code: str, detail: str,
-                   headers: dict[str, str] | None = None) -> web.Response:
-    return json_response({"error": code, "detail": detail}, status, headers)
+def error_response(exc: LivecartError) -> web.Response:
+    wire = wire_error(exc)
+    return json_response(wire.body(), wire.status, wire.headers())
+
+
+def http_error(exc: web.HTTPException) -> BadRequest:
+    """aiohttp's own refusals (no route, wrong method, body too large) in the error tree."""
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return TooLarge(exc.text or "body too large")
+    code = exc.reason.lower().replace(" ", "_")
+    if exc.status == 404:
+        return NotFound(code, exc.reason)
+    if exc.status == 405:
+        return MethodNotAllowed(code, exc.reason)
+    error = BadRequest(code, exc.reason)
+    error.status = exc.status
+    return error
 
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except BadRequest as exc:
-        retry = getattr(exc, "retry_after", None)
-        headers = {"Retry-After": str(max(1, round(retry)))} if retry is not None else None
-        return error_response(exc.status, exc.code, exc.detail, headers)
-    except StoreUnavailable:
-        return error_response(503, "unavailable", "storage unreachable; retry the same request (ingest "
-                              "and claims are idempotent; other writes with the same Idempotency-Key)",
-                              {"Retry-After": str(StoreUnavailable.retry_after)})
-    except web.HTTPRequestEntityTooLarge as exc:
-        return error_response(413, "too_large", exc.text or "body too large")
+    except LivecartError as exc:
+        return error_response(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+        return error_response(http_error(exc))
 
 
 @web.middleware

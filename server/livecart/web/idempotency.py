@@ -28,7 +28,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from livecart.auth import Claims
-from livecart.errors import BadRequest, Conflict, StoreUnavailable
+from livecart.errors import BadRequest, InProgress, StoreUnavailable, wire_error
 from livecart.protocol import encode_json
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ IDEMPOTENCY_DIGEST = web.RequestKey("livecart.idempotency", str)  # key_digest o
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class KeyInUse(Conflict):
+class KeyInUse(InProgress):
     """The key belongs to a request that is still running."""
 
 
@@ -102,7 +102,7 @@ def make_middleware(node_key: web.AppKey[Node], verified: web.RequestKey[Claims]
             answer = None
             if isinstance(exc, BadRequest) and exc.status in KEPT_STATUSES:
                 answer = {"f": fingerprint, "s": exc.status,
-                          "b": encode_json({"error": exc.code, "detail": exc.detail}).decode()}
+                          "b": encode_json(wire_error(exc).body()).decode()}
             with contextlib.suppress(StoreUnavailable):  # the pending mark then expires on its own
                 await node.store.idempotency_finish(room, digest, answer, KEEP_S)
             raise

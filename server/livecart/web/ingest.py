@@ -7,7 +7,6 @@ ones. Idempotency (event ids) is decided inside the append script, so a retried 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.datastructures import Headers
 
 from livecart.auth import Action, Claims, authorize, check_room_name, verify
-from livecart.errors import BadRequest, Conflict, RateLimited, StoreUnavailable, TooLarge
+from livecart.errors import BadRequest, Busy, Conflict, LivecartError, RateLimited, TooLarge
 from livecart.events import InvalidEvent, carries_money, counter_deltas, order_clause, validate_event
 from livecart.protocol import encode_json
 from livecart.store.redis_store import CurrencyChanged
@@ -145,7 +144,7 @@ class IngestEndpoint:
         try:
             ws.session.queue.put_nowait(message)
         except asyncio.QueueFull:
-            raise BadRequest("busy", "too many batches waiting for acknowledgement") from None
+            raise Busy("too many batches waiting for acknowledgement") from None
 
     def closed(self, ws: WebSocket) -> None:
         if ws.session.task is not None:
@@ -158,10 +157,5 @@ class IngestEndpoint:
             try:
                 result = await ingest_batch(self.node, ws.room, message.get("events"))
                 ws.send({"type": "ack", "req": req, **result.to_wire()})
-            except BadRequest as exc:
-                ws.send({"type": "error", "req": req, "error": exc.code, "detail": exc.detail})
-            except StoreUnavailable:
-                with contextlib.suppress(Exception):
-                    ws.send({"type": "error", "req": req, "error": "unavailable",
-                             "detail": "storage unreachable; retry the same batch (idempotent by event id)",
-                             "retry_after": 1})
+            except LivecartError as exc:
+                ws.send_error(exc, req)

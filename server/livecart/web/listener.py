@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from livecart.errors import CloseCode, RequestLineTooLong, RequestTimeout
+from livecart.errors import CloseCode, RequestLineTooLong, RequestTimeout, TooManyConnections
 from livecart.metrics import Metrics
-from livecart.web.admission import Admission, TooManyConnections
+from livecart.web.admission import Admission
 from livecart.web.ws import CLOSE_GRACE_S, Endpoint, SocketLimits, WebSocket, raw_error_response
 
 __all__ = ["Listener"]

@@ -13,7 +13,15 @@ from websockets.datastructures import Headers
 
 from livecart.audience import wire_of
 from livecart.auth import STAFF_ROLES, Action, Claims, authorize, check_room_name, may, verify
-from livecart.errors import BadRequest, CloseCode, Forbidden, RateLimited, StoreUnavailable, Unauthorized
+from livecart.errors import (
+    BadRequest,
+    Forbidden,
+    Internal,
+    LivecartError,
+    RateLimited,
+    StoreUnavailable,
+    wire_error,
+)
 from livecart.events import MAX_TEXT, counter_deltas, validate_event
 from livecart.protocol import Format, claim_result_frame, echo_req, encode_json
 
@@ -70,11 +78,9 @@ class RoomEndpoint:
             await self.node.revocations.check(ws.room, Claims(ws.role, ws.room, ws.user, ws.expires_at,
                                                               ws.issued_at, ws.token_id))
             await self.node.hub.join(ws, ws.room, since, epoch)
-        except Unauthorized as exc:
-            ws.close(CloseCode.UNAUTHORIZED, exc.detail)
-            return
-        except StoreUnavailable:
-            ws.close(CloseCode.TRY_AGAIN, "storage unreachable; resume shortly")
+        except LivecartError as exc:  # revoked (4001), Redis away (1013: resume shortly)
+            wire = wire_error(exc)
+            ws.close(wire.close, wire.detail)
             return
         if not ws.open:  # closed while joining: connection_lost ran before we were registered
             self.node.hub.leave(ws, ws.room)
@@ -110,14 +116,11 @@ class RoomEndpoint:
         exc = answer.exception()
         if exc is None:
             ws.reply(claim_result_frame(req, answer.result(), ws.fmt))
-        elif isinstance(exc, BadRequest):
-            ws.send({"type": "error", "req": req, "error": exc.code, "detail": exc.detail})
-        elif isinstance(exc, StoreUnavailable):
-            ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
         else:
-            log.error("claim failed", exc_info=exc, extra={"room": ws.room, "conn": ws.conn_id})
-            ws.send({"type": "error", "req": req, "error": "internal",
-                     "detail": "the claim failed; try again"})
+            if not isinstance(exc, LivecartError):
+                log.error("claim failed", exc_info=exc, extra={"room": ws.room, "conn": ws.conn_id})
+                exc = Internal("the claim failed; try again")
+            ws.send_error(exc, req)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -149,8 +152,8 @@ class RoomEndpoint:
         try:
             result = await self.node.store.append(
                 ws.room, [(event["id"], encode_json(event), counter_deltas(event))], event["ts"])
-        except StoreUnavailable:
-            ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
+        except StoreUnavailable as exc:
+            ws.send_error(exc, req)
             return
         ws.send({"type": "comment_result", "req": req, "ok": True, "offset": result.offsets[0]})
         try:
@@ -174,10 +177,7 @@ class RoomEndpoint:
     async def _run_ack(self, ws: WebSocket, cue_id: str, req: Any) -> None:
         try:
             cue = await self.node.cue_store.ack(ws.room, cue_id, ws.user or ws.role, self.node.clock.now_ms())
-        except BadRequest as exc:
-            ws.send({"type": "error", "req": req, "error": exc.code, "detail": exc.detail})
-            return
-        except StoreUnavailable:
-            ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
+        except LivecartError as exc:
+            ws.send_error(exc, req)
             return
         ws.send({"type": "ack_result", "req": req, "ok": True, "cue": cue})
