@@ -22,7 +22,7 @@ import pytest
 import uvloop
 
 from livecart.config import Settings
-from livecart.web.node import Node
+from livecart.node import Node
 from tests.support import RedisProcess
 
 SECRET = "test-secret"

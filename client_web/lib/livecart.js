@@ -1,18 +1,11 @@
 // The one client library of the livecart pages: a room socket that connects, keeps a view of the room,
 // notices a dead link, and resumes from its offset after any drop, forever. No DOM in here (see dom.js).
-// The algorithm is docs/protocol.md §11; the close codes are §8 (server side: livecart/errors.py).
+// The algorithm is docs/protocol.md §11; the close codes are §8 (close_codes.js, generated from
+// livecart/errors.py).
 
-/** Close codes after which reconnecting with the same token and input cannot help (protocol §8). */
-export const TERMINAL_CLOSE_CODES = new Map([
-  [1002, "protocol error"],
-  [1003, "unsupported data"],
-  [1007, "invalid data"],
-  [1008, "policy violation"],
-  [1009, "message too big"],
-  [4001, "token expired"],
-]);
-/** The server asks for a fresh start: reconnect without since/epoch. */
-export const RESYNC = 4000;
+import { RESYNC, TERMINAL_CLOSE_CODES } from "./close_codes.js";
+
+export { RESYNC, TERMINAL_CLOSE_CODES };
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 10_000; // an overlay on air should come back within seconds of the node
@@ -259,12 +252,12 @@ export class RoomConnection {
     const req = message.req || `r${Date.now().toString(36)}-${++this.seq}`;
     return new Promise((resolve) => {
       if (!this.send({ ...message, req })) {
-        resolve({ type: "error", error: "offline", req });
+        resolve({ type: "error", error: "offline", temporary: true, req });
         return;
       }
       const timer = setTimeout(() => {
         this.pending.delete(req);
-        resolve({ type: "error", error: "timeout", req });
+        resolve({ type: "error", error: "timeout", temporary: true, req });
       }, REQUEST_TIMEOUT_MS);
       this.pending.set(req, { resolve, timer });
     });

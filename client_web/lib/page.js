@@ -7,7 +7,8 @@ export function pageParams() {
 }
 
 /** fetch with the page's token: resolves to {status, body}; status 0 when the node is unreachable.
- * `idempotencyKey`: sent as Idempotency-Key, so a retry of the same write gets the first answer. */
+ * `idempotencyKey`: sent as Idempotency-Key, so a retry of the same write gets the first answer.
+ * `body.temporary` says whether sending the same write again makes sense (docs/protocol.md §2). */
 export async function api(token, method, path, body, idempotencyKey) {
   const headers = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
   if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
@@ -22,7 +23,7 @@ export async function api(token, method, path, body, idempotencyKey) {
     try { parsed = text ? JSON.parse(text) : null; } catch { parsed = { error: "bad_reply", detail: text }; }
     return { status: response.status, body: parsed };
   } catch (error) {
-    return { status: 0, body: { error: "offline", detail: String(error) } };
+    return { status: 0, body: { error: "offline", detail: String(error), temporary: true } };
   }
 }
 

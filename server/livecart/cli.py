@@ -180,7 +180,7 @@ def _raise_fd_limit() -> None:
 
 
 async def _serve(settings: Settings, print_urls: bool) -> None:
-    from livecart.web.node import Node
+    from livecart.node import Node
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -22,8 +22,8 @@ Guarantees and calling contract:
   After an upgrade refused with `Retry-After` (503 `busy`: the node is admitting too many new sockets;
   429: this address is over a per-IP limit) it waits at least that long, plus up to half as long again
   (`Backoff.after_refusal`). A terminal close (1002, 1003, 1007, 1008, 1009, 4001) or a refused upgrade
-  other than 429 or 5xx makes `run()` raise `ConnectionTerminated`. A `run()` that was never
-  `connect()`ed connects first.
+  whose answer is not `temporary` (docs/protocol.md §2) makes `run()` raise `ConnectionTerminated`.
+  A `run()` that was never `connect()`ed connects first.
 - `on_frame(frame, events)` is called for every decoded frame, synchronously from the socket's read
   callback (keep it short; it must not raise): `events` are the frame's room events that are new to
   this client, in offset order. Events at or below the last applied offset are dropped and counted
@@ -59,15 +59,17 @@ from websockets.http11 import Response
 from websockets.protocol import Event, State
 from websockets.uri import parse_uri
 
-from livecart.errors import BadRequest
+from livecart.errors import BadRequest, CloseCode
 from livecart.framing import FrameReader, Message, client_frame
 from livecart.protocol import Format, decode, encode
 
 __all__ = ["RESUMABLE", "Backoff", "ConnectionTerminated", "ConsoleClient", "ConsoleError", "NotConnected",
            "RoomClient", "RoomCursor"]
 
-RESUMABLE = frozenset({1001, 1006, 1011, 1012, 1013, 4000})  # docs/protocol.md §8; others are terminal
-RESYNC = 4000
+ABNORMAL = 1006  # no close frame at all (a dead link, a refused upgrade): resume
+# docs/protocol.md §8, from the server's own table; every other code is terminal
+RESUMABLE = frozenset({int(code) for code in CloseCode if code.temporary} | {ABNORMAL})
+RESYNC = int(CloseCode.RESYNC)
 MAX_RETRY_AFTER_S = 300  # a longer Retry-After (a misconfigured proxy?) is waited out this long
 MAX_FRAME = 2**24  # larger frames go to websockets, which refuses them (1009)
 Frame_ = dict[str, Any]
@@ -116,6 +118,23 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempt = 0
+
+
+def _answer(body: bytes) -> Any:
+    """A refusal's JSON body, or None when it has none (an answer from a balancer, say)."""
+    try:
+        return decode(body, Format.JSON) if body else None
+    except BadRequest:
+        return None
+
+
+def _temporary(status: int, answer: Any) -> bool:
+    """Whether a refused request is worth sending again: the answer's `temporary` (docs/protocol.md §2),
+    or, for an answer that is not livecart's (a balancer's 502/503), whether it is a 5xx or a 429."""
+    flag = answer.get("temporary") if isinstance(answer, dict) else None
+    if isinstance(flag, bool):
+        return flag
+    return status >= 500 or status == 429
 
 
 def _retry_after(response: Response) -> int | None:
@@ -386,8 +405,8 @@ class RoomClient:
     async def connect(self) -> Frame_:
         """Open one socket (resuming if the cursor has a position) and return its first room frame.
 
-        Raises `ConnectionTerminated` for a 4xx refusal, `InvalidStatus` for a 429 or 5xx one (over a
-        per-address limit, or the node is busy: both are worth a retry after a backoff),
+        Raises `ConnectionTerminated` for a refusal that is not `temporary`, `InvalidStatus` for one that
+        is (over a per-address limit, or the node is busy: worth a retry after a backoff),
         `OSError`/`TimeoutError` when the node cannot be reached.
         """
         query = {"token": self.token, "format": self.format.value, **self.cursor.query()}
@@ -404,10 +423,9 @@ class RoomClient:
                 try:
                     await session.opened
                 except InvalidStatus as exc:
-                    status = exc.response.status_code
-                    if 400 <= status < 500 and status != 429:
+                    if not _temporary(exc.response.status_code, _answer(bytes(exc.response.body))):
                         body = exc.response.body.decode(errors="replace")
-                        raise ConnectionTerminated(status, body) from exc
+                        raise ConnectionTerminated(exc.response.status_code, body) from exc
                     raise
                 first = self._first
                 await asyncio.wait((first, session.closed), return_when=asyncio.FIRST_COMPLETED)
@@ -564,8 +582,9 @@ class RoomClient:
 
 class ConsoleClient:
     """A room's HTTP writes (deals and their steps, HTTP claims) for scripts and integrations, each with
-    an `Idempotency-Key` (docs/protocol.md §3.1) and sent again with the same key after a 503 or a lost
-    connection: a retry never creates a second deal nor restocks twice.
+    an `Idempotency-Key` (docs/protocol.md §3.1) and sent again with the same key after a `temporary`
+    refusal (503 unavailable, 429 rate_limited, ...) or a lost connection: a retry never creates a
+    second deal nor restocks twice.
 
         console = ConsoleClient("http://127.0.0.1:8080", "demo", assistant_token)
         deal = await console.create_deal({...})          # {"id": ..., "state": ..., ...}
@@ -619,8 +638,8 @@ class ConsoleClient:
                 if attempt == self.attempts - 1:
                     raise
                 continue
-            answer = decode(raw, Format.JSON) if raw else {}
-            if status == 503 and attempt < self.attempts - 1:
+            answer = _answer(raw) or {}
+            if _temporary(status, answer) and attempt < self.attempts - 1:
                 continue
             if 200 <= status < 300 or status in ok:
                 return answer

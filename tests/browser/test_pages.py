@@ -13,7 +13,7 @@ from typing import Any
 from playwright.async_api import Page, expect
 
 from livecart.config import Settings
-from livecart.web.node import Node
+from livecart.node import Node
 from tests.browser.conftest import UI_WAIT_MS, Browsing, screenshot
 from tests.conftest import node_settings
 from tests.support import api, comment, create_deal, free_port, post_events, token

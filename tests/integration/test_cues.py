@@ -8,7 +8,7 @@ import asyncio
 import aiohttp
 
 from livecart.cues import Cue
-from livecart.web.node import Node
+from livecart.node import Node
 from tests.conftest import node_settings
 from tests.support import WAIT, RoomClient, api, claim, comment, create_deal, post_events, token, ws_url
 

@@ -49,7 +49,7 @@ async def test_random_bodies_and_paths_never_get_a_5xx_or_apply_anything(node, r
                 statuses[resp.status] = statuses.get(resp.status, 0) + 1
                 assert resp.status < 500, (body, await resp.text())
                 if resp.status != 200:
-                    assert set((await resp.json()).keys()) == {"error", "detail"}
+                    assert set((await resp.json()).keys()) == {"error", "detail", "temporary"}
         for path in ["/api/rooms//events", "/api/rooms/%00/state", "/api/rooms/" + "a" * 5000 + "/state",
                      "/ws/rooms/x", "/api/rooms/r/events?x=%ff", "/metrics?format=%%"]:
             for method in ("GET", "POST", "PUT", "DELETE"):
@@ -151,7 +151,7 @@ async def test_mutated_bodies_at_every_console_and_claim_route_never_5xx_and_rej
                     assert resp.status < 500, (path, body, await resp.text())
                     reply = await resp.json()
                     if resp.status >= 400 and not (path.endswith("claims") and resp.status == 409):
-                        assert set(reply) == {"error", "detail"}, (path, reply)
+                        assert set(reply) == {"error", "detail", "temporary"}, (path, reply)
                         assert await room_state() == before, (path, body, reply)
         async with http.get(f"http://127.0.0.1:{node.port}/healthz") as resp:
             assert resp.status == 200

@@ -52,7 +52,7 @@ async def test_ingest_takes_msgpack_bodies(node, room):
 
 async def test_ingest_refuses_bad_bodies_with_a_reason(node, room):
     assert (await post_events(node.port, room, None, body=b'{"id": 1}'))[:2] == (
-        400, {"error": "not_an_array", "detail": "the body must be an array of events"})
+        400, {"error": "not_an_array", "detail": "the body must be an array of events", "temporary": False})
     status, body, _ = await post_events(node.port, room, None, body=b"\xff\x00garbage")
     assert status == 400 and body["error"] == "bad_encoding"
     status, body, _ = await post_events(node.port, room, None, body=b"[" + b'"x",' * 400_000 + b'"x"]')

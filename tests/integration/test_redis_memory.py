@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from livecart.web.node import Node
+from livecart.node import Node
 from tests.conftest import node_settings
 
 

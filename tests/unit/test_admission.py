@@ -8,10 +8,10 @@ import pytest
 
 from livecart.cli import _parser
 from livecart.config import Settings
-from livecart.errors import RateLimited
+from livecart.errors import Busy, RateLimited, TooManyConnections
 from livecart.metrics import Metrics
 from livecart.ratelimit import OpenCounts
-from livecart.web.admission import Admission, Busy, TooManyConnections
+from livecart.web.admission import Admission
 
 
 class Clock:

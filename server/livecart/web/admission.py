@@ -33,14 +33,11 @@ from typing import Any
 
 from livecart.client_ip import Networks, client_ip, limit_key, peer_host
 from livecart.config import Settings
-from livecart.errors import BadRequest, RateLimited
+from livecart.errors import Busy, RateLimited, TooManyConnections
 from livecart.metrics import Metrics
 from livecart.ratelimit import ConnectLimiter, OpenCounts, RateLimiter
 
-__all__ = ["Admission", "Busy", "IpLimit", "TooManyConnections"]
-
-CONNECTIONS_RETRY_S = 10.0  # nothing says when one of the address's sockets will close: a fair wait
-
+__all__ = ["Admission", "IpLimit"]
 
 class IpLimit(StrEnum):
     """The per-IP limits, named as in the `limit` label of `livecart_ip_rejections_total`."""
@@ -49,24 +46,6 @@ class IpLimit(StrEnum):
     CONNECT_RATE = "connect_rate"
     CLAIMS = "claims"
     COMMENTS = "comments"
-
-
-class Busy(BadRequest):
-    """The node admits no more new sockets this second, from anybody."""
-
-    status = 503
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("busy", "too many new connections; retry with backoff")
-        self.retry_after = retry_after
-
-
-class TooManyConnections(BadRequest):
-    status = 429
-
-    def __init__(self, limit: int, what: str = "open sockets on this node") -> None:
-        super().__init__("too_many_connections", f"this address has {limit} {what}; close one or retry later")
-        self.retry_after = CONNECTIONS_RETRY_S
 
 
 class Admission:
@@ -111,7 +90,7 @@ class Admission:
         retry = self._node_connects.admit(now)  # grows with the backlog: a herd is told to spread out
         if retry:
             self.metrics.connects_refused.inc()
-            raise Busy(retry)
+            raise Busy("too many new connections; retry with backoff", retry)
 
     def opened(self, key: str) -> None:
         self.sockets.opened(key)

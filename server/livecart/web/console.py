@@ -12,19 +12,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from livecart import auth
 from livecart.auth import Action, revocation_field
+from livecart.clock import Clock
+from livecart.currencies import RoomCurrencies
 from livecart.errors import BadRequest, Conflict
 from livecart.money import check_currency, exponent
-from livecart.protocol import Format, decode
-from livecart.web.deals import by_whom
-
-if TYPE_CHECKING:
-    from livecart.web.node import Node
+from livecart.store.redis_store import RedisStore
+from livecart.web.http import by_whom, json_response, object_body, room_claims
+from livecart.web.revocation import Revocations
 
 __all__ = ["MINTABLE_ROLES", "add_console_routes"]
 
@@ -33,13 +33,6 @@ DEFAULT_PAGE_TTL_S = 7 * 24 * 3600  # an OBS scene outlives a working day; 4001 
 MAX_PAGE_TTL_S = 90 * 24 * 3600
 MAX_HIGHLIGHT = 500  # characters of comment text on the overlay
 MAX_ANNOUNCEMENT = 280
-
-
-def _json_body(data: bytes, content_type: str) -> dict[str, Any]:
-    body = decode(data, Format.MSGPACK if content_type == "application/msgpack" else Format.JSON)
-    if not isinstance(body, dict):
-        raise BadRequest("bad_body", "the body must be an object")
-    return body
 
 
 def _text(body: dict[str, Any], name: str, limit: int) -> str:
@@ -82,44 +75,40 @@ def parse_currency(body: dict[str, Any]) -> str:
         raise BadRequest("bad_currency", str(exc)) from None
 
 
-def _page_token(node: Node, room: str, role: str, ttl: float, now: float) -> dict[str, Any]:
-    token = auth.issue(node.settings.secret, role=role, room=room, ttl_s=ttl, now=now)
+def _page_token(secret: str, room: str, role: str, ttl: float, now: float) -> dict[str, Any]:
+    token = auth.issue(secret, role=role, room=room, ttl_s=ttl, now=now)
     page = "overlay" if role == "overlay" else "host"
     return {"token": token, "role": role, "room": room, "expires_at": int((now + ttl) * 1000),
             "path": f"/{page}?room={room}&token={token}"}
 
 
-def add_console_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
-    from livecart.web.app import json_response, room_claims
-
+def add_console_routes(app: web.Application, *, store: RedisStore, currencies: RoomCurrencies, clock: Clock,
+                       revocations: Revocations, secret: str) -> None:
     def stage_route(name: str, parse: Any) -> Any:
         async def handler(request: web.Request) -> web.Response:
-            node = request.app[node_key]
             room, claims = room_claims(request, Action.MANAGE)
             value: dict[str, Any] | None = None
             if request.method == "POST":
-                value = parse(_json_body(await request.read(), request.content_type))
-                value["by"], value["at"] = by_whom(claims), node.clock.now_ms()
-            await node.store.show(room, name, value)
+                value = parse(await object_body(request))
+                value["by"], value["at"] = by_whom(claims), clock.now_ms()
+            await store.show(room, name, value)
             return json_response({name: value})
 
         return handler
 
     async def mint(request: web.Request) -> web.Response:
-        node = request.app[node_key]
         room, _claims = room_claims(request, Action.MANAGE)
-        role, ttl = parse_mint(_json_body(await request.read(), request.content_type))
-        return json_response(_page_token(node, room, role, ttl, node.clock.now_ms() / 1000), 201)
+        role, ttl = parse_mint(await object_body(request))
+        return json_response(_page_token(secret, room, role, ttl, clock.now_ms() / 1000), 201)
 
     async def revoke(request: web.Request) -> web.Response:
         """`{"role", "ttl_s"?}`: every `role` token of the room issued until now stops working (sockets
         using one are closed 4001 on every node); the answer carries a fresh token to put in OBS instead.
         `{"user": U}`: every token of that user in this room issued until now (a viewer or an assistant
         whose token leaked). `{"jti": ID}`: that one token."""
-        node = request.app[node_key]
         room, _claims = room_claims(request, Action.MANAGE)
-        body = _json_body(await request.read(), request.content_type)
-        cutoff = node.clock.now_ms() / 1000
+        body = await object_body(request)
+        cutoff = clock.now_ms() / 1000
         for name in ("user", "jti"):
             value = body.get(name)
             if value is None:
@@ -127,27 +116,26 @@ def add_console_routes(app: web.Application, node_key: web.AppKey[Node]) -> None
             if not isinstance(value, str) or not 1 <= len(value) <= 200:
                 raise BadRequest("bad_field", f"{name} must be a string of 1-200 characters")
             field = revocation_field(user=value) if name == "user" else revocation_field(token_id=value)
-            await node.store.revoke(room, field, cutoff)
-            node.revocations.note(room, field, cutoff)  # this node may not be subscribed to the room
+            await store.revoke(room, field, cutoff)
+            revocations.note(room, field, cutoff)  # this node may not be subscribed to the room
             return json_response({"revoked": {name: value}, "before": int(cutoff * 1000)})
         role, ttl = parse_mint(body)
-        await node.store.revoke(room, revocation_field(role=role), cutoff)
-        node.revocations.note(room, revocation_field(role=role), cutoff)
+        await store.revoke(room, revocation_field(role=role), cutoff)
+        revocations.note(room, revocation_field(role=role), cutoff)
         return json_response({"revoked": role, "before": int(cutoff * 1000),
-                              **_page_token(node, room, role, ttl, cutoff + 0.001)})
+                              **_page_token(secret, room, role, ttl, cutoff + 0.001)})
 
     async def currency(request: web.Request) -> web.Response:
         """GET: `{"currency", "exponent"}`. POST `{"currency": "USD"}`: set it, the same answer; every
         socket of the room gets the new `currency` field. 409 `currency_locked` once the room has money
         in another currency; setting the current one again is a 200 that changes nothing."""
-        node = request.app[node_key]
         room, _claims = room_claims(request, Action.MANAGE)
         if request.method == "GET":
-            code = await node.store.room_currency(room)
+            code = await store.room_currency(room)
         else:
-            wanted = parse_currency(_json_body(await request.read(), request.content_type))
-            changed, code = await node.store.set_currency(room, wanted)
-            node.note_currency(room, code)
+            wanted = parse_currency(await object_body(request))
+            changed, code = await store.set_currency(room, wanted)
+            currencies.note(room, code)
             if not changed:
                 raise Conflict("currency_locked",
                                f"the room already has money in {code} (orders, gifts or deals); its currency "
@@ -156,12 +144,11 @@ def add_console_routes(app: web.Application, node_key: web.AppKey[Node]) -> None
 
     async def purge(request: web.Request) -> web.Response:
         """Delete everything the room holds (GDPR-style erasure; `livecart purge --room`)."""
-        node = request.app[node_key]
         room, claims = room_claims(request, Action.MANAGE)
         if claims.room == "*" and request.query.get("confirm") != room:
             # A token for every room must name the room twice: one typo must not erase the wrong one.
             raise BadRequest("confirm_purge", f"add ?confirm={room} to purge with a token for every room")
-        removed = await node.store.purge_room(room)
+        removed = await store.purge_room(room)
         return json_response({"purged": room, "keys": removed})
 
     highlight = stage_route("highlight", parse_highlight)

@@ -4,28 +4,29 @@ report and the room's recording. Cues and numbers are for `host` and `assistant`
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from livecart import report
-from livecart.auth import Action, Claims
+from livecart.auth import Action
+from livecart.clock import Clock
+from livecart.comments import Segmenter
 from livecart.cues import manual_cue
 from livecart.errors import BadRequest
-from livecart.protocol import Format, decode, encode_json
+from livecart.metrics import Metrics
+from livecart.protocol import encode_json
 from livecart.stats import series, to_wire
+from livecart.store.cue_store import CueStore
+from livecart.store.deal_store import DealStore
+from livecart.store.redis_store import RedisStore
+from livecart.store.stats_store import StatsStore
+from livecart.web.http import by_whom, json_response, read_body, room_claims
 
-if TYPE_CHECKING:
-    from livecart.web.node import Node
-
-__all__ = ["add_cue_routes", "by_whom", "gather_report", "parse_range"]
+__all__ = ["add_cue_routes", "parse_range"]
 
 MAX_ROWS = 10_000
 DEFAULT_SPAN_MS = 10 * 60_000
-
-
-def by_whom(claims: Claims) -> str:
-    return claims.user or claims.role
 
 
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -55,55 +56,48 @@ def parse_range(request: web.Request, now_ms: int) -> tuple[int, int, int]:
     return first, end, step
 
 
-async def gather_report(node: Node, room: str) -> dict[str, Any]:
-    """Everything the report shows, read from Redis, then built off the event loop (segmenting a
-    whole stream's comments takes a moment)."""
-    span = await node.stats_store.span(room)
-    buckets = await node.stats_store.buckets(room, span[0], span[1] + 1) if span else {}
-    deals = await node.deal_store.newest(room, 50)
-    marks = await node.stats_store.marks(room)
-    cues = await node.cue_store.list(room, 0, limit=2000)
-    comments = [(int(e["ts"]), e["user"]["id"], e["text"])
-                for e, _t in await node.stats_store.log_all(room) if e["type"] == "comment"]
-    currency = await node.store.room_currency(room)
-    return await asyncio.to_thread(report.build, room, buckets, deals, marks, cues, comments,
-                                   node.director.segmenter, node.clock.now_ms(), currency)
-
-
-def add_cue_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
-    from livecart.web.app import json_response, room_claims
+def add_cue_routes(app: web.Application, *, store: RedisStore, deal_store: DealStore, cue_store: CueStore,
+                   stats_store: StatsStore, clock: Clock, metrics: Metrics, segmenter: Segmenter) -> None:
+    async def gather_report(room: str) -> dict[str, Any]:
+        """Everything the report shows, read from Redis, then built off the event loop (segmenting a
+        whole stream's comments takes a moment)."""
+        span = await stats_store.span(room)
+        buckets = await stats_store.buckets(room, span[0], span[1] + 1) if span else {}
+        deals = await deal_store.newest(room, 50)
+        marks = await stats_store.marks(room)
+        cues = await cue_store.list(room, 0, limit=2000)
+        comments = [(int(e["ts"]), e["user"]["id"], e["text"])
+                    for e, _t in await stats_store.log_all(room) if e["type"] == "comment"]
+        currency = await store.room_currency(room)
+        return await asyncio.to_thread(report.build, room, buckets, deals, marks, cues, comments,
+                                       segmenter, clock.now_ms(), currency)
 
     async def post_cue(request: web.Request) -> web.Response:
-        node = request.app[node_key]
         room, claims = room_claims(request, Action.MANAGE)
-        body = decode(await request.read(),
-                      Format.MSGPACK if request.content_type == "application/msgpack" else Format.JSON)
-        cue = manual_cue(body, by_whom(claims), node.clock.now_ms())
-        await node.cue_store.emit(room, [cue], cue.created_at)
-        node.metrics.cues.labels(cue.kind).inc()
+        body = await read_body(request)
+        cue = manual_cue(body, by_whom(claims), clock.now_ms())
+        await cue_store.emit(room, [cue], cue.created_at)
+        metrics.cues.labels(cue.kind).inc()
         return json_response({"cue": cue.to_wire()}, 201)
 
     async def list_cues(request: web.Request) -> web.Response:
-        node = request.app[node_key]
         room, _claims = room_claims(request, Action.PRODUCE)
         since = _int_param(request, "since", 0, 0, 2**53)
-        return json_response({"cues": await node.cue_store.list(room, since), "now": node.clock.now_ms()})
+        return json_response({"cues": await cue_store.list(room, since), "now": clock.now_ms()})
 
     async def ack_cue(request: web.Request) -> web.Response:
-        node = request.app[node_key]
         room, claims = room_claims(request, Action.PRODUCE)
         cue_id = request.match_info["cue"]
         if not 1 <= len(cue_id) <= 64:
             raise BadRequest("bad_field", "cue ids are 1-64 characters")
-        cue = await node.cue_store.ack(room, cue_id, by_whom(claims), node.clock.now_ms())
+        cue = await cue_store.ack(room, cue_id, by_whom(claims), clock.now_ms())
         return json_response({"cue": cue})
 
     async def get_stats(request: web.Request) -> web.Response:
-        node = request.app[node_key]
         room, _claims = room_claims(request, Action.PRODUCE)
-        first, end, step = parse_range(request, node.clock.now_ms())
-        buckets = await node.stats_store.buckets(room, first - 3600, end)  # an hour back: viewers carry over
-        currency = await node.store.room_currency(room)
+        first, end, step = parse_range(request, clock.now_ms())
+        buckets = await stats_store.buckets(room, first - 3600, end)  # an hour back: viewers carry over
+        currency = await store.room_currency(room)
         rows = [to_wire(r, currency) for r in series(buckets, first, end, step)]
         totals: dict[str, Any] = {}
         for row in rows:
@@ -115,7 +109,6 @@ def add_cue_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
                               "series": [dict(r, t=r["t"] * 1000) for r in rows], "totals": totals})
 
     async def get_report(request: web.Request) -> web.Response:
-        node = request.app[node_key]
         room, _claims = room_claims(request, Action.PRODUCE)
         fmt = request.query.get("format", "html")
         table = request.query.get("table", "timeline")
@@ -123,7 +116,7 @@ def add_cue_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
             raise BadRequest("bad_format", "format must be html, json or csv")
         if table not in report.TABLES:
             raise BadRequest("bad_field", f"table must be one of {', '.join(report.TABLES)}")
-        data = await gather_report(node, room)
+        data = await gather_report(room)
         if fmt == "json":
             return json_response(data)
         if fmt == "csv":
@@ -132,9 +125,8 @@ def add_cue_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
 
     async def get_recording(request: web.Request) -> web.StreamResponse:
         """The room's event log as JSON lines, oldest first (what `livecart record` saves)."""
-        node = request.app[node_key]
         room, _claims = room_claims(request, Action.MANAGE)
-        logged = await node.stats_store.log_all(room)
+        logged = await stats_store.log_all(room)
         body = b"".join(encode_json({"t": t, "event": e}) + b"\n" for e, t in logged)
         return web.Response(body=body, content_type="application/x-ndjson")
 

@@ -22,19 +22,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from livecart.auth import Claims
-from livecart.errors import BadRequest, Conflict, StoreUnavailable
+from livecart.errors import BadRequest, InProgress, StoreUnavailable, wire_error
 from livecart.protocol import encode_json
+from livecart.store.redis_store import RedisStore
 
-if TYPE_CHECKING:
-    from livecart.web.node import Node
-
-__all__ = ["IDEMPOTENCY_DIGEST", "KEEP_S", "key_digest", "make_middleware"]
+__all__ = ["IDEMPOTENCY_DIGEST", "KEEP_S", "key_digest", "idempotency_middleware"]
 
 HEADER = "Idempotency-Key"
 MAX_KEY = 255
@@ -46,7 +43,7 @@ IDEMPOTENCY_DIGEST = web.RequestKey("livecart.idempotency", str)  # key_digest o
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class KeyInUse(Conflict):
+class KeyInUse(InProgress):
     """The key belongs to a request that is still running."""
 
 
@@ -65,11 +62,11 @@ def _subject(claims: Claims) -> str:
     return f"{len(claims.role)}:{claims.role}{claims.user or ''}"
 
 
-def make_middleware(node_key: web.AppKey[Node], verified: web.RequestKey[Claims]) -> Middleware:
+def idempotency_middleware(store: RedisStore, verified: web.RequestKey[Claims]) -> Middleware:
     """The middleware; it runs after the one that verified the token into `request[verified]`."""
 
     @web.middleware
-    async def idempotency_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def keep_first_answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         key = request.headers.get(HEADER)
         room = request.match_info.get("room")
         if (key is None or request.method not in ("POST", "DELETE") or room is None
@@ -81,12 +78,11 @@ def make_middleware(node_key: web.AppKey[Node], verified: web.RequestKey[Claims]
         claims = request.get(verified)
         if claims is None:
             return await handler(request)  # no valid token: the route answers 401 and nothing is kept
-        node = request.app[node_key]
         digest = key_digest(_subject(claims), key)
         body = await request.read()  # aiohttp keeps it: the handler reads the same bytes
         fingerprint = hashlib.sha256(b"\n".join((request.method.encode(), request.path.encode(),
                                                  body))).hexdigest()[:32]
-        stored = await node.store.idempotency_begin(room, digest, fingerprint, PENDING_MS)
+        stored = await store.idempotency_begin(room, digest, fingerprint, PENDING_MS)
         if stored is not None:
             if stored.get("f") != fingerprint:
                 raise KeyReused("idempotency_key_reused", f"this {HEADER} was used for another request")
@@ -102,15 +98,15 @@ def make_middleware(node_key: web.AppKey[Node], verified: web.RequestKey[Claims]
             answer = None
             if isinstance(exc, BadRequest) and exc.status in KEPT_STATUSES:
                 answer = {"f": fingerprint, "s": exc.status,
-                          "b": encode_json({"error": exc.code, "detail": exc.detail}).decode()}
+                          "b": encode_json(wire_error(exc).body()).decode()}
             with contextlib.suppress(StoreUnavailable):  # the pending mark then expires on its own
-                await node.store.idempotency_finish(room, digest, answer, KEEP_S)
+                await store.idempotency_finish(room, digest, answer, KEEP_S)
             raise
         answer = None
         if isinstance(response, web.Response) and isinstance(response.body, bytes) and (
                 200 <= response.status < 300 or response.status in KEPT_STATUSES):
             answer = {"f": fingerprint, "s": response.status, "b": response.body.decode()}
-        await node.store.idempotency_finish(room, digest, answer, KEEP_S)
+        await store.idempotency_finish(room, digest, answer, KEEP_S)
         return response
 
-    return idempotency_middleware
+    return keep_first_answer

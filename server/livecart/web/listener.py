@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from livecart.errors import CloseCode, RequestLineTooLong, RequestTimeout
+from livecart.errors import CloseCode, RequestLineTooLong, RequestTimeout, TooManyConnections
 from livecart.metrics import Metrics
-from livecart.web.admission import Admission, TooManyConnections
+from livecart.web.admission import Admission
 from livecart.web.ws import CLOSE_GRACE_S, Endpoint, SocketLimits, WebSocket, raw_error_response
 
 __all__ = ["Listener"]
@@ -33,9 +33,11 @@ PING_FRAME = b"\x89\x00"
 class Listener:
     """The node's listening socket: websockets for /ws/*, aiohttp for everything else."""
 
-    def __init__(self, http_factory: Callable[[], asyncio.Protocol], routes: dict[str, Endpoint],
-                 limits: SocketLimits, metrics: Metrics, admission: Admission) -> None:
-        self.http_factory = http_factory
+    def __init__(self, routes: dict[str, Endpoint], limits: SocketLimits, metrics: Metrics,
+                 admission: Admission) -> None:
+        # aiohttp's protocol factory, for connections that are not websockets. Set by `serve_http`: the
+        # aiohttp app (whose middleware keeps the listener's handshake deadlines) is built after this.
+        self.http_factory: Callable[[], asyncio.Protocol] | None = None
         self.routes = routes  # path prefix -> endpoint
         self.limits = limits
         self.metrics = metrics
@@ -48,6 +50,10 @@ class Listener:
         self._corked: list[WebSocket] = []  # sockets with replies to write at the end of this loop pass
         self._all_closed = asyncio.Event()
         self._heartbeat: asyncio.Task[None] | None = None
+
+    def serve_http(self, http_factory: Callable[[], asyncio.Protocol]) -> None:
+        """Hand connections that are not websockets to `http_factory`; call before accepting any."""
+        self.http_factory = http_factory
 
     def route(self, path: str) -> Endpoint | None:
         for prefix, endpoint in self.routes.items():
@@ -191,6 +197,7 @@ class _Sniffer(asyncio.Protocol):
         if self.buffer.startswith(b"GET /ws/"):
             target = WebSocket(self.listener)
         else:
+            assert self.listener.http_factory is not None, "Listener.serve_http was not called"
             target = self.listener.http_factory()
         self.transport.set_protocol(target)
         target.connection_made(self.transport)

@@ -6,20 +6,33 @@ import asyncio
 import functools
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.datastructures import Headers
 
 from livecart.audience import wire_of
 from livecart.auth import STAFF_ROLES, Action, Claims, authorize, check_room_name, may, verify
-from livecart.errors import BadRequest, CloseCode, Forbidden, RateLimited, StoreUnavailable, Unauthorized
+from livecart.claims import ClaimDesk
+from livecart.clock import Clock
+from livecart.errors import (
+    BadRequest,
+    Forbidden,
+    Internal,
+    LivecartError,
+    RateLimited,
+    StoreUnavailable,
+    wire_error,
+)
 from livecart.events import MAX_TEXT, counter_deltas, validate_event
+from livecart.hub import RoomHub
 from livecart.protocol import Format, claim_result_frame, echo_req, encode_json
-
-if TYPE_CHECKING:
-    from livecart.web.node import Node
-    from livecart.web.ws import WebSocket
+from livecart.ratelimit import RateLimiter
+from livecart.store.cue_store import CueStore
+from livecart.store.redis_store import RedisStore
+from livecart.web.revocation import Revocations
+from livecart.web.ws import WebSocket
 
 __all__ = ["RoomEndpoint"]
 
@@ -36,15 +49,27 @@ def _offset(value: str | None) -> int | None:
 
 
 class RoomEndpoint:
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(self, hub: RoomHub, store: RedisStore, cue_store: CueStore, claim_desk: ClaimDesk,
+                 revocations: Revocations, clock: Clock, *, token_keys: tuple[str, ...],
+                 allowed_origins: frozenset[str], comment_limiter: RateLimiter,
+                 limit_address: Callable[[str | None], None]) -> None:
+        self.hub = hub
+        self.store = store
+        self.cue_store = cue_store
+        self.claim_desk = claim_desk
+        self.revocations = revocations
+        self.clock = clock
+        self.token_keys = token_keys
+        self.allowed_origins = allowed_origins
+        self.comment_limiter = comment_limiter
+        self.limit_address = limit_address  # raises RateLimited over the client address's comment rate
         self._tasks: set[asyncio.Task[None]] = set()
 
     def accept(self, ws: WebSocket, path: str, query: dict[str, str], headers: Headers) -> None:
         room = check_room_name(path.removeprefix("/ws/rooms/"))
         fmt = Format.parse(query.get("format"))
         since, epoch = _offset(query.get("since")), query.get("epoch")
-        claims = verify(self.node.settings.token_keys, query.get("token"))
+        claims = verify(self.token_keys, query.get("token"))
         authorize(claims, room, Action.WATCH)
         origin = headers.get("Origin")
         if origin and claims.role in STAFF_ROLES and not self._same_site(origin, headers.get("Host")):
@@ -58,7 +83,7 @@ class RoomEndpoint:
         ws.session = (since, epoch) if since is not None and epoch else (None, None)
 
     def _same_site(self, origin: str, host: str | None) -> bool:
-        return urlsplit(origin).netloc == host or origin in self.node.settings.allowed_origin_list
+        return urlsplit(origin).netloc == host or origin in self.allowed_origins
 
     def opened(self, ws: WebSocket) -> None:
         since, epoch = ws.session
@@ -67,22 +92,20 @@ class RoomEndpoint:
 
     async def _join(self, ws: WebSocket, since: int | None, epoch: str | None) -> None:
         try:
-            await self.node.revocations.check(ws.room, Claims(ws.role, ws.room, ws.user, ws.expires_at,
+            await self.revocations.check(ws.room, Claims(ws.role, ws.room, ws.user, ws.expires_at,
                                                               ws.issued_at, ws.token_id))
-            await self.node.hub.join(ws, ws.room, since, epoch)
-        except Unauthorized as exc:
-            ws.close(CloseCode.UNAUTHORIZED, exc.detail)
-            return
-        except StoreUnavailable:
-            ws.close(CloseCode.TRY_AGAIN, "storage unreachable; resume shortly")
+            await self.hub.join(ws, ws.room, since, epoch)
+        except LivecartError as exc:  # revoked (4001), Redis away (1013: resume shortly)
+            wire = wire_error(exc)
+            ws.close(wire.close, wire.detail)
             return
         if not ws.open:  # closed while joining: connection_lost ran before we were registered
-            self.node.hub.leave(ws, ws.room)
+            self.hub.leave(ws, ws.room)
 
     def received(self, ws: WebSocket, message: Any) -> None:
         kind = message["type"]
         if kind == "ping":
-            ws.send({"type": "pong", "now": self.node.clock.now_ms(), "req": echo_req(message.get("req"))})
+            ws.send({"type": "pong", "now": self.clock.now_ms(), "req": echo_req(message.get("req"))})
         elif kind == "claim":
             self._claim(ws, message)
         elif kind == "comment":
@@ -99,7 +122,7 @@ class RoomEndpoint:
         if not isinstance(req, str) or not 1 <= len(req) <= 100:
             raise BadRequest("bad_field", "req must be a string of 1-100 characters (the idempotency key)")
         assert ws.user is not None
-        answer = self.node.claims.submit(ws.room, ws.user, message.get("deal"), message.get("qty"), req,
+        answer = self.claim_desk.submit(ws.room, ws.user, message.get("deal"), message.get("qty"), req,
                                          ws.ip_key)
         answer.add_done_callback(functools.partial(self._claim_answered, ws, req))
 
@@ -110,14 +133,11 @@ class RoomEndpoint:
         exc = answer.exception()
         if exc is None:
             ws.reply(claim_result_frame(req, answer.result(), ws.fmt))
-        elif isinstance(exc, BadRequest):
-            ws.send({"type": "error", "req": req, "error": exc.code, "detail": exc.detail})
-        elif isinstance(exc, StoreUnavailable):
-            ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
         else:
-            log.error("claim failed", exc_info=exc, extra={"room": ws.room, "conn": ws.conn_id})
-            ws.send({"type": "error", "req": req, "error": "internal",
-                     "detail": "the claim failed; try again"})
+            if not isinstance(exc, LivecartError):
+                log.error("claim failed", exc_info=exc, extra={"room": ws.room, "conn": ws.conn_id})
+                exc = Internal("the claim failed; try again")
+            ws.send_error(exc, req)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -129,14 +149,14 @@ class RoomEndpoint:
         text = message.get("text")
         if not isinstance(text, str) or not 1 <= len(text) <= MAX_TEXT:
             raise BadRequest("bad_field", f"text must be 1-{MAX_TEXT} characters")
-        retry = self.node.comment_limiter.take(f"{ws.room}\0{ws.user}", time.monotonic())
+        retry = self.comment_limiter.take(f"{ws.room}\0{ws.user}", time.monotonic())
         if retry:
             raise RateLimited(retry)
-        self.node.admission.comment(ws.ip_key)  # after the user's own limit, as for claims
+        self.limit_address(ws.ip_key)  # after the user's own limit, as for claims
         req = message.get("req")
         if req is not None and (not isinstance(req, str) or len(req) > 100):
             raise BadRequest("bad_field", "req must be a string of at most 100 characters")
-        now = self.node.clock.now_ms()
+        now = self.clock.now_ms()
         # Length-prefixed: a user "a:b" with req "c" and a user "a" with req "b:c" must not share an id
         # (the second comment would be dropped as a duplicate).
         who = f"v:{len(ws.user or '')}:{ws.user}:"
@@ -147,21 +167,21 @@ class RoomEndpoint:
 
     async def _append_comment(self, ws: WebSocket, event: dict[str, Any], req: Any) -> None:
         try:
-            result = await self.node.store.append(
+            result = await self.store.append(
                 ws.room, [(event["id"], encode_json(event), counter_deltas(event))], event["ts"])
-        except StoreUnavailable:
-            ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
+        except StoreUnavailable as exc:
+            ws.send_error(exc, req)
             return
         ws.send({"type": "comment_result", "req": req, "ok": True, "offset": result.offsets[0]})
         try:
-            claimed = await self.node.claims.comment_claims(ws.room, event)
+            claimed = await self.claim_desk.comment_claims(ws.room, event)
         except (BadRequest, StoreUnavailable):
             return
         if claimed is not None:
             ws.send({"type": "claim_result", "req": f"comment:{req or event['id']}", **claimed})
 
     def closed(self, ws: WebSocket) -> None:
-        self.node.hub.leave(ws, ws.room)
+        self.hub.leave(ws, ws.room)
 
     def _ack(self, ws: WebSocket, message: dict[str, Any]) -> None:
         """A host (or assistant) marks a cue done: `{"type": "ack", "cue": ID, "req"?}`."""
@@ -173,11 +193,8 @@ class RoomEndpoint:
 
     async def _run_ack(self, ws: WebSocket, cue_id: str, req: Any) -> None:
         try:
-            cue = await self.node.cue_store.ack(ws.room, cue_id, ws.user or ws.role, self.node.clock.now_ms())
-        except BadRequest as exc:
-            ws.send({"type": "error", "req": req, "error": exc.code, "detail": exc.detail})
-            return
-        except StoreUnavailable:
-            ws.send({"type": "error", "req": req, "error": "unavailable", "detail": "try again"})
+            cue = await self.cue_store.ack(ws.room, cue_id, ws.user or ws.role, self.clock.now_ms())
+        except LivecartError as exc:
+            ws.send_error(exc, req)
             return
         ws.send({"type": "ack_result", "req": req, "ok": True, "cue": cue})

@@ -28,7 +28,7 @@ from websockets.protocol import Event, State
 from websockets.server import ServerProtocol
 
 from livecart.batch import Batch
-from livecart.errors import BadRequest, CloseCode, LivecartError
+from livecart.errors import BadRequest, CloseCode, Internal, LivecartError, NotFound, wire_error
 from livecart.framing import FrameReader, Message
 from livecart.outbound import Decision, FrameKind, decide
 from livecart.protocol import Format, decode, echo_req, encode_frame, encode_json
@@ -41,7 +41,6 @@ __all__ = ["CLOSE_GRACE_S", "Endpoint", "SocketLimits", "WebSocket", "error_resp
 log = logging.getLogger("livecart.ws")
 MAX_HEAD = 64 * 1024  # a request head longer than this is websockets' to refuse (431/414)
 MAX_ERRORS = 20  # error frames in a row before the socket is closed 1008
-TEMPORARY_ERRORS = frozenset({"rate_limited", "busy", "unavailable"})
 QUIET_CLOSES = frozenset({CloseCode.GOING_AWAY})  # a node stopping closes every socket: one line, not N
 CLOSE_GRACE_S = 5.0  # how long a closing socket may take to read its close frame before it is aborted
 
@@ -50,12 +49,12 @@ class Endpoint(Protocol):
     """One websocket route. Objects are shared by all sockets of the route; state lives on the socket."""
 
     def accept(self, ws: WebSocket, path: str, query: dict[str, str], headers: Headers) -> None:
-        """Authenticate and set up `ws` (room, role, fmt); raise BadRequest to refuse the upgrade."""
+        """Authenticate and set up `ws` (room, role, fmt); raise a LivecartError to refuse the upgrade."""
 
     def opened(self, ws: WebSocket) -> None: ...
 
     def received(self, ws: WebSocket, message: Any) -> None:
-        """A decoded client message; raise BadRequest to answer with one error frame."""
+        """A decoded client message; raise a LivecartError to answer with one error frame."""
 
     def closed(self, ws: WebSocket) -> None: ...
 
@@ -233,14 +232,9 @@ class WebSocket(asyncio.Protocol):
         if replies:
             self.send_frame(replies[0] if len(replies) == 1 else b"".join(replies), FrameKind.EVENTS)
 
-    def send_error(self, error: BadRequest, req: Any = None) -> None:
-        frame: dict[str, Any] = {"type": "error", "error": error.code, "detail": error.detail}
-        if echo_req(req) is not None:
-            frame["req"] = req
-        retry = getattr(error, "retry_after", None)
-        if retry is not None:
-            frame["retry_after"] = round(retry, 3)
-        self.send(frame)
+    def send_error(self, error: BaseException, req: Any = None) -> None:
+        """The one error frame for `error` (errors.wire_error), echoing `req` when it may be echoed."""
+        self.send(wire_error(error).frame(echo_req(req)))
 
     @property
     def conn_id(self) -> str:
@@ -280,7 +274,7 @@ class WebSocket(asyncio.Protocol):
         self.listener.finished(self.transport)  # the request is complete: no handshake deadline now
         try:
             if endpoint is None:
-                raise _NotFound("not_found", f"no websocket endpoint at {url.path}")
+                raise NotFound("not_found", f"no websocket endpoint at {url.path}")
             admission = self.listener.admission
             self.client, self.ip_key = admission.client(self.transport.get_extra_info("peername"),
                                                         request.headers.get_all("X-Forwarded-For"))
@@ -289,11 +283,11 @@ class WebSocket(asyncio.Protocol):
             endpoint.accept(self, url.path, query, request.headers)
             admission.admit(self.ip_key)
             response = proto.accept(request)
-        except BadRequest as exc:
+        except LivecartError as exc:
             response = error_response(exc)
         except Exception:  # a bug, not bad input: the client still gets an answer, not a dropped socket
             log.exception("websocket handshake failed", extra={"client": self.client or None})
-            response = error_response(_Internal("internal", "the upgrade failed; try again"))
+            response = error_response(Internal("the upgrade failed; try again"))
         proto.send_response(response)
         if response.status_code == 101:
             self.reader = FrameReader(proto, masked=True, max_size=self.listener.limits.max_inbound)
@@ -332,17 +326,15 @@ class WebSocket(asyncio.Protocol):
                 raise BadRequest("bad_message", "a message is a map with a string 'type'")
             self.endpoint.received(self, message)
             self.errors = 0
-        except BadRequest as exc:
-            if exc.code not in TEMPORARY_ERRORS:  # slowing down is not misbehaving
+        except LivecartError as exc:
+            if not exc.temporary:  # slowing down (rate limited, busy, Redis away) is not misbehaving
                 self.errors += 1
             self.send_error(exc, message.get("req") if isinstance(message, dict) else None)
             if self.errors >= MAX_ERRORS:
                 self.close(CloseCode.POLICY, "too many bad messages")
-        except LivecartError:
-            self.send_error(BadRequest("unavailable", "try again"))
         except Exception:  # a bug: answered, logged, and the socket (and the node) carry on
             log.exception("message failed", extra={"room": self.room or None, "conn": self.conn_id})
-            self.send_error(BadRequest("internal", "the message failed; try again"))
+            self.send_error(Internal("the message failed; try again"))
 
     def _protocol_error(self, exc: Exception) -> None:
         """The one error frame for a frame the websocket layer refused, before its close frame."""
@@ -383,25 +375,16 @@ class WebSocket(asyncio.Protocol):
             transport.close()
 
 
-class _NotFound(BadRequest):
-    status = 404
-
-
-class _Internal(BadRequest):
-    status = 500
-
-
-def error_response(exc: BadRequest) -> Response:
-    body = encode_json({"error": exc.code, "detail": exc.detail})
+def error_response(exc: LivecartError) -> Response:
+    """The refusal of an upgrade (or of a connection before any request), as an HTTP response."""
+    wire = wire_error(exc)
+    body = encode_json(wire.body())
     headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                       ("Connection", "close")])
-    retry = getattr(exc, "retry_after", None)
-    if retry is not None:
-        headers["Retry-After"] = str(max(1, round(retry)))
-    return Response(exc.status, HTTPStatus(exc.status).phrase, headers, body)
+                       ("Connection", "close"), *wire.headers().items()])
+    return Response(wire.status, HTTPStatus(wire.status).phrase, headers, body)
 
 
-def raw_error_response(exc: BadRequest) -> bytes:
+def raw_error_response(exc: LivecartError) -> bytes:
     """`error_response` as bytes, for a connection that is answered without a parsed request."""
     response = error_response(exc)
     return response.serialize()

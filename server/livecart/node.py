@@ -1,8 +1,11 @@
-"""One livecart node: its Redis (embedded or shared), the room hub, the HTTP app and the socket listener.
+"""One livecart node, and the one place its parts are put together (the composition root).
 
-`Node.start()` brings them up in dependency order and `Node.stop()` takes them down in reverse:
-stop accepting, close every socket with 1001 "going away, resume elsewhere", let buffers flush, stop the
-hub, the HTTP app, Redis clients and finally the embedded redis-server (which flushes its AOF).
+`Node.start()` builds its Redis clients (embedded or shared Redis), the stores, the room hub, the
+director, the claim desk, ingest, the HTTP app and the socket listener, handing each exactly the parts
+it uses (constructor arguments; nothing else reaches through the node), and brings them up in
+dependency order. `Node.stop()` takes them down in reverse: stop accepting, close every socket with
+1001 "going away, resume elsewhere", let buffers flush, stop the hub, the HTTP app, Redis clients and
+finally the embedded redis-server (which flushes its AOF).
 Several nodes can run in one process (tests do): nothing here is global.
 """
 
@@ -19,12 +22,15 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from livecart.claims import ClaimDesk
 from livecart.clock import Clock
 from livecart.config import Settings, cluster_address
 from livecart.cues import load_rules
+from livecart.currencies import RoomCurrencies
 from livecart.director import Director
 from livecart.errors import CloseCode
 from livecart.hub import RoomHub
+from livecart.ingest import Ingest
 from livecart.logs import quiet_bad_requests
 from livecart.metrics import Metrics
 from livecart.ratelimit import RateLimiter
@@ -34,8 +40,8 @@ from livecart.store.embedded import EmbeddedRedis
 from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import StatsStore
 from livecart.web.admission import Admission
-from livecart.web.deals import ClaimDesk
-from livecart.web.ingest import IngestEndpoint
+from livecart.web.app import create_app
+from livecart.web.ingest_socket import IngestEndpoint
 from livecart.web.listener import Listener
 from livecart.web.revocation import Revocations
 from livecart.web.room_socket import RoomEndpoint
@@ -45,7 +51,6 @@ __all__ = ["Node"]
 
 log = logging.getLogger("livecart.node")
 REDIS_CONNECTIONS = 64
-MAX_CACHED_CURRENCIES = 10_000  # rooms; the cache is only a hint (append.lua checks), so it may forget
 
 
 class Node:
@@ -62,21 +67,9 @@ class Node:
         self._server: asyncio.Server | None = None
         self._runner: web.AppRunner | None = None
         self._hub_task: asyncio.Task[None] | None = None
-        self._currencies: dict[str, str] = {}
-
-    async def currency_of(self, room: str) -> str:
-        """The room's currency, to validate money in. Cached: a stale answer costs one refused append
-        (append.lua and deal_create.lua check the room's real currency), never money in the wrong unit."""
-        currency = self._currencies.get(room)
-        if currency is None:
-            currency = await self.store.room_currency(room)
-            self.note_currency(room, currency)
-        return currency
-
-    def note_currency(self, room: str, currency: str) -> None:
-        if len(self._currencies) >= MAX_CACHED_CURRENCIES:
-            self._currencies.clear()
-        self._currencies[room] = currency
+        # The Redis clients, set by start(); stop() closes those that were made.
+        self.redis: aioredis.Redis | RedisCluster | None = None
+        self.subscriber_client: aioredis.Redis | RedisCluster | None = None
 
     @property
     def redis_url(self) -> str:
@@ -86,8 +79,6 @@ class Node:
         return self.settings.redis_url
 
     async def start(self) -> None:
-        from livecart.web.app import create_app
-
         s = self.settings
         if s.redis_url is None:
             self.embedded = EmbeddedRedis(s.data_dir, s.redis_server, s.redis_maxmemory)
@@ -96,29 +87,31 @@ class Node:
         # Retrying is safe: every write script is idempotent (event ids, claim keys).
         retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1)
         cluster = cluster_address(self.redis_url)
-        self.redis: aioredis.Redis | RedisCluster
+        redis: aioredis.Redis | RedisCluster
         if cluster is not None:
             # Every key of a room carries its hash tag, so each script runs on the room's shard; room
             # channels are sharded (SPUBLISH/SSUBSCRIBE) so a message only travels to that shard.
-            self.redis = RedisCluster(host=cluster[0], port=cluster[1], max_connections=REDIS_CONNECTIONS,
-                                      socket_timeout=5, socket_connect_timeout=2, retry=retry)
-            await self.redis.initialize()
+            redis = self.redis = RedisCluster(host=cluster[0], port=cluster[1], retry=retry,
+                                              max_connections=REDIS_CONNECTIONS, socket_timeout=5,
+                                              socket_connect_timeout=2)
+            await redis.initialize()
         else:
             # A bounded pool that makes callers wait for a connection (redis-py 8's default pool fails
             # the 101st concurrent caller instead); claims and joins are batched, so a few dozen suffice.
             pool = BlockingConnectionPool.from_url(self.redis_url, max_connections=REDIS_CONNECTIONS,
                                                    timeout=10, socket_timeout=5, socket_connect_timeout=2,
                                                    retry=retry, retry_on_error=[RedisConnectionError])
-            self.redis = aioredis.Redis(connection_pool=pool)
+            redis = self.redis = aioredis.Redis(connection_pool=pool)
         # The subscriber's connections idle for long stretches: no read timeout, but a health check.
-        self.subscriber_client = self.redis if cluster is not None else aioredis.Redis.from_url(
+        subscriber_client = redis if cluster is not None else aioredis.Redis.from_url(
             self.redis_url, socket_connect_timeout=2, health_check_interval=5)
+        self.subscriber_client = subscriber_client
         sharded = cluster is not None
-        self.store = RedisStore(self.redis, history_max=s.history_max, history_max_age_s=s.history_max_age_s,
+        self.store = RedisStore(redis, history_max=s.history_max, history_max_age_s=s.history_max_age_s,
                                 dedup_window_s=s.dedup_window_s, sharded_pubsub=sharded,
                                 default_currency=s.default_currency)
-        self.deal_store = DealStore(self.redis, sharded_pubsub=sharded)
-        self.hub = RoomHub(self.store, self.deal_store, self.subscriber_client, clock=self.clock,
+        self.deal_store = DealStore(redis, sharded_pubsub=sharded)
+        self.hub = RoomHub(self.store, self.deal_store, subscriber_client, clock=self.clock,
                            node_id=s.node_id, tick_ms=s.tick_ms, max_tick_ms=s.max_tick_ms,
                            presence_s=s.presence_s, state_tick_ms=s.state_tick_ms,
                            revocation_check_s=s.revocation_check_s, metrics=self.metrics)
@@ -128,9 +121,15 @@ class Node:
         # second, and until then a node whose machine clock is wrong stamped its frames (countdowns) and
         # checked `start_at` with that wrong clock (tests/reliability/test_clock_skew.py).
         await self.hub.sync_clock()
-        self.claims = ClaimDesk(self, s.hold_s)
-        self.cue_store = CueStore(self.redis, retention_days=s.stats_retention_days, sharded_pubsub=sharded)
-        self.stats_store = StatsStore(self.redis, retention_days=s.stats_retention_days)
+        hub = self.hub
+        self.claims = ClaimDesk(self.deal_store, self.clock, hold_s=s.hold_s,
+                                limiter=RateLimiter(s.claim_rate, s.claim_burst),
+                                known_deal=lambda room, deal: (r.deals.get(deal) if (r := hub.rooms.get(room))
+                                                               else None),
+                                holding=hub.hold_rooms.add, limit_address=self.admission.claim)
+        self.currencies = RoomCurrencies(self.store)
+        self.cue_store = CueStore(redis, retention_days=s.stats_retention_days, sharded_pubsub=sharded)
+        self.stats_store = StatsStore(redis, retention_days=s.stats_retention_days)
         self.director = Director(self.store, self.deal_store, self.cue_store, self.stats_store,
                                  clock=self.clock, node_id=s.node_id, rules=load_rules(s.cue_rules or None),
                                  lang=s.cue_lang, local_rooms=self.hub.rooms, metrics=self.metrics,
@@ -141,14 +140,27 @@ class Node:
         self._hub_task = asyncio.create_task(self.hub.run(), name="hub")
         self._hub_task.add_done_callback(_report_crash)
         self._claims_task = asyncio.create_task(self.claims.run(), name="claim-stats")
-        self._runner = web.AppRunner(create_app(self), handle_signals=False, access_log=None)
-        await self._runner.setup()
-        assert self._runner.server is not None
+        self.ingest = Ingest(self.store, self.deal_store, self.claims, self.currencies, self.clock,
+                             self.metrics, limiter=self.ingest_limiter, max_events=s.ingest_max_events,
+                             touch=self.director.touch)
         limits = SocketLimits(high_water=s.outbound_high_water, max_bytes=s.outbound_max_bytes,
                               max_inbound=s.max_inbound_bytes, heartbeat_s=s.heartbeat_s,
                               handshake_s=s.handshake_timeout_s)
-        routes: dict[str, Endpoint] = {"/ws/rooms/": RoomEndpoint(self), "/ws/ingest/": IngestEndpoint(self)}
-        self.listener = Listener(self._runner.server, routes, limits, self.metrics, self.admission)
+        rooms = RoomEndpoint(self.hub, self.store, self.cue_store, self.claims, self.revocations, self.clock,
+                             token_keys=s.token_keys, allowed_origins=s.allowed_origin_list,
+                             comment_limiter=self.comment_limiter, limit_address=self.admission.comment)
+        routes: dict[str, Endpoint] = {"/ws/rooms/": rooms,
+                                       "/ws/ingest/": IngestEndpoint(self.ingest, s.token_keys)}
+        self.listener = Listener(routes, limits, self.metrics, self.admission)
+        app = create_app(settings=s, store=self.store, deal_store=self.deal_store, cue_store=self.cue_store,
+                         stats_store=self.stats_store, claim_desk=self.claims, ingest=self.ingest,
+                         currencies=self.currencies, clock=self.clock, metrics=self.metrics,
+                         admission=self.admission, revocations=self.revocations, listener=self.listener,
+                         segmenter=self.director.segmenter, refresh_gauges=self._refresh_gauges)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        assert self._runner.server is not None
+        self.listener.serve_http(self._runner.server)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self.listener.protocol, s.host, s.port, backlog=4096,
                                                 reuse_address=True)
@@ -156,6 +168,15 @@ class Node:
         self.listener.start_heartbeat()
         log.info("node %s listening on %s:%s (redis %s)", s.node_id, s.host, self.port,
                  "embedded" if self.embedded else "shared")
+
+    def _refresh_gauges(self) -> None:
+        """The gauges a /metrics scrape reads from the node's parts."""
+        self.metrics.rooms.set(len(self.hub.rooms))
+        self.metrics.pubsub_reconnects.set(self.hub.subscriber.reconnects)
+        self.metrics.client_ips.set(len(self.admission.sockets))
+        self.metrics.unfinished.set(len(self.listener.unfinished))
+        if self.embedded is not None:
+            self.metrics.redis_restarts.set(self.embedded.restarts)
 
     async def stop(self) -> None:
         if self.embedded is not None:
@@ -174,8 +195,7 @@ class Node:
             await self.hub.stop()
         if self._runner is not None:
             await self._runner.cleanup()
-        for client in {id(c): c for c in (getattr(self, "redis", None),
-                                          getattr(self, "subscriber_client", None))}.values():
+        for client in {id(c): c for c in (self.redis, self.subscriber_client)}.values():
             if isinstance(client, RedisCluster):
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(client.aclose(), 2)

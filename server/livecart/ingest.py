@@ -1,0 +1,121 @@
+"""Ingest: platform events into a room, from HTTP (POST /api/rooms/{room}/events) or a websocket
+(web/ingest_socket.py); both adapters call `Ingest`.
+
+`Ingest.admit` refuses a request before any work; `Ingest.batch` validates each event on its own, then
+makes one atomic append of the valid ones and applies them to flash deals. Idempotency (event ids) is
+decided inside the append script, so a retried batch changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from livecart.auth import Claims
+from livecart.claims import ClaimDesk
+from livecart.clock import Clock
+from livecart.currencies import RoomCurrencies
+from livecart.errors import BadRequest, Conflict, RateLimited, TooLarge
+from livecart.events import InvalidEvent, carries_money, counter_deltas, order_clause, validate_event
+from livecart.metrics import Metrics
+from livecart.protocol import encode_json
+from livecart.ratelimit import RateLimiter
+from livecart.store.deal_store import DealStore
+from livecart.store.redis_store import CurrencyChanged, RedisStore
+
+__all__ = ["Ingest", "IngestResult", "limit_key"]
+
+
+@dataclass(slots=True)
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+class Ingest:
+    def __init__(self, store: RedisStore, deal_store: DealStore, claims: ClaimDesk,
+                 currencies: RoomCurrencies, clock: Clock, metrics: Metrics, *, limiter: RateLimiter,
+                 max_events: int, touch: Callable[[str], None]) -> None:
+        self.store = store
+        self.deal_store = deal_store
+        self.claims = claims
+        self.currencies = currencies
+        self.clock = clock
+        self.metrics = metrics
+        self.limiter = limiter  # events per second per token identity (limit_key)
+        self.max_events = max_events
+        self.touch = touch  # the room is active: the director folds its statistics
+
+    def admit(self, key: str, items: Any) -> None:
+        """Refuse a request before any work on its events: more events than `max_events` (413
+        too_many_events), or over the token's rate, which counts events, not requests (429): one request
+        is one atomic append that every other room on the Redis waits behind. (Not an array: batch.)"""
+        if not isinstance(items, list) or not items:
+            return
+        if len(items) > self.max_events:
+            raise TooLarge(f"at most {self.max_events} events per request; this one has {len(items)}",
+                           "too_many_events")
+        retry = self.limiter.take(key, time.monotonic(), len(items))
+        if retry:
+            raise RateLimited(retry)
+
+    async def batch(self, room: str, items: Any) -> IngestResult:
+        """Validate `items` one by one and append the valid ones, then apply them to flash deals."""
+        if not isinstance(items, list):
+            raise BadRequest("not_an_array", "the body must be an array of events")
+        now = self.clock.now_ms()
+        currency = await self.currencies.of(room)
+        for _attempt in range(3):  # the currency changes only while the room has no money: rarely twice
+            result = IngestResult()
+            events: list[dict[str, Any]] = []
+            for index, raw in enumerate(items):
+                try:
+                    events.append(validate_event(raw, now, currency))
+                except InvalidEvent as exc:
+                    result.rejected.append({"index": index, "error": exc.code, "detail": exc.detail})
+            if not events:
+                return result
+            try:
+                # Money is validated in the room's currency; the append checks that it still is (and pins it).
+                rows = [(e["id"], encode_json(e), counter_deltas(e), order_clause(e)) for e in events]
+                appended = await self.store.append(
+                    room, rows, now, currency if any(carries_money(e) for e in events) else "")
+                break
+            except CurrencyChanged as changed:
+                currency = changed.currency  # a stale cache: judge the batch again in the room's currency
+                self.currencies.note(room, currency)
+        else:
+            raise Conflict("currency_changed",
+                           "the room's currency changed while this batch was checked; retry")
+        result.accepted = appended.accepted
+        result.duplicates = len(events) - appended.accepted
+        self.metrics.events_ingested.inc(appended.accepted)
+        self.touch(room)
+        await self.apply_to_deals(room, events)
+        return result
+
+    async def apply_to_deals(self, room: str, events: list[dict[str, Any]]) -> None:
+        """What stored events mean for flash deals: orders settle claims or sell external stock, and
+        comments with an armed keyword claim. Runs for duplicates too: a retried batch completes whatever
+        a crash interrupted, and every step is idempotent (claim state machine, order id, comment id)."""
+        for event in events:
+            if event["type"] == "order":
+                if "claim_id" in event and event["status"] != "placed":
+                    await self.deal_store.settle(room, event["claim_id"], event["status"])
+                elif "claim_id" not in event and event["status"] == "paid":
+                    # Once per order (not per event id): a second `paid` of one order sells nothing more.
+                    await self.deal_store.external_sale(room, event["product_id"], event["qty"],
+                                                        "order:" + event["order_id"], event["amount_minor"])
+            elif event["type"] == "comment":
+                await self.claims.comment_claims(room, event)
+
+
+def limit_key(claims: Claims) -> str:
+    # A token's identity, not its bytes: re-minting a token for the same connector gives no new budget.
+    return f"{claims.role}:{claims.room}:{claims.user or ''}"
