@@ -29,10 +29,20 @@ from livecart.events import counters_to_wire
 from livecart.first_frames import SharedRecovery, SharedSnapshot
 from livecart.metrics import Metrics
 from livecart.outbound import FrameKind
-from livecart.protocol import Format, encode_frame, load_json
+from livecart.protocol import Format, encode_frame
 from livecart.room import Peer, Room, snapshot_frame
+from livecart.store import channel
+from livecart.store.channel import (
+    CuePosted,
+    DealChanged,
+    LiveStats,
+    RoomEvents,
+    StageChanged,
+    TokensRevoked,
+    UndecodableMessage,
+)
 from livecart.store.deal_store import DealStore
-from livecart.store.redis_store import ROOM_FIELDS, Gap, RedisStore, counters_from_flat, fields_from_flat
+from livecart.store.redis_store import ROOM_FIELDS, Gap, RedisStore
 from livecart.store.subscriber import ClusterSubscriber, RoomSubscriber
 
 __all__ = ["RoomHub", "SharedSnapshot"]
@@ -206,50 +216,51 @@ class RoomHub:
 
     def _on_message(self, room_name: str, data: bytes) -> None:
         room = self.rooms.get(room_name)
-        if room is None or not room.ready.done() or room.ready.exception() is not None:
-            if room is not None and b'"revoked"' in data:  # joining sockets are peers already
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    message = load_json(data)
-                    if "revoked" in message:
-                        self._on_revoked(room, message["revoked"])
-            return  # the room's first _fill reads whatever this was
+        if room is None:
+            return
         try:
-            message = load_json(data)
-            if "revoked" in message:
-                self._on_revoked(room, message["revoked"])
-                return
-            if "cue" in message or "stats" in message:
-                self._to_staff(room, message)
-                return
-            if "deal" in message:
-                self._on_deal(room, fields_from_flat(message["deal"]))
-                return
-            stage = next((name for name in ROOM_FIELDS if name in message), None)
-            if stage is not None:
-                room.stage[stage] = message[stage]
-                room.batch.set_field(stage, message[stage])
-                self._schedule_flush(room)
-                return
-            epoch, events = message["epoch"], message["events"]
-        except (ValueError, KeyError, TypeError):
+            message = channel.decode(data)
+        except UndecodableMessage:
             log.error("undecodable message on room %s", room_name, extra={"room": room_name})
             return
-        self.metrics.events_in.inc(len(events))
-        if epoch != room.epoch:
+        if not room.ready.done() or room.ready.exception() is not None:
+            if isinstance(message, TokensRevoked):  # joining sockets are peers already
+                self._on_revoked(room, message)
+            return  # the room's first _fill reads whatever this was
+        match message:
+            case RoomEvents():
+                self._on_events(room, message)
+            case DealChanged(fields):
+                self._on_deal(room, fields)
+            case StageChanged(name, value) if name in ROOM_FIELDS:
+                room.stage[name] = value
+                room.batch.set_field(name, value)
+                self._schedule_flush(room)
+            case CuePosted(cue):
+                self._to_staff(room, "cue", cue)
+            case LiveStats(stats):
+                self._to_staff(room, "stats", stats)
+            case TokensRevoked():
+                self._on_revoked(room, message)
+            case _:
+                log.error("unknown stage field on room %s", room_name, extra={"room": room_name})
+
+    def _on_events(self, room: Room, message: RoomEvents) -> None:
+        self.metrics.events_in.inc(len(message.events))
+        if message.epoch != room.epoch:
             self._spawn(self._reset(room))
             return
-        room.batch.add_events(events)
-        room.counters = counters_to_wire(counters_from_flat(message.get("counters")), room.currency)
+        room.batch.add_events(message.events)
+        room.counters = counters_to_wire(message.counters, room.currency)
         room.batch.set_counters(room.counters)
         if room.batch.missing():
             self._spawn(self._fill(room))
         self._schedule_flush(room)
 
-    def _on_revoked(self, room: Room, revoked: dict[str, Any]) -> None:
-        field, before = str(revoked["field"]), float(revoked["before"])
+    def _on_revoked(self, room: Room, revoked: TokensRevoked) -> None:
         if self.on_revoked is not None:
-            self.on_revoked(room.name, field, before)
-        self._close_revoked(room, {field: before})
+            self.on_revoked(room.name, revoked.field, revoked.before)
+        self._close_revoked(room, {revoked.field: revoked.before})
 
     def _close_revoked(self, room: Room, cutoffs: dict[str, float]) -> None:
         for peer in list(room.peers):
@@ -274,14 +285,13 @@ class RoomHub:
                     if cutoffs:
                         self._close_revoked(room, cutoffs)
 
-    def _to_staff(self, room: Room, message: dict[str, Any]) -> None:
+    def _to_staff(self, room: Room, kind: str, body: dict[str, Any]) -> None:
         """Cues and live stats go to host and assistant sockets only, never into the shared batch (which
         every viewer and overlay gets): a direct frame, encoded once per format. Stats only to sockets
         that asked for them. Not to a socket still joining (its first frame must be the snapshot);
         GET …/cues has what it missed. Not STATE kind: a held state slot keeps only the newest frame,
         and this one must not replace a batch."""
-        kind = "cue" if "cue" in message else "stats"
-        frame = {"type": kind, kind: message[kind]}
+        frame = {"type": kind, kind: body}
         encoded: dict[Format, bytes] = {}
         for peer in room.peers:
             if peer.role in STAFF_ROLES and peer.parked is None and (kind == "cue" or peer.stats):
