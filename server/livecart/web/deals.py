@@ -119,7 +119,7 @@ class ClaimDesk:
             return
         result = answer.result()
         if result.status == "ok":
-            self.node.hub.hold_rooms.add(ident[0])
+            self.node.deal_timers.note_hold(ident[0])
         self._remember(ident, result.reply)
         reply.set_result(result.reply)
 
