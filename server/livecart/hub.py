@@ -1,8 +1,13 @@
 """This node's rooms: who is connected where, and the tick that fans room updates out to them.
 
-One Redis subscriber feeds every room; each room collects events in a pure `RoomBatch`, and at most once
-per tick (immediately when the room was quiet) flushes it into one frame, encoded once per wire format,
-and writes the same bytes to every socket of the room. No per-socket task, queue or await.
+Its companions run beside it, each its own component: presence.py (viewer counts across nodes),
+deal_timers.py (clock-driven deal states, the once-a-second deal re-read, hold release) and
+clock_sync.py (the shared clock). They see the hub through room.RoomsHere.
+
+One Redis subscriber (store/subscriber.py, chosen by the composition root) feeds every room with
+room channel messages (store/channel.py); each room collects events in a pure `RoomBatch`, and at most
+once per tick (immediately when the room was quiet) flushes it into one frame, encoded once per wire
+format, and writes the same bytes to every socket of the room. No per-socket task, queue or await.
 
 Joining, without gap or duplicate: the socket is registered first (flushed batches are parked on it),
 then it gets its snapshot or its history since an offset, then the parked batches are replayed, each
@@ -15,10 +20,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
-
-from redis.asyncio import RedisCluster
 
 from livecart.audience import WIRES, audience_of, view
 from livecart.auth import STAFF_ROLES, is_revoked
@@ -29,53 +32,56 @@ from livecart.events import counters_to_wire
 from livecart.first_frames import SharedRecovery, SharedSnapshot
 from livecart.metrics import Metrics
 from livecart.outbound import FrameKind
-from livecart.protocol import Format, encode_frame, load_json
+from livecart.protocol import Format, encode_frame
 from livecart.room import Peer, Room, snapshot_frame
-from livecart.store.deal_store import DealStore
-from livecart.store.redis_store import ROOM_FIELDS, Gap, RedisStore, counters_from_flat, fields_from_flat
-from livecart.store.subscriber import ClusterSubscriber, RoomSubscriber
+from livecart.store import channel
+from livecart.store.channel import (
+    CuePosted,
+    DealChanged,
+    LiveStats,
+    RoomEvents,
+    StageChanged,
+    TokensRevoked,
+    UndecodableMessage,
+)
+from livecart.store.redis_store import ROOM_FIELDS, Gap, RedisStore
+from livecart.store.subscriber import SubscriberFactory
 
 __all__ = ["RoomHub", "SharedSnapshot"]
 
 log = logging.getLogger("livecart.hub")
 FILL_GIVE_UP_S = 2.0
 STOP_GRACE_S = 2.0
-DEAL_REFRESH_S = 1.0  # re-read open deals (pub/sub is at-most-once) and release expired holds
 
 
 class RoomHub:
-    def __init__(self, store: RedisStore, deal_store: DealStore, subscriber_client: Any, *, clock: Clock,
-                 node_id: str, tick_ms: int, max_tick_ms: int, presence_s: float, metrics: Metrics,
-                 state_tick_ms: int = 0, revocation_check_s: float = 2.0) -> None:
+    def __init__(self, store: RedisStore, subscribe: SubscriberFactory, *, clock: Clock, tick_ms: int,
+                 max_tick_ms: int, metrics: Metrics, state_tick_ms: int = 0,
+                 revocation_check_s: float = 2.0) -> None:
         self.store = store
-        self.deal_store = deal_store
         self.clock = clock
-        self.node_id = node_id
         self.tick = tick_ms / 1000
         self.max_tick = max(tick_ms, max_tick_ms) / 1000
         self.state_tick = state_tick_ms / 1000
-        self.presence_s = presence_s
         self.revocation_check_s = revocation_check_s
         self.metrics = metrics
         self.rooms: dict[str, Room] = {}
         # Told of every revocation (web/revocation.py keeps the cut-offs the node checks tokens with).
         self.on_revoked: Callable[[str, str, float], None] | None = None
-        self.subscriber: RoomSubscriber | ClusterSubscriber = (
-            ClusterSubscriber(subscriber_client, self._on_message, self._on_subscribed)
-            if isinstance(subscriber_client, RedisCluster)
-            else RoomSubscriber(subscriber_client, self._on_message, self._on_subscribed))
-        self.hold_rooms: set[str] = set()  # rooms where this node made claims that may still be held
+        # Told when a room's last socket here left (presence.py reports count 0), and when a room's deals
+        # changed (deal_timers.py re-arms the room's clock-driven deal states).
+        self.on_room_closed: Callable[[Room], Awaitable[None]] | None = None
+        self.on_deals_changed: Callable[[Room], None] | None = None
+        self.subscriber = subscribe(self._on_message, self._on_subscribed)
         self._loop = asyncio.get_running_loop()
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # --- lifecycle -------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """The subscriber loop and the presence loop; cancel to stop."""
+        """The subscriber loop and the revocation loop; cancel to stop."""
         async with asyncio.TaskGroup() as group:
             group.create_task(self.subscriber.run(), name="subscriber")
-            group.create_task(self._presence_loop(), name="presence")
-            group.create_task(self._deal_loop(), name="deals")
             group.create_task(self._revocation_loop(), name="revocations")
 
     # --- joining and leaving ---------------------------------------------------------------------
@@ -119,7 +125,8 @@ class RoomHub:
                 room.flush_handle.cancel()
             self.subscriber.want(room_name, False)
             self._spawn(self.subscriber.sync(room_name))
-            self._spawn(self._report_presence(room))  # count 0: no ghost viewers from this node
+            if self.on_room_closed is not None:
+                self._spawn(self.on_room_closed(room))
 
     async def _open_room(self, room: Room) -> None:
         try:
@@ -135,7 +142,7 @@ class RoomHub:
         with contextlib.suppress(StoreUnavailable):  # known from the first frame, not 0 until presence runs
             room.online = await self.store.online(room.name, self.clock.now_ms())
             room.overlays = await self.store.online(room.name, self.clock.now_ms(), role="overlay")
-        self._schedule_transition(room)
+        self._deals_changed(room)
         room.ready.set_result(None)
         await self._fill(room)
 
@@ -206,50 +213,51 @@ class RoomHub:
 
     def _on_message(self, room_name: str, data: bytes) -> None:
         room = self.rooms.get(room_name)
-        if room is None or not room.ready.done() or room.ready.exception() is not None:
-            if room is not None and b'"revoked"' in data:  # joining sockets are peers already
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    message = load_json(data)
-                    if "revoked" in message:
-                        self._on_revoked(room, message["revoked"])
-            return  # the room's first _fill reads whatever this was
+        if room is None:
+            return
         try:
-            message = load_json(data)
-            if "revoked" in message:
-                self._on_revoked(room, message["revoked"])
-                return
-            if "cue" in message or "stats" in message:
-                self._to_staff(room, message)
-                return
-            if "deal" in message:
-                self._on_deal(room, fields_from_flat(message["deal"]))
-                return
-            stage = next((name for name in ROOM_FIELDS if name in message), None)
-            if stage is not None:
-                room.stage[stage] = message[stage]
-                room.batch.set_field(stage, message[stage])
-                self._schedule_flush(room)
-                return
-            epoch, events = message["epoch"], message["events"]
-        except (ValueError, KeyError, TypeError):
+            message = channel.decode(data)
+        except UndecodableMessage:
             log.error("undecodable message on room %s", room_name, extra={"room": room_name})
             return
-        self.metrics.events_in.inc(len(events))
-        if epoch != room.epoch:
+        if not room.ready.done() or room.ready.exception() is not None:
+            if isinstance(message, TokensRevoked):  # joining sockets are peers already
+                self._on_revoked(room, message)
+            return  # the room's first _fill reads whatever this was
+        match message:
+            case RoomEvents():
+                self._on_events(room, message)
+            case DealChanged(fields):
+                self.apply_deal(room, fields)
+            case StageChanged(name, value) if name in ROOM_FIELDS:
+                room.stage[name] = value
+                room.batch.set_field(name, value)
+                self.schedule_flush(room)
+            case CuePosted(cue):
+                self._to_staff(room, "cue", cue)
+            case LiveStats(stats):
+                self._to_staff(room, "stats", stats)
+            case TokensRevoked():
+                self._on_revoked(room, message)
+            case _:
+                log.error("unknown stage field on room %s", room_name, extra={"room": room_name})
+
+    def _on_events(self, room: Room, message: RoomEvents) -> None:
+        self.metrics.events_in.inc(len(message.events))
+        if message.epoch != room.epoch:
             self._spawn(self._reset(room))
             return
-        room.batch.add_events(events)
-        room.counters = counters_to_wire(counters_from_flat(message.get("counters")), room.currency)
+        room.batch.add_events(message.events)
+        room.counters = counters_to_wire(message.counters, room.currency)
         room.batch.set_counters(room.counters)
         if room.batch.missing():
             self._spawn(self._fill(room))
-        self._schedule_flush(room)
+        self.schedule_flush(room)
 
-    def _on_revoked(self, room: Room, revoked: dict[str, Any]) -> None:
-        field, before = str(revoked["field"]), float(revoked["before"])
+    def _on_revoked(self, room: Room, revoked: TokensRevoked) -> None:
         if self.on_revoked is not None:
-            self.on_revoked(room.name, field, before)
-        self._close_revoked(room, {field: before})
+            self.on_revoked(room.name, revoked.field, revoked.before)
+        self._close_revoked(room, {revoked.field: revoked.before})
 
     def _close_revoked(self, room: Room, cutoffs: dict[str, float]) -> None:
         for peer in list(room.peers):
@@ -274,41 +282,28 @@ class RoomHub:
                     if cutoffs:
                         self._close_revoked(room, cutoffs)
 
-    def _to_staff(self, room: Room, message: dict[str, Any]) -> None:
+    def _to_staff(self, room: Room, kind: str, body: dict[str, Any]) -> None:
         """Cues and live stats go to host and assistant sockets only, never into the shared batch (which
         every viewer and overlay gets): a direct frame, encoded once per format. Stats only to sockets
         that asked for them. Not to a socket still joining (its first frame must be the snapshot);
         GET …/cues has what it missed. Not STATE kind: a held state slot keeps only the newest frame,
         and this one must not replace a batch."""
-        kind = "cue" if "cue" in message else "stats"
-        frame = {"type": kind, kind: message[kind]}
+        frame = {"type": kind, kind: body}
         encoded: dict[Format, bytes] = {}
         for peer in room.peers:
             if peer.role in STAFF_ROLES and peer.parked is None and (kind == "cue" or peer.stats):
                 data = encoded.get(peer.fmt) or encoded.setdefault(peer.fmt, encode_frame(frame, peer.fmt))
                 peer.send_frame(data, FrameKind.EVENTS)
 
-    def _on_deal(self, room: Room, fields: dict[str, str]) -> None:
+    def apply_deal(self, room: Room, fields: dict[str, str]) -> None:
+        """A deal's stored fields, from the channel or a re-read (deal_timers.py)."""
         if room.update_deal(fields, self.clock.now_ms()):  # marks the room urgent for a new state
-            self._schedule_flush(room, urgent=False)
-            self._schedule_transition(room)
+            self.schedule_flush(room, urgent=False)
+            self._deals_changed(room)
 
-    def _schedule_transition(self, room: Room) -> None:
-        """Wake when a deal's state next changes by the clock (scheduled -> live, -> ended)."""
-        if room.transition_handle is not None:
-            room.transition_handle.cancel()
-            room.transition_handle = None
-        now = self.clock.now_ms()
-        at = room.next_transition(now)
-        if at is not None:
-            room.transition_handle = self._loop.call_later(max(0.0, (at - now) / 1000) + 0.001,
-                                                           self._transition, room)
-
-    def _transition(self, room: Room) -> None:
-        room.transition_handle = None
-        if room.retime_deals(self.clock.now_ms()):
-            self._schedule_flush(room)
-        self._schedule_transition(room)
+    def _deals_changed(self, room: Room) -> None:
+        if self.on_deals_changed is not None:
+            self.on_deals_changed(room)
 
     def _on_subscribed(self, room_name: str) -> None:
         room = self.rooms.get(room_name)
@@ -333,7 +328,7 @@ class RoomHub:
             return
         if history.events:
             room.batch.add_events(history.events)
-            self._schedule_flush(room)
+            self.schedule_flush(room)
 
     async def _reset(self, room: Room) -> None:
         """The room's history was lost or outran us: everyone starts again from a snapshot."""
@@ -356,7 +351,7 @@ class RoomHub:
 
     # --- the tick ----------------------------------------------------------------------------------
 
-    def _schedule_flush(self, room: Room, urgent: bool = True) -> None:
+    def schedule_flush(self, room: Room, urgent: bool = True) -> None:
         """Flush the room at its next tick; counter-only changes (`urgent=False`, unless something
         urgent is queued too) at the slower state tick. An urgent change brings a later flush forward."""
         room.urgent = room.urgent or urgent
@@ -428,78 +423,6 @@ class RoomHub:
         kind = FrameKind.EVENTS if events else FrameKind.STATE
         frame = view(batch.frame(self.clock.now_ms(), events), audience_of(peer.role))
         peer.send_frame(encode_frame(frame, peer.fmt), kind)
-
-    # --- presence ----------------------------------------------------------------------------------
-
-    async def _presence_loop(self) -> None:
-        """Every presence_s: this node's viewer count per room into Redis, the room's total out to its
-        sockets when it changed. Not per join: in a join storm of N sockets, a count sent on every
-        change would cost N writes each time (N² in all)."""
-        while True:
-            await asyncio.sleep(self.presence_s)
-            for room in list(self.rooms.values()):
-                await self._report_presence(room)
-
-    async def _report_presence(self, room: Room) -> None:
-        now, ttl_ms = self.clock.now_ms(), int(self.presence_s * 3000)
-        try:
-            online = await self.store.presence(room.name, self.node_id, room.viewers, now, ttl_ms)
-            overlays = await self.store.presence(room.name, self.node_id, room.overlays_here, now, ttl_ms,
-                                                 role="overlay")
-        except StoreUnavailable:
-            return
-        if self.rooms.get(room.name) is not room:
-            return
-        if online != room.online:
-            room.online = online
-            room.batch.set_online(online)
-            self._schedule_flush(room, urgent=False)
-        if overlays != room.overlays:
-            room.overlays = overlays
-            room.batch.set_overlays(overlays)
-            self._schedule_flush(room, urgent=False)
-
-    # --- deals --------------------------------------------------------------------------------------
-
-    async def _deal_loop(self) -> None:
-        """Every second: re-read this node's open deals (catching lost pub/sub messages and rejection
-        counts, which claims do not publish), release expired holds, keep the shared clock in sync."""
-        while True:
-            await asyncio.sleep(DEAL_REFRESH_S)
-            await self.sync_clock()
-            try:
-                for room in list(self.rooms.values()):
-                    await self._refresh_deals(room)
-                await self._release_holds()
-            except StoreUnavailable:
-                continue
-
-    async def sync_clock(self) -> None:
-        sent = int(time.time() * 1000)
-        try:
-            reference = await self.store.redis_time_ms()
-        except StoreUnavailable:
-            return
-        self.clock.observe(reference, sent, int(time.time() * 1000))
-
-    async def _release_holds(self) -> None:
-        """Expire holds in the rooms this node claimed in, and in rooms whose claiming node stopped
-        looking after them (it died): every hold comes back, whoever is left to notice."""
-        now = self.clock.now_ms()
-        await self.deal_store.register_hold_rooms(self.hold_rooms, now)
-        for room in self.hold_rooms | set(await self.deal_store.orphan_hold_rooms(now)):
-            await self.deal_store.expire(room)
-            if not await self.deal_store.holds_left(room):
-                self.hold_rooms.discard(room)
-                await self.deal_store.forget_hold_room(room)
-
-    async def _refresh_deals(self, room: Room) -> None:
-        ids = room.open_deal_ids(self.clock.now_ms())
-        if not ids:
-            return
-        await self.deal_store.expire(room.name)
-        for fields in await self.deal_store.get(room.name, ids):
-            self._on_deal(room, fields)
 
     # --- helpers -----------------------------------------------------------------------------------
 

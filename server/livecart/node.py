@@ -24,21 +24,25 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from livecart.claims import ClaimDesk
 from livecart.clock import Clock
+from livecart.clock_sync import ClockSync
 from livecart.config import Settings, cluster_address
 from livecart.cues import load_rules
 from livecart.currencies import RoomCurrencies
+from livecart.deal_timers import DealTimers
 from livecart.director import Director
 from livecart.errors import CloseCode
 from livecart.hub import RoomHub
 from livecart.ingest import Ingest
 from livecart.logs import quiet_bad_requests
 from livecart.metrics import Metrics
+from livecart.presence import Presence
 from livecart.ratelimit import RateLimiter
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.embedded import EmbeddedRedis
 from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import StatsStore
+from livecart.store.subscriber import subscriber_for
 from livecart.web.admission import Admission
 from livecart.web.app import create_app
 from livecart.web.ingest_socket import IngestEndpoint
@@ -111,22 +115,27 @@ class Node:
                                 dedup_window_s=s.dedup_window_s, sharded_pubsub=sharded,
                                 default_currency=s.default_currency)
         self.deal_store = DealStore(redis, sharded_pubsub=sharded)
-        self.hub = RoomHub(self.store, self.deal_store, subscriber_client, clock=self.clock,
-                           node_id=s.node_id, tick_ms=s.tick_ms, max_tick_ms=s.max_tick_ms,
-                           presence_s=s.presence_s, state_tick_ms=s.state_tick_ms,
+        self.hub = RoomHub(self.store, subscriber_for(subscriber_client), clock=self.clock,
+                           tick_ms=s.tick_ms, max_tick_ms=s.max_tick_ms, state_tick_ms=s.state_tick_ms,
                            revocation_check_s=s.revocation_check_s, metrics=self.metrics)
+        self.presence = Presence(self.store, self.hub, clock=self.clock, node_id=s.node_id,
+                                 presence_s=s.presence_s)
+        self.deal_timers = DealTimers(self.deal_store, self.hub, clock=self.clock)
+        self.clock_sync = ClockSync(self.store, self.clock)
+        self.hub.on_room_closed = self.presence.room_closed
+        self.hub.on_deals_changed = self.deal_timers.watch
         self.revocations = Revocations(self.store)
         self.hub.on_revoked = self.revocations.note
-        # Measure the shared clock before serving anything: the deal loop only does so after its first
+        # Measure the shared clock before serving anything: the sync loop only does so after its first
         # second, and until then a node whose machine clock is wrong stamped its frames (countdowns) and
         # checked `start_at` with that wrong clock (tests/reliability/test_clock_skew.py).
-        await self.hub.sync_clock()
+        await self.clock_sync.sync()
         hub = self.hub
         self.claims = ClaimDesk(self.deal_store, self.clock, hold_s=s.hold_s,
                                 limiter=RateLimiter(s.claim_rate, s.claim_burst),
                                 known_deal=lambda room, deal: (r.deals.get(deal) if (r := hub.rooms.get(room))
                                                                else None),
-                                holding=hub.hold_rooms.add, limit_address=self.admission.claim)
+                                holding=self.deal_timers.note_hold, limit_address=self.admission.claim)
         self.currencies = RoomCurrencies(self.store)
         self.cue_store = CueStore(redis, retention_days=s.stats_retention_days, sharded_pubsub=sharded)
         self.stats_store = StatsStore(redis, retention_days=s.stats_retention_days)
@@ -139,6 +148,10 @@ class Node:
         self._director_task.add_done_callback(_report_crash)
         self._hub_task = asyncio.create_task(self.hub.run(), name="hub")
         self._hub_task.add_done_callback(_report_crash)
+        self._companion_tasks = [asyncio.create_task(c.run(), name=n) for c, n in (
+            (self.presence, "presence"), (self.deal_timers, "deal-timers"), (self.clock_sync, "clock-sync"))]
+        for task in self._companion_tasks:
+            task.add_done_callback(_report_crash)
         self._claims_task = asyncio.create_task(self.claims.run(), name="claim-stats")
         self.ingest = Ingest(self.store, self.deal_store, self.claims, self.currencies, self.clock,
                              self.metrics, limiter=self.ingest_limiter, max_events=s.ingest_max_events,
@@ -191,7 +204,9 @@ class Node:
                 await asyncio.wait_for(self.claims.flush(), 2)  # refusals answered from memory
             self._hub_task.cancel()
             self._director_task.cancel()
-            await asyncio.wait([self._hub_task, self._director_task], timeout=2)
+            for task in self._companion_tasks:
+                task.cancel()
+            await asyncio.wait([self._hub_task, self._director_task, *self._companion_tasks], timeout=2)
             await self.hub.stop()
         if self._runner is not None:
             await self._runner.cleanup()

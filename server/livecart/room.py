@@ -17,7 +17,7 @@ from livecart.outbound import FrameKind
 from livecart.protocol import Format
 from livecart.store.redis_store import ROOM_FIELDS, Snapshot
 
-__all__ = ["Peer", "Room", "snapshot_frame"]
+__all__ = ["Peer", "Room", "RoomsHere", "snapshot_frame"]
 
 OPEN_STATES = (DealState.SCHEDULED, DealState.LIVE, DealState.SOLD_OUT)
 RECENTLY_CLOSED_MS = 60_000
@@ -154,6 +154,18 @@ class Room:
 
     def deals_wire(self, now_ms: int) -> list[dict[str, Any]]:
         return [self.deal_wire(i, now_ms) for i in self.deals]
+
+
+class RoomsHere(Protocol):
+    """What the hub's companions (presence.py, deal_timers.py) need of it (implemented by hub.RoomHub)."""
+
+    rooms: dict[str, Room]  # this node's rooms with sockets, by name
+
+    def schedule_flush(self, room: Room, urgent: bool = True) -> None:
+        """Send the room's batch at its next tick (`urgent=False`: at the slower state tick)."""
+
+    def apply_deal(self, room: Room, fields: dict[str, str]) -> None:
+        """Record a deal's stored fields; a change a client sees goes out with the next batch."""
 
 
 def snapshot_frame(snap: Snapshot, online: int, now_ms: int, overlays: int = 0) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Cues in Redis: stored per room, published on the room channel as `{"cue": CUE}`, acked by hosts;
+"""Cues in Redis: stored per room, published on the room channel (channel.CuePosted), acked by hosts;
 and the per-room director lease.
 
 Guarantees:
@@ -17,6 +17,7 @@ from typing import Any
 from livecart.cues import Cue
 from livecart.errors import NotFound, StoreUnavailable
 from livecart.protocol import encode_json, load_json
+from livecart.store import channel
 from livecart.store.keys import RoomKeys
 from livecart.store.redis_store import UNAVAILABLE, Client, decode_str
 
@@ -86,7 +87,7 @@ class CueStore:
                     # The host answered: the director counts only questions asked after this.
                     pipe.hset(keys.answered, str(cue["data"].get("topic")), cue["acked_at"])
                     pipe.pexpire(keys.answered, self.retention_ms)
-                pipe.execute_command(self._publish, keys.channel, encode_json({"cue": cue}))
+                pipe.execute_command(self._publish, keys.channel, channel.encode(channel.CuePosted(cue)))
                 await pipe.execute()
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
@@ -113,7 +114,7 @@ class CueStore:
         """The live stats frame's body to every node's host and assistant sockets of the room."""
         try:
             await self.client.execute_command(  # type: ignore[no-untyped-call,unused-ignore]
-                self._publish, RoomKeys(room).channel, encode_json({"stats": live}))
+                self._publish, RoomKeys(room).channel, channel.encode(channel.LiveStats(live)))
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
 

@@ -23,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from livecart.errors import StoreUnavailable
 from livecart.money import DEFAULT_CURRENCY
 from livecart.protocol import encode_json, load_json
+from livecart.store import channel
 from livecart.store.keys import RoomKeys
 
 __all__ = ["ROOM_FIELDS", "STAGE", "UNAVAILABLE", "AppendResult", "Client", "CurrencyChanged", "Gap",
@@ -32,10 +33,11 @@ UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError
 # A node talks to one Redis, or to a Redis Cluster where each room lives on the shard of its hash tag.
 Client = aioredis.Redis | RedisCluster
 # What the console puts on screen for the whole room, each a latest-value map or None: the pinned product
-# card, a highlighted comment, an announcement. Kept in the room's meta hash, published as {name: value}.
+# card, a highlighted comment, an announcement. Kept in the room's meta hash, published as a StageChanged
+# (store/channel.py).
 STAGE = ("pinned", "highlight", "announcement")
 # Latest-value fields of a room's state: the stage, and its currency (a plain ISO code in meta, published
-# as {"currency": C}; a room that never set one shows the node's default_currency).
+# as a channel.StageChanged too; a room that never set one shows the node's default_currency).
 ROOM_FIELDS = (*STAGE, "currency")
 
 
@@ -201,8 +203,8 @@ class RedisStore:
         try:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.hset(keys.revoked, field, repr(before_s))
-                pipe.execute_command(self._publish, keys.channel,
-                                     encode_json({"revoked": {"field": field, "before": before_s}}))
+                revoked = channel.TokensRevoked(field, before_s)
+                pipe.execute_command(self._publish, keys.channel, channel.encode(revoked))
                 await pipe.execute()
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
@@ -302,7 +304,8 @@ class RedisStore:
                     pipe.hdel(keys.meta, name)
                 else:
                     pipe.hset(keys.meta, name, encode_json(value))
-                pipe.execute_command(self._publish, keys.channel, encode_json({name: value}))
+                pipe.execute_command(self._publish, keys.channel,
+                                     channel.encode(channel.StageChanged(name, value)))
                 await pipe.execute()
         except UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc

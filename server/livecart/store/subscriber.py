@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -27,7 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from livecart.errors import StoreUnavailable
 from livecart.store.keys import RoomKeys, room_from_channel
 
-__all__ = ["ClusterSubscriber", "RoomSubscriber"]
+__all__ = ["ClusterSubscriber", "RoomSubscriber", "SubscriberFactory", "subscriber_for"]
 
 log = logging.getLogger("livecart.subscriber")
 BACKOFF_START = 0.05
@@ -183,3 +184,16 @@ class ClusterSubscriber:
             for shard in self._shards.values():  # their clients are ours (the cluster's are not)
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(shard.client.aclose(), CLOSE_TIMEOUT_S)
+
+
+OnMessage = Callable[[str, bytes], None]  # (room, the message's bytes)
+OnSubscribed = Callable[[str], None]  # (room): a (re)subscription confirmed; messages before it are lost
+SubscriberFactory = Callable[[OnMessage, OnSubscribed], RoomSubscriber | ClusterSubscriber]
+
+
+def subscriber_for(client: aioredis.Redis | RedisCluster) -> SubscriberFactory:
+    """The subscriber for the node's Redis, waiting for the callbacks of whoever consumes it (the hub):
+    sharded per primary on a cluster, one connection otherwise."""
+    if isinstance(client, RedisCluster):
+        return partial(ClusterSubscriber, client)
+    return partial(RoomSubscriber, client)

@@ -8,8 +8,9 @@
 -- validates the money again in C (its cached currency was stale) and retries.
 -- The first money pins the room's currency in meta (a later default or setting cannot re-denominate it).
 -- Accepted events get contiguous offsets, are stored in the stream under id "<offset>-0" with the offset
--- spliced into their JSON, move the counters, and are published in one message:
---   {"epoch":E,"offset":LAST,"counters":[name,value,...],"events":[EVENT,...]}
+-- spliced into their JSON, move the counters, and are published in one room channel message, whose
+-- shape is written down in livecart/store/channel.py (type "events"):
+--   {"type":"events","epoch":E,"offset":LAST,"counters":[name,value,...],"events":[EVENT,...]}
 local meta, log, counters, ids, orders = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now = tonumber(ARGV[1])
 local maxlen, max_age, min_keep, dedup_ms = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -91,7 +92,7 @@ if #out > 0 then
       if cut then redis.call('XTRIM', log, 'MINID', (cut + 1) .. '-0') end
     end
   end
-  local message = '{"epoch":"' .. epoch .. '","offset":' .. last .. ',"counters":'
+  local message = '{"type":"events","epoch":"' .. epoch .. '","offset":' .. last .. ',"counters":'
     .. cjson.encode(redis.call('HGETALL', counters)) .. ',"events":[' .. table.concat(out, ',') .. ']}'
   redis.call(ARGV[8], ARGV[7], message)
 end

@@ -5,6 +5,7 @@
 -- ARGV: prefix, channel, publish_cmd, hold_ms, then per claim: deal_id, user, qty, key, claim_id
 -- Returns per claim two values: 'ok'|'rejected'|'again' and the reply JSON, or 'err', 'no_such_deal'.
 -- The same (user, key) gets the first reply again and changes nothing.
+-- Publishes the deal's fields with lib.lua publish_claim: room channel type "deal" (livecart/store/channel.py).
 --
 -- Why one call for many claims: a rush is thousands of claims a second on one deal. Each claim costs
 -- a few hash look-ups; the deal's fields, its counters and the publish are done once per call, and the

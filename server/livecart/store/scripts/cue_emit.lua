@@ -2,6 +2,7 @@
 -- KEYS: cues (hash), cue order (zset), cue keys (zset)
 -- ARGV: now_ms, channel, publish_cmd, retention_ms, n, then n quadruples: key ("" for none), cooldown_ms,
 --       cue id, CUE JSON
+-- Publishes each stored cue as the room channel message {"type":"cue","cue":CUE} (livecart/store/channel.py).
 -- Returns one char per cue: "1" stored and published, "0" refused (its key fired within its cooldown).
 -- The director's engine already de-duplicates; this is the guard for a lease handover, when two nodes
 -- might briefly both believe they run the room.
@@ -19,7 +20,7 @@ for i = 0, n - 1 do
     if key ~= '' then redis.call('ZADD', guard, now, key) end
     redis.call('HSET', cues, id, body)
     redis.call('ZADD', order, now, id)
-    redis.call(ARGV[3], ARGV[2], '{"cue":' .. body .. '}')
+    redis.call(ARGV[3], ARGV[2], '{"type":"cue","cue":' .. body .. '}')
     flags[#flags + 1] = '1'
   end
 end

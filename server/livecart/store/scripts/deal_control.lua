@@ -1,5 +1,6 @@
 -- start | stop | restock | keyword a deal.
 -- KEYS: deal   ARGV: prefix, channel, publish_cmd, by, op, value, op_id
+-- Publishes the deal's fields with lib.lua publish_deal: room channel type "deal" (livecart/store/channel.py).
 -- Returns {'ok', fields...} or {'err', code}. An op_id already applied changes nothing (a client
 -- library retrying after a lost reply must not restock twice).
 local deal = KEYS[1]

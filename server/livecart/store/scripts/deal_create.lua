@@ -1,6 +1,7 @@
 -- Create a deal. KEYS: deal, deals index, room meta   ARGV: prefix, channel, publish_cmd, by, currency,
 -- then field/value pairs (id, product_*, price_cents, deal_price_cents, stock, limit_per_user,
 -- duration_ms, starts_at, keyword, currency).
+-- Publishes the deal's fields with lib.lua publish_deal: room channel type "deal" (livecart/store/channel.py).
 -- starts_at 0 means "now" (Redis's clock). Returns the deal's fields, or {"!currency", C} and creates
 -- nothing when the room's currency is C, not the one the prices were validated in (a stale cache: the
 -- caller validates again). A deal is money: it pins the room's currency, as append.lua does.

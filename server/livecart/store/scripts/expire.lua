@@ -1,6 +1,7 @@
 -- Release every hold whose time has come. Safe to run on every node at once: each release happens
 -- exactly once (settle checks the claim's state inside this atomic script).
 -- KEYS: holds   ARGV: prefix, channel, publish_cmd, limit
+-- Publishes the deal's fields with lib.lua publish_deal: room channel type "deal" (livecart/store/channel.py).
 -- Returns the number of claims released.
 local prefix, channel, cmd = ARGV[1], ARGV[2], ARGV[3]
 local now = now_ms()

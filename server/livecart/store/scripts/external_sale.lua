@@ -1,6 +1,7 @@
 -- A paid platform order without a claim id, for a product on a live deal: it sells that deal's stock
 -- (external stock), once per order event id. KEYS: deals index
 -- ARGV: prefix, channel, publish_cmd, product_id, qty, event_id, amount_cents
+-- Publishes the deal's fields with lib.lua publish_deal: room channel type "deal" (livecart/store/channel.py).
 -- Returns the units taken from the deal (0 when no live deal sells that product).
 local prefix, channel, cmd = ARGV[1], ARGV[2], ARGV[3]
 local product, qty, event_id, amount = ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])

@@ -17,9 +17,11 @@ local function hash(key)
   return t, flat
 end
 
+-- The room channel message of type "deal" (its shape: livecart/store/channel.py):
+--   {"type":"deal","deal":[name,value,...]}
 local function publish_deal(prefix, id, channel, cmd)
   local _, flat = hash(deal_key(prefix, id))
-  redis.call(cmd, channel, cjson.encode({deal = flat}))
+  redis.call(cmd, channel, cjson.encode({type = 'deal', deal = flat}))
 end
 
 -- Publish a claim's effect on its deal at most every PUBLISH_EVERY_MS, but always when it sells the

@@ -2,7 +2,8 @@
 -- KEYS: meta, counters, orders, deals index   ARGV: currency, channel, publish_cmd
 -- Money is any counted order (the orders hash, counters orders/refunds/gmv_cents), any gift value or any
 -- deal. Returns {"ok", currency} (also when it was already that currency: a retry changes nothing), or
--- {"money", current} and changes nothing.
+-- {"money", current} and changes nothing. A change is published as the room channel message
+-- {"type":"stage","name":"currency","value":C} (livecart/store/channel.py).
 local meta, counters, orders, index = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local currency = ARGV[1]
 local current = redis.call('HGET', meta, 'currency')
@@ -13,5 +14,5 @@ if redis.call('EXISTS', orders) == 1 or redis.call('ZCARD', index) > 0 or counte
   return {'money', current or ''}
 end
 redis.call('HSET', meta, 'currency', currency)
-redis.call(ARGV[3], ARGV[2], cjson.encode({currency = currency}))
+redis.call(ARGV[3], ARGV[2], cjson.encode({type = 'stage', name = 'currency', value = currency}))
 return {'ok', currency}
