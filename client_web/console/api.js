@@ -3,7 +3,7 @@
 // it is not, `refusal(t, reply)` says why in words. Nothing here throws: an unreachable node is status 0.
 // Cue acks are not here: they go through the room socket (lib/livecart.js RoomConnection.ack).
 
-import { api, newIdempotencyKey, roomPath } from "../lib/page.js";
+import { api, isTemporary, newIdempotencyKey, roomPath } from "../lib/page.js";
 
 const WRITE_ATTEMPTS = 3; // a write tried again (same Idempotency-Key) while the node is away or busy
 const RETRY_STEP_MS = 500; // the second attempt waits 500 ms, the third 1 s
@@ -21,7 +21,7 @@ export class ConsoleApi {
   }
 
   /** A read, or a write with its own Idempotency-Key, tried again with the same key while the node is
-   * unreachable or answers 503: a restock that timed out is never applied twice. */
+   * unreachable or its answer is temporary (isTemporary): a restock that timed out is never applied twice. */
   async call(method, rest, body) {
     const path = roomPath(this.room, rest);
     if (method === "GET") return api(this.token, method, path, body);
@@ -30,7 +30,7 @@ export class ConsoleApi {
     for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
       if (attempt) await new Promise((done) => setTimeout(done, RETRY_STEP_MS * attempt));
       reply = await api(this.token, method, path, body, key);
-      if (reply.status !== 0 && reply.status !== 503) break;
+      if (!isTemporary(reply)) break;
     }
     return reply;
   }

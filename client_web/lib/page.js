@@ -27,6 +27,13 @@ export async function api(token, method, path, body, idempotencyKey) {
   }
 }
 
+/** Whether sending the same write again makes sense: the answer's own `temporary`, or, for an answer
+ * that is not livecart's (a balancer's 502 or 503 page), any 5xx or 429 — as livecart.client does. */
+export function isTemporary(reply) {
+  if (reply.body && typeof reply.body.temporary === "boolean") return reply.body.temporary;
+  return reply.status >= 500 || reply.status === 429;
+}
+
 export function roomPath(room, rest = "") {
   return `/api/rooms/${encodeURIComponent(room)}${rest}`;
 }

@@ -161,8 +161,11 @@ async def test_the_api_module_retries_a_write_with_one_idempotency_key(make_node
             await route.continue_()
             return
         keys.append(route.request.headers.get("idempotency-key"))
-        if len(keys) <= 2:
-            await route.fulfill(status=503, json={"error": "unavailable", "detail": "busy"})
+        if len(keys) == 1:  # a balancer's 503 page: not livecart's answer, temporary by its status
+            await route.fulfill(status=503, body="Service Unavailable")
+        elif len(keys) == 2:  # livecart's own answer says whether to try again, whatever its status
+            await route.fulfill(status=409, json={"error": "idempotency_in_progress", "detail": "running",
+                                                  "temporary": True})
         else:
             await route.continue_()
 
@@ -172,8 +175,9 @@ async def test_the_api_module_retries_a_write_with_one_idempotency_key(make_node
     assert len(keys) == 3 and keys[0] and len(set(keys)) == 1  # the same write, asked three times
     assert out["refused"][0] is False and out["refused"][1].startswith("Refused: ")
     assert out["unknownStatus"] == "Refused: 0"
-    # Chromium logs the two 503s and the unknown deal's 404 itself; nothing else.
-    assert [m for m in b.errors.messages if "status of 503" not in m and "status of 404" not in m] == []
+    # Chromium logs the 503, the 409 and the unknown deal's 404 itself; nothing else.
+    assert [m for m in b.errors.messages
+            if not any(f"status of {s}" in m for s in (503, 409, 404))] == []
 
 
 def test_the_model_and_the_api_module_never_touch_the_dom():
