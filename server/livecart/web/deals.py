@@ -28,9 +28,8 @@ from livecart.deals import (
 from livecart.errors import BadRequest, Conflict, NotFound, RateLimited, StoreUnavailable
 from livecart.protocol import Format, decode, encode_json, load_json
 from livecart.ratelimit import RateLimiter
-from livecart.store.deal_store import ClaimAnswer
 from livecart.store.keys import claim_answer_field
-from livecart.store.redis_store import CurrencyChanged
+from livecart.store.values import ClaimAnswer, CurrencyChanged
 from livecart.web.idempotency import IDEMPOTENCY_DIGEST
 
 if TYPE_CHECKING:

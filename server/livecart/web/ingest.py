@@ -18,7 +18,7 @@ from livecart.auth import Action, Claims, authorize, check_room_name, verify
 from livecart.errors import BadRequest, Conflict, RateLimited, StoreUnavailable, TooLarge
 from livecart.events import InvalidEvent, carries_money, counter_deltas, order_clause, validate_event
 from livecart.protocol import encode_json
-from livecart.store.redis_store import CurrencyChanged
+from livecart.store.values import CurrencyChanged
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
