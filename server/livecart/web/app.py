@@ -14,7 +14,7 @@ from aiohttp import web
 from livecart.audience import audience_of, view
 from livecart.auth import Action, Claims, authorize, check_room_name, verify
 from livecart.errors import BadRequest, StoreUnavailable, TooLarge
-from livecart.protocol import Format, decode, encode_json
+from livecart.protocol import decode_body, encode_json
 from livecart.room import snapshot_frame
 from livecart.web.console import add_console_routes
 from livecart.web.cues import add_cue_routes
@@ -145,8 +145,7 @@ async def post_events(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > node.settings.ingest_max_body:
         raise TooLarge(f"body over {node.settings.ingest_max_body} bytes")
     body = await request.read()
-    fmt = Format.MSGPACK if request.content_type == "application/msgpack" else Format.JSON
-    items = decode(body, fmt)
+    items = decode_body(body, request.content_type)
     admit_events(node, limit_key(claims), items)
     result = await ingest_batch(node, room, items)
     return json_response(result.to_wire())

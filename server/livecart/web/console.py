@@ -20,8 +20,7 @@ from livecart import auth
 from livecart.auth import Action, revocation_field
 from livecart.errors import BadRequest, Conflict
 from livecart.money import check_currency, exponent
-from livecart.protocol import Format, decode
-from livecart.web.deals import by_whom
+from livecart.protocol import decode_body
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
@@ -36,7 +35,7 @@ MAX_ANNOUNCEMENT = 280
 
 
 def _json_body(data: bytes, content_type: str) -> dict[str, Any]:
-    body = decode(data, Format.MSGPACK if content_type == "application/msgpack" else Format.JSON)
+    body = decode_body(data, content_type)
     if not isinstance(body, dict):
         raise BadRequest("bad_body", "the body must be an object")
     return body
@@ -99,7 +98,7 @@ def add_console_routes(app: web.Application, node_key: web.AppKey[Node]) -> None
             value: dict[str, Any] | None = None
             if request.method == "POST":
                 value = parse(_json_body(await request.read(), request.content_type))
-                value["by"], value["at"] = by_whom(claims), node.clock.now_ms()
+                value["by"], value["at"] = claims.by_whom, node.clock.now_ms()
             await node.store.show(room, name, value)
             return json_response({name: value})
 

@@ -9,23 +9,19 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from livecart import report
-from livecart.auth import Action, Claims
+from livecart.auth import Action
 from livecart.cues import manual_cue
 from livecart.errors import BadRequest
-from livecart.protocol import Format, decode, encode_json
+from livecart.protocol import decode_body, encode_json
 from livecart.stats import series, to_wire
 
 if TYPE_CHECKING:
     from livecart.web.node import Node
 
-__all__ = ["add_cue_routes", "by_whom", "gather_report", "parse_range"]
+__all__ = ["add_cue_routes", "gather_report", "parse_range"]
 
 MAX_ROWS = 10_000
 DEFAULT_SPAN_MS = 10 * 60_000
-
-
-def by_whom(claims: Claims) -> str:
-    return claims.user or claims.role
 
 
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -76,9 +72,8 @@ def add_cue_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
     async def post_cue(request: web.Request) -> web.Response:
         node = request.app[node_key]
         room, claims = room_claims(request, Action.MANAGE)
-        body = decode(await request.read(),
-                      Format.MSGPACK if request.content_type == "application/msgpack" else Format.JSON)
-        cue = manual_cue(body, by_whom(claims), node.clock.now_ms())
+        body = decode_body(await request.read(), request.content_type)
+        cue = manual_cue(body, claims.by_whom, node.clock.now_ms())
         await node.cue_store.emit(room, [cue], cue.created_at)
         node.metrics.cues.labels(cue.kind).inc()
         return json_response({"cue": cue.to_wire()}, 201)
@@ -95,7 +90,7 @@ def add_cue_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
         cue_id = request.match_info["cue"]
         if not 1 <= len(cue_id) <= 64:
             raise BadRequest("bad_field", "cue ids are 1-64 characters")
-        cue = await node.cue_store.ack(room, cue_id, by_whom(claims), node.clock.now_ms())
+        cue = await node.cue_store.ack(room, cue_id, claims.by_whom, node.clock.now_ms())
         return json_response({"cue": cue})
 
     async def get_stats(request: web.Request) -> web.Response:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from livecart.audience import audience_of, deal_view
-from livecart.auth import Action, Claims
+from livecart.auth import Action
 from livecart.deals import (
     DEAL_ID_HEX,
     DealState,
@@ -26,7 +26,7 @@ from livecart.deals import (
     parse_spec,
 )
 from livecart.errors import BadRequest, Conflict, NotFound, RateLimited, StoreUnavailable
-from livecart.protocol import Format, decode, encode_json, load_json
+from livecart.protocol import decode_body, encode_json, load_json
 from livecart.ratelimit import RateLimiter
 from livecart.store.keys import claim_answer_field
 from livecart.store.values import ClaimAnswer, CurrencyChanged
@@ -35,7 +35,7 @@ from livecart.web.idempotency import IDEMPOTENCY_DIGEST
 if TYPE_CHECKING:
     from livecart.web.node import Node
 
-__all__ = ["ClaimDesk", "add_deal_routes", "by_whom"]
+__all__ = ["ClaimDesk", "add_deal_routes"]
 
 MAX_KEY = 100
 SOLD_OUT_REPLY = encode_json({"ok": False, "reason": RejectReason.SOLD_OUT.value})
@@ -192,10 +192,6 @@ class ClaimDesk:
         return None
 
 
-def _body(data: bytes, content_type: str) -> Any:
-    return decode(data, Format.MSGPACK if content_type == "application/msgpack" else Format.JSON)
-
-
 def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
     from livecart.web.app import json_response, room_claims
 
@@ -212,7 +208,7 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
         node = node_of(request)
         room, claims = room_claims(request, Action.MANAGE)
         now = node.clock.now_ms()
-        body = _body(await request.read(), request.content_type)
+        body = decode_body(await request.read(), request.content_type)
         start_now = not isinstance(body, dict) or (body.get("start_at") is None
                                                    and body.get("countdown_s") is None)
         # With an Idempotency-Key the deal id comes from it: a retry after a lost answer finds the deal
@@ -224,7 +220,7 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
             # Prices have the decimals of the room's currency; deal_create.lua checks it still is that one.
             spec = parse_spec(body, now, price_floor=node.settings.price_floor, currency=currency)
             try:
-                fields = await node.deal_store.create(room, new_id, spec, by_whom(claims), start_now)
+                fields = await node.deal_store.create(room, new_id, spec, claims.by_whom, start_now)
                 break
             except CurrencyChanged as changed:
                 currency = changed.currency
@@ -239,20 +235,20 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
         op = request.match_info["op"]
         value: Any = ""
         if op == "restock":
-            body = _body(await request.read(), request.content_type)
+            body = decode_body(await request.read(), request.content_type)
             add = body.get("add") if isinstance(body, dict) else None
             if isinstance(add, bool) or not isinstance(add, int) or not 1 <= add <= 10_000_000:
                 raise BadRequest("bad_field", "add must be an integer from 1 to 10000000")
             value = add
         elif op == "keyword":
-            body = _body(await request.read(), request.content_type)
+            body = decode_body(await request.read(), request.content_type)
             word = body.get("keyword") if isinstance(body, dict) else None
             if word is not None and (not isinstance(word, str) or not 1 <= len(word) <= 20):
                 raise BadRequest("bad_field", "keyword must be 1-20 characters, or null to disarm")
             value = word or ""
         elif op not in ("start", "stop"):
             raise web.HTTPNotFound()
-        fields = await node.deal_store.control(room, deal_id(request), op, by_whom(claims), value,
+        fields = await node.deal_store.control(room, deal_id(request), op, claims.by_whom, value,
                                                op_id=request.get(IDEMPOTENCY_DIGEST))
         return json_response({"deal": deal_to_wire(fields, node.clock.now_ms())})
 
@@ -267,7 +263,7 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
     async def claim(request: web.Request) -> web.Response:
         node = node_of(request)
         room, claims = room_claims(request, Action.CLAIM)
-        body = _body(await request.read(), request.content_type)
+        body = decode_body(await request.read(), request.content_type)
         if not isinstance(body, dict):
             raise BadRequest("bad_body", "the body must be an object {qty, key}")
         assert claims.user is not None
@@ -283,14 +279,14 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
         room, claims = room_claims(request, Action.MANAGE)
         card: dict[str, Any] | None = None
         if request.method == "POST":
-            body = _body(await request.read(), request.content_type)
+            body = decode_body(await request.read(), request.content_type)
             product = body.get("product") if isinstance(body, dict) else None
             if not isinstance(product, dict) or not isinstance(product.get("name"), str) \
                     or not 1 <= len(product["name"]) <= 200:
                 raise BadRequest("bad_field", "product {name, id?, image_url?, price?} is required")
             card = {k: product[k] for k in ("id", "name", "image_url", "price", "deal_id")
                     if isinstance(product.get(k), str | int | float) and len(str(product[k])) <= 2000}
-            card["by"], card["at"] = by_whom(claims), node.clock.now_ms()
+            card["by"], card["at"] = claims.by_whom, node.clock.now_ms()
         await node.store.pin(room, card)
         return json_response({"pinned": card})
 
@@ -306,8 +302,3 @@ def add_deal_routes(app: web.Application, node_key: web.AppKey[Node]) -> None:
     app.router.add_post("/api/rooms/{room}/pin", pin)
     app.router.add_delete("/api/rooms/{room}/pin", pin)
     app.router.add_get("/api/rooms/{room}/audit", audit)
-
-
-def by_whom(claims: Claims) -> str:
-    """Who an audit entry names: the token's user, or its role for a shared console token."""
-    return claims.user or claims.role
