@@ -187,8 +187,9 @@ class DealStore:
     async def orphan_hold_rooms(self, now_ms: int) -> list[str]:
         """Rooms with holds whose node has not said so for ORPHAN_MS: any node may release them."""
         with as_store_unavailable():
-            rooms = await self.client.zrangebyscore(HOLD_ROOMS, "-inf", now_ms - ORPHAN_MS, start=0, num=100)
-        return [decode_str(r) for r in rooms]  # type: ignore[arg-type]
+            rooms: list[Any] = await self.client.zrangebyscore(HOLD_ROOMS, "-inf", now_ms - ORPHAN_MS,
+                                                               start=0, num=100)
+        return [decode_str(r) for r in rooms]
 
     async def forget_hold_room(self, room: str) -> None:
         with as_store_unavailable():
@@ -205,8 +206,8 @@ class DealStore:
 
     async def newest(self, room: str, limit: int = 50) -> list[dict[str, str]]:
         with as_store_unavailable():
-            ids = await self.client.zrevrange(RoomKeys(room).deals, 0, limit - 1)
-        return await self.get(room, [decode_str(i) for i in ids])  # type: ignore[arg-type]
+            ids: list[Any] = await self.client.zrevrange(RoomKeys(room).deals, 0, limit - 1)
+        return await self.get(room, [decode_str(i) for i in ids])
 
     async def audit(self, room: str, count: int = 200) -> list[dict[str, str]]:
         """The newest ledger entries first: who did what to which deal, and when."""

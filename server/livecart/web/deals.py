@@ -103,7 +103,7 @@ class ClaimDesk:
                     ip_key: str | None = None) -> dict[str, Any]:
         """`submit`, awaited and parsed (HTTP and keyword comments)."""
         reply = await self.submit(room, user, deal_id, qty, key, ip_key)
-        return load_json(reply)  # type: ignore[no-any-return]
+        return load_json(reply)  # type: ignore[no-any-return]  # JSON Any: a claim answer map
 
     def _answered(self, ident: tuple[str, str, str, str], reply: asyncio.Future[bytes],
                   answer: asyncio.Future[ClaimAnswer]) -> None:
