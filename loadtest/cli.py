@@ -139,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(path: str) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return json.loads(Path(path).read_text(encoding="utf-8"))  # type: ignore[no-any-return]  # JSON Any: a result object
 
 
 if __name__ == "__main__":

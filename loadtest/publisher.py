@@ -77,7 +77,7 @@ class Console:
             await asyncio.sleep(0.5 * (attempt + 1))
         if status != 201:
             raise RuntimeError(f"create deal: {status} {body}")
-        return body["deal"]  # type: ignore[no-any-return]
+        return body["deal"]  # type: ignore[no-any-return]  # JSON Any: a DEAL map
 
     async def deal(self, deal_id: str) -> dict[str, Any]:
         _, body = await self.call("GET", "/deals", "assistant")

@@ -21,8 +21,9 @@ import socket
 import subprocess
 import tempfile
 import time
-from importlib import resources
 from typing import Any
+
+from livecart.store.redis_client import lua_source
 
 __all__ = ["available", "measure"]
 
@@ -46,9 +47,7 @@ def _pinned(cpu: int, argv: list[str]) -> list[str]:
 
 
 def _script_source() -> str:
-    # Exactly what the node loads: lib.lua, a newline, claim.lua (store/deal_store.py `_lua`).
-    scripts = resources.files("livecart.store").joinpath("scripts")
-    return scripts.joinpath("lib.lua").read_text() + "\n" + scripts.joinpath("claim.lua").read_text()
+    return lua_source("claim.lua", with_lib=True)  # exactly what the node loads (store/deal_store.py)
 
 
 def measure(batch: int = 32, calls: int = 100_000, clients: int = 50) -> dict[str, Any]:

@@ -34,7 +34,7 @@ if os.environ.get("LIVECART_HANG_DUMP"):
     faulthandler.register(signal.SIGUSR1, file=_hang_dump, all_threads=True)
 
 
-class LeakCheckingLoop(uvloop.Loop):  # type: ignore[misc]  # uvloop.Loop is untyped
+class LeakCheckingLoop(uvloop.Loop):
     """uvloop, as production runs it, with one difference at close: a transport, server or timer a test
     left open fails that test, by name, instead of hanging the whole run.
 

@@ -69,6 +69,12 @@ class Claims:
     def covers(self, room: str) -> bool:
         return self.room == "*" or self.room == room
 
+    @property
+    def by_whom(self) -> str:
+        """Who an audit entry, a cue or an ack names: the token's user, or its role for a shared console
+        token."""
+        return self.user or self.role
+
 
 def check_room_name(room: str) -> str:
     if not 1 <= len(room) <= 64 or not _ROOM_CHARS.issuperset(room):

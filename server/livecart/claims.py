@@ -17,8 +17,9 @@ from livecart.deals import DealState, RejectReason, deal_state, is_deal_id
 from livecart.errors import BadRequest, NotFound, RateLimited, StoreUnavailable
 from livecart.protocol import encode_json, load_json
 from livecart.ratelimit import RateLimiter
-from livecart.store.deal_store import ClaimAnswer, DealStore
+from livecart.store.deal_store import DealStore
 from livecart.store.keys import claim_answer_field
+from livecart.store.values import ClaimAnswer
 
 __all__ = ["ClaimDesk", "KnownDeal"]
 
@@ -102,7 +103,7 @@ class ClaimDesk:
                     ip_key: str | None = None) -> dict[str, Any]:
         """`submit`, awaited and parsed (HTTP and keyword comments)."""
         reply = await self.submit(room, user, deal_id, qty, key, ip_key)
-        return load_json(reply)  # type: ignore[no-any-return]
+        return load_json(reply)  # type: ignore[no-any-return]  # JSON Any: a claim answer map
 
     def _answered(self, ident: tuple[str, str, str, str], reply: asyncio.Future[bytes],
                   answer: asyncio.Future[ClaimAnswer]) -> None:

@@ -604,13 +604,13 @@ class ConsoleClient:
         self._session: Any = None
 
     async def create_deal(self, spec: dict[str, Any], key: str | None = None) -> dict[str, Any]:
-        return (await self.write("POST", "/deals", spec, key))["deal"]  # type: ignore[no-any-return]
+        return (await self.write("POST", "/deals", spec, key))["deal"]  # type: ignore[no-any-return]  # JSON: a DEAL map
 
     async def control(self, deal_id: str, op: str, body: dict[str, Any] | None = None,
                       key: str | None = None) -> dict[str, Any]:
         """start, stop, restock (`{"add": N}`) or keyword (`{"keyword": W}`): the deal after it."""
         path = f"/deals/{urllib.parse.quote(deal_id, safe='')}/{op}"
-        return (await self.write("POST", path, body, key))["deal"]  # type: ignore[no-any-return]
+        return (await self.write("POST", path, body, key))["deal"]  # type: ignore[no-any-return]  # JSON: a DEAL map
 
     async def claim(self, deal_id: str, qty: int, claim_key: str, key: str | None = None) -> dict[str, Any]:
         """An HTTP claim (a viewer token with a user): `{"ok": true, "claim"}` or `{"ok": false,

@@ -2,22 +2,34 @@
 
 Precedence: CLI flag > environment > default. Nothing else in livecart reads the environment; pure code
 receives plain arguments (tick_ms, max_bytes), never Settings.
+
+Each value is parsed by its field's type (`parse_setting`), and a value that does not parse stops the node
+with an error naming the setting:
+
+- `int`, `float`: Python's number syntax (`20000`, `20_000`, `0.5`);
+- durations are numbers with the unit in the name (`hold_s`, `tick_ms`, `deal_retention_days`): `90`,
+  not `90s`;
+- `bool`: 1/0, true/false, yes/no, on/off (any case);
+- lists (`tuple[X, ...]`): comma-separated, blanks around and empty entries ignored;
+- `X | None`: unset (or empty) keeps the default, anything else is read as X.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import types
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from livecart.client_ip import Networks
 from livecart.money import check_currency
 
-__all__ = ["Secret", "Settings", "cluster_address", "load_or_create_secret", "mask_password"]
+__all__ = ["Secret", "Settings", "cluster_address", "load_or_create_secret", "mask_password", "parse_setting"]
 
 DEFAULT_PORT = 8080
 DEFAULT_DATA_DIR = "./livecart-data"
@@ -71,11 +83,11 @@ class Settings:
     redis_url: str | None = None  # None: start and supervise our own redis-server under data_dir
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     secret: Secret = field(default=Secret(""), repr=False)
-    # Comma-separated origins (scheme://host[:port]) besides this node's own that may open host and
-    # assistant sockets from a browser (e.g. a console behind another domain).
-    allowed_origins: str = ""
-    # Comma-separated secrets still accepted for tokens (not used to sign): a rotation's grace period.
-    previous_secrets: Secret = field(default=Secret(""), repr=False)
+    # Origins (scheme://host[:port]) besides this node's own that may open host and assistant sockets
+    # from a browser (e.g. a console behind another domain).
+    allowed_origins: tuple[str, ...] = ()
+    # Secrets still accepted for tokens (not used to sign): a rotation's grace period.
+    previous_secrets: tuple[Secret, ...] = field(default=(), repr=False)
     node_id: str = ""
     redis_server: str = "redis-server"  # binary used for the embedded default
     # The embedded redis-server's maxmemory (policy noeviction: never silently lose a claim). A shared
@@ -145,23 +157,24 @@ class Settings:
 
     @property
     def allowed_origin_list(self) -> frozenset[str]:
-        return frozenset(o.strip() for o in self.allowed_origins.split(",") if o.strip())
+        return frozenset(self.allowed_origins)
 
     @property
     def token_keys(self) -> tuple[str, ...]:
         """The secrets a token may be signed with: the current one first, then the previous ones."""
-        return (self.secret, *(k.strip() for k in self.previous_secrets.split(",") if k.strip()))
+        return (self.secret, *self.previous_secrets)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Settings:
         """Build settings: `overrides` (parsed CLI flags, None meaning 'not given') win over LIVECART_*."""
         values: dict[str, Any] = {}
+        hints = _field_types()
         for f in fields(cls):
             given = (overrides or {}).get(f.name)
             raw = given if given is not None else environ.get("LIVECART_" + f.name.upper())
             if raw is None or raw == "":
                 continue
-            values[f.name] = _cast(f.name, f.type, raw)
+            values[f.name] = parse_setting(f.name, hints[f.name], raw)
         settings = cls(**values)
         for name in ("trusted_proxies", "ip_limit_exempt"):
             try:
@@ -197,18 +210,66 @@ def load_or_create_secret(data_dir: Path) -> Secret:
     return Secret(value)
 
 
-def _cast(name: str, typ: Any, raw: Any) -> Any:
-    kind = str(typ)
-    try:
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        if kind == "Path":
-            return Path(raw)
-        if kind == "Secret":
-            return Secret(raw)
-        return str(raw)
-    except ValueError as exc:
-        raise ValueError(f"setting {name}: cannot read {raw!r} as {kind}") from exc
+@cache
+def _field_types() -> dict[str, Any]:
+    # The annotations are strings (postponed evaluation): resolve them once.
+    return get_type_hints(Settings)
 
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_UNITS = {"_ms": "milliseconds", "_s": "seconds", "_days": "days"}  # a duration's unit is in its name
+
+
+def parse_setting(name: str, kind: Any, raw: object) -> Any:
+    """`raw` (text from the environment or a flag, or a value argparse already typed) as a value of the
+    setting `name`'s type `kind`; ValueError naming the setting and saying what was expected."""
+    try:
+        return _parse(kind, raw)
+    except ValueError as exc:
+        unit = next((u for suffix, u in _UNITS.items() if name.endswith(suffix)), None)
+        wanted = f"a number of {unit} (the unit is in the name)" if unit and kind in (int, float) \
+            else _describe(kind)
+        raise ValueError(f"setting {name}: cannot read {raw!r} as {wanted}") from exc
+
+
+def _parse(kind: Any, raw: object) -> Any:
+    origin = get_origin(kind)
+    if origin in (Union, types.UnionType):  # X | None: a value given is an X
+        (inner,) = (a for a in get_args(kind) if a is not type(None))
+        return _parse(inner, raw)
+    if origin is tuple:  # tuple[X, ...]: comma-separated
+        (item, _) = get_args(kind)
+        parts = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(parts, list | tuple):
+            raise ValueError(f"not a list: {raw!r}")
+        return tuple(_parse(item, p.strip() if isinstance(p, str) else p) for p in parts
+                     if not isinstance(p, str) or p.strip())
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        word = str(raw).strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ValueError(f"not a boolean: {raw!r}")
+    if kind is int or kind is float:
+        # bool is an int subclass, never meant as a number here; a float is no int (no silent truncation)
+        if isinstance(raw, str) or (isinstance(raw, int | float) and not isinstance(raw, bool)
+                                    and (kind is float or isinstance(raw, int))):
+            return kind(raw)
+        raise ValueError(f"not a number: {raw!r}")
+    if kind in (str, Secret, Path):
+        if not isinstance(raw, str | Path):
+            raise ValueError(f"not text: {raw!r}")
+        return kind(raw)
+    raise TypeError(f"no parser for settings of type {kind!r}")
+
+
+def _describe(kind: Any) -> str:
+    if get_origin(kind) in (Union, types.UnionType):
+        return _describe(next(a for a in get_args(kind) if a is not type(None)))
+    if get_origin(kind) is tuple:
+        return f"a comma-separated list of {_describe(get_args(kind)[0])}"
+    if kind is bool:
+        return "a boolean (1/0, true/false, yes/no, on/off)"
+    return {int: "an integer", float: "a number", Path: "a path"}.get(kind, "text")

@@ -30,7 +30,8 @@ from livecart.stats import Window, fold, merge, to_wire
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.redis_store import RedisStore
-from livecart.store.stats_store import IDLE_BATCH, LoggedEvent, StatsStore
+from livecart.store.stats_store import IDLE_BATCH, StatsStore
+from livecart.store.values import LoggedEvent
 
 __all__ = ["Director"]
 

@@ -2,7 +2,8 @@
 
 An event arrives from the platform (ingest) or a viewer socket as a map; `validate_event` turns it into the
 normalised map that is stored in the room log and sent to clients, or raises `InvalidEvent` naming the
-field. `counter_deltas` says how an accepted event moves the room counters. Money is kept in integer
+field. `counter_deltas` says how an accepted event moves the room counters (`logged_counter_deltas`: how a
+logged one did). Money is kept in integer
 minor units of the room's currency (money.py: fen, cents, yen, fils) so counters never drift; the wire
 shows it as a number with the currency's decimals, and the exact integer beside it (`*_minor`).
 (Counter and field names still say `_cents` inside: read them as "minor units".)
@@ -11,7 +12,7 @@ shows it as a number with the currency's decimals, and the exact integer beside 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from livecart.errors import BadRequest
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidEvent",
     "counter_deltas",
     "carries_money",
+    "logged_counter_deltas",
     "order_clause",
     "counters_to_wire",
     "validate_event",
@@ -155,18 +157,38 @@ def carries_money(event: dict[str, Any]) -> bool:
     return event["type"] in ("gift", "order")
 
 
-def counter_deltas(event: dict[str, Any]) -> dict[str, int]:
-    """How an accepted event moves the room counters (money in cents)."""
+def counter_deltas(event: Mapping[str, Any]) -> dict[str, int]:
+    """How an accepted event moves the room counters (money in minor units). An order moves them by its
+    order's state, which only append.lua knows (see order_clause): {} here; `logged_counter_deltas`
+    reads what it moved from the logged order."""
     kind = event["type"]
     if kind == "comment":
         return {"comments": 1}
     if kind == "like":
-        return {"likes": event["count"]}
+        return {"likes": int(event["count"])}
     if kind in ("share", "follow", "join", "leave"):
         return {kind + "s": 1}
     if kind == "gift":
-        return {"gifts": event["count"], "gifts_value_cents": event["value_minor"]}
-    # Orders move counters by their order's state, which only append.lua knows: see order_clause.
+        minor = event.get("value_minor")
+        if minor is None:  # a gift logged before `value_minor` existed: its value was in cents
+            minor = round(event["value"] * 100)
+        return {"gifts": int(event["count"]), "gifts_value_cents": int(minor)}
+    return {}
+
+
+def logged_counter_deltas(event: Mapping[str, Any]) -> dict[str, int]:
+    """How an event of the room log moved the room counters: `counter_deltas`, and for an order what
+    append.lua counted (it marks a repeated status or a refund of an unpaid order `"counted": false`,
+    and a refund larger than the payment `counted_cents`)."""
+    if event["type"] != "order":
+        return counter_deltas(event)
+    if event.get("counted") is False:
+        return {}
+    cents = int(event.get("counted_cents", event.get("amount_minor", round(event["amount"] * 100))))
+    if event["status"] == "paid":
+        return {"orders": 1, "gmv_cents": cents}
+    if event["status"] == "refunded":
+        return {"refunds": 1, "gmv_cents": -cents}
     return {}
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from livecart.audience import Audience, view
 from livecart.protocol import Format, encode_frame
-from livecart.store.redis_store import History, Snapshot
+from livecart.store.values import History, Snapshot
 
 __all__ = ["HISTORY_CHUNK", "SharedRecovery", "SharedSnapshot"]
 

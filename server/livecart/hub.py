@@ -44,8 +44,9 @@ from livecart.store.channel import (
     TokensRevoked,
     UndecodableMessage,
 )
-from livecart.store.redis_store import ROOM_FIELDS, Gap, RedisStore
+from livecart.store.redis_store import RedisStore
 from livecart.store.subscriber import SubscriberFactory
+from livecart.store.values import ROOM_FIELDS, Gap
 
 __all__ = ["RoomHub", "SharedSnapshot"]
 

@@ -23,7 +23,8 @@ from livecart.metrics import Metrics
 from livecart.protocol import encode_json
 from livecart.ratelimit import RateLimiter
 from livecart.store.deal_store import DealStore
-from livecart.store.redis_store import CurrencyChanged, RedisStore
+from livecart.store.redis_store import RedisStore
+from livecart.store.values import CurrencyChanged
 
 __all__ = ["Ingest", "IngestResult", "limit_key"]
 

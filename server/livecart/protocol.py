@@ -15,8 +15,8 @@ import orjson
 from livecart.errors import BadRequest
 from livecart.framing import server_frame
 
-__all__ = ["Format", "claim_result_frame", "decode", "echo_req", "encode", "encode_frame", "encode_json",
-           "encode_msgpack", "load_json"]
+__all__ = ["Format", "claim_result_frame", "decode", "decode_body", "echo_req", "encode", "encode_frame",
+           "encode_json", "encode_msgpack", "load_json"]
 
 
 class Format(Enum):
@@ -41,7 +41,7 @@ def encode_json(value: Any) -> bytes:
 
 
 def encode_msgpack(value: Any) -> bytes:
-    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]  # msgpack is untyped: Any
 
 
 def load_json(data: bytes | str) -> Any:
@@ -61,6 +61,12 @@ def decode(data: bytes | str, fmt: Format) -> Any:
     except (orjson.JSONDecodeError, ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError,
             msgpack.StackError) as exc:
         raise BadRequest("bad_encoding", f"not valid {fmt.value}") from exc
+
+
+def decode_body(data: bytes, content_type: str) -> Any:
+    """An HTTP request body: msgpack when its Content-Type says `application/msgpack`, JSON otherwise;
+    like `decode`, any bytes give a value or a BadRequest."""
+    return decode(data, Format.MSGPACK if content_type == "application/msgpack" else Format.JSON)
 
 
 def echo_req(value: Any) -> str | int | None:

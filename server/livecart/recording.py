@@ -79,7 +79,7 @@ async def delete(url: str, path: str, token: str) -> dict[str, Any]:
         body = await resp.read()
         if resp.status != 200:
             raise RuntimeError(f"DELETE {path}: {resp.status} {body[:300].decode(errors='replace')}")
-        return load_json(body)  # type: ignore[no-any-return]
+        return load_json(body)  # type: ignore[no-any-return]  # JSON Any: the node's answer map
 
 
 async def record(url: str, room: str, token: str) -> bytes:

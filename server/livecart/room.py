@@ -15,7 +15,7 @@ from livecart.events import counters_to_wire
 from livecart.money import LEGACY_CURRENCY
 from livecart.outbound import FrameKind
 from livecart.protocol import Format
-from livecart.store.redis_store import ROOM_FIELDS, Snapshot
+from livecart.store.values import ROOM_FIELDS, Snapshot
 
 __all__ = ["Peer", "Room", "RoomsHere", "snapshot_frame"]
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from livecart.events import logged_counter_deltas
 from livecart.money import LEGACY_CURRENCY, from_minor
 
 __all__ = [
@@ -34,6 +35,7 @@ Bucket = dict[str, int]
 METRICS = ("viewers", "entries", "leaves", "comments", "likes", "shares", "follows", "gifts_value_cents",
            "orders", "gmv_cents", "claims", "claim_rejections")
 GAUGES = frozenset({"viewers"})
+METRIC_OF = {"joins": "entries"}  # room counters whose stats metric has another name
 MAX_SKEW_MS = 3600 * 1000  # an event `ts` further than this from its receipt is bucketed by receipt time
 
 
@@ -45,30 +47,14 @@ def bucket_second(event: Mapping[str, Any], received_ms: int) -> int:
 
 
 def event_deltas(event: Mapping[str, Any]) -> Bucket:
-    """What one room event adds to its second's bucket."""
-    kind = event["type"]
-    if kind == "comment":
-        return {"comments": 1}
-    if kind == "like":
-        return {"likes": int(event["count"])}
-    if kind in ("share", "follow"):
-        return {kind + "s": 1}
-    if kind == "join":
-        return {"entries": 1}
-    if kind == "leave":
-        return {"leaves": 1}
-    if kind == "gift":
-        # Exact minor units of the room's currency; events stored before `value_minor` were cents.
-        return {"gifts_value_cents": int(event.get("value_minor", round(event["value"] * 100)))}
-    if kind == "order":
-        if event.get("counted") is False:  # a repeated status, or a refund of an unpaid order (append.lua)
-            return {}
-        cents = int(event.get("counted_cents", event.get("amount_minor", round(event["amount"] * 100))))
-        if event["status"] == "paid":
-            return {"orders": 1, "gmv_cents": cents}
-        if event["status"] == "refunded":
-            return {"gmv_cents": -cents}
-    return {}
+    """What one logged room event adds to its second's bucket: what it moved in the room counters
+    (events.logged_counter_deltas), as the metrics that exist (a gift's count and refunds do not)."""
+    out: Bucket = {}
+    for name, value in logged_counter_deltas(event).items():
+        metric = METRIC_OF.get(name, name)
+        if metric in METRICS:
+            out[metric] = value
+    return out
 
 
 def merge(into: dict[int, Bucket], second: int, deltas: Mapping[str, int]) -> None:

@@ -89,7 +89,7 @@ class AiohttpSession:
         assert self.ws is not None
         msg = await asyncio.wait_for(self.ws.receive(), WAIT)
         assert msg.type is aiohttp.WSMsgType.TEXT, msg
-        return orjson.loads(msg.data)  # type: ignore[no-any-return]
+        return orjson.loads(msg.data)
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -110,7 +110,7 @@ class WebsocketsClient:
         await self.ws.send(orjson.dumps(message).decode())
 
     async def recv(self) -> dict[str, Any]:
-        return orjson.loads(await asyncio.wait_for(self.ws.recv(), WAIT))  # type: ignore[no-any-return]
+        return orjson.loads(await asyncio.wait_for(self.ws.recv(), WAIT))
 
     async def close(self) -> None:
         await self.ws.close()
@@ -133,7 +133,7 @@ class NodeWs:
         assert self.proc is not None and self.proc.stdout is not None
         line = await asyncio.wait_for(self.proc.stdout.readline(), WAIT)
         assert line, "the node client ended"
-        return json.loads(line)  # type: ignore[no-any-return]
+        return json.loads(line)
 
     async def send(self, message: dict[str, Any]) -> None:
         assert self.proc is not None and self.proc.stdin is not None
@@ -174,7 +174,7 @@ class ChromiumPage:
 
     async def recv(self) -> dict[str, Any]:
         await self.page.wait_for_function("window.inbox.length > 0", timeout=WAIT * 1000)
-        return json.loads(await self.page.evaluate("window.inbox.shift()"))  # type: ignore[no-any-return]
+        return json.loads(await self.page.evaluate("window.inbox.shift()"))
 
     async def close(self) -> None:
         await self.page.evaluate("""() => new Promise((resolve) => {

@@ -16,7 +16,7 @@ from tests.support import RedisCluster, RoomClient, comment, create_deal, post_e
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> RedisCluster:
     redis_cluster = RedisCluster(tmp_path_factory.mktemp("cluster"))
     redis_cluster.start()
-    yield redis_cluster  # type: ignore[misc]
+    yield redis_cluster
     redis_cluster.stop()
 
 

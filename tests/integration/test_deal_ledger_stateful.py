@@ -22,8 +22,9 @@ from hypothesis.stateful import (
 
 from livecart.deals import check_claim, parse_spec
 from livecart.errors import Conflict
-from livecart.store.deal_store import ClaimAnswer, DealStore
+from livecart.store.deal_store import DealStore
 from livecart.store.keys import RoomKeys, claim_answer_field
+from livecart.store.values import ClaimAnswer
 
 USERS = st.sampled_from(["ann", "bo", "cy", "di"])
 

@@ -12,7 +12,8 @@ import redis.asyncio as aioredis
 from livecart.clock import Clock
 from livecart.deal_timers import DealTimers
 from livecart.deals import DealSpec, DealState
-from livecart.store.deal_store import HOLD_ROOMS, ORPHAN_MS, DealStore
+from livecart.store.deal_store import ORPHAN_MS, DealStore
+from livecart.store.keys import HOLD_ROOMS
 from tests.integration.rooms_here import RoomsHere
 
 

@@ -6,7 +6,8 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from livecart.store.redis_store import Gap, History, RedisStore
+from livecart.store.redis_store import RedisStore
+from livecart.store.values import Gap, History
 
 DAY_MS = 24 * 3600 * 1000
 

@@ -113,7 +113,8 @@ async def test_hostile_viewers_change_no_honest_answer_during_a_rush(make_node, 
     leaked = token("viewer", room, "leaker")
     leaked_socket = await websockets.connect(ws_url(ports[0], room, tok=leaked))
     async with asyncio.timeout(12 * WAIT):
-        while len(ready) < len(users):  # every claimer has its snapshot  # noqa: ASYNC110
+        # Until every claimer has its snapshot: a count of appends to `ready`, not one event to wait for.
+        while len(ready) < len(users):  # noqa: ASYNC110  # polls a list the claimer tasks fill
             await asyncio.sleep(0.02)
 
     go.set()  # the rush: honest and hostile claims in the same loop passes, on both nodes

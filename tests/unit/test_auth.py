@@ -190,3 +190,8 @@ def test_livecart_token_refuses_a_ttl_that_is_not_finite_or_within_the_maximum(t
     assert main([*args, ttl]) != 0
     assert capsys.readouterr().out == ""
     assert main([*args, "60"]) == 0
+
+
+def test_an_action_is_by_the_tokens_user_or_else_by_its_role():
+    assert Claims(role="assistant", room="r", user="mei", expires_at=0).by_whom == "mei"
+    assert Claims(role="host", room="r", user=None, expires_at=0).by_whom == "host"

@@ -50,8 +50,8 @@ def comments(last_30s: int) -> Callable[[int], Callable[[int], dict[str, int]]]:
 
 def view(now: int, **kw: object) -> RoomView:
     make = kw.pop("window", None)
-    w = window(make(now), now) if callable(make) else Window()  # type: ignore[arg-type]
-    return RoomView(now_ms=now, window=w, **kw)  # type: ignore[arg-type]
+    w = window(make(now), now) if callable(make) else Window()
+    return RoomView(now_ms=now, window=w, **kw)
 
 
 def order_event(event_id: str, amount: float) -> dict[str, object]:

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 
 from livecart.errors import BadRequest
-from livecart.events import InvalidEvent, counter_deltas, counters_to_wire, order_clause, validate_event
+from livecart.events import (
+    InvalidEvent,
+    counter_deltas,
+    counters_to_wire,
+    logged_counter_deltas,
+    order_clause,
+    validate_event,
+)
 from tests.strategies import json_values, valid_events
 
 NOW = 1_700_000_000_000
@@ -55,6 +62,25 @@ def test_counter_deltas_keep_money_in_cents():
     gift = validate_event({"id": "g", "type": "gift", "user": {"id": "u"}, "gift": "rocket", "count": 3,
                           "value": 0.1}, NOW)
     assert counter_deltas(gift) == {"gifts": 3, "gifts_value_cents": 10}
+
+
+def test_a_logged_order_moved_the_counters_as_append_lua_counted_it():
+    paid = validate_event({"id": "o", "type": "order", "user": {"id": "u"}, "order_id": "o1",
+                           "product_id": "p", "qty": 1, "amount": 19.99, "status": "paid"}, NOW)
+    refunded = dict(paid, status="refunded")
+    # The same moves as append.lua's count_order: paid adds an order and its GMV, a refund takes it back.
+    assert logged_counter_deltas(paid) == {"orders": 1, "gmv_cents": 1999}
+    assert logged_counter_deltas(refunded) == {"refunds": 1, "gmv_cents": -1999}
+    assert logged_counter_deltas(dict(refunded, counted_cents=500)) == {"refunds": 1, "gmv_cents": -500}
+    assert logged_counter_deltas(dict(paid, counted=False)) == {}
+    assert logged_counter_deltas(dict(paid, status="placed")) == {}
+    like = validate_event({"id": "l", "type": "like", "user": {"id": "u"}, "count": 4}, NOW)
+    assert logged_counter_deltas(like) == counter_deltas(like) == {"likes": 4}
+
+
+def test_a_gift_logged_before_minor_units_counts_its_value_in_cents():
+    legacy = {"type": "gift", "count": 2, "value": 1.5}
+    assert counter_deltas(legacy) == {"gifts": 2, "gifts_value_cents": 150}
 
 
 def test_counters_on_the_wire_show_money_and_every_counter():

@@ -6,7 +6,7 @@ from __future__ import annotations
 from livecart.audience import Audience
 from livecart.first_frames import HISTORY_CHUNK, SharedRecovery
 from livecart.protocol import Format, decode
-from livecart.store.redis_store import History
+from livecart.store.values import History
 
 
 def _payload(frame: bytes) -> bytes:

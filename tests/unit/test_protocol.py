@@ -36,8 +36,22 @@ def test_format_parse():
 
 
 def test_the_protocol_module_exports_exactly_the_wire_api():
-    assert sorted(protocol.__all__) == ["Format", "claim_result_frame", "decode", "echo_req", "encode",
-                                        "encode_frame", "encode_json", "encode_msgpack", "load_json"]
+    assert sorted(protocol.__all__) == ["Format", "claim_result_frame", "decode", "decode_body",
+                                        "echo_req", "encode", "encode_frame", "encode_json", "encode_msgpack",
+                                        "load_json"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "", "application/x-msgpack"])
+def test_a_request_body_is_json_unless_it_says_msgpack(content_type):
+    assert protocol.decode_body(b'{"a": [1]}', content_type) == {"a": [1]}
+    with pytest.raises(BadRequest, match="not valid json"):
+        protocol.decode_body(protocol.encode_msgpack({"a": [1]}), content_type)
+
+
+def test_a_msgpack_request_body_is_read_as_msgpack():
+    assert protocol.decode_body(protocol.encode_msgpack({"a": [1]}), "application/msgpack") == {"a": [1]}
+    with pytest.raises(BadRequest, match="not valid msgpack"):
+        protocol.decode_body(b"\xc1", "application/msgpack")
 
 
 def _payload(frame: bytes) -> tuple[Opcode, bytes]:

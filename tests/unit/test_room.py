@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from livecart.clock import Clock
 from livecart.room import Room
-from livecart.store.redis_store import Snapshot
+from livecart.store.values import Snapshot
 
 NOW = 1_800_000_000_000
 

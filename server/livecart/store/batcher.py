@@ -109,7 +109,7 @@ class ScriptBatcher:
                     raise reply  # a lost connection: every caller hears of it
             return replies
         pool = self._client.connection_pool
-        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        conn = await pool.get_connection()  # type: ignore[no-untyped-call]  # unannotated in redis-py
         try:
             await conn.send_packed_command(self._pack(calls), check_health=False)
             results: list[Any] = []

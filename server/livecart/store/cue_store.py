@@ -11,23 +11,18 @@ Guarantees:
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 from livecart.cues import Cue
-from livecart.errors import NotFound, StoreUnavailable
+from livecart.errors import NotFound
 from livecart.protocol import encode_json, load_json
 from livecart.store import channel
 from livecart.store.keys import RoomKeys
-from livecart.store.redis_store import UNAVAILABLE, Client, decode_str
+from livecart.store.redis_client import Client, as_store_unavailable, decode_str, register
 
 __all__ = ["CueStore"]
 
 DAY_MS = 86_400_000
-
-
-def _script(name: str) -> str:
-    return resources.files("livecart.store").joinpath("scripts", name).read_text()
 
 
 def _with_ack(cue: dict[str, Any], ack: str | bytes | None) -> dict[str, Any]:
@@ -43,8 +38,8 @@ class CueStore:
         self.client = client
         self.retention_ms = int(retention_days * DAY_MS)
         self._publish = "SPUBLISH" if sharded_pubsub else "PUBLISH"
-        self._emit = client.register_script(_script("cue_emit.lua"))
-        self._lease = client.register_script(_script("lease.lua"))
+        self._emit = register(client, "cue_emit.lua")
+        self._lease = register(client, "lease.lua")
 
     async def emit(self, room: str, cues: list[Cue], now_ms: int) -> list[Cue]:
         """Store and publish `cues`; returns those that went out (the rest fired within cooldown)."""
@@ -54,24 +49,20 @@ class CueStore:
         args: list[Any] = [now_ms, keys.channel, self._publish, self.retention_ms, len(cues)]
         for cue in cues:
             args += [cue.key, cue.cooldown_ms, cue.id, encode_json(cue.to_wire())]
-        try:
+        with as_store_unavailable():
             flags = await self._emit(keys=[keys.cues, keys.cue_order, keys.cue_keys], args=args)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return [cue for cue, flag in zip(cues, decode_str(flags), strict=True) if flag == "1"]
 
     async def recent_keys(self, room: str, since_ms: int) -> list[str]:
         """Rule keys that fired since `since_ms` (a new director starts with them as already said)."""
-        try:
+        with as_store_unavailable():
             found: list[Any] = await self.client.zrangebyscore(RoomKeys(room).cue_keys, since_ms, "+inf")
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return [decode_str(k) for k in found]
 
     async def ack(self, room: str, cue_id: str, by: str, now_ms: int) -> dict[str, Any]:
         """Record the first ack of a cue and publish the acked CUE; NotFound for an unknown id."""
         keys = RoomKeys(room)
-        try:
+        with as_store_unavailable():
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.hget(keys.cues, cue_id)
                 pipe.hsetnx(keys.cue_acks, cue_id, f"{now_ms} {by}")
@@ -89,14 +80,12 @@ class CueStore:
                     pipe.pexpire(keys.answered, self.retention_ms)
                 pipe.execute_command(self._publish, keys.channel, channel.encode(channel.CuePosted(cue)))
                 await pipe.execute()
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return cue
 
     async def list(self, room: str, since_ms: int = 0, limit: int = 200) -> list[dict[str, Any]]:
         """Cues created since `since_ms`, oldest first, at most the newest `limit`."""
         keys = RoomKeys(room)
-        try:
+        with as_store_unavailable():
             ids: list[Any] = await self.client.zrevrangebyscore(keys.cue_order, "+inf", since_ms, start=0,
                                                                 num=limit)
             if not ids:
@@ -105,28 +94,20 @@ class CueStore:
                 pipe.hmget(keys.cues, ids)
                 pipe.hmget(keys.cue_acks, ids)
                 bodies, acks = await pipe.execute()
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         out = [_with_ack(load_json(b), a) for b, a in zip(bodies, acks, strict=True) if b is not None]
         return out[::-1]
 
     async def publish_stats(self, room: str, live: dict[str, Any]) -> None:
         """The live stats frame's body to every node's host and assistant sockets of the room."""
-        try:
-            await self.client.execute_command(  # type: ignore[no-untyped-call,unused-ignore]
+        with as_store_unavailable():
+            await self.client.execute_command(
                 self._publish, RoomKeys(room).channel, channel.encode(channel.LiveStats(live)))
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def answered(self, room: str) -> dict[str, int]:
-        try:
+        with as_store_unavailable():
             found = await self.client.hgetall(RoomKeys(room).answered)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return {decode_str(k): int(v) for k, v in found.items()}
 
     async def lease(self, room: str, node_id: str, ttl_ms: int) -> bool:
-        try:
+        with as_store_unavailable():
             return bool(await self._lease(keys=[RoomKeys(room).director], args=[node_id, ttl_ms]))
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc

@@ -12,36 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from livecart.deals import DealSpec
-from livecart.errors import Conflict, NotFound, StoreUnavailable
-from livecart.protocol import encode_json, load_json
+from livecart.errors import Conflict, NotFound
+from livecart.protocol import encode_json
 from livecart.store.batcher import ScriptBatcher
-from livecart.store.keys import RoomKeys, claim_answer_field
-from livecart.store.redis_store import UNAVAILABLE, Client, CurrencyChanged, decode_str, fields_from_flat
+from livecart.store.keys import HOLD_ROOMS, RoomKeys, claim_answer_field
+from livecart.store.redis_client import (
+    Client,
+    as_store_unavailable,
+    decode_str,
+    fields_from_flat,
+    lua_source,
+    register,
+    store_error,
+)
+from livecart.store.values import ClaimAnswer, CurrencyChanged
 
-__all__ = ["ClaimAnswer", "DealStore"]
+__all__ = ["DealStore"]
 
-# Not a room key (no hash tag): rooms that may hold claims, scored by when a node last looked after them.
-HOLD_ROOMS = "lc:hold-rooms"
 ORPHAN_MS = 5000
-
-
-def _lua(name: str) -> str:
-    folder = resources.files("livecart.store").joinpath("scripts")
-    return folder.joinpath("lib.lua").read_text() + "\n" + folder.joinpath(name).read_text()
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimAnswer:
-    status: str  # ok | rejected | again (a repeated key: `reply` is the first answer)
-    reply: bytes  # the answer as JSON, as stored for the key: sockets get it spliced into their frame
-
-    def parsed(self) -> dict[str, Any]:
-        return load_json(self.reply)  # type: ignore[no-any-return]
 
 
 def _claim_answer(values: list[Any]) -> ClaimAnswer:
@@ -51,23 +42,19 @@ def _claim_answer(values: list[Any]) -> ClaimAnswer:
     return ClaimAnswer(status, reply if isinstance(reply, bytes) else reply.encode())
 
 
-def _unavailable(exc: Exception) -> Exception:
-    return StoreUnavailable(str(exc)) if isinstance(exc, UNAVAILABLE) else exc
-
-
 class DealStore:
     def __init__(self, client: Client, *, sharded_pubsub: bool = False) -> None:
         self.client = client
         self._publish = "SPUBLISH" if sharded_pubsub else "PUBLISH"
-        self._create = client.register_script(_lua("deal_create.lua"))
-        self._control = client.register_script(_lua("deal_control.lua"))
-        self._settle = client.register_script(_lua("settle.lua"))
-        self._expire = client.register_script(_lua("expire.lua"))
-        self._external = client.register_script(_lua("external_sale.lua"))
-        self._retire = client.register_script(_lua("deal_retire.lua"))
+        self._create = register(client, "deal_create.lua", with_lib=True)
+        self._control = register(client, "deal_control.lua", with_lib=True)
+        self._settle = register(client, "settle.lua", with_lib=True)
+        self._expire = register(client, "expire.lua", with_lib=True)
+        self._external = register(client, "external_sale.lua", with_lib=True)
+        self._retire = register(client, "deal_retire.lua", with_lib=True)
         self._claim_routes: dict[str, tuple[tuple[str], tuple[str, str, str]]] = {}
-        self._claims = ScriptBatcher(client, _lua("claim.lua"), width=2, parse=_claim_answer,
-                                     on_error=_unavailable)
+        self._claims = ScriptBatcher(client, lua_source("claim.lua", with_lib=True), width=2,
+                                     parse=_claim_answer, on_error=store_error)
 
     def _head(self, keys: RoomKeys, by: str = "") -> list[Any]:
         return [keys.prefix, keys.channel, self._publish] + ([by] if by else [])
@@ -84,10 +71,8 @@ class DealStore:
         args: list[Any] = [keys.prefix, keys.channel, self._publish, by or "-", spec.currency]
         for name, value in values.items():
             args += [name, value]
-        try:
+        with as_store_unavailable():
             flat = await self._create(keys=[keys.deal(deal_id), keys.deals, keys.meta], args=args)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         fields = fields_from_flat(flat)
         if "!currency" in fields:  # the room has another currency: nothing was created
             raise CurrencyChanged(fields["!currency"])
@@ -98,12 +83,10 @@ class DealStore:
         """start | stop | restock (value = units to add) | keyword (value = the word, "" to disarm).
         `op_id` names the operation (an Idempotency-Key's digest): applied once, whoever retries it."""
         keys = RoomKeys(room)
-        try:
+        with as_store_unavailable():
             reply = await self._control(keys=[keys.deal(deal_id)],
                                         args=[keys.prefix, keys.channel, self._publish, by or "-", op, value,
                                               op_id or uuid.uuid4().hex])
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         if decode_str(reply[0]) == "err":
             code = decode_str(reply[1])
             if code == "no_such_deal":
@@ -129,13 +112,11 @@ class DealStore:
         it is `reply`, stored now). One round trip, like the read it replaces."""
         answers = RoomKeys(room).deal(deal_id) + ":keys"
         idem = claim_answer_field(user, key)
-        try:
+        with as_store_unavailable():
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.hsetnx(answers, idem, reply)
                 pipe.hget(answers, idem)
                 stored, answer = await pipe.execute()
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return (answer.encode() if isinstance(answer, str) else answer), bool(stored)
 
     async def add_refusals(self, room: str, deal_id: str, reason: str, idems: list[str]) -> None:
@@ -143,47 +124,39 @@ class DealStore:
         the answer of each field (keys.claim_answer_field) unless it already had one."""
         key = RoomKeys(room).deal(deal_id)
         reply = encode_json({"ok": False, "reason": reason})
-        try:
+        with as_store_unavailable():
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.hincrby(key, "attempts", len(idems))
                 pipe.hincrby(key, "rej_" + reason, len(idems))
                 for idem in idems:
                     pipe.hsetnx(key + ":keys", idem, reply)
                 await pipe.execute()
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def settle(self, room: str, claim_id: str, outcome: str) -> tuple[str, bool]:
         """paid | cancelled | refunded | expired; returns (claim state after, whether it changed)."""
         keys = RoomKeys(room)
-        try:
+        with as_store_unavailable():
             state, changed = await self._settle(keys=[keys.claims],
                                                 args=[*self._head(keys), claim_id, outcome])
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return decode_str(state), bool(changed)
 
     async def expire(self, room: str, limit: int = 500) -> int:
         keys = RoomKeys(room)
-        try:
+        with as_store_unavailable():
             return int(await self._expire(keys=[keys.holds], args=[*self._head(keys), limit]))
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def external_sale(self, room: str, product_id: str, qty: int, event_id: str,
                             amount_cents: int) -> int:
         keys = RoomKeys(room)
-        try:
+        with as_store_unavailable():
             return int(await self._external(
                 keys=[keys.deals], args=[*self._head(keys), product_id, qty, event_id, amount_cents]))
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def retire(self, room: str, retention_ms: int, limit: int = 20, chunk: int = 1000) -> int:
         """Retire the room's deals that closed more than `retention_ms` ago (deal_retire.lua): at most
         `limit` deals a call, oldest first. Returns how many were retired."""
         keys = RoomKeys(room)
-        try:
+        with as_store_unavailable():
             now = await self._now_ms()
             # Created before now - retention: the only deals that can have closed that long ago.
             candidates: list[Any] = await self.client.zrangebyscore(keys.deals, "-inf", now - retention_ms,
@@ -195,8 +168,6 @@ class DealStore:
                                                             chunk]))) == 2:
                     pass
                 retired += done
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return retired
 
     async def _now_ms(self) -> int:
@@ -204,56 +175,43 @@ class DealStore:
         return int(seconds) * 1000 + int(micros) // 1000
 
     async def holds_left(self, room: str) -> int:
-        try:
+        with as_store_unavailable():
             return int(await self.client.zcard(RoomKeys(room).holds))
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def register_hold_rooms(self, rooms: set[str], now_ms: int) -> None:
         """Say that this node is still looking after holds in `rooms` (a heartbeat per room)."""
         if rooms:
-            try:
+            with as_store_unavailable():
                 await self.client.zadd(HOLD_ROOMS, dict.fromkeys(rooms, now_ms))
-            except UNAVAILABLE as exc:
-                raise StoreUnavailable(str(exc)) from exc
 
     async def orphan_hold_rooms(self, now_ms: int) -> list[str]:
         """Rooms with holds whose node has not said so for ORPHAN_MS: any node may release them."""
-        try:
-            rooms = await self.client.zrangebyscore(HOLD_ROOMS, "-inf", now_ms - ORPHAN_MS, start=0, num=100)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
-        return [decode_str(r) for r in rooms]  # type: ignore[arg-type]
+        with as_store_unavailable():
+            rooms: list[Any] = await self.client.zrangebyscore(HOLD_ROOMS, "-inf", now_ms - ORPHAN_MS,
+                                                               start=0, num=100)
+        return [decode_str(r) for r in rooms]
 
     async def forget_hold_room(self, room: str) -> None:
-        try:
+        with as_store_unavailable():
             await self.client.zrem(HOLD_ROOMS, room)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def get(self, room: str, deal_ids: list[str]) -> list[dict[str, str]]:
         keys = RoomKeys(room)
-        try:
+        with as_store_unavailable():
             async with self.client.pipeline(transaction=False) as pipe:
                 for deal_id in deal_ids:
                     pipe.hgetall(keys.deal(deal_id))
                 found = await pipe.execute()
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return [{decode_str(k): decode_str(v) for k, v in f.items()} for f in found if f]
 
     async def newest(self, room: str, limit: int = 50) -> list[dict[str, str]]:
-        try:
-            ids = await self.client.zrevrange(RoomKeys(room).deals, 0, limit - 1)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
-        return await self.get(room, [decode_str(i) for i in ids])  # type: ignore[arg-type]
+        with as_store_unavailable():
+            ids: list[Any] = await self.client.zrevrange(RoomKeys(room).deals, 0, limit - 1)
+        return await self.get(room, [decode_str(i) for i in ids])
 
     async def audit(self, room: str, count: int = 200) -> list[dict[str, str]]:
         """The newest ledger entries first: who did what to which deal, and when."""
-        try:
+        with as_store_unavailable():
             entries = await self.client.xrevrange(RoomKeys(room).ledger, count=count)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return [{decode_str(k): decode_str(v) for k, v in (fields or {}).items()}
                 for _id, fields in entries or []]

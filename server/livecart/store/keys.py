@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ROOMS", "ROOMS_SEEN", "RoomKeys", "claim_answer_field", "room_from_channel"]
+__all__ = ["HOLD_ROOMS", "ROOMS", "ROOMS_SEEN", "RoomKeys", "claim_answer_field", "room_from_channel"]
 
 PREFIX = "lc:"
 ROOMS = PREFIX + "rooms"  # sorted set, no hash tag: rooms by their last activity (ms), for the director
 # sorted set, no hash tag: every room with data by its last activity (ms), kept until the room is purged
 # (ROOMS forgets a room after a quiet day); idle rooms are purged from it (room_retention_days)
 ROOMS_SEEN = PREFIX + "rooms-seen"
+# sorted set, no hash tag: rooms that may hold claims, scored by when a node last looked after them
+HOLD_ROOMS = PREFIX + "hold-rooms"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,56 +10,31 @@ Guarantees:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
-from livecart.errors import StoreUnavailable
 from livecart.protocol import load_json
 from livecart.stats import Bucket
 from livecart.store.keys import ROOMS, ROOMS_SEEN, RoomKeys
-from livecart.store.redis_store import UNAVAILABLE, Client, decode_str
+from livecart.store.redis_client import Client, as_store_unavailable, decode_str, register
+from livecart.store.values import Cursor, LoggedEvent
 
-__all__ = ["Cursor", "LoggedEvent", "StatsStore"]
+__all__ = ["IDLE_BATCH", "StatsStore"]
 
 DAY_MS = 86_400_000
 DAY_S = 86_400
 HMGET_MAX = 7200  # wider ranges read the whole hash (one room's stream is hours, not years)
 IDLE_BATCH = 50  # idle rooms per read of the registry (the purge pages through them)
 
-LoggedEvent = tuple[dict[str, Any], int]  # (event, receipt ms)
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """How far the room log has been folded ("epoch:offset", "" before the first fold), and the deals'
-    claim and rejection totals at that fold (None before the first)."""
-
-    at: str
-    claims: int | None
-    rejections: int | None
-
-    @property
-    def epoch(self) -> str:
-        return self.at.partition(":")[0]
-
-    @property
-    def offset(self) -> int:
-        return int(self.at.partition(":")[2] or 0)
-
 
 class StatsStore:
     def __init__(self, client: Client, *, retention_days: float) -> None:
         self.client = client
         self.retention_ms = int(retention_days * DAY_MS)
-        self._fold = client.register_script(
-            resources.files("livecart.store").joinpath("scripts", "stats_fold.lua").read_text())
+        self._fold = register(client, "stats_fold.lua")
 
     async def cursor(self, room: str) -> Cursor:
-        try:
+        with as_store_unavailable():
             found = await self.client.hgetall(RoomKeys(room).stats_cursor)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         fields = {decode_str(k): decode_str(v) for k, v in found.items()}
         claims, rejections = fields.get("claims"), fields.get("rejections")
         return Cursor(fields.get("at", ""), int(claims) if claims else None,
@@ -68,36 +43,30 @@ class StatsStore:
     async def log_after(self, room: str, offset: int, count: int) -> tuple[str, list[LoggedEvent]]:
         """The room's epoch and up to `count` logged events after `offset`."""
         keys = RoomKeys(room)
-        try:
+        with as_store_unavailable():
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.hget(keys.meta, "epoch")
                 pipe.xrange(keys.log, f"{offset + 1}-0", "+", count=count)
                 epoch, entries = await pipe.execute()
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return decode_str(epoch or b""), [_logged(fields) for _id, fields in entries]
 
     async def log_before(self, room: str, count: int) -> list[LoggedEvent]:
         """The newest `count` logged events, oldest first."""
-        try:
+        with as_store_unavailable():
             entries: Any = await self.client.xrevrange(RoomKeys(room).log, count=count)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return [_logged(fields) for _id, fields in reversed(entries)]
 
     async def log_all(self, room: str, chunk: int = 5000) -> list[LoggedEvent]:
         """Every event the room's history still holds, in offset order."""
         out: list[LoggedEvent] = []
         start = "-"
-        try:
+        with as_store_unavailable():
             while True:
                 entries: Any = await self.client.xrange(RoomKeys(room).log, start, "+", count=chunk)
                 out += [_logged(fields) for _id, fields in entries]
                 if len(entries) < chunk:
                     return out
                 start = "(" + decode_str(entries[-1][0])
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def fold(self, room: str, expected: str, new: str, claims: int, rejections: int,
                    deltas: dict[int, Bucket]) -> bool:
@@ -105,16 +74,14 @@ class StatsStore:
         args: list[Any] = [expected, new, claims, rejections, self.retention_ms, keys.prefix, len(deltas)]
         for second, bucket in sorted(deltas.items()):
             args += [second, " ".join(f"{k}={v}" for k, v in bucket.items())]
-        try:
+        with as_store_unavailable():
             return bool(await self._fold(keys=[keys.stats_cursor, keys.stats_days], args=args))
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def buckets(self, room: str, start: int, end: int) -> dict[int, Bucket]:
         """Buckets of seconds start <= s < end: HMGET for short ranges, whole days for long ones."""
         keys = RoomKeys(room)
         found: dict[int, Any] = {}
-        try:
+        with as_store_unavailable():
             if end - start <= HMGET_MAX:
                 seconds = list(range(start, end))
                 async with self.client.pipeline(transaction=False) as pipe:
@@ -126,8 +93,6 @@ class StatsStore:
             else:
                 for day in await self._days(room, start // DAY_S, (end - 1) // DAY_S):
                     found.update({int(k): v for k, v in (await self.client.hgetall(keys.stats(day))).items()})
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return {s: {k: int(v) for k, v in load_json(raw).items()}
                 for s, raw in found.items() if raw is not None and start <= s < end}
 
@@ -138,7 +103,7 @@ class StatsStore:
     async def span(self, room: str) -> tuple[int, int] | None:
         """The first and last second that have a bucket."""
         keys = RoomKeys(room)
-        try:
+        with as_store_unavailable():
             seconds: list[int] = []
             for day in await self._days(room):  # a day listed may have expired: look until one has data
                 seconds = [int(k) for k in await self.client.hkeys(keys.stats(day))]
@@ -151,8 +116,6 @@ class StatsStore:
                 last_day = [int(k) for k in await self.client.hkeys(keys.stats(day))]
                 if last_day:
                     return first, max(last_day)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return first, max(seconds)
 
     async def mark(self, room: str, marks: dict[str, int]) -> None:
@@ -160,56 +123,44 @@ class StatsStore:
         if not marks:
             return
         key = RoomKeys(room).funnel
-        try:
+        with as_store_unavailable():
             async with self.client.pipeline(transaction=False) as pipe:
                 for name, value in marks.items():
                     pipe.hsetnx(key, name, value)
                 pipe.pexpire(key, self.retention_ms)
                 await pipe.execute()
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def marks(self, room: str) -> dict[str, int]:
-        try:
+        with as_store_unavailable():
             found = await self.client.hgetall(RoomKeys(room).funnel)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return {decode_str(k): int(v) for k, v in found.items()}
 
     async def counters(self, room: str) -> dict[str, int]:
-        try:
+        with as_store_unavailable():
             found = await self.client.hgetall(RoomKeys(room).counters)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return {decode_str(k): int(v) for k, v in found.items()}
 
     async def touch(self, rooms: set[str], now_ms: int) -> None:
         if not rooms:
             return
-        try:
+        with as_store_unavailable():
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.zadd(ROOMS, dict.fromkeys(rooms, now_ms))
                 pipe.zadd(ROOMS_SEEN, dict.fromkeys(rooms, now_ms))
                 await pipe.execute()
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
 
     async def idle_rooms(self, before_ms: int, offset: int = 0) -> list[str]:
         """Up to IDLE_BATCH rooms with no activity since `before_ms`, oldest first, skipping the first
         `offset` (candidates for the idle-room purge)."""
-        try:
+        with as_store_unavailable():
             found: list[Any] = await self.client.zrangebyscore(ROOMS_SEEN, "-inf", before_ms, start=offset,
                                                                num=IDLE_BATCH)
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return [decode_str(r) for r in found]
 
     async def active_rooms(self, since_ms: int) -> list[str]:
-        try:
+        with as_store_unavailable():
             await self.client.zremrangebyscore(ROOMS, "-inf", since_ms - DAY_MS)
             found: list[Any] = await self.client.zrangebyscore(ROOMS, since_ms, "+inf")
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable(str(exc)) from exc
         return [decode_str(r) for r in found]
 
 

@@ -23,7 +23,7 @@ from livecart.currencies import RoomCurrencies
 from livecart.errors import BadRequest, Conflict
 from livecart.money import check_currency, exponent
 from livecart.store.redis_store import RedisStore
-from livecart.web.http import by_whom, json_response, object_body, room_claims
+from livecart.web.http import json_response, object_body, room_claims
 from livecart.web.revocation import Revocations
 
 __all__ = ["MINTABLE_ROLES", "add_console_routes"]
@@ -90,7 +90,7 @@ def add_console_routes(app: web.Application, *, store: RedisStore, currencies: R
             value: dict[str, Any] | None = None
             if request.method == "POST":
                 value = parse(await object_body(request))
-                value["by"], value["at"] = by_whom(claims), clock.now_ms()
+                value["by"], value["at"] = claims.by_whom, clock.now_ms()
             await store.show(room, name, value)
             return json_response({name: value})
 

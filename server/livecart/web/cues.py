@@ -21,7 +21,7 @@ from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import StatsStore
-from livecart.web.http import by_whom, json_response, read_body, room_claims
+from livecart.web.http import json_response, read_body, room_claims
 
 __all__ = ["add_cue_routes", "parse_range"]
 
@@ -75,7 +75,7 @@ def add_cue_routes(app: web.Application, *, store: RedisStore, deal_store: DealS
     async def post_cue(request: web.Request) -> web.Response:
         room, claims = room_claims(request, Action.MANAGE)
         body = await read_body(request)
-        cue = manual_cue(body, by_whom(claims), clock.now_ms())
+        cue = manual_cue(body, claims.by_whom, clock.now_ms())
         await cue_store.emit(room, [cue], cue.created_at)
         metrics.cues.labels(cue.kind).inc()
         return json_response({"cue": cue.to_wire()}, 201)
@@ -90,7 +90,7 @@ def add_cue_routes(app: web.Application, *, store: RedisStore, deal_store: DealS
         cue_id = request.match_info["cue"]
         if not 1 <= len(cue_id) <= 64:
             raise BadRequest("bad_field", "cue ids are 1-64 characters")
-        cue = await cue_store.ack(room, cue_id, by_whom(claims), clock.now_ms())
+        cue = await cue_store.ack(room, cue_id, claims.by_whom, clock.now_ms())
         return json_response({"cue": cue})
 
     async def get_stats(request: web.Request) -> web.Response:

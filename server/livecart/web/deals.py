@@ -14,9 +14,10 @@ from livecart.currencies import RoomCurrencies
 from livecart.deals import DEAL_ID_HEX, deal_to_wire, is_deal_id, new_deal_id, parse_spec
 from livecart.errors import BadRequest, Conflict, NotFound
 from livecart.store.deal_store import DealStore
-from livecart.store.redis_store import CurrencyChanged, RedisStore
+from livecart.store.redis_store import RedisStore
+from livecart.store.values import CurrencyChanged
 from livecart.web.admission import Admission
-from livecart.web.http import by_whom, json_response, read_body, room_claims
+from livecart.web.http import json_response, read_body, room_claims
 from livecart.web.idempotency import IDEMPOTENCY_DIGEST
 
 __all__ = ["add_deal_routes"]
@@ -46,7 +47,7 @@ def add_deal_routes(app: web.Application, *, store: RedisStore, deal_store: Deal
             # Prices have the decimals of the room's currency; deal_create.lua checks it still is that one.
             spec = parse_spec(body, now, price_floor=price_floor, currency=currency)
             try:
-                fields = await deal_store.create(room, new_id, spec, by_whom(claims), start_now)
+                fields = await deal_store.create(room, new_id, spec, claims.by_whom, start_now)
                 break
             except CurrencyChanged as changed:
                 currency = changed.currency
@@ -73,7 +74,7 @@ def add_deal_routes(app: web.Application, *, store: RedisStore, deal_store: Deal
             value = word or ""
         elif op not in ("start", "stop"):
             raise web.HTTPNotFound()
-        fields = await deal_store.control(room, deal_id(request), op, by_whom(claims), value,
+        fields = await deal_store.control(room, deal_id(request), op, claims.by_whom, value,
                                                op_id=request.get(IDEMPOTENCY_DIGEST))
         return json_response({"deal": deal_to_wire(fields, clock.now_ms())})
 
@@ -108,7 +109,7 @@ def add_deal_routes(app: web.Application, *, store: RedisStore, deal_store: Deal
                 raise BadRequest("bad_field", "product {name, id?, image_url?, price?} is required")
             card = {k: product[k] for k in ("id", "name", "image_url", "price", "deal_id")
                     if isinstance(product.get(k), str | int | float) and len(str(product[k])) <= 2000}
-            card["by"], card["at"] = by_whom(claims), clock.now_ms()
+            card["by"], card["at"] = claims.by_whom, clock.now_ms()
         await store.pin(room, card)
         return json_response({"pinned": card})
 

@@ -12,9 +12,9 @@ from aiohttp import web
 
 from livecart.auth import Action, Claims, authorize, check_room_name, verify
 from livecart.errors import BadRequest, LivecartError, MethodNotAllowed, NotFound, TooLarge, wire_error
-from livecart.protocol import Format, decode, encode_json
+from livecart.protocol import decode_body, encode_json
 
-__all__ = ["TOKEN_KEYS", "VERIFIED", "bearer", "by_whom", "error_response", "http_error", "json_response",
+__all__ = ["TOKEN_KEYS", "VERIFIED", "bearer", "error_response", "http_error", "json_response",
            "object_body", "read_body", "room_claims"]
 
 # The secrets a token may be signed with (Settings.token_keys), set by web/app.py create_app.
@@ -49,8 +49,7 @@ def http_error(exc: web.HTTPException) -> BadRequest:
 
 async def read_body(request: web.Request) -> Any:
     """The request body, msgpack with `Content-Type: application/msgpack`, JSON otherwise."""
-    fmt = Format.MSGPACK if request.content_type == "application/msgpack" else Format.JSON
-    return decode(await request.read(), fmt)
+    return decode_body(await request.read(), request.content_type)
 
 
 async def object_body(request: web.Request) -> dict[str, Any]:
@@ -72,9 +71,3 @@ def room_claims(request: web.Request, action: Action) -> tuple[str, Claims]:
     claims = request.get(VERIFIED) or verify(request.app[TOKEN_KEYS], bearer(request))
     authorize(claims, room, action)
     return room, claims
-
-
-def by_whom(claims: Claims) -> str:
-    """Who an audit entry, a cue or a stage change names: the token's user, or its role for a shared
-    console token."""
-    return claims.user or claims.role

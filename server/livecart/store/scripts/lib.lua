@@ -1,4 +1,4 @@
--- Shared by the deal scripts (prepended to each by redis_store.py; Lua in Redis has no includes).
+-- Shared by the deal scripts (prepended to each by redis_client.lua_source; Lua in Redis has no includes).
 -- Deal keys are derived from ARGV prefix "lc:{room}:" so every key a script touches shares the room's
 -- hash tag and lives on one cluster shard.
 

@@ -1,0 +1,93 @@
+"""What every Redis adapter of the store shares: the client type, the one translation of Redis outages
+into StoreUnavailable, the one Lua script loader, and the decoding of raw replies.
+
+    with as_store_unavailable():      # a lost connection or a timeout leaves as StoreUnavailable
+        reply = await script(keys=[...], args=[...])
+
+Handlers above the store never see a redis-py exception (errors.py draws the tree).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from types import TracebackType
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio import RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from livecart.errors import StoreUnavailable
+
+__all__ = ["UNAVAILABLE", "Client", "as_store_unavailable", "counters_from_flat", "decode_str",
+           "fields_from_flat", "lua_source", "register", "store_error"]
+
+# The errors that mean "Redis is not reachable right now" (a retry later may succeed), as opposed to an
+# error reply, which is a bug or a refused command and propagates as it is.
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+# A node talks to one Redis, or to a Redis Cluster where each room lives on the shard of its hash tag.
+Client = aioredis.Redis | RedisCluster
+LIB = "lib.lua"
+
+
+def store_error(exc: Exception) -> Exception:
+    """What a caller of the store gets for `exc`: StoreUnavailable for an outage, else `exc` itself."""
+    if isinstance(exc, UNAVAILABLE):
+        unavailable = StoreUnavailable(str(exc))
+        unavailable.__cause__ = exc
+        return unavailable
+    return exc
+
+
+class _AsStoreUnavailable:
+    """The context manager of `as_store_unavailable()`: stateless, so one instance serves every call."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    # Returns None, not bool: it never swallows an exception, and mypy then knows code after it runs
+    # only when the block completed.
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if isinstance(exc, UNAVAILABLE):
+            raise StoreUnavailable(str(exc)) from exc
+
+
+_AS_STORE_UNAVAILABLE = _AsStoreUnavailable()
+
+
+def as_store_unavailable() -> _AsStoreUnavailable:
+    """A block whose Redis outages (UNAVAILABLE) leave as StoreUnavailable; every other error as it is."""
+    return _AS_STORE_UNAVAILABLE
+
+
+def lua_source(name: str, *, with_lib: bool = False) -> str:
+    """The source of store/scripts/`name`; `with_lib` prepends lib.lua (the deal scripts' shared
+    functions: Lua in Redis has no includes)."""
+    folder = resources.files("livecart.store").joinpath("scripts")
+    source = folder.joinpath(name).read_text()
+    return folder.joinpath(LIB).read_text() + "\n" + source if with_lib else source
+
+
+def register(client: Client, name: str, *, with_lib: bool = False) -> AsyncScript:
+    """store/scripts/`name` registered on `client` (EVALSHA, reloaded by redis-py when Redis lost it)."""
+    return client.register_script(lua_source(name, with_lib=with_lib))
+
+
+def decode_str(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def fields_from_flat(flat: list[Any]) -> dict[str, str]:
+    """A Redis hash returned as a flat [name, value, ...] list, as a dict of strings."""
+    return {decode_str(flat[i]): decode_str(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
+
+
+def counters_from_flat(flat: Any) -> dict[str, int]:
+    if not isinstance(flat, list):  # cjson turns an empty table into {}
+        return {}
+    return {decode_str(flat[i]): int(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
