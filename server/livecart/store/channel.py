@@ -30,7 +30,9 @@ slots dataclass per event costs more at both edges: building one and orjson-enco
 per event than validate_event's dict (orjson encodes a slots dataclass ~8× slower than a dict), and
 turning a decoded 20-event message's events into dataclasses triples the decode; the batch and the
 audience views would then need maps again. The message itself is typed: one object per ingest batch,
-its decode within the noise of the old key sniffing (both are mostly orjson.loads).
+its decode within the noise of the old key sniffing (both are mostly orjson.loads). Nor does
+events.Event type them: a logged event may predate today's fields (a gift without `value_minor`),
+and the decoder does not check each one.
 """
 
 from __future__ import annotations
