@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from livecart.protocol import encode_json, load_json
+from livecart.store.values import ROOM_FIELDS
 
 __all__ = ["ChannelMessage", "CuePosted", "DealChanged", "LiveStats", "RoomEvents", "StageChanged",
            "TokensRevoked", "UndecodableMessage", "decode", "encode"]
@@ -73,7 +74,7 @@ class DealChanged:
 class StageChanged:
     """One latest-value field of the room: a STAGE part (None clears it) or its currency."""
 
-    name: str
+    name: str  # one of store/values.py's ROOM_FIELDS (decode refuses any other)
     value: Any
 
 
@@ -150,8 +151,8 @@ def _deal(m: dict[str, Any]) -> DealChanged:
 
 
 def _stage(m: dict[str, Any]) -> StageChanged:
-    if not isinstance(m["name"], str):
-        raise UndecodableMessage("stage: name is not a string")
+    if m["name"] not in ROOM_FIELDS:  # a field this node does not know (one of a newer version, or a bug)
+        raise UndecodableMessage(f"stage: {m['name']!r} is not one of {', '.join(ROOM_FIELDS)}")
     return StageChanged(m["name"], m["value"])
 
 
