@@ -15,6 +15,7 @@ from typing import Any
 from livecart.clock import Clock
 from livecart.deals import DealState, RejectReason, deal_state, is_deal_id
 from livecart.errors import BadRequest, NotFound, RateLimited, StoreUnavailable
+from livecart.events import Event
 from livecart.protocol import encode_json, load_json
 from livecart.ratelimit import RateLimiter
 from livecart.store.deal_store import DealStore
@@ -176,11 +177,13 @@ class ClaimDesk:
             self._keywords.clear()
         return armed
 
-    async def comment_claims(self, room: str, event: dict[str, Any]) -> dict[str, Any] | None:
+    async def comment_claims(self, room: str, event: Event) -> dict[str, Any] | None:
         """Comment-to-claim: a comment containing an armed keyword claims one unit for its author,
-        idempotent by the comment's event id."""
+        idempotent by the comment's event id. Any other event claims nothing."""
+        if event["type"] != "comment":
+            return None
         armed = await self.armed_keywords(room)
-        text = event.get("text", "").casefold()
+        text = event["text"].casefold()
         for deal_id, keyword in armed:
             if keyword.casefold() in text:
                 key = "comment:" + hashlib.sha1(event["id"].encode()).hexdigest()

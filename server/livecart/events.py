@@ -2,18 +2,19 @@
 
 An event arrives from the platform (ingest) or a viewer socket as a map; `validate_event` turns it into the
 normalised map that is stored in the room log and sent to clients, or raises `InvalidEvent` naming the
-field. `counter_deltas` says how an accepted event moves the room counters (`logged_counter_deltas`: how a
-logged one did). Money is kept in integer
-minor units of the room's currency (money.py: fen, cents, yen, fils) so counters never drift; the wire
-shows it as a number with the currency's decimals, and the exact integer beside it (`*_minor`).
+field. Its result is typed (`Event`: a TypedDict per kind, tagged by a Literal `type`) for mypy only; at
+run time it stays a plain dict. `counter_deltas` says how an accepted event moves the room counters
+(`logged_counter_deltas`: how a logged one did, which may predate today's fields: a map). Money is kept
+in integer minor units of the room's currency (money.py: fen, cents, yen, fils) so counters never drift;
+the wire shows it as a number with the currency's decimals, and the exact integer beside it (`*_minor`).
 (Counter and field names still say `_cents` inside: read them as "minor units".)
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal, NotRequired, TypedDict, get_args
 
 from livecart.errors import BadRequest
 from livecart.money import LEGACY_CURRENCY, exponent, from_minor, to_minor
@@ -22,7 +23,16 @@ __all__ = [
     "COUNTERS",
     "EVENT_TYPES",
     "ORDER_STATUSES",
+    "CommentEvent",
+    "Event",
+    "EventType",
+    "GiftEvent",
     "InvalidEvent",
+    "LikeEvent",
+    "OrderEvent",
+    "OrderStatus",
+    "PlainEvent",
+    "User",
     "counter_deltas",
     "carries_money",
     "logged_counter_deltas",
@@ -36,7 +46,6 @@ MAX_TEXT = 4096
 MAX_NAME = 100
 MAX_COUNT = 1_000_000
 MAX_MONEY = 1e10
-ORDER_STATUSES = ("placed", "paid", "cancelled", "refunded")
 # Room counters kept in Redis (a hash per room). *_cents are shown to clients without the suffix.
 COUNTERS = ("comments", "likes", "shares", "follows", "joins", "leaves", "gifts", "gifts_value_cents",
             "orders", "gmv_cents", "refunds")
@@ -83,50 +92,103 @@ def _money(ev: dict[str, Any], key: str, currency: str) -> int:
     return minor
 
 
-def _comment(ev: dict[str, Any], currency: str) -> dict[str, Any]:
+class User(TypedDict):
+    id: str
+    name: str  # the user id when the platform sent none
+
+
+class _Said(TypedDict):
+    """What every event has; each kind adds its `type` (a Literal: mypy narrows an `Event` on it) and
+    its own fields. Static only: at run time an event is a dict (store/channel.py says why)."""
+
+    id: str
+    user: User
+    ts: int  # ms: the platform's time, or the receipt time
+
+
+class _CommentFields(TypedDict):
+    text: str
+
+
+class _LikeFields(TypedDict):
+    count: int
+
+
+class _GiftFields(TypedDict):
+    gift: str
+    count: int
+    value: float  # in the room's currency
+    value_minor: int  # exact, beside the number
+
+
+OrderStatus = Literal["placed", "paid", "cancelled", "refunded"]
+ORDER_STATUSES: tuple[OrderStatus, ...] = get_args(OrderStatus)
+
+
+class _OrderFields(TypedDict):
+    order_id: str
+    product_id: str
+    qty: int
+    amount: float
+    status: OrderStatus
+    amount_minor: int
+    claim_id: NotRequired[str]  # the flash-deal claim the order pays for (ingest settles it)
+
+
+class CommentEvent(_Said, _CommentFields):
+    type: Literal["comment"]
+
+
+class LikeEvent(_Said, _LikeFields):
+    type: Literal["like"]
+
+
+class PlainEvent(_Said):
+    type: Literal["share", "follow", "join", "leave"]
+
+
+class GiftEvent(_Said, _GiftFields):
+    type: Literal["gift"]
+
+
+class OrderEvent(_Said, _OrderFields):
+    type: Literal["order"]
+
+
+Event = CommentEvent | LikeEvent | PlainEvent | GiftEvent | OrderEvent
+EventType = Literal["comment", "like", "share", "follow", "join", "leave", "gift", "order"]
+EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
+
+
+def _comment(ev: dict[str, Any]) -> _CommentFields:
     return {"text": _text(ev, "text", MAX_TEXT)}
 
 
-def _like(ev: dict[str, Any], currency: str) -> dict[str, Any]:
+def _like(ev: dict[str, Any]) -> _LikeFields:
     return {"count": _int(ev, "count") if "count" in ev else 1}
 
 
-def _nothing(ev: dict[str, Any], currency: str) -> dict[str, Any]:
-    return {}
-
-
-def _gift(ev: dict[str, Any], currency: str) -> dict[str, Any]:
+def _gift(ev: dict[str, Any], currency: str) -> _GiftFields:
     minor = _money(ev, "value", currency)
     return {"gift": _text(ev, "gift", MAX_NAME), "count": _int(ev, "count"),
             "value": from_minor(minor, currency), "value_minor": minor}
 
 
-def _order(ev: dict[str, Any], currency: str) -> dict[str, Any]:
+def _order(ev: dict[str, Any], currency: str) -> _OrderFields:
     status = ev.get("status")
     if status not in ORDER_STATUSES:
         raise InvalidEvent("bad_field", f"status must be one of {', '.join(ORDER_STATUSES)}")
-    fields = {"order_id": _text(ev, "order_id", MAX_ID), "product_id": _text(ev, "product_id", MAX_ID),
-              "qty": _int(ev, "qty"), "amount": 0, "status": status}
-    minor = _money(ev, "amount", currency)
+    fields: _OrderFields = {"order_id": _text(ev, "order_id", MAX_ID),
+                            "product_id": _text(ev, "product_id", MAX_ID), "qty": _int(ev, "qty"),
+                            "amount": 0, "status": status, "amount_minor": 0}
+    minor = _money(ev, "amount", currency)  # after the fields above: their errors come first
     fields["amount"], fields["amount_minor"] = from_minor(minor, currency), minor  # exact beside the number
     if ev.get("claim_id") is not None:
         fields["claim_id"] = _text(ev, "claim_id", MAX_ID)
     return fields
 
 
-EVENT_TYPES: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
-    "comment": _comment,
-    "like": _like,
-    "share": _nothing,
-    "follow": _nothing,
-    "join": _nothing,
-    "leave": _nothing,
-    "gift": _gift,
-    "order": _order,
-}
-
-
-def validate_event(raw: Any, now_ms: int, currency: str = LEGACY_CURRENCY) -> dict[str, Any]:
+def validate_event(raw: Any, now_ms: int, currency: str = LEGACY_CURRENCY) -> Event:
     """The normalised event, or InvalidEvent. Unknown extra fields are dropped, not stored. Money is
     read in the room's `currency`: its exponent says how many decimals an amount may have."""
     if not isinstance(raw, dict):
@@ -147,12 +209,21 @@ def validate_event(raw: Any, now_ms: int, currency: str = LEGACY_CURRENCY) -> di
         ts = now_ms
     elif isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts < 2**53:
         raise InvalidEvent("bad_field", "ts must be an integer of milliseconds")
-    event: dict[str, Any] = {"id": event_id, "type": kind, "user": {"id": user_id, "name": name}, "ts": ts}
-    event.update(EVENT_TYPES[kind](raw, currency))
-    return event
+    who: User = {"id": user_id, "name": name}
+    match kind:  # one display per kind (the same keys in the same order): mypy checks each against its type
+        case "comment":
+            return {"id": event_id, "type": kind, "user": who, "ts": ts, **_comment(raw)}
+        case "like":
+            return {"id": event_id, "type": kind, "user": who, "ts": ts, **_like(raw)}
+        case "gift":
+            return {"id": event_id, "type": kind, "user": who, "ts": ts, **_gift(raw, currency)}
+        case "order":
+            return {"id": event_id, "type": kind, "user": who, "ts": ts, **_order(raw, currency)}
+        case "share" | "follow" | "join" | "leave":
+            return {"id": event_id, "type": kind, "user": who, "ts": ts}
 
 
-def carries_money(event: dict[str, Any]) -> bool:
+def carries_money(event: Event) -> bool:
     """Whether the event has an amount in the room's currency (its append must pin that currency)."""
     return event["type"] in ("gift", "order")
 
@@ -192,7 +263,7 @@ def logged_counter_deltas(event: Mapping[str, Any]) -> dict[str, int]:
     return {}
 
 
-def order_clause(event: dict[str, Any]) -> str:
+def order_clause(event: Event) -> str:
     """What append.lua needs to count an order once per (order_id, status) and a refund only against a
     paid order: "paid|refunded <cents> <order_id>", or "" for any other event. A second `paid` for one
     order, or a refund of an order never paid (which made GMV negative), is stored but not counted,

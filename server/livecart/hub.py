@@ -46,7 +46,7 @@ from livecart.store.channel import (
 )
 from livecart.store.redis_store import RedisStore
 from livecart.store.subscriber import SubscriberFactory
-from livecart.store.values import ROOM_FIELDS, Gap
+from livecart.store.values import Gap
 
 __all__ = ["RoomHub", "SharedSnapshot"]
 
@@ -230,7 +230,7 @@ class RoomHub:
                 self._on_events(room, message)
             case DealChanged(fields):
                 self.apply_deal(room, fields)
-            case StageChanged(name, value) if name in ROOM_FIELDS:
+            case StageChanged(name, value):
                 room.stage[name] = value
                 room.batch.set_field(name, value)
                 self.schedule_flush(room)
@@ -240,8 +240,6 @@ class RoomHub:
                 self._to_staff(room, "stats", stats)
             case TokensRevoked():
                 self._on_revoked(room, message)
-            case _:
-                log.error("unknown stage field on room %s", room_name, extra={"room": room_name})
 
     def _on_events(self, room: Room, message: RoomEvents) -> None:
         self.metrics.events_in.inc(len(message.events))

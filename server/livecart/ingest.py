@@ -18,7 +18,7 @@ from livecart.claims import ClaimDesk
 from livecart.clock import Clock
 from livecart.currencies import RoomCurrencies
 from livecart.errors import BadRequest, Conflict, RateLimited, TooLarge
-from livecart.events import InvalidEvent, carries_money, counter_deltas, order_clause, validate_event
+from livecart.events import Event, InvalidEvent, carries_money, counter_deltas, order_clause, validate_event
 from livecart.metrics import Metrics
 from livecart.protocol import encode_json
 from livecart.ratelimit import RateLimiter
@@ -74,7 +74,7 @@ class Ingest:
         currency = await self.currencies.of(room)
         for _attempt in range(3):  # the currency changes only while the room has no money: rarely twice
             result = IngestResult()
-            events: list[dict[str, Any]] = []
+            events: list[Event] = []
             for index, raw in enumerate(items):
                 try:
                     events.append(validate_event(raw, now, currency))
@@ -101,7 +101,7 @@ class Ingest:
         await self.apply_to_deals(room, events)
         return result
 
-    async def apply_to_deals(self, room: str, events: list[dict[str, Any]]) -> None:
+    async def apply_to_deals(self, room: str, events: list[Event]) -> None:
         """What stored events mean for flash deals: orders settle claims or sell external stock, and
         comments with an armed keyword claim. Runs for duplicates too: a retried batch completes whatever
         a crash interrupted, and every step is idempotent (claim state machine, order id, comment id)."""

@@ -18,6 +18,7 @@ from livecart.store.channel import (
     TokensRevoked,
     UndecodableMessage,
 )
+from livecart.store.values import ROOM_FIELDS
 
 names = st.text(min_size=1, max_size=12)
 # What JSON carries exactly (orjson refuses integers beyond 64 bits).
@@ -34,7 +35,7 @@ messages = st.one_of(
                               max_size=5)),
     st.builds(DealChanged,
               fields=st.dictionaries(names, st.text(max_size=20)).map(lambda f: {**f, "id": "d1"})),
-    st.builds(StageChanged, name=st.sampled_from(["pinned", "highlight", "announcement", "currency"]),
+    st.builds(StageChanged, name=st.sampled_from(ROOM_FIELDS),
               value=values),
     st.builds(CuePosted, cue=st.dictionaries(names, values, max_size=5)),
     st.builds(LiveStats, stats=st.dictionaries(names, values, max_size=5)),
@@ -75,6 +76,8 @@ def test_an_empty_redis_hash_from_lua_is_an_empty_map():
     b'{"type":"cue","cue":[]}',
     b'{"type":"revoked","field":"role:host","before":"soon"}',
     b'{"type":"gossip"}',
+    b'{"type":"stage","name":"banner","value":"x"}',  # no such room field: the hub would store it
+    b'{"type":"stage","name":["pinned"],"value":null}',
 ])
 def test_malformed_or_unknown_messages_are_undecodable(data):
     with pytest.raises(UndecodableMessage):

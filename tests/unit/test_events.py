@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import typing
+
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 
 from livecart.errors import BadRequest
 from livecart.events import (
+    EVENT_TYPES,
+    Event,
     InvalidEvent,
+    User,
     counter_deltas,
     counters_to_wire,
     logged_counter_deltas,
@@ -95,6 +100,33 @@ def test_every_valid_event_validates_and_is_idempotent(raw):
     event = validate_event(raw, NOW)
     assert validate_event(event, NOW) == event
     assert all(isinstance(v, int) for v in counter_deltas(event).values())
+
+
+def _keys(typed_dict: type) -> tuple[set[str], set[str]]:
+    """A TypedDict's (required, all) keys. Read from the hints: under `from __future__ import
+    annotations`, Python 3.11's __required_keys__ counts a NotRequired key as required."""
+    hints = typing.get_type_hints(typed_dict, include_extras=True)
+    return {k for k, t in hints.items() if typing.get_origin(t) is not typing.NotRequired}, set(hints)
+
+
+# Each kind's TypedDict, by the kinds its Literal `type` names.
+TYPED = {kind: td for td in typing.get_args(Event)
+         for kind in typing.get_args(typing.get_type_hints(td)["type"])}
+
+
+def test_every_event_type_has_its_typed_dict():
+    assert sorted(TYPED) == sorted(EVENT_TYPES)
+
+
+@given(valid_events)
+@example({"id": "o", "type": "order", "user": {"id": "u"}, "order_id": "o1", "product_id": "p", "qty": 1,
+          "amount": 5, "status": "paid", "claim_id": "c1"})  # valid_events makes no claim_id
+def test_a_validated_event_has_the_keys_its_type_declares(raw):
+    # The types are static only: this keeps them honest about what validate_event really returns.
+    event = validate_event(raw, NOW)
+    required, declared = _keys(TYPED[event["type"]])
+    assert required <= event.keys() <= declared
+    assert event["user"].keys() == _keys(User)[1]
 
 
 @given(json_values)

@@ -25,7 +25,7 @@ from livecart.errors import (
     StoreUnavailable,
     wire_error,
 )
-from livecart.events import MAX_TEXT, counter_deltas, validate_event
+from livecart.events import MAX_TEXT, Event, counter_deltas, validate_event
 from livecart.hub import RoomHub
 from livecart.protocol import Format, claim_result_frame, echo_req, encode_json
 from livecart.ratelimit import RateLimiter
@@ -165,7 +165,7 @@ class RoomEndpoint:
                                 "user": {"id": ws.user, "name": ws.user}}, now)  # no self-chosen names
         self._spawn(self._append_comment(ws, event, req))
 
-    async def _append_comment(self, ws: WebSocket, event: dict[str, Any], req: Any) -> None:
+    async def _append_comment(self, ws: WebSocket, event: Event, req: Any) -> None:
         try:
             result = await self.store.append(
                 ws.room, [(event["id"], encode_json(event), counter_deltas(event))], event["ts"])

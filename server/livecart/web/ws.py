@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.datastructures import Headers
@@ -30,13 +30,13 @@ from websockets.server import ServerProtocol
 from livecart.batch import Batch
 from livecart.errors import BadRequest, CloseCode, Internal, LivecartError, NotFound, wire_error
 from livecart.framing import FrameReader, Message
+from livecart.metrics import Metrics
 from livecart.outbound import Decision, FrameKind, decide
 from livecart.protocol import Format, decode, echo_req, encode_frame, encode_json
+from livecart.web.admission import Admission
 
-if TYPE_CHECKING:
-    from livecart.web.listener import Listener
-
-__all__ = ["CLOSE_GRACE_S", "Endpoint", "SocketLimits", "WebSocket", "error_response", "raw_error_response"]
+__all__ = ["CLOSE_GRACE_S", "Endpoint", "SocketHost", "SocketLimits", "WebSocket", "error_response",
+           "raw_error_response"]
 
 log = logging.getLogger("livecart.ws")
 MAX_HEAD = 64 * 1024  # a request head longer than this is websockets' to refuse (431/414)
@@ -59,6 +59,29 @@ class Endpoint(Protocol):
     def closed(self, ws: WebSocket) -> None: ...
 
 
+class SocketHost(Protocol):
+    """What a socket uses of the listener that made it (web/listener.py's `Listener`), which imports this
+    module: a port here keeps the import one way."""
+
+    limits: SocketLimits
+    metrics: Metrics
+    admission: Admission  # who the client is; an upgraded socket's open place, taken and given back
+    sockets: set[WebSocket]  # every live socket: a socket adds itself when its connection is made
+
+    def route(self, path: str) -> Endpoint | None:
+        """The endpoint serving `path`, or None (404)."""
+
+    def finished(self, transport: asyncio.BaseTransport) -> None:
+        """The connection's first request is complete (or it closed): its handshake deadline stops.
+        Idempotent."""
+
+    def cork(self, ws: WebSocket) -> None:
+        """Call `ws.uncork()` once at the end of this loop pass (replies are written together)."""
+
+    def forget(self, ws: WebSocket) -> None:
+        """`ws` is closed: no longer one of `sockets`."""
+
+
 class SocketLimits:
     __slots__ = ("handshake_s", "heartbeat_s", "high_water", "max_bytes", "max_inbound")
 
@@ -75,7 +98,7 @@ class WebSocket(asyncio.Protocol):
                  "last_seen", "listener", "open", "parked", "proto", "replies", "role", "room",
                  "session", "stats", "token_id", "transport", "user", "wire")
 
-    def __init__(self, listener: Listener) -> None:
+    def __init__(self, listener: SocketHost) -> None:
         self.listener = listener
         self.proto: ServerProtocol | None = ServerProtocol(max_size=listener.limits.max_inbound)
         self.transport: asyncio.Transport | None = None
