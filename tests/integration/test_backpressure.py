@@ -28,26 +28,30 @@ async def open_raw_socket_that_never_reads(port: int, room: str) -> socket.socke
 
 async def test_a_client_that_never_reads_is_closed_1013_and_memory_stays_bounded(make_node, room):
     max_bytes = 512 * 1024
-    node = await make_node(outbound_max_bytes=max_bytes, outbound_high_water=64 * 1024)
+    # No heartbeat in the way: the stuck socket never answers a ping either, and on a slow machine the
+    # heartbeat would abort it as dead (uncounted) before its buffer reached the bound.
+    node = await make_node(outbound_max_bytes=max_bytes, outbound_high_water=64 * 1024, heartbeat_s=600)
     stuck = await open_raw_socket_that_never_reads(node.port, room)
-    reader = await RoomClient.connect(ws_url(node.port, room))
-    await reader.recv()
-    text = "x" * 4000
-    peak = 0
-    # Enough to fill the kernel's socket buffers (several MB on loopback) and then the bound.
-    for i in range(250):
-        await post_events(node.port, room, [comment(f"big{i}-{j}", text) for j in range(10)])
-        await reader.events_until(10 * (i + 1))  # the reading client keeps up; only the stuck one lags
-        for ws in node.listener.sockets:
-            if ws.transport is not None:
-                peak = max(peak, ws.transport.get_write_buffer_size())
-    events = await reader.events_until(2500)
-    assert [e["offset"] for e in events] == list(range(1, 2501))
-    assert node.metrics.slow_closes._value.get() == 1
-    assert peak <= max_bytes + 100_000  # the bound plus one batch frame
-    deadline = asyncio.get_running_loop().time() + 2 * WAIT
-    while len(node.listener.sockets) > 1:  # the stuck one is aborted after its close grace
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.1)
-    stuck.close()
-    await reader.close()
+    try:
+        reader = await RoomClient.connect(ws_url(node.port, room))
+        await reader.recv()
+        text = "x" * 4000
+        peak = 0
+        # Enough to fill the kernel's socket buffers (several MB on loopback) and then the bound.
+        for i in range(250):
+            await post_events(node.port, room, [comment(f"big{i}-{j}", text) for j in range(10)])
+            await reader.events_until(10 * (i + 1))  # the reading client keeps up; only the stuck one lags
+            for ws in node.listener.sockets:
+                if ws.transport is not None:
+                    peak = max(peak, ws.transport.get_write_buffer_size())
+        events = await reader.events_until(2500)
+        assert [e["offset"] for e in events] == list(range(1, 2501))
+        assert node.metrics.slow_closes._value.get() == 1
+        assert peak <= max_bytes + 100_000  # the bound plus one batch frame
+        deadline = asyncio.get_running_loop().time() + 2 * WAIT
+        while len(node.listener.sockets) > 1:  # the stuck one is aborted after its close grace
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.1)
+        await reader.close()
+    finally:
+        stuck.close()  # also when an assertion failed: a leaked socket fails the next test
