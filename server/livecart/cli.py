@@ -26,6 +26,7 @@ from livecart.config import DEFAULT_PORT, Settings, mask_password
 from livecart.cues import load_rules
 from livecart.errors import BadRequest
 from livecart.logs import configure_logging
+from livecart.supervisor import READY, Supervisor, cores
 
 __all__ = ["main"]
 
@@ -44,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--outbound-max-bytes", dest="outbound_max_bytes", type=int)
     serve.add_argument("--trusted-proxies", dest="trusted_proxies",
                        help="IPs/CIDRs of the balancers whose X-Forwarded-For names the client")
+    serve.add_argument("--workers", type=int,
+                       help="node processes on the one port (default: one per core; 1: a single process)")
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by a supervisor
     serve.add_argument("--print-urls", dest="print_urls", action="store_true",
                        help="print the page URLs with their tokens even when stdout is not a terminal")
     token = sub.add_parser("token", help="print a signed token")
@@ -72,10 +76,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(argv) if argv is not None else sys.argv[1:]
     args = _parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items()
                  if k not in ("command", "room", "role", "user", "ttl", "out", "url", "file", "speed",
-                              "print_urls")}
+                              "print_urls", "worker")}
+    if getattr(args, "worker", False):
+        overrides["reuse_port"] = True
     try:
         settings = Settings.from_env(os.environ, overrides)
     except ValueError as exc:
@@ -100,7 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:  # a bad rules file stops the node before it starts
         print(f"livecart serve: {exc}", file=sys.stderr)
         return 2
-    return serve(settings, print_urls=args.print_urls or sys.stdout.isatty())
+    print_urls = args.print_urls or sys.stdout.isatty()
+    workers = settings.workers or cores()
+    if args.worker or workers == 1:
+        return serve(settings, print_urls=print_urls, worker=args.worker)
+    return supervise(settings, argv, workers, print_urls=print_urls)
 
 
 def _remote(args: argparse.Namespace, settings: Settings) -> int:
@@ -130,7 +141,20 @@ def _remote(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def serve(settings: Settings, print_urls: bool = False) -> int:
+def supervise(settings: Settings, serve_args: Sequence[str], workers: int, print_urls: bool) -> int:
+    """`livecart serve` with `workers` node processes (livecart/supervisor.py)."""
+    configure_logging(node=settings.node_id)
+    supervisor = Supervisor(settings, serve_args, workers)
+    try:
+        return asyncio.run(supervisor.run(
+            lambda port: _print_urls(settings, port, print_urls, workers=workers)))
+    except (OSError, RuntimeError) as exc:  # the port is taken, redis-server would not start
+        print(f"livecart serve: {exc}", file=sys.stderr)
+        return 1
+
+
+def serve(settings: Settings, print_urls: bool = False, worker: bool = False) -> int:
+    """One node in this process; `worker`: one of a supervisor's, which prints the URLs itself."""
     configure_logging(node=settings.node_id)
     # A rush keeps tens of thousands of short-lived futures and frames alive at once; with the default
     # thresholds the cyclic collector ran every 700 allocations and walked them all (a tenth of a
@@ -144,7 +168,7 @@ def serve(settings: Settings, print_urls: bool = False) -> int:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     runner = asyncio.Runner()
     try:
-        runner.run(_serve(settings, print_urls))
+        runner.run(_serve(settings, print_urls, worker))
     finally:
         # uvloop's close() warns ResourceWarning for each socket still open before it closes it; if that
         # warning is raised (PYTHONWARNINGS=error), the socket stays open and close() waits for it
@@ -179,7 +203,7 @@ def _raise_fd_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-async def _serve(settings: Settings, print_urls: bool) -> None:
+async def _serve(settings: Settings, print_urls: bool, worker: bool) -> None:
     from livecart.node import Node
 
     stop = asyncio.Event()
@@ -188,7 +212,10 @@ async def _serve(settings: Settings, print_urls: bool) -> None:
         loop.add_signal_handler(sig, stop.set)
     node = Node(settings)
     await node.start()
-    _print_urls(settings, node.port, print_urls)
+    if worker:
+        print(f"{READY} {node.port}", flush=True)  # to the supervisor, which prints the URLs once
+    else:
+        _print_urls(settings, node.port, print_urls)
     await stop.wait()
     logging.getLogger("livecart").info("shutting down")
     try:
@@ -197,7 +224,7 @@ async def _serve(settings: Settings, print_urls: bool) -> None:
         logging.getLogger("livecart").error("shutdown took longer than %.0f s", settings.shutdown_timeout_s)
 
 
-def _print_urls(settings: Settings, port: int, with_tokens: bool) -> None:
+def _print_urls(settings: Settings, port: int, with_tokens: bool, workers: int = 1) -> None:
     """The line saying the node serves (always: scripts wait for it), then the demo pages' URLs with
     their 12 h tokens, an assistant's among them, only for a person at a terminal or `--print-urls`:
     a non-interactive stdout usually ends up in a log file, and a token in a log is a leaked token."""
@@ -208,7 +235,8 @@ def _print_urls(settings: Settings, port: int, with_tokens: bool) -> None:
         return f"{base}/{page}?room={DEMO_ROOM}&token={token}"
 
     redis = f"redis: {mask_password(settings.redis_url)}" if settings.redis_url else "embedded redis"
-    print(f"livecart serving on {base} (data: {Path(settings.data_dir).resolve()}, {redis})")
+    processes = f", {workers} workers" if workers > 1 else ""
+    print(f"livecart serving on {base} (data: {Path(settings.data_dir).resolve()}, {redis}{processes})")
     if not with_tokens:
         print("  page URLs carry tokens: not printed, as stdout is not a terminal (use --print-urls, or "
               "mint tokens with `livecart token`)", flush=True)

@@ -89,6 +89,13 @@ class Settings:
     # Secrets still accepted for tokens (not used to sign): a rotation's grace period.
     previous_secrets: tuple[Secret, ...] = field(default=(), repr=False)
     node_id: str = ""
+    # Node processes `livecart serve` runs on the one port (SO_REUSEPORT), supervised; 0: one per core
+    # (the cores this process may run on). 1 is a single process with no supervisor.
+    workers: int = 0
+    # Bind the port with SO_REUSEPORT, so that several processes share it and the kernel spreads new
+    # connections over them (every worker of `--workers N` does; a lone node does not, so a second one
+    # started on its port by mistake fails instead of quietly taking half the connections).
+    reuse_port: bool = False
     redis_server: str = "redis-server"  # binary used for the embedded default
     # The embedded redis-server's maxmemory (policy noeviction: never silently lose a claim). A shared
     # Redis (--redis-url) is configured by its operator (docs/operations.md "Memory").
@@ -188,6 +195,8 @@ class Settings:
         if settings.ingest_max_events < 1 or settings.ingest_burst < settings.ingest_max_events:
             raise ValueError("setting ingest_burst must be at least ingest_max_events (>= 1): a request of "
                              "ingest_max_events events must be able to pass the rate limit")
+        if settings.workers < 0:
+            raise ValueError("setting workers: cannot be negative (0 means one per core)")
         if not settings.node_id:
             settings = replace(settings, node_id=uuid.uuid4().hex[:12])
         if not settings.secret:

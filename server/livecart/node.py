@@ -176,7 +176,7 @@ class Node:
         self.listener.serve_http(self._runner.server)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self.listener.protocol, s.host, s.port, backlog=4096,
-                                                reuse_address=True)
+                                                reuse_address=True, reuse_port=s.reuse_port or None)
         self.port = self._server.sockets[0].getsockname()[1]
         self.listener.start_heartbeat()
         log.info("node %s listening on %s:%s (redis %s)", s.node_id, s.host, self.port,

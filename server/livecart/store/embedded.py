@@ -20,7 +20,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-__all__ = ["EmbeddedRedis"]
+__all__ = ["EmbeddedRedis", "die_with_parent"]
 
 log = logging.getLogger("livecart.redis")
 MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux
@@ -74,7 +74,7 @@ class EmbeddedRedis:
             args += ["--unixsocket", self._unix_path, "--unixsocketperm", "700"]
         self._proc = await asyncio.create_subprocess_exec(
             *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent)
+            stderr=asyncio.subprocess.DEVNULL, preexec_fn=die_with_parent)
         await self._wait_ready()
 
     async def _wait_ready(self) -> None:
@@ -145,7 +145,7 @@ def _remove_stale(path: str) -> None:
         Path(path).unlink()
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: get SIGTERM when livecart dies, even by SIGKILL, so no redis-server is orphaned."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
