@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="IPs/CIDRs of the balancers whose X-Forwarded-For names the client")
     serve.add_argument("--workers", type=int,
                        help="node processes on the one port (default: one per core; 1: a single process)")
+    serve.add_argument("--metrics-port", dest="metrics_port", type=int,
+                       help="also answer /healthz and /metrics alone on this port (worker k: port + k)")
     serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by a supervisor
     serve.add_argument("--print-urls", dest="print_urls", action="store_true",
                        help="print the page URLs with their tokens even when stdout is not a terminal")

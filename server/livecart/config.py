@@ -92,6 +92,9 @@ class Settings:
     # Node processes `livecart serve` runs on the one port (SO_REUSEPORT), supervised; 0: one per core
     # (the cores this process may run on). 1 is a single process with no supervisor.
     workers: int = 0
+    # A second port answering only /healthz and /metrics (0: none), so that Prometheus can scrape each
+    # process: worker k of `--workers N` takes metrics_port + k.
+    metrics_port: int = 0
     # Bind the port with SO_REUSEPORT, so that several processes share it and the kernel spreads new
     # connections over them (every worker of `--workers N` does; a lone node does not, so a second one
     # started on its port by mistake fails instead of quietly taking half the connections).

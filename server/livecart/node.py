@@ -44,7 +44,7 @@ from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import StatsStore
 from livecart.store.subscriber import subscriber_for
 from livecart.web.admission import Admission
-from livecart.web.app import create_app
+from livecart.web.app import create_app, create_probe_app
 from livecart.web.ingest_socket import IngestEndpoint
 from livecart.web.listener import Listener
 from livecart.web.revocation import Revocations
@@ -70,6 +70,7 @@ class Node:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._runner: web.AppRunner | None = None
+        self._probe_runner: web.AppRunner | None = None  # /healthz and /metrics on metrics_port
         self._hub_task: asyncio.Task[None] | None = None
         # The Redis clients, set by start(); stop() closes those that were made.
         self.redis: aioredis.Redis | RedisCluster | None = None
@@ -178,6 +179,12 @@ class Node:
         self._server = await loop.create_server(self.listener.protocol, s.host, s.port, backlog=4096,
                                                 reuse_address=True, reuse_port=s.reuse_port or None)
         self.port = self._server.sockets[0].getsockname()[1]
+        if s.metrics_port:
+            self._probe_runner = web.AppRunner(create_probe_app(
+                store=self.store, metrics=self.metrics, refresh_gauges=self._refresh_gauges,
+                node_id=s.node_id), handle_signals=False, access_log=None)
+            await self._probe_runner.setup()
+            await web.TCPSite(self._probe_runner, s.host, s.metrics_port, reuse_address=True).start()
         self.listener.start_heartbeat()
         log.info("node %s listening on %s:%s (redis %s)", s.node_id, s.host, self.port,
                  "embedded" if self.embedded else "shared")
@@ -208,8 +215,9 @@ class Node:
                 task.cancel()
             await asyncio.wait([self._hub_task, self._director_task, *self._companion_tasks], timeout=2)
             await self.hub.stop()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in (self._probe_runner, self._runner):
+            if runner is not None:
+                await runner.cleanup()
         for client in {id(c): c for c in (self.redis, self.subscriber_client)}.values():
             if isinstance(client, RedisCluster):
                 with contextlib.suppress(Exception):

@@ -176,11 +176,13 @@ class Supervisor:
     async def _spawn(self, slot: int) -> asyncio.Future[bool]:
         """Start the worker of `slot`; the future says whether it became ready (False: it exited first)."""
         assert self.redis_url is not None
-        env = dict(os.environ, LIVECART_NODE_ID=self.node_id(slot), LIVECART_REDIS_URL=self.redis_url)
         # The URL goes by the environment, not argv: a password in it would show in `ps`.
+        env = dict(os.environ, LIVECART_NODE_ID=self.node_id(slot), LIVECART_REDIS_URL=self.redis_url)
+        metrics_port = self.settings.metrics_port
+        probe = ["--metrics-port", str(metrics_port + slot)] if metrics_port else []
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "livecart", *self.serve_args, "--workers", "1", "--port", str(self.port),
-            "--worker", stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, env=env,
+            *probe, "--worker", stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, env=env,
             preexec_fn=die_with_parent)
         self.procs[slot] = proc
         self._started_at[slot] = asyncio.get_running_loop().time()

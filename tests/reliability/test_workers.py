@@ -8,6 +8,7 @@ connection), and `/healthz` names the node that answered: nothing in the server 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -20,7 +21,7 @@ import pytest
 import websockets
 
 from livecart.supervisor import reserve_port
-from tests.support import SECRET, WAIT, RoomClient, comment, post_events, ws_url
+from tests.support import SECRET, WAIT, RoomClient, comment, free_port, post_events, ws_url
 
 SOCKETS = 16  # all on one worker by chance: 2 × 2^-16
 
@@ -106,6 +107,29 @@ class Serve:
         return nodes
 
 
+def free_port_pair() -> int:
+    """A free port whose next one is free too (worker k answers /metrics on metrics_port + k)."""
+    while True:
+        port = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+                return port
+            except OSError:
+                continue
+
+
+async def probe(port: int, path: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}{path}") as resp:
+        return resp.status, await resp.text()
+
+
+def gauge(metrics: str, name: str) -> float:
+    found = re.search(rf"^{name} (\S+)$", metrics, re.MULTILINE)
+    assert found, name
+    return float(found.group(1))
+
+
 async def connect_all(port: int, room: str, count: int = SOCKETS) -> list[RoomClient]:
     clients = [await RoomClient.connect(ws_url(port, room)) for _ in range(count)]
     for client in clients:
@@ -114,7 +138,8 @@ async def connect_all(port: int, room: str, count: int = SOCKETS) -> list[RoomCl
 
 
 async def test_two_workers_share_the_port_and_a_room_reaches_sockets_on_both(tmp_path):
-    serve = await Serve.start(tmp_path / "data")
+    metrics_port = free_port_pair()
+    serve = await Serve.start(tmp_path / "data", "--metrics-port", str(metrics_port))
     workers = serve.workers()
     assert len(workers) == 2 and len(serve.redis()) == 1  # one redis-server for both
     [redis_pid] = serve.redis()
@@ -124,6 +149,14 @@ async def test_two_workers_share_the_port_and_a_room_reaches_sockets_on_both(tmp
     assert set(owners) == set(workers), owners  # the kernel spread the sockets over both
     nodes = await serve.healthz_nodes(SOCKETS)
     assert len(nodes) == 2 and all(n.endswith(("-0", "-1")) for n in nodes), nodes
+
+    # Each worker answers /metrics and /healthz on a port of its own, and nothing else there.
+    probed = [await probe(metrics_port + k, "/metrics") for k in (0, 1)]
+    assert [status for status, _ in probed] == [200, 200]
+    per_worker = [gauge(text, "livecart_connections") for _, text in probed]
+    assert sum(per_worker) == SOCKETS and all(per_worker), per_worker
+    assert {json.loads((await probe(metrics_port + k, "/healthz"))[1])["node"] for k in (0, 1)} == nodes
+    assert (await probe(metrics_port, f"/api/rooms/{room}/state"))[0] == 404
 
     assert (await post_events(serve.port, room, [comment("to-all")]))[0] == 200
     for client in clients:

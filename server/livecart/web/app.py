@@ -46,7 +46,7 @@ from livecart.web.pages import add_page_routes
 from livecart.web.revocation import Revocations
 from livecart.web.upgrade import websocket_route
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_probe_app"]
 
 log = logging.getLogger("livecart.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -103,10 +103,9 @@ def revocation_middleware(token_keys: tuple[str, ...], revocations: Revocations)
     return refuse_revoked
 
 
-def add_node_routes(app: web.Application, *, store: RedisStore, ingest: Ingest, clock: Clock,
-                    metrics: Metrics, refresh_gauges: Callable[[], None], node_id: str,
-                    max_body: int) -> None:
-    """Health, metrics, ingest and room state."""
+def add_probe_routes(app: web.Application, *, store: RedisStore, metrics: Metrics,
+                     refresh_gauges: Callable[[], None], node_id: str) -> None:
+    """/healthz and /metrics: this node's, whichever port they are asked on."""
 
     async def healthz(_request: web.Request) -> web.Response:
         started = time.perf_counter()
@@ -125,6 +124,26 @@ def add_node_routes(app: web.Application, *, store: RedisStore, ingest: Ingest, 
             metrics.redis_maxmemory.set(limit)
         return web.Response(body=metrics.render(), content_type="text/plain")
 
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", get_metrics)
+
+
+def create_probe_app(*, store: RedisStore, metrics: Metrics, refresh_gauges: Callable[[], None],
+                     node_id: str) -> web.Application:
+    """Only /healthz and /metrics, for the node's own probe port (`metrics_port`): with several workers
+    on one port, a scrape of that port reaches whichever worker the kernel picks, so each worker also
+    answers on a port of its own."""
+    app = web.Application(middlewares=[errors_middleware])
+    add_probe_routes(app, store=store, metrics=metrics, refresh_gauges=refresh_gauges, node_id=node_id)
+    return app
+
+
+def add_node_routes(app: web.Application, *, store: RedisStore, ingest: Ingest, clock: Clock,
+                    metrics: Metrics, refresh_gauges: Callable[[], None], node_id: str,
+                    max_body: int) -> None:
+    """Health, metrics, ingest and room state."""
+    add_probe_routes(app, store=store, metrics=metrics, refresh_gauges=refresh_gauges, node_id=node_id)
+
     async def post_events(request: web.Request) -> web.Response:
         room, claims = room_claims(request, Action.INGEST)
         if request.content_length is not None and request.content_length > max_body:
@@ -142,8 +161,6 @@ def add_node_routes(app: web.Application, *, store: RedisStore, ingest: Ingest, 
         return json_response(view(snapshot_frame(snap, online, clock.now_ms(), overlays),
                                   audience_of(claims.role)))
 
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", get_metrics)
     app.router.add_post("/api/rooms/{room}/events", post_events)
     app.router.add_get("/api/rooms/{room}/state", get_state)
 
