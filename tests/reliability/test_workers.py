@@ -233,3 +233,31 @@ async def test_the_port_is_reserved_for_the_workers_and_refused_when_taken():
         worker.close()
     finally:
         held.close()
+
+
+async def test_a_worker_that_cannot_start_stops_the_serve_with_status_1(tmp_path):
+    with socket.socket() as taken:  # the workers' metrics port is taken: a setting to fix, not a crash
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = dict(os.environ, LIVECART_SECRET=SECRET, PYTHONWARNINGS="error")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "livecart", "serve", "--workers", "2", "--port", "0",
+            "--data-dir", str(tmp_path / "data"), "--metrics-port", str(taken.getsockname()[1]),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
+        out, err = await asyncio.wait_for(proc.communicate(), 6 * WAIT)
+    assert proc.returncode == 1
+    assert b"did not start" in err and b"serving on" not in out
+    await asyncio.sleep(0.2)
+    assert not mentioning(str(tmp_path)), "a worker or redis-server outlived the failed serve"
+
+
+def mentioning(text: str) -> list[int]:
+    """Live processes whose command line mentions `text` (workers name the data dir, redis its socket)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
