@@ -30,8 +30,8 @@ async def test_a_node_with_a_tiny_outbound_buffer_is_reported_for_slow_consumer_
 
 async def start_serve(redis_url: str, port: int, data_dir: Path) -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "livecart", "serve", "--redis-url", redis_url, "--port", str(port),
-        "--data-dir", str(data_dir), env=dict(os.environ, LIVECART_SECRET=SECRET),
+        sys.executable, "-m", "livecart", "serve", "--workers", "1", "--redis-url", redis_url,
+        "--port", str(port), "--data-dir", str(data_dir), env=dict(os.environ, LIVECART_SECRET=SECRET),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     assert proc.stdout is not None
     while not (await asyncio.wait_for(proc.stdout.readline(), 3 * WAIT)).startswith(b"livecart serving on"):

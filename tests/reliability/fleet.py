@@ -45,7 +45,9 @@ class NodeProcess:
 
     async def start(self) -> NodeProcess:
         env = dict(os.environ, LIVECART_SECRET=SECRET, **self.env)
-        args = ["serve", "--port", str(self.port), "--redis-url", self.redis_url,
+        # One process, as a node is: SIGKILL must kill the node itself, not a supervisor whose workers
+        # then stop gracefully, and the clock shift below must reach the process that serves.
+        args = ["serve", "--workers", "1", "--port", str(self.port), "--redis-url", self.redis_url,
                 "--data-dir", str(self.data_dir)]
         if self.clock_shift_s:
             boot = ("import sys, time; real = time.time; "

@@ -64,9 +64,9 @@ async def probe(posts: int, comments: int, size: int, trace: bool) -> None:
     port = free_port()
     env = dict(os.environ, LIVECART_SECRET="test-secret", PROBE_OUT=str(out))
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, *(["-c", BOOT] if trace else ["-m", "livecart"]), "serve", "--port", str(port),
-        "--redis-url", redis.url, "--data-dir", str(workdir / "node"), stdout=asyncio.subprocess.PIPE,
-        env=env)
+        sys.executable, *(["-c", BOOT] if trace else ["-m", "livecart"]), "serve", "--workers", "1",
+        "--port", str(port), "--redis-url", redis.url, "--data-dir", str(workdir / "node"),
+        stdout=asyncio.subprocess.PIPE, env=env)
     try:
         assert proc.stdout is not None
         while not (await proc.stdout.readline()).startswith(b"  host:"):
