@@ -10,6 +10,9 @@
 # beside the repo); BENCH_HOME (the bench's install dir, default /tmp/livecart-bench); LIVECART_SECRET
 # (default: a random one per invocation). The table is printed and saved under $BENCH_HOME/results/.
 # run_peers.sh pins each server to CPU 0 and the load client to CPU 1; everything stays on 127.0.0.1.
+# livecart runs one worker per core it may use, so one when pinned to CPU 0. Two workers (issue 16.5):
+#   SERVER_CPU=0,1 LIVECART_WORKERS=2 PEERS=livecart SCENARIOS=S3 ROUNDS=2 loadtest/bench_peers.sh
+# (the load client then shares CPU 1 with a worker; CPU and memory count every process of the server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
