@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "SupervisorMetrics"]
 
 
 class Metrics:
@@ -59,6 +59,21 @@ class Metrics:
         self.director_seconds = Histogram("livecart_director_step_seconds", "One room's director step",
                                           buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
                                           registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class SupervisorMetrics:
+    """What only the supervisor of `serve --workers N` knows, on its own probe port (metrics_port + N)."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.workers = Gauge("livecart_workers", "Worker processes the supervisor keeps running", registry=r)
+        self.worker_restarts = Gauge("livecart_worker_restarts", "Workers started again after they exited",
+                                     registry=r)
+        self.redis_restarts = Gauge("livecart_embedded_redis_restarts",
+                                    "Restart attempts of the embedded redis-server after it died", registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

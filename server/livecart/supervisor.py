@@ -21,6 +21,8 @@ supervisor serves nothing itself:
   cap the log line is critical and it keeps trying every 30 s, so a crash loop costs one start every 30 s
   per slot, not a busy loop. A worker that never becomes ready at start-up stops the whole serve (exit
   1): that is a configuration error, not a crash.
+- **Metrics.** With `--metrics-port P`, worker k answers /metrics and /healthz on P + k, and the
+  supervisor its own /metrics (workers alive, worker restarts, embedded redis-server restarts) on P + N.
 - **Stopping.** On SIGTERM or SIGINT it sends SIGTERM to every worker (each closes its sockets with 1001
   and stops as a lone node does), waits up to `shutdown_timeout_s` + 1 s, SIGKILLs what is left, stops
   the redis-server (which flushes its append-only file) and returns 0. Workers get SIGTERM from the
@@ -38,7 +40,10 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 
+from aiohttp import web
+
 from livecart.config import Settings
+from livecart.metrics import SupervisorMetrics
 from livecart.store.embedded import EmbeddedRedis, die_with_parent
 
 __all__ = ["READY", "RestartBackoff", "Supervisor", "cores", "reserve_port"]
@@ -139,6 +144,7 @@ class Supervisor:
         reservation = reserve_port(s.host, s.port)
         self.port = reservation.getsockname()[1]
         watchers: list[asyncio.Task[None]] = []
+        probe: web.AppRunner | None = None
         try:
             if self.redis_url is None:
                 self.embedded = EmbeddedRedis(s.data_dir, s.redis_server, s.redis_maxmemory)
@@ -154,6 +160,8 @@ class Supervisor:
                 return 1
             watchers = [asyncio.create_task(self._watch(slot), name=f"worker-{slot}")
                         for slot in range(self.count)]
+            if s.metrics_port:
+                probe = await self._serve_metrics(s.host, s.metrics_port + self.count)
             if not self.stopping:
                 announce(self.port)
             await self._stop.wait()
@@ -162,11 +170,30 @@ class Supervisor:
         finally:
             self._on_signal()  # from here on, an exit is not a crash
             await self._stop_workers(watchers)
+            if probe is not None:
+                await probe.cleanup()
             if self.embedded is not None:
                 await self.embedded.stop()
             reservation.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+
+    async def _serve_metrics(self, host: str, port: int) -> web.AppRunner:
+        """/metrics of the supervisor itself (worker and redis-server restarts), after the workers' ports."""
+        metrics = SupervisorMetrics()
+
+        async def get_metrics(_request: web.Request) -> web.Response:
+            metrics.workers.set(sum(p.returncode is None for p in self.procs.values()))
+            metrics.worker_restarts.set(self.restarts)
+            metrics.redis_restarts.set(self.embedded.restarts if self.embedded else 0)
+            return web.Response(body=metrics.render(), content_type="text/plain")
+
+        app = web.Application()
+        app.router.add_get("/metrics", get_metrics)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port, reuse_address=True).start()
+        return runner
 
     def _on_signal(self) -> None:
         self._stop.set()

@@ -92,7 +92,7 @@ async def test_serve_runs_on_embedded_redis_and_sigterm_closes_sockets_with_1001
 async def test_serve_restarts_its_redis_server_if_it_dies(tmp_path):
     port = free_port()
     # One process: the restart count is a metric of the process that runs the redis-server (with
-    # several workers, the supervisor does and only logs it; test_workers.py covers that case).
+    # several workers, the supervisor, on its metrics port: test_workers.py covers that case).
     proc = await start_serve(tmp_path / "data", port, "--workers", "1")
     try:
         [child] = redis_children(proc.pid)

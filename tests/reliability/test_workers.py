@@ -107,16 +107,18 @@ class Serve:
         return nodes
 
 
-def free_port_pair() -> int:
-    """A free port whose next one is free too (worker k answers /metrics on metrics_port + k)."""
+def free_ports(count: int = 3) -> int:
+    """The first of `count` free ports in a row (worker k answers /metrics on metrics_port + k, the
+    supervisor on metrics_port + workers)."""
     while True:
         port = free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-                return port
-            except OSError:
-                continue
+        try:
+            for k in range(1, count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port + k))
+            return port
+        except OSError:
+            continue
 
 
 async def probe(port: int, path: str) -> tuple[int, str]:
@@ -138,7 +140,7 @@ async def connect_all(port: int, room: str, count: int = SOCKETS) -> list[RoomCl
 
 
 async def test_two_workers_share_the_port_and_a_room_reaches_sockets_on_both(tmp_path):
-    metrics_port = free_port_pair()
+    metrics_port = free_ports()
     serve = await Serve.start(tmp_path / "data", "--metrics-port", str(metrics_port))
     workers = serve.workers()
     assert len(workers) == 2 and len(serve.redis()) == 1  # one redis-server for both
@@ -157,6 +159,8 @@ async def test_two_workers_share_the_port_and_a_room_reaches_sockets_on_both(tmp
     assert sum(per_worker) == SOCKETS and all(per_worker), per_worker
     assert {json.loads((await probe(metrics_port + k, "/healthz"))[1])["node"] for k in (0, 1)} == nodes
     assert (await probe(metrics_port, f"/api/rooms/{room}/state"))[0] == 404
+    status, supervisor = await probe(metrics_port + 2, "/metrics")  # the supervisor's own, after them
+    assert status == 200 and gauge(supervisor, "livecart_workers") == 2
 
     assert (await post_events(serve.port, room, [comment("to-all")]))[0] == 200
     for client in clients:
@@ -175,7 +179,8 @@ async def test_two_workers_share_the_port_and_a_room_reaches_sockets_on_both(tmp
 
 
 async def test_a_killed_worker_is_restarted_and_the_port_keeps_serving(tmp_path):
-    serve = await Serve.start(tmp_path / "data")
+    metrics_port = free_ports()
+    serve = await Serve.start(tmp_path / "data", "--metrics-port", str(metrics_port))
     try:
         victim, survivor = serve.workers()
         os.kill(victim, signal.SIGKILL)
@@ -201,12 +206,16 @@ async def test_a_killed_worker_is_restarted_and_the_port_keeps_serving(tmp_path)
         for client in clients:
             assert [e["id"] for e in await client.events_until(1)] == ["after"]
             await client.close()
+        _, supervisor = await probe(metrics_port + 2, "/metrics")
+        assert gauge(supervisor, "livecart_worker_restarts") == 1
+        assert gauge(supervisor, "livecart_workers") == 2
     finally:
         assert await serve.stop() == 0
 
 
 async def test_workers_ride_out_their_embedded_redis_restarting(tmp_path):
-    serve = await Serve.start(tmp_path / "data")
+    metrics_port = free_ports()
+    serve = await Serve.start(tmp_path / "data", "--metrics-port", str(metrics_port))
     try:
         [redis_pid] = serve.redis()
         os.kill(redis_pid, signal.SIGKILL)  # the supervisor starts it again; both workers reconnect
@@ -215,6 +224,8 @@ async def test_workers_ride_out_their_embedded_redis_restarting(tmp_path):
             assert asyncio.get_running_loop().time() < deadline
             await asyncio.sleep(0.1)
         assert (await post_events(serve.port, "after-redis", [comment("x")]))[0] == 200
+        _, supervisor = await probe(metrics_port + 2, "/metrics")  # the process that runs redis-server
+        assert gauge(supervisor, "livecart_embedded_redis_restarts") == 1
     finally:
         assert await serve.stop() == 0
 
