@@ -1,5 +1,6 @@
 """The deployment files refer to things that exist: every metric the Grafana dashboard plots is one a
-node exports, compose mounts the balancer files the nginx config includes, and the nodes believe the
+node exports (and every one the alert rules use, one a node or the workers' supervisor exports),
+compose mounts the balancer files the nginx config includes, and the nodes believe the
 X-Forwarded-For of the balancer, and only of the balancer."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from livecart.client_ip import Networks
-from livecart.metrics import Metrics
+from livecart.metrics import Metrics, SupervisorMetrics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -68,8 +69,8 @@ def test_the_balancer_logs_paths_without_query_strings_or_referers():
 
 
 def test_the_alert_rules_use_exported_metrics_and_prometheus_loads_them():
-    metrics = Metrics()
-    exported = {sample.name for family in text_string_to_metric_families(metrics.render().decode())
+    exported = {sample.name for metrics in (Metrics(), SupervisorMetrics())
+                for family in text_string_to_metric_families(metrics.render().decode())
                 for sample in family.samples}
     rules = (DEPLOY / "prometheus-alerts.yml").read_text()
     used = set(re.findall(r"livecart_[a-z_]+", rules.split("groups:", 1)[1]))
