@@ -96,7 +96,10 @@ def reserve_port(host: str, port: int) -> socket.socket:
                                                          flags=socket.AI_PASSIVE)[0]
     with socket.socket(family, kind, proto) as probe:  # fails like a lone node's bind would
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind(address)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
         port = probe.getsockname()[1]
     held = socket.socket(family, kind, proto)
     try:
