@@ -26,7 +26,6 @@ from livecart.config import DEFAULT_PORT, Settings, mask_password
 from livecart.cues import load_rules
 from livecart.errors import BadRequest
 from livecart.logs import configure_logging
-from livecart.supervisor import READY, Supervisor, cores
 
 __all__ = ["main"]
 
@@ -109,8 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:  # a bad rules file stops the node before it starts
         print(f"livecart serve: {exc}", file=sys.stderr)
         return 2
+    from livecart import supervisor  # (here: `livecart token` need not load Redis and aiohttp's server)
+
     print_urls = args.print_urls or sys.stdout.isatty()
-    workers = settings.workers or cores()
+    workers = settings.workers or supervisor.cores()
     if args.worker or workers == 1:
         return serve(settings, print_urls=print_urls, worker=args.worker)
     return supervise(settings, argv, workers, print_urls=print_urls)
@@ -145,6 +146,8 @@ def _remote(args: argparse.Namespace, settings: Settings) -> int:
 
 def supervise(settings: Settings, serve_args: Sequence[str], workers: int, print_urls: bool) -> int:
     """`livecart serve` with `workers` node processes (livecart/supervisor.py)."""
+    from livecart.supervisor import Supervisor
+
     configure_logging(node=settings.node_id)
     supervisor = Supervisor(settings, serve_args, workers)
     try:
@@ -207,6 +210,7 @@ def _raise_fd_limit() -> None:
 
 async def _serve(settings: Settings, print_urls: bool, worker: bool) -> None:
     from livecart.node import Node
+    from livecart.supervisor import READY
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
