@@ -93,7 +93,7 @@ class ClaimDesk:
         # without using up the budget of the people who share the address.
         self._limit_address(ip_key)
         if self._known_sold_out(room, deal_id):
-            return asyncio.ensure_future(self._refuse_sold_out(ident))
+            return self._refuse_sold_out(ident)
         claim_id = f"{self._id_prefix}{next(self._ids):x}"
         answer = self.deal_store.claim(room, deal_id, user, qty, key, claim_id, self.hold_ms)
         reply: asyncio.Future[bytes] = answer.get_loop().create_future()
@@ -123,19 +123,36 @@ class ClaimDesk:
         self._remember(ident, result.reply)
         reply.set_result(result.reply)
 
-    async def _refuse_sold_out(self, ident: tuple[str, str, str, str]) -> bytes:
+    def _refuse_sold_out(self, ident: tuple[str, str, str, str]) -> asyncio.Future[bytes]:
         # The contract's "same key, same answer" holds across nodes: a key answered elsewhere (say,
         # by a node that died before its reply reached the viewer) gets that answer. Only a key
-        # never seen is refused here, with one cheap write instead of the claim script.
+        # never seen is refused here, with one cheap batched write instead of the claim script.
         # The refusal is stored before it is sent (only its statistics wait for `flush`): kept only in
         # memory until then, it died with a killed node, and once units came back (restock, released
         # holds) the same key sent to another node claimed them (tests/reliability/test_node_kill.py).
         room, deal_id, user, key = ident
-        answer, fresh = await self.deal_store.refuse_once(room, deal_id, user, key, SOLD_OUT_REPLY)
+        stored = self.deal_store.refuse_once(room, deal_id, user, key, SOLD_OUT_REPLY)
+        reply: asyncio.Future[bytes] = stored.get_loop().create_future()
+        stored.add_done_callback(functools.partial(self._refused, ident, reply))
+        return reply
+
+    def _refused(self, ident: tuple[str, str, str, str], reply: asyncio.Future[bytes],
+                 stored: asyncio.Future[tuple[bytes, bool]]) -> None:
+        if reply.cancelled():
+            return
+        if stored.cancelled():
+            reply.cancel()
+            return
+        exc = stored.exception()
+        if exc is not None:
+            reply.set_exception(exc)
+            return
+        answer, fresh = stored.result()
         if fresh:
+            room, deal_id, user, key = ident
             self.local_rejections.setdefault((room, deal_id), []).append(claim_answer_field(user, key))
         self._remember(ident, answer)
-        return answer
+        reply.set_result(answer)
 
     async def run(self) -> None:
         """Every second, write the statistics of the refusals answered from memory to Redis (their

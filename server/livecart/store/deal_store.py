@@ -35,6 +35,11 @@ __all__ = ["DealStore"]
 ORPHAN_MS = 5000
 
 
+def _refusal(values: list[Any]) -> tuple[bytes, bool]:
+    answer = values[0]
+    return (answer if isinstance(answer, bytes) else answer.encode()), bool(int(values[1]))
+
+
 def _claim_answer(values: list[Any]) -> ClaimAnswer:
     status, reply = decode_str(values[0]), values[1]
     if status == "err":
@@ -55,6 +60,8 @@ class DealStore:
         self._claim_routes: dict[str, tuple[tuple[str], tuple[str, str, str]]] = {}
         self._claims = ScriptBatcher(client, lua_source("claim.lua", with_lib=True), width=2,
                                      parse=_claim_answer, on_error=store_error)
+        self._refusals = ScriptBatcher(client, lua_source("refuse.lua"), width=2, parse=_refusal,
+                                       on_error=store_error)
 
     def _head(self, keys: RoomKeys, by: str = "") -> list[Any]:
         return [keys.prefix, keys.channel, self._publish] + ([by] if by else [])
@@ -106,18 +113,14 @@ class DealStore:
             route = self._claim_routes[room] = ((keys.deals,), (keys.prefix, keys.channel, self._publish))
         return self._claims.submit(route[0], (*route[1], hold_ms), (deal_id, user, qty, key, claim_id))
 
-    async def refuse_once(self, room: str, deal_id: str, user: str, key: str,
-                          reply: bytes) -> tuple[bytes, bool]:
+    def refuse_once(self, room: str, deal_id: str, user: str, key: str,
+                    reply: bytes) -> asyncio.Future[tuple[bytes, bool]]:
         """Keep `reply` as the answer of (user, key) unless the key has one: (the key's answer, whether
-        it is `reply`, stored now). One round trip, like the read it replaces."""
+        it is `reply`, stored now). Batched like the claims (refuse.lua, many keys a call), so that in a
+        rush a refusal after the sell-out costs a few microseconds of Redis. The future raises
+        StoreUnavailable while Redis is unreachable."""
         answers = RoomKeys(room).deal(deal_id) + ":keys"
-        idem = claim_answer_field(user, key)
-        with as_store_unavailable():
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.hsetnx(answers, idem, reply)
-                pipe.hget(answers, idem)
-                stored, answer = await pipe.execute()
-        return (answer.encode() if isinstance(answer, str) else answer), bool(stored)
+        return self._refusals.submit((answers,), (reply,), (claim_answer_field(user, key),))
 
     async def add_refusals(self, room: str, deal_id: str, reason: str, idems: list[str]) -> None:
         """Record refusals a node answered from memory: counted in the deal's statistics, and kept as
