@@ -110,6 +110,7 @@ class DealWatch:
     reasons: Counter[str] = field(default_factory=Counter)
     last_ok: float = 0.0
     first_sent: float = 0.0
+    first_answer: float = 0.0
     last_answer: float = 0.0
     latency: Histogram = field(default_factory=Histogram)
 
@@ -475,6 +476,7 @@ class Audience:
             return
         watch.answers += 1
         watch.last_answer = time.time()
+        watch.first_answer = watch.first_answer or watch.last_answer
         watch.latency.record_us(int((time.perf_counter() - sent) * 1e6))
         if answer.get("type") != "claim_result":
             watch.errors += 1
@@ -544,7 +546,8 @@ class Audience:
                      "answers": w.answers, "errors": w.errors, "resent": w.resent,
                      "failed": w.failed, "abandoned": w.abandoned, "won": dict(w.won),
                      "reasons": dict(w.reasons), "last_ok": w.last_ok,
-                     "first_sent": w.first_sent, "last_answer": w.last_answer, "latency": w.latency.to_wire()}
+                     "first_sent": w.first_sent, "first_answer": w.first_answer, "last_answer": w.last_answer,
+                     "latency": w.latency.to_wire()}
                  for d, w in self.deals.items()}
         return {"connected": self.connected, "viewers": len(self.viewers), "expected": expected,
                 "deliveries": deliveries, "duplicates": duplicates, "gaps": gaps, "missed": missed,
