@@ -58,6 +58,7 @@ class ClaimDesk:
         # (room, deal) -> answer fields (keys.claim_answer_field) of refusals answered from memory, not
         # yet written to Redis
         self.local_rejections: dict[tuple[str, str], list[str]] = {}
+        self.refused_from_memory = 0  # claims the sold-out shortcut answered, since the node started
         self._keywords: dict[str, tuple[float, list[tuple[str, str]]]] = {}
         # Claim ids: random per process, then a counter (uuid4 per claim was a visible cost in a rush).
         self._id_prefix = uuid.uuid4().hex[:10]
@@ -131,6 +132,7 @@ class ClaimDesk:
         # memory until then, it died with a killed node, and once units came back (restock, released
         # holds) the same key sent to another node claimed them (tests/reliability/test_node_kill.py).
         room, deal_id, user, key = ident
+        self.refused_from_memory += 1
         stored = self.deal_store.refuse_once(room, deal_id, user, key, SOLD_OUT_REPLY)
         reply: asyncio.Future[bytes] = stored.get_loop().create_future()
         stored.add_done_callback(functools.partial(self._refused, ident, reply))

@@ -190,6 +190,7 @@ class Node:
         self.metrics.pubsub_reconnects.set(self.hub.subscriber.reconnects)
         self.metrics.client_ips.set(len(self.admission.sockets))
         self.metrics.unfinished.set(len(self.listener.unfinished))
+        self.metrics.refused_from_memory.set(self.claims.refused_from_memory)
         if self.embedded is not None:
             self.metrics.redis_restarts.set(self.embedded.restarts)
 
