@@ -16,7 +16,7 @@ from livecart.clock import Clock
 from livecart.deals import DealState, RejectReason, deal_state, is_deal_id
 from livecart.errors import BadRequest, NotFound, RateLimited, StoreUnavailable
 from livecart.events import Event
-from livecart.protocol import encode_json, load_json
+from livecart.protocol import encode_json
 from livecart.ratelimit import RateLimiter
 from livecart.store.deal_store import DealStore
 from livecart.store.keys import claim_answer_field
@@ -65,11 +65,11 @@ class ClaimDesk:
         self._ids = itertools.count(1)
 
     def submit(self, room: str, user: str, deal_id: Any, qty: Any, key: Any,
-               ip_key: str | None = None) -> asyncio.Future[bytes]:
-        """The claim's answer as JSON bytes (`{"ok": ...}`), as a future: sockets answer from its
-        callback, with no task per claim. Raises BadRequest at once for a malformed claim (RateLimited
-        over the user's or the client address's rate, `ip_key` from web/admission.py); the future raises
-        NotFound (unknown deal) or StoreUnavailable."""
+               ip_key: str | None = None) -> asyncio.Future[ClaimAnswer]:
+        """The claim's answer (its `reply` is the JSON `{"ok": ...}`), as a future: sockets answer from
+        its callback, with no task per claim and no future of its own. Raises BadRequest at once for a
+        malformed claim (RateLimited over the user's or the client address's rate, `ip_key` from
+        web/admission.py); the future raises NotFound (unknown deal) or StoreUnavailable."""
         if not isinstance(deal_id, str):
             raise BadRequest("bad_field", "deal must be a deal id")
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY:
@@ -83,8 +83,8 @@ class ClaimDesk:
         ident = (room, deal_id, user, key)
         remembered = self._answers.get(ident)
         if remembered is not None:
-            done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-            done.set_result(remembered)
+            done: asyncio.Future[ClaimAnswer] = asyncio.get_running_loop().create_future()
+            done.set_result(ClaimAnswer("again", remembered))
             return done
         # Only new claims count: a retry of an answered key costs nothing and must get its answer.
         retry = self._limiter.take(f"{room}\0{user}", time.monotonic())
@@ -94,67 +94,45 @@ class ClaimDesk:
         # without using up the budget of the people who share the address.
         self._limit_address(ip_key)
         if self._known_sold_out(room, deal_id):
-            return self._refuse_sold_out(ident)
+            # The contract's "same key, same answer" holds across nodes: a key answered elsewhere (say,
+            # by a node that died before its reply reached the viewer) gets that answer. Only a key
+            # never seen is refused here, with one cheap batched write instead of the claim script.
+            # The refusal is stored before it is sent (only its statistics wait for `flush`): kept only
+            # in memory until then, it died with a killed node, and once units came back (restock,
+            # released holds) the same key sent to another node claimed them
+            # (tests/reliability/test_node_kill.py).
+            self.refused_from_memory += 1
+            answer = self.deal_store.refuse_once(room, deal_id, user, key, SOLD_OUT_REPLY)
+            answer.add_done_callback(functools.partial(self._refused, ident))
+            return answer
         claim_id = f"{self._id_prefix}{next(self._ids):x}"
         answer = self.deal_store.claim(room, deal_id, user, qty, key, claim_id, self.hold_ms)
-        reply: asyncio.Future[bytes] = answer.get_loop().create_future()
-        answer.add_done_callback(functools.partial(self._answered, ident, reply))
-        return reply
+        # Bookkeeping from the answer's callback, beside the caller's (both run in the same pass): a
+        # future of our own in between cost every answer one more pass of the event loop.
+        answer.add_done_callback(functools.partial(self._answered, ident))
+        return answer
 
     async def claim(self, room: str, user: str, deal_id: Any, qty: Any, key: Any,
                     ip_key: str | None = None) -> dict[str, Any]:
         """`submit`, awaited and parsed (HTTP and keyword comments)."""
-        reply = await self.submit(room, user, deal_id, qty, key, ip_key)
-        return load_json(reply)  # type: ignore[no-any-return]  # JSON Any: a claim answer map
+        return (await self.submit(room, user, deal_id, qty, key, ip_key)).parsed()
 
-    def _answered(self, ident: tuple[str, str, str, str], reply: asyncio.Future[bytes],
-                  answer: asyncio.Future[ClaimAnswer]) -> None:
-        if reply.cancelled():
-            return
-        if answer.cancelled():
-            reply.cancel()
-            return
-        exc = answer.exception()
-        if exc is not None:
-            reply.set_exception(exc)
+    def _answered(self, ident: tuple[str, str, str, str], answer: asyncio.Future[ClaimAnswer]) -> None:
+        if answer.cancelled() or answer.exception() is not None:
             return
         result = answer.result()
         if result.status == "ok":
             self._holding(ident[0])
         self._remember(ident, result.reply)
-        reply.set_result(result.reply)
 
-    def _refuse_sold_out(self, ident: tuple[str, str, str, str]) -> asyncio.Future[bytes]:
-        # The contract's "same key, same answer" holds across nodes: a key answered elsewhere (say,
-        # by a node that died before its reply reached the viewer) gets that answer. Only a key
-        # never seen is refused here, with one cheap batched write instead of the claim script.
-        # The refusal is stored before it is sent (only its statistics wait for `flush`): kept only in
-        # memory until then, it died with a killed node, and once units came back (restock, released
-        # holds) the same key sent to another node claimed them (tests/reliability/test_node_kill.py).
-        room, deal_id, user, key = ident
-        self.refused_from_memory += 1
-        stored = self.deal_store.refuse_once(room, deal_id, user, key, SOLD_OUT_REPLY)
-        reply: asyncio.Future[bytes] = stored.get_loop().create_future()
-        stored.add_done_callback(functools.partial(self._refused, ident, reply))
-        return reply
-
-    def _refused(self, ident: tuple[str, str, str, str], reply: asyncio.Future[bytes],
-                 stored: asyncio.Future[tuple[bytes, bool]]) -> None:
-        if reply.cancelled():
+    def _refused(self, ident: tuple[str, str, str, str], answer: asyncio.Future[ClaimAnswer]) -> None:
+        if answer.cancelled() or answer.exception() is not None:
             return
-        if stored.cancelled():
-            reply.cancel()
-            return
-        exc = stored.exception()
-        if exc is not None:
-            reply.set_exception(exc)
-            return
-        answer, fresh = stored.result()
-        if fresh:
+        result = answer.result()
+        if result.status == "rejected":  # stored now: its statistics go with the next `flush`
             room, deal_id, user, key = ident
             self.local_rejections.setdefault((room, deal_id), []).append(claim_answer_field(user, key))
-        self._remember(ident, answer)
-        reply.set_result(answer)
+        self._remember(ident, result.reply)
 
     async def run(self) -> None:
         """Every second, write the statistics of the refusals answered from memory to Redis (their

@@ -35,9 +35,9 @@ __all__ = ["DealStore"]
 ORPHAN_MS = 5000
 
 
-def _refusal(values: list[Any]) -> tuple[bytes, bool]:
-    answer = values[0]
-    return (answer if isinstance(answer, bytes) else answer.encode()), bool(int(values[1]))
+def _refusal(values: list[Any]) -> ClaimAnswer:
+    answer = values[0] if isinstance(values[0], bytes) else values[0].encode()
+    return ClaimAnswer("rejected" if int(values[1]) else "again", answer)
 
 
 def _claim_answer(values: list[Any]) -> ClaimAnswer:
@@ -114,10 +114,11 @@ class DealStore:
         return self._claims.submit(route[0], (*route[1], hold_ms), (deal_id, user, qty, key, claim_id))
 
     def refuse_once(self, room: str, deal_id: str, user: str, key: str,
-                    reply: bytes) -> asyncio.Future[tuple[bytes, bool]]:
-        """Keep `reply` as the answer of (user, key) unless the key has one: (the key's answer, whether
-        it is `reply`, stored now). Batched like the claims (refuse.lua, many keys a call), so that in a
-        rush a refusal after the sell-out costs a few microseconds of Redis. The future raises
+                    reply: bytes) -> asyncio.Future[ClaimAnswer]:
+        """Keep `reply` as the answer of (user, key) unless the key has one: the key's answer, with status
+        `rejected` when it is `reply`, stored now, else `again`. Batched like the claims (refuse.lua,
+        many keys a call), so that in a rush a refusal after the sell-out costs a few microseconds of
+        Redis. The future raises
         StoreUnavailable while Redis is unreachable."""
         answers = RoomKeys(room).deal(deal_id) + ":keys"
         return self._refusals.submit((answers,), (reply,), (claim_answer_field(user, key),))
