@@ -43,6 +43,7 @@ class ScriptBatcher:
         self._queue: dict[Group, list[Item]] = {}
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def submit(self, keys: tuple[str, ...], head: tuple[Any, ...],
                item: tuple[Any, ...]) -> asyncio.Future[Any]:
@@ -57,16 +58,20 @@ class ScriptBatcher:
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.setdefault((keys, head), []).append((item, future))
         if not self._scheduled:
+            # A task whose first step (next pass) takes the queue and writes it: a callback that
+            # started a task instead cost every batch one more pass before its write.
             self._scheduled = True
-            loop.call_soon(self._launch)
+            task = loop.create_task(self._launch())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return future
 
-    def _launch(self) -> None:
+    async def _launch(self) -> None:
         self._scheduled = False
         queue, self._queue = self._queue, {}
         calls = [(group, items[start : start + self._max_items])
                  for group, items in queue.items() for start in range(0, len(items), self._max_items)]
-        asyncio.ensure_future(self._run(calls))
+        await self._run(calls)
 
     async def _run(self, calls: list[Call]) -> None:
         try:
