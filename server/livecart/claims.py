@@ -19,7 +19,6 @@ from livecart.events import Event
 from livecart.protocol import encode_json
 from livecart.ratelimit import RateLimiter
 from livecart.store.deal_store import DealStore
-from livecart.store.keys import claim_answer_field
 from livecart.store.values import ClaimAnswer
 
 __all__ = ["ClaimDesk", "KnownDeal"]
@@ -55,9 +54,9 @@ class ClaimDesk:
         self._limit_address = limit_address
         self._answers: OrderedDict[tuple[str, str, str, str], bytes] = OrderedDict()
         self._limiter = limiter
-        # (room, deal) -> answer fields (keys.claim_answer_field) of refusals answered from memory, not
-        # yet written to Redis
-        self.local_rejections: dict[tuple[str, str], list[str]] = {}
+        # (room, deal) -> how many refusals the sold-out shortcut stored, not yet counted in the deal
+        # statistics (`flush`)
+        self.local_rejections: dict[tuple[str, str], int] = {}
         self.refused_from_memory = 0  # claims the sold-out shortcut answered, since the node started
         self._keywords: dict[str, tuple[float, list[tuple[str, str]]]] = {}
         # Claim ids: random per process, then a counter (uuid4 per claim was a visible cost in a rush).
@@ -130,8 +129,8 @@ class ClaimDesk:
             return
         result = answer.result()
         if result.status == "rejected":  # stored now: its statistics go with the next `flush`
-            room, deal_id, user, key = ident
-            self.local_rejections.setdefault((room, deal_id), []).append(claim_answer_field(user, key))
+            counted = (ident[0], ident[1])
+            self.local_rejections[counted] = self.local_rejections.get(counted, 0) + 1
         self._remember(ident, result.reply)
 
     async def run(self) -> None:
@@ -143,11 +142,11 @@ class ClaimDesk:
 
     async def flush(self) -> None:
         pending, self.local_rejections = self.local_rejections, {}
-        for (room, deal_id), idems in pending.items():
+        for (room, deal_id), count in pending.items():
             try:
-                await self.deal_store.add_refusals(room, deal_id, RejectReason.SOLD_OUT.value, idems)
+                await self.deal_store.add_refusals(room, deal_id, RejectReason.SOLD_OUT.value, count)
             except StoreUnavailable:
-                self.local_rejections.setdefault((room, deal_id), []).extend(idems)
+                self.local_rejections[room, deal_id] = self.local_rejections.get((room, deal_id), 0) + count
 
     def _known_sold_out(self, room_name: str, deal_id: str) -> bool:
         fields = self._known_deal(room_name, deal_id)

@@ -16,7 +16,6 @@ from typing import Any
 
 from livecart.deals import DealSpec
 from livecart.errors import Conflict, NotFound
-from livecart.protocol import encode_json
 from livecart.store.batcher import ScriptBatcher
 from livecart.store.keys import HOLD_ROOMS, RoomKeys, claim_answer_field
 from livecart.store.redis_client import (
@@ -123,17 +122,14 @@ class DealStore:
         answers = RoomKeys(room).deal(deal_id) + ":keys"
         return self._refusals.submit((answers,), (reply,), (claim_answer_field(user, key),))
 
-    async def add_refusals(self, room: str, deal_id: str, reason: str, idems: list[str]) -> None:
-        """Record refusals a node answered from memory: counted in the deal's statistics, and kept as
-        the answer of each field (keys.claim_answer_field) unless it already had one."""
+    async def add_refusals(self, room: str, deal_id: str, reason: str, count: int) -> None:
+        """Count refusals a node answered without the claim script in the deal's statistics (their
+        answers were stored before they were sent, by `refuse_once`)."""
         key = RoomKeys(room).deal(deal_id)
-        reply = encode_json({"ok": False, "reason": reason})
         with as_store_unavailable():
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.hincrby(key, "attempts", len(idems))
-                pipe.hincrby(key, "rej_" + reason, len(idems))
-                for idem in idems:
-                    pipe.hsetnx(key + ":keys", idem, reply)
+                pipe.hincrby(key, "attempts", count)
+                pipe.hincrby(key, "rej_" + reason, count)
                 await pipe.execute()
 
     async def settle(self, room: str, claim_id: str, outcome: str) -> tuple[str, bool]:
