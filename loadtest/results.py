@@ -191,6 +191,7 @@ def _deals(finals: list[dict[str, Any]], plans: dict[str, dict[str, Any]],
         last_seen = max((p["last_sold_out_seen"] for p in parts), default=0.0)
         first_sent = min((p["first_sent"] for p in parts if p["first_sent"]), default=0.0)
         last_answer = max((p["last_answer"] for p in parts), default=0.0)
+        first_answer = min((p["first_answer"] for p in parts if p.get("first_answer")), default=0.0)
         seen = sum(p["sold_out_seen"] for p in parts)
         live_seen = sum(p["live_seen"] for p in parts)
         missed_sold_out = sum(p["missed_sold_out"] for p in parts)
@@ -228,6 +229,10 @@ def _deals(finals: list[dict[str, Any]], plans: dict[str, dict[str, Any]],
             "claim_rate_asked": plan.get("claim_rate") or None,
             "max_units_per_user": max(won.values(), default=0), "refusals": dict(reasons),
             "claim_latency_ms": _merged([{"x": p["latency"]} for p in parts], "x").summary(),
+            # From the first claim sent to the first answer (loader's clock): do answers flow while the
+            # burst is still being read, or all leave at its end?
+            "first_answer_ms": round((first_answer - first_sent) * 1000, 1) if first_answer and first_sent
+            else None,
             "sockets_saw_live": live_seen, "sockets_saw_sold_out": seen,
             "live_to_sold_out_s": round(last_ok - first_live, 3) if last_ok and first_live else None,
             # Both measured on the loader's clock: from the first socket seeing it live / the last

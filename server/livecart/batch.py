@@ -22,7 +22,7 @@ BUSY_EVENTS = 8
 
 
 def tick_for(base_s: float, sockets: int, cap_s: float, busy: bool = False, *,
-             state_only: bool = False, state_s: float = 0.0) -> float:
+             state_only: bool = False, state_s: float = 0.0, deal_state: bool = False) -> float:
     """Seconds between two frames of a room. Each frame costs one write (a syscall) per socket, so a
     room of N sockets waits base × N / 2000, and twice that while it is busy (its last frame carried
     BUSY_EVENTS or more: a storm, where fewer, fuller frames cost far less), never less than base,
@@ -32,7 +32,12 @@ def tick_for(base_s: float, sockets: int, cap_s: float, busy: bool = False, *,
     least `state_s`: a person reads "only 37 left" a few times a second at most, while every frame
     costs the node one write per socket and each viewer's phone a wake-up. In a rush of 2,000 sockets
     at a 50 ms tick those frames were most of the node's CPU. Events, deal state changes (live, sold
-    out, ended) and pins are never held back by it."""
+    out, ended) and pins are never held back by it.
+
+    A frame with a deal's new state (`deal_state`: live, sold out, ended) goes at the base tick whatever
+    the room's size: it happens once per deal, and in a rush every viewer is waiting for "sold out"."""
+    if deal_state:
+        return base_s
     tick = max(base_s, base_s * sockets / SOCKETS_PER_BASE_TICK)
     tick = min(cap_s, 2 * tick if busy else tick)
     return max(tick, state_s) if state_only else tick

@@ -16,10 +16,9 @@ from livecart.clock import Clock
 from livecart.deals import DealState, RejectReason, deal_state, is_deal_id
 from livecart.errors import BadRequest, NotFound, RateLimited, StoreUnavailable
 from livecart.events import Event
-from livecart.protocol import encode_json, load_json
+from livecart.protocol import encode_json
 from livecart.ratelimit import RateLimiter
 from livecart.store.deal_store import DealStore
-from livecart.store.keys import claim_answer_field
 from livecart.store.values import ClaimAnswer
 
 __all__ = ["ClaimDesk", "KnownDeal"]
@@ -55,20 +54,21 @@ class ClaimDesk:
         self._limit_address = limit_address
         self._answers: OrderedDict[tuple[str, str, str, str], bytes] = OrderedDict()
         self._limiter = limiter
-        # (room, deal) -> answer fields (keys.claim_answer_field) of refusals answered from memory, not
-        # yet written to Redis
-        self.local_rejections: dict[tuple[str, str], list[str]] = {}
+        # (room, deal) -> how many refusals the sold-out shortcut stored, not yet counted in the deal
+        # statistics (`flush`)
+        self.local_rejections: dict[tuple[str, str], int] = {}
+        self.refused_from_memory = 0  # claims the sold-out shortcut answered, since the node started
         self._keywords: dict[str, tuple[float, list[tuple[str, str]]]] = {}
         # Claim ids: random per process, then a counter (uuid4 per claim was a visible cost in a rush).
         self._id_prefix = uuid.uuid4().hex[:10]
         self._ids = itertools.count(1)
 
     def submit(self, room: str, user: str, deal_id: Any, qty: Any, key: Any,
-               ip_key: str | None = None) -> asyncio.Future[bytes]:
-        """The claim's answer as JSON bytes (`{"ok": ...}`), as a future: sockets answer from its
-        callback, with no task per claim. Raises BadRequest at once for a malformed claim (RateLimited
-        over the user's or the client address's rate, `ip_key` from web/admission.py); the future raises
-        NotFound (unknown deal) or StoreUnavailable."""
+               ip_key: str | None = None) -> asyncio.Future[ClaimAnswer]:
+        """The claim's answer (its `reply` is the JSON `{"ok": ...}`), as a future: sockets answer from
+        its callback, with no task per claim and no future of its own. Raises BadRequest at once for a
+        malformed claim (RateLimited over the user's or the client address's rate, `ip_key` from
+        web/admission.py); the future raises NotFound (unknown deal) or StoreUnavailable."""
         if not isinstance(deal_id, str):
             raise BadRequest("bad_field", "deal must be a deal id")
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY:
@@ -82,8 +82,8 @@ class ClaimDesk:
         ident = (room, deal_id, user, key)
         remembered = self._answers.get(ident)
         if remembered is not None:
-            done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-            done.set_result(remembered)
+            done: asyncio.Future[ClaimAnswer] = asyncio.get_running_loop().create_future()
+            done.set_result(ClaimAnswer("again", remembered))
             return done
         # Only new claims count: a retry of an answered key costs nothing and must get its answer.
         retry = self._limiter.take(f"{room}\0{user}", time.monotonic())
@@ -93,49 +93,45 @@ class ClaimDesk:
         # without using up the budget of the people who share the address.
         self._limit_address(ip_key)
         if self._known_sold_out(room, deal_id):
-            return asyncio.ensure_future(self._refuse_sold_out(ident))
+            # The contract's "same key, same answer" holds across nodes: a key answered elsewhere (say,
+            # by a node that died before its reply reached the viewer) gets that answer. Only a key
+            # never seen is refused here, with one cheap batched write instead of the claim script.
+            # The refusal is stored before it is sent (only its statistics wait for `flush`): kept only
+            # in memory until then, it died with a killed node, and once units came back (restock,
+            # released holds) the same key sent to another node claimed them
+            # (tests/reliability/test_node_kill.py).
+            self.refused_from_memory += 1
+            answer = self.deal_store.refuse_once(room, deal_id, user, key, SOLD_OUT_REPLY)
+            answer.add_done_callback(functools.partial(self._refused, ident))
+            return answer
         claim_id = f"{self._id_prefix}{next(self._ids):x}"
         answer = self.deal_store.claim(room, deal_id, user, qty, key, claim_id, self.hold_ms)
-        reply: asyncio.Future[bytes] = answer.get_loop().create_future()
-        answer.add_done_callback(functools.partial(self._answered, ident, reply))
-        return reply
+        # Bookkeeping from the answer's callback, beside the caller's (both run in the same pass): a
+        # future of our own in between cost every answer one more pass of the event loop.
+        answer.add_done_callback(functools.partial(self._answered, ident))
+        return answer
 
     async def claim(self, room: str, user: str, deal_id: Any, qty: Any, key: Any,
                     ip_key: str | None = None) -> dict[str, Any]:
         """`submit`, awaited and parsed (HTTP and keyword comments)."""
-        reply = await self.submit(room, user, deal_id, qty, key, ip_key)
-        return load_json(reply)  # type: ignore[no-any-return]  # JSON Any: a claim answer map
+        return (await self.submit(room, user, deal_id, qty, key, ip_key)).parsed()
 
-    def _answered(self, ident: tuple[str, str, str, str], reply: asyncio.Future[bytes],
-                  answer: asyncio.Future[ClaimAnswer]) -> None:
-        if reply.cancelled():
-            return
-        if answer.cancelled():
-            reply.cancel()
-            return
-        exc = answer.exception()
-        if exc is not None:
-            reply.set_exception(exc)
+    def _answered(self, ident: tuple[str, str, str, str], answer: asyncio.Future[ClaimAnswer]) -> None:
+        if answer.cancelled() or answer.exception() is not None:
             return
         result = answer.result()
         if result.status == "ok":
             self._holding(ident[0])
         self._remember(ident, result.reply)
-        reply.set_result(result.reply)
 
-    async def _refuse_sold_out(self, ident: tuple[str, str, str, str]) -> bytes:
-        # The contract's "same key, same answer" holds across nodes: a key answered elsewhere (say,
-        # by a node that died before its reply reached the viewer) gets that answer. Only a key
-        # never seen is refused here, with one cheap write instead of the claim script.
-        # The refusal is stored before it is sent (only its statistics wait for `flush`): kept only in
-        # memory until then, it died with a killed node, and once units came back (restock, released
-        # holds) the same key sent to another node claimed them (tests/reliability/test_node_kill.py).
-        room, deal_id, user, key = ident
-        answer, fresh = await self.deal_store.refuse_once(room, deal_id, user, key, SOLD_OUT_REPLY)
-        if fresh:
-            self.local_rejections.setdefault((room, deal_id), []).append(claim_answer_field(user, key))
-        self._remember(ident, answer)
-        return answer
+    def _refused(self, ident: tuple[str, str, str, str], answer: asyncio.Future[ClaimAnswer]) -> None:
+        if answer.cancelled() or answer.exception() is not None:
+            return
+        result = answer.result()
+        if result.status == "rejected":  # stored now: its statistics go with the next `flush`
+            counted = (ident[0], ident[1])
+            self.local_rejections[counted] = self.local_rejections.get(counted, 0) + 1
+        self._remember(ident, result.reply)
 
     async def run(self) -> None:
         """Every second, write the statistics of the refusals answered from memory to Redis (their
@@ -146,11 +142,11 @@ class ClaimDesk:
 
     async def flush(self) -> None:
         pending, self.local_rejections = self.local_rejections, {}
-        for (room, deal_id), idems in pending.items():
+        for (room, deal_id), count in pending.items():
             try:
-                await self.deal_store.add_refusals(room, deal_id, RejectReason.SOLD_OUT.value, idems)
+                await self.deal_store.add_refusals(room, deal_id, RejectReason.SOLD_OUT.value, count)
             except StoreUnavailable:
-                self.local_rejections.setdefault((room, deal_id), []).extend(idems)
+                self.local_rejections[room, deal_id] = self.local_rejections.get((room, deal_id), 0) + count
 
     def _known_sold_out(self, room_name: str, deal_id: str) -> bool:
         fields = self._known_deal(room_name, deal_id)

@@ -508,6 +508,12 @@ class RoomClient:
         self._waiting[req] = on_answer
         return req
 
+    def flush(self) -> None:
+        """Write what was sent in this pass of the event loop now, instead of at its end (a caller
+        that times its requests from their send, and has a long pass ahead)."""
+        if self._session is not None and self._session.transport is not None and self._session.outbox:
+            self._session._flush()
+
     def forget_request(self, req: str) -> None:
         self._waiting.pop(req, None)
 

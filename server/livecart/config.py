@@ -107,6 +107,10 @@ class Settings:
     tick_ms: int = 50  # a room flushes at most once per tick (immediately when it was quiet)
     max_tick_ms: int = 150  # the tick grows with room size (batch.tick_for) up to this
     state_tick_ms: int = 200  # frames with only moving numbers (stock left, viewers) at most this often
+    # Socket input read per event-loop pass (intake.py): a rush's burst is read, sent to Redis and
+    # answered in slices this size instead of all at once.
+    intake_messages: int = 128
+    intake_ms: float = 3.0
     outbound_max_bytes: int = 4 * 1024 * 1024  # a socket further behind than this is closed (1013)
     outbound_high_water: int = 64 * 1024  # above this, counter-only frames wait and coalesce
     max_inbound_bytes: int = 64 * 1024

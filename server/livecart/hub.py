@@ -355,7 +355,7 @@ class RoomHub:
         urgent is queued too) at the slower state tick. An urgent change brings a later flush forward."""
         room.urgent = room.urgent or urgent
         tick = tick_for(self.tick, len(room.peers), self.max_tick, room.busy,
-                        state_only=not room.urgent, state_s=self.state_tick)
+                        state_only=not room.urgent, state_s=self.state_tick, deal_state=room.state_changed)
         at = max(self._loop.time(), room.last_flush + tick)
         if room.flush_handle is not None:
             if room.flush_at <= at:
@@ -367,7 +367,7 @@ class RoomHub:
 
     def _flush(self, room: Room) -> None:
         room.flush_handle = None
-        room.urgent = False
+        room.urgent = room.state_changed = False
         room.last_flush = self._loop.time()
         batch = room.batch.flush()
         room.busy = batch is not None and len(batch.events) >= BUSY_EVENTS

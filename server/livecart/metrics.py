@@ -22,6 +22,12 @@ class Metrics:
         self.connects_refused = Counter("livecart_connects_refused",
                                         "Socket upgrades refused with 503 busy (over the connect rate)",
                                         registry=r)
+        self.refused_from_memory = Gauge("livecart_claims_refused_from_memory",
+                                         "Claims refused sold out by the node's shortcut, without the claim "
+                                         "script, since the node started", registry=r)
+        self.intake_waits = Counter("livecart_intake_waits",
+                                    "Socket input chunks that waited for a later loop pass (intake.py)",
+                                    registry=r)
         self.slow_closes = Counter("livecart_slow_consumer_closes", "Sockets closed 1013 for falling behind",
                                    registry=r)
         self.ip_rejections = Counter("livecart_ip_rejections",

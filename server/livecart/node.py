@@ -33,6 +33,7 @@ from livecart.director import Director
 from livecart.errors import CloseCode
 from livecart.hub import RoomHub
 from livecart.ingest import Ingest
+from livecart.intake import Intake
 from livecart.logs import quiet_bad_requests
 from livecart.metrics import Metrics
 from livecart.presence import Presence
@@ -165,7 +166,8 @@ class Node:
                              comment_limiter=self.comment_limiter, limit_address=self.admission.comment)
         routes: dict[str, Endpoint] = {"/ws/rooms/": rooms,
                                        "/ws/ingest/": IngestEndpoint(self.ingest, s.token_keys)}
-        self.listener = Listener(routes, limits, self.metrics, self.admission)
+        self.listener = Listener(routes, limits, self.metrics, self.admission,
+                                 Intake(s.intake_messages, s.intake_ms / 1000))
         app = create_app(settings=s, store=self.store, deal_store=self.deal_store, cue_store=self.cue_store,
                          stats_store=self.stats_store, claim_desk=self.claims, ingest=self.ingest,
                          currencies=self.currencies, clock=self.clock, metrics=self.metrics,
@@ -195,6 +197,7 @@ class Node:
         self.metrics.pubsub_reconnects.set(self.hub.subscriber.reconnects)
         self.metrics.client_ips.set(len(self.admission.sockets))
         self.metrics.unfinished.set(len(self.listener.unfinished))
+        self.metrics.refused_from_memory.set(self.claims.refused_from_memory)
         if self.embedded is not None:
             self.metrics.redis_restarts.set(self.embedded.restarts)
 

@@ -44,8 +44,8 @@ class Peer(Protocol):
 class Room:
     __slots__ = ("batch", "busy", "claim_rates", "counters", "deals", "epoch", "flush_at", "flush_handle",
                  "last_flush", "name", "next_recoveries", "next_snapshot", "online", "overlays",
-                 "overlays_here", "peers", "ready", "sent_states", "stage", "transition_handle", "urgent",
-                 "viewers")
+                 "overlays_here", "peers", "ready", "sent_states", "stage", "state_changed",
+                 "transition_handle", "urgent", "viewers")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -71,6 +71,7 @@ class Room:
         # The next frame carries more than moving numbers (events, a deal's new state, a pin): it goes at
         # the room's tick, not the slower one of counter-only frames (batch.tick_for).
         self.urgent = False
+        self.state_changed = False  # a deal's state changed since the last frame: it goes at the base tick
         self.next_snapshot: asyncio.Future[Any] | None = None  # see RoomHub._shared_snapshot
         self.next_recoveries: dict[tuple[int, str], asyncio.Future[Any]] = {}  # RoomHub._shared_recovery
 
@@ -104,7 +105,7 @@ class Room:
         if old == fields and self.sent_states.get(deal_id) is state and not rate_changed:
             return False
         if self.sent_states.get(deal_id) is not state:  # new, or live / sold out / ended / ...
-            self.urgent = True
+            self.urgent = self.state_changed = True
         self.sent_states[deal_id] = state
         self.batch.set_deal(self.deal_wire(deal_id, now_ms))
         return True
@@ -130,7 +131,7 @@ class Room:
         for fields in self.deals.values():
             state = deal_state(fields, now_ms)
             if self.sent_states.get(fields["id"]) is not state:
-                self.urgent = True
+                self.urgent = self.state_changed = True
                 self.sent_states[fields["id"]] = state
                 self.batch.set_deal(self.deal_wire(fields["id"], now_ms))
                 changed = True

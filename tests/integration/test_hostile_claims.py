@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 
 from livecart.deals import new_deal_id, parse_spec
 from livecart.errors import NotFound
-from livecart.protocol import load_json
 from livecart.store.deal_store import DealStore
 from tests.strategies import claim_keys, claim_qtys, claim_users, hostile_deal_ids
 from tests.support import api, token
@@ -147,6 +146,6 @@ async def test_user_ids_and_keys_with_separators_never_share_an_answer(redis_ser
     for user, key in (("a\nb", "c"), ("a", "b\nc"), ("名字", "键")):
         if user == "名字":
             assert (await store.claim(room, deal_id, user, 1, key, "cx3", 600_000)).status == "ok"
-        answer, fresh = await store.refuse_once(room, deal_id, user, key, b'{"ok":false,"reason":"sold_out"}')
-        assert not fresh and load_json(answer)["ok"] is True, (user, key)
+        answer = await store.refuse_once(room, deal_id, user, key, b'{"ok":false,"reason":"sold_out"}')
+        assert answer.status == "again" and answer.parsed()["ok"] is True, (user, key)
     await client.aclose()

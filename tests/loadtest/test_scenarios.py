@@ -85,6 +85,7 @@ async def test_deal_rush_sells_exactly_the_stock_and_every_claimer_is_answered(n
     [deal] = r["deals"].values()
     assert (deal["units_claimed"], deal["units_expected"], deal["max_units_per_user"]) == (10, 10, 1)
     assert deal["claims_sent"] == deal["claims_answered"] == 60
+    assert deal["first_answer_ms"] is not None and deal["first_answer_ms"] >= 0  # reported, not timed
     assert deal["refusals"].get("sold_out", 0) + deal["refusals"].get("limit_reached", 0) == 50
     assert deal["sockets_saw_sold_out"] == deal["sockets_saw_live"] == 30
     assert r["deliveries"] == r["deliveries_expected"] == 60  # deal-rush counts claim answers

@@ -95,3 +95,10 @@ def test_frames_of_moving_numbers_only_wait_for_the_state_tick():
     assert tick_for(0.05, 2000, 0.15, state_only=False, state_s=0.2) == 0.05
     assert tick_for(0.05, 8000, 0.3, state_only=True, state_s=0.2) == 0.2
     assert tick_for(0.05, 16000, 0.5, state_only=True, state_s=0.2) == 0.4  # a big room's tick is longer
+
+
+def test_a_deals_new_state_goes_at_the_base_tick_whatever_the_rooms_size():
+    from livecart.batch import tick_for
+
+    assert tick_for(0.05, 8000, 0.15, deal_state=True) == 0.05  # "sold out" reaches a big room promptly
+    assert tick_for(0.05, 8000, 0.15, busy=True, deal_state=True) == 0.05

@@ -12,7 +12,8 @@ import pytest
 PURE = ["livecart.store.values", "livecart.store.channel", "livecart.room", "livecart.first_frames",
         "livecart.batch", "livecart.outbound", "livecart.deals", "livecart.stats", "livecart.events",
         "livecart.config", "livecart.cues", "livecart.audience", "livecart.money", "livecart.comments",
-        "livecart.report", "livecart.protocol", "livecart.framing", "livecart.errors", "livecart.auth"]
+        "livecart.report", "livecart.protocol", "livecart.framing", "livecart.errors", "livecart.auth",
+        "livecart.intake"]
 
 
 @pytest.mark.parametrize("module", PURE)

@@ -2,8 +2,11 @@
 
 Claims arrive together (a rush is thousands of viewers pressing at once). Each `submit()` queues one
 item; the items queued during one pass of the event loop that share keys and head arguments (one
-room) become ONE script call, `head + item + item + ...`, and all of the pass's script calls go out in
-one write. The script answers `width` values per item, in order, and each caller gets its own.
+room) become ONE script call, `head + item + item + ...` (at most `max_items` items a call), and all of
+the pass's script calls go out in one write. The script answers `width` values per item, in order, and
+each caller gets its own as soon as its call's reply is read. A pass is short even in a rush (the
+sockets' input is read a bounded amount per pass: intake.py), so a burst becomes a stream of small
+calls whose answers flow while the rest of the burst is still being read.
 
 Guarantee: the script runs its items in queue order, atomically per call; an error reply or a lost
 connection reaches every caller whose item was in that call, never silently dropped.
@@ -23,6 +26,7 @@ __all__ = ["ScriptBatcher"]
 
 Group = tuple[tuple[str, ...], tuple[Any, ...]]  # (keys, head arguments)
 Item = tuple[tuple[Any, ...], "asyncio.Future[Any]"]
+Call = tuple[Group, list[Item]]
 
 
 class ScriptBatcher:
@@ -39,6 +43,7 @@ class ScriptBatcher:
         self._queue: dict[Group, list[Item]] = {}
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def submit(self, keys: tuple[str, ...], head: tuple[Any, ...],
                item: tuple[Any, ...]) -> asyncio.Future[Any]:
@@ -53,51 +58,64 @@ class ScriptBatcher:
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.setdefault((keys, head), []).append((item, future))
         if not self._scheduled:
+            # A task whose first step (next pass) takes the queue and writes it: a callback that
+            # started a task instead cost every batch one more pass before its write.
             self._scheduled = True
-            loop.call_soon(self._launch)
+            task = loop.create_task(self._launch())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return future
 
-    def _launch(self) -> None:
+    async def _launch(self) -> None:
         self._scheduled = False
         queue, self._queue = self._queue, {}
         calls = [(group, items[start : start + self._max_items])
                  for group, items in queue.items() for start in range(0, len(items), self._max_items)]
-        asyncio.ensure_future(self._run(calls))
+        await self._run(calls)
 
-    async def _run(self, calls: list[tuple[Group, list[Item]]]) -> None:
-        futures = [future for _, items in calls for _, future in items]
+    async def _run(self, calls: list[Call]) -> None:
         try:
-            results = await self._execute(calls)
-            if any(isinstance(r, NoScriptError) for r in results):
-                await self._client.script_load(self._source)  # Redis restarted and lost its script cache
-                results = await self._execute(calls)
+            missing = await self._execute(calls)
+            if missing:  # Redis restarted and lost its script cache: load it, run those calls again
+                await self._client.script_load(self._source)
+                missing = await self._execute([call for call, _ in missing])
+                for call, noscript in missing:
+                    self._resolve(call, noscript)
         except asyncio.CancelledError:
-            for future in futures:
-                future.cancel()
+            for _, items in calls:
+                for _, future in items:
+                    future.cancel()
             raise
-        except Exception as exc:  # handed to every caller, not swallowed
-            for future in futures:
-                if not future.done():
-                    future.set_exception(self._on_error(exc))
-            return
-        for (_, items), result in zip(calls, results, strict=True):
-            for index, (_, future) in enumerate(items):
-                if future.done():
-                    continue
-                if isinstance(result, Exception):
-                    future.set_exception(result)
-                    continue
-                try:
-                    future.set_result(self._parse(result[index * self._width : (index + 1) * self._width]))
-                except Exception as exc:
-                    future.set_exception(exc)
+        except Exception as exc:  # handed to every caller still waiting, not swallowed
+            error = self._on_error(exc)
+            for _, items in calls:
+                for _, future in items:
+                    if not future.done():
+                        future.set_exception(error)
 
-    async def _execute(self, calls: list[tuple[Group, list[Item]]]) -> list[Any]:
-        """One write of all the calls, hand-packed (RESP), then their replies in order.
+    def _resolve(self, call: Call, result: Any) -> None:
+        """Answer the callers of one call from its reply (or its error reply)."""
+        width, parse = self._width, self._parse
+        for index, (_, future) in enumerate(call[1]):
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+                continue
+            try:
+                future.set_result(parse(result[index * width : (index + 1) * width]))
+            except Exception as exc:
+                future.set_exception(exc)
+
+    async def _execute(self, calls: list[Call]) -> list[tuple[Call, NoScriptError]]:
+        """One write of all the calls, hand-packed (RESP), then their replies in order; each call's
+        callers are answered as soon as its own reply is read, not after the last call's. Returns the
+        calls Redis answered NOSCRIPT (with that error), unanswered.
 
         redis-py's Pipeline builds and parses Python objects per command, which was the largest share
         of a node's CPU in a claim rush; packing the bytes directly and reading with the connection's
         (hiredis) parser does the same round trip for much less."""
+        missing: list[tuple[Call, NoScriptError]] = []
         if isinstance(self._client, RedisCluster):
             # Calls of different rooms may live on different shards: one EVALSHA each, concurrently
             # (the cluster client routes each by its keys' hash tag and reloads a missing script).
@@ -107,25 +125,30 @@ class ScriptBatcher:
             for reply in replies:
                 if isinstance(reply, BaseException) and not isinstance(reply, ResponseError):
                     raise reply  # a lost connection: every caller hears of it
-            return replies
+            for call, reply in zip(calls, replies, strict=True):
+                self._resolve(call, reply)
+            return missing
         pool = self._client.connection_pool
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]  # unannotated in redis-py
         try:
             await conn.send_packed_command(self._pack(calls), check_health=False)
-            results: list[Any] = []
-            for _ in calls:
+            for call in calls:
                 try:
-                    results.append(await conn.read_response())
+                    reply = await conn.read_response()
+                except NoScriptError as exc:
+                    missing.append((call, exc))
+                    continue
                 except ResponseError as exc:  # an error reply of one call; the others still come
-                    results.append(exc)
-            return results
+                    reply = exc
+                self._resolve(call, reply)
+            return missing
         except BaseException:
             await conn.disconnect()  # replies may be half read: never reuse this connection
             raise
         finally:
             await pool.release(conn)
 
-    def _pack(self, calls: list[tuple[Group, list[Item]]]) -> bytes:
+    def _pack(self, calls: list[Call]) -> bytes:
         out: list[bytes] = []
         sha = self._script.sha.encode() if isinstance(self._script.sha, str) else self._script.sha
         for (keys, head), items in calls:

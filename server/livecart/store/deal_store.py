@@ -16,7 +16,6 @@ from typing import Any
 
 from livecart.deals import DealSpec
 from livecart.errors import Conflict, NotFound
-from livecart.protocol import encode_json
 from livecart.store.batcher import ScriptBatcher
 from livecart.store.keys import HOLD_ROOMS, RoomKeys, claim_answer_field
 from livecart.store.redis_client import (
@@ -33,6 +32,11 @@ from livecart.store.values import ClaimAnswer, CurrencyChanged
 __all__ = ["DealStore"]
 
 ORPHAN_MS = 5000
+
+
+def _refusal(values: list[Any]) -> ClaimAnswer:
+    answer = values[0] if isinstance(values[0], bytes) else values[0].encode()
+    return ClaimAnswer("rejected" if int(values[1]) else "again", answer)
 
 
 def _claim_answer(values: list[Any]) -> ClaimAnswer:
@@ -55,6 +59,8 @@ class DealStore:
         self._claim_routes: dict[str, tuple[tuple[str], tuple[str, str, str]]] = {}
         self._claims = ScriptBatcher(client, lua_source("claim.lua", with_lib=True), width=2,
                                      parse=_claim_answer, on_error=store_error)
+        self._refusals = ScriptBatcher(client, lua_source("refuse.lua"), width=2, parse=_refusal,
+                                       on_error=store_error)
 
     def _head(self, keys: RoomKeys, by: str = "") -> list[Any]:
         return [keys.prefix, keys.channel, self._publish] + ([by] if by else [])
@@ -106,30 +112,24 @@ class DealStore:
             route = self._claim_routes[room] = ((keys.deals,), (keys.prefix, keys.channel, self._publish))
         return self._claims.submit(route[0], (*route[1], hold_ms), (deal_id, user, qty, key, claim_id))
 
-    async def refuse_once(self, room: str, deal_id: str, user: str, key: str,
-                          reply: bytes) -> tuple[bytes, bool]:
-        """Keep `reply` as the answer of (user, key) unless the key has one: (the key's answer, whether
-        it is `reply`, stored now). One round trip, like the read it replaces."""
+    def refuse_once(self, room: str, deal_id: str, user: str, key: str,
+                    reply: bytes) -> asyncio.Future[ClaimAnswer]:
+        """Keep `reply` as the answer of (user, key) unless the key has one: the key's answer, with status
+        `rejected` when it is `reply`, stored now, else `again`. Batched like the claims (refuse.lua,
+        many keys a call), so that in a rush a refusal after the sell-out costs a few microseconds of
+        Redis. The future raises
+        StoreUnavailable while Redis is unreachable."""
         answers = RoomKeys(room).deal(deal_id) + ":keys"
-        idem = claim_answer_field(user, key)
-        with as_store_unavailable():
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.hsetnx(answers, idem, reply)
-                pipe.hget(answers, idem)
-                stored, answer = await pipe.execute()
-        return (answer.encode() if isinstance(answer, str) else answer), bool(stored)
+        return self._refusals.submit((answers,), (reply,), (claim_answer_field(user, key),))
 
-    async def add_refusals(self, room: str, deal_id: str, reason: str, idems: list[str]) -> None:
-        """Record refusals a node answered from memory: counted in the deal's statistics, and kept as
-        the answer of each field (keys.claim_answer_field) unless it already had one."""
+    async def add_refusals(self, room: str, deal_id: str, reason: str, count: int) -> None:
+        """Count refusals a node answered without the claim script in the deal's statistics (their
+        answers were stored before they were sent, by `refuse_once`)."""
         key = RoomKeys(room).deal(deal_id)
-        reply = encode_json({"ok": False, "reason": reason})
         with as_store_unavailable():
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.hincrby(key, "attempts", len(idems))
-                pipe.hincrby(key, "rej_" + reason, len(idems))
-                for idem in idems:
-                    pipe.hsetnx(key + ":keys", idem, reply)
+                pipe.hincrby(key, "attempts", count)
+                pipe.hincrby(key, "rej_" + reason, count)
                 await pipe.execute()
 
     async def settle(self, room: str, claim_id: str, outcome: str) -> tuple[str, bool]:

@@ -16,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import cast
 
 from livecart.errors import CloseCode, RequestLineTooLong, RequestTimeout, TooManyConnections
+from livecart.intake import Intake
 from livecart.metrics import Metrics
 from livecart.web.admission import Admission
 from livecart.web.ws import CLOSE_GRACE_S, Endpoint, SocketLimits, WebSocket, raw_error_response
@@ -34,7 +36,7 @@ class Listener:
     """The node's listening socket: websockets for /ws/*, aiohttp for everything else."""
 
     def __init__(self, routes: dict[str, Endpoint], limits: SocketLimits, metrics: Metrics,
-                 admission: Admission) -> None:
+                 admission: Admission, intake: Intake | None = None) -> None:
         # aiohttp's protocol factory, for connections that are not websockets. Set by `serve_http`: the
         # aiohttp app (whose middleware keeps the listener's handshake deadlines) is built after this.
         self.http_factory: Callable[[], asyncio.Protocol] | None = None
@@ -48,6 +50,11 @@ class Listener:
         # address's cap of unfinished connections.
         self.unfinished: dict[asyncio.BaseTransport, tuple[str | None, asyncio.TimerHandle]] = {}
         self._corked: list[WebSocket] = []  # sockets with replies to write at the end of this loop pass
+        # Socket input beyond this loop pass's budget (intake.py), in arrival order; each socket that has
+        # a chunk here stops reading until it is read.
+        self.intake = intake or Intake()
+        self._waiting: deque[tuple[WebSocket, bytes]] = deque()
+        self._pass_scheduled = False
         self._all_closed = asyncio.Event()
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -70,6 +77,38 @@ class Listener:
         corked, self._corked = self._corked, []
         for ws in corked:
             ws.uncork()
+
+    def admit(self, ws: WebSocket, data: bytes) -> bool:
+        if not self._waiting and self.intake.admits(time.perf_counter()):
+            return True
+        self._waiting.append((ws, data))
+        self.metrics.intake_waits.inc()
+        if ws.transport is not None:
+            ws.transport.pause_reading()
+        self._schedule_pass()
+        return False
+
+    def took(self, messages: int) -> None:
+        if self.intake.took(messages, time.perf_counter()):
+            self._schedule_pass()
+
+    def _schedule_pass(self) -> None:
+        if not self._pass_scheduled:
+            self._pass_scheduled = True
+            asyncio.get_running_loop().call_soon(self._next_pass)
+
+    def _next_pass(self) -> None:
+        """A new loop pass: a new budget, spent first on the input that waited."""
+        self._pass_scheduled = False
+        intake, waiting = self.intake, self._waiting
+        intake.next_pass()
+        while waiting and intake.admits(time.perf_counter()):
+            ws, data = waiting.popleft()
+            if ws.transport is not None:
+                ws.transport.resume_reading()
+            ws.read_frames(data)
+        if waiting:
+            self._schedule_pass()
 
     def forget(self, ws: WebSocket) -> None:
         self.sockets.discard(ws)

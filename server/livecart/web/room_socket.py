@@ -31,6 +31,7 @@ from livecart.protocol import Format, claim_result_frame, echo_req, encode_json
 from livecart.ratelimit import RateLimiter
 from livecart.store.cue_store import CueStore
 from livecart.store.redis_store import RedisStore
+from livecart.store.values import ClaimAnswer
 from livecart.web.revocation import Revocations
 from livecart.web.ws import WebSocket
 
@@ -126,13 +127,13 @@ class RoomEndpoint:
                                          ws.ip_key)
         answer.add_done_callback(functools.partial(self._claim_answered, ws, req))
 
-    def _claim_answered(self, ws: WebSocket, req: str, answer: asyncio.Future[bytes]) -> None:
+    def _claim_answered(self, ws: WebSocket, req: str, answer: asyncio.Future[ClaimAnswer]) -> None:
         # A callback, not a task per claim: in a rush this path runs tens of thousands of times a second.
         if answer.cancelled():
             return
         exc = answer.exception()
         if exc is None:
-            ws.reply(claim_result_frame(req, answer.result(), ws.fmt))
+            ws.reply(claim_result_frame(req, answer.result().reply, ws.fmt))
         else:
             if not isinstance(exc, LivecartError):
                 log.error("claim failed", exc_info=exc, extra={"room": ws.room, "conn": ws.conn_id})

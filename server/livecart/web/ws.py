@@ -78,6 +78,14 @@ class SocketHost(Protocol):
     def cork(self, ws: WebSocket) -> None:
         """Call `ws.uncork()` once at the end of this loop pass (replies are written together)."""
 
+    def admit(self, ws: WebSocket, data: bytes) -> bool:
+        """Whether `ws` may read `data` (frames) in this loop pass (intake.py). If not, the host keeps
+        it, pauses the socket's reading and hands it back through `ws.read_frames` in a later pass, every
+        socket's input in arrival order."""
+
+    def took(self, messages: int) -> None:
+        """`messages` were read in this loop pass (called by `ws.read_frames`)."""
+
     def forget(self, ws: WebSocket) -> None:
         """`ws` is closed: no longer one of `sockets`."""
 
@@ -139,8 +147,9 @@ class WebSocket(asyncio.Protocol):
         proto = self.proto
         if proto is None:
             return
-        if self.reader is not None:  # upgraded: frames
-            self._frames(self.reader.receive(data))
+        if self.reader is not None:  # upgraded: frames, as much as this loop pass reads (intake.py)
+            if self.listener.admit(self, data):
+                self.read_frames(data)
             return
         if proto.state is State.CONNECTING and self.endpoint is None:
             # Only the request head goes to websockets before it is answered: bytes a client sends
@@ -168,6 +177,14 @@ class WebSocket(asyncio.Protocol):
         if self.head and self.open:  # upgraded: what came behind the request is read as frames now
             early, self.head = self.head, b""
             self.data_received(early)
+
+    def read_frames(self, data: bytes) -> None:
+        """Read frames from `data`, input of this socket that its listener admitted (`SocketHost.admit`)."""
+        if self.reader is None or self.proto is None:
+            return  # closed while its input waited
+        items = self.reader.receive(data)
+        self.listener.took(len(items))
+        self._frames(items)
 
     def _frames(self, items: list[Message | Event]) -> None:
         """What framing.FrameReader read: messages it parsed, and websockets' events for the rest."""
