@@ -24,6 +24,7 @@ from livecart.store.redis_client import (
     decode_str,
     fields_from_flat,
     register,
+    run_many,
 )
 from livecart.store.values import STAGE, AppendResult, CurrencyChanged, Gap, History, Snapshot
 
@@ -227,6 +228,13 @@ class RedisStore:
             total = await self._presence(keys=[RoomKeys(room).presence_of(role)],
                                          args=[node_id, count, now_ms, ttl_ms])
         return int(total)
+
+    async def presence_many(self, counts: list[tuple[str, str, int]], node_id: str, now_ms: int,
+                            ttl_ms: int) -> list[int]:
+        """`presence` for many (room, role, count) at once, pipelined; the totals in the same order."""
+        calls = [([RoomKeys(room).presence_of(role)], [node_id, count, now_ms, ttl_ms])
+                 for room, role, count in counts]
+        return [int(total) for total in await run_many(self.client, self._presence, calls)]
 
     async def online(self, room: str, now_ms: int, role: str = "viewer") -> int:
         """Sockets of `role` (viewers unless said) in `room` across live nodes (read-only; see
