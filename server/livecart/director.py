@@ -73,6 +73,7 @@ class RoomDesk:
     currency: str | None = None
     seen: tuple[int, int, int] | None = None  # (offset, deals, viewers online) read before the last step
     open_deals: bool = True  # a deal was scheduled, live or sold out at the last step
+    marked: set[str] = field(default_factory=set)  # funnel marks written (stats.mark: true once)
     stats: dict[str, Any] | None = None  # the live stats last published
     stats_at: float = 0.0  # when (monotonic)
 
@@ -271,7 +272,7 @@ class Director:
             desk.window.add(s, bucket)
         desk.window.trim(second - WINDOW_S)
         self._read_comments(desk, logged)
-        await self._mark_funnel(room, deals, viewers, now)
+        await self._mark_funnel(room, desk, deals, viewers, now)
         desk.board.answered.update(await self.cue_store.answered(room))
         hot_cfg = self.rules.get("hot_words", {})
         hot_from = now - int(hot_cfg.get("window_s", 60)) * 1000
@@ -311,7 +312,10 @@ class Director:
                 desk.board.add(ts, event["user"]["id"], event["text"])
                 desk.words.add(ts, self.segmenter.words(event["text"]))
 
-    async def _mark_funnel(self, room: str, deals: list[dict[str, str]], viewers: int, now: int) -> None:
+    async def _mark_funnel(self, room: str, desk: RoomDesk, deals: list[dict[str, str]], viewers: int,
+                           now: int) -> None:
+        """Funnel facts true once (stats.mark writes each only if absent): each is sent once per desk,
+        not every second while its deal is live."""
         marks: dict[str, int] = {}
         for d in deals:
             state = deal_state(d, now)
@@ -319,7 +323,9 @@ class Director:
                 marks[f"{d['id']}:launch_viewers"] = viewers
             elif state is DealState.SOLD_OUT:
                 marks[f"{d['id']}:sold_out_at"] = now
+        marks = {name: value for name, value in marks.items() if name not in desk.marked}
         await self.stats.mark(room, marks)
+        desk.marked.update(marks)
 
     async def _publish_stats(self, room: str, desk: RoomDesk, now: int, clusters: list[QuestionCluster],
                              words: list[tuple[str, int]]) -> None:

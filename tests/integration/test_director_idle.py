@@ -58,8 +58,11 @@ async def test_an_idle_room_is_not_stepped_until_something_happens_in_it(own_red
     await until(lambda: director.steps[room] > steps)
 
     # A live deal keeps the room stepped every second (countdowns, stock levels): never idle meanwhile.
-    await create_deal(node.port, room, stock=10, limit_per_user=10)
+    deal = await create_deal(node.port, room, stock=10, limit_per_user=10)
     await until(lambda: director.steps[room] > steps + 1)
+    # Its funnel mark (viewers at launch) is written once, by the first step that saw it live.
+    assert await node.stats_store.marks(room) == {f"{deal['id']}:launch_viewers": 2}
+    assert director.desks[room].marked == {f"{deal['id']}:launch_viewers"}
     idle, steps = director.idle[room], director.steps[room]
     await until(lambda: director.steps[room] >= steps + 3)
     assert director.idle[room] == idle
