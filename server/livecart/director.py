@@ -235,14 +235,12 @@ class Director:
         desk = self.desks.get(room)
         if desk is None:
             desk = self.desks[room] = await self._warm(room, now)
-        cursor = await self.stats.cursor(room)
-        epoch, logged = await self.stats.log_after(room, cursor.offset if cursor.epoch else 0, FOLD_CHUNK)
+        inputs = await self.stats.director_inputs(room, now, FOLD_CHUNK, DEALS)
+        cursor, epoch, logged, deals = inputs.cursor, inputs.epoch, inputs.logged, inputs.deals
         if cursor.epoch and epoch != cursor.epoch:  # the room's history was reset: fold the new one
             epoch, logged = await self.stats.log_after(room, 0, FOLD_CHUNK)
-        deals = await self.deal_store.newest(room, DEALS)
         desk.open_deals = any(deal_state(d, now) in OPEN_STATES for d in deals)
-        counters = await self.stats.counters(room)
-        online = await self.store.online(room, now)
+        counters, online = inputs.counters, inputs.online
         claims = sum(int(d.get("claims", 0)) for d in deals)
         rejections = sum(int(v) for d in deals for k, v in d.items() if k.startswith("rej_"))
         deltas = fold(logged)
@@ -273,7 +271,7 @@ class Director:
         desk.window.trim(second - WINDOW_S)
         self._read_comments(desk, logged)
         await self._mark_funnel(room, desk, deals, viewers, now)
-        desk.board.answered.update(await self.cue_store.answered(room))
+        desk.board.answered.update(inputs.answered)
         hot_cfg = self.rules.get("hot_words", {})
         hot_from = now - int(hot_cfg.get("window_s", 60)) * 1000
         desk.words.trim(hot_from)

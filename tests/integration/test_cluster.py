@@ -109,5 +109,9 @@ async def test_the_pipelined_per_room_loops_work_across_shards(make_node, cluste
         await create_deal(node.port, r, stock=5)
     await node.deal_timers.refresh()
     assert all(node.hub.rooms[r].deals for r in rooms)
+    # The director's two-round-trip read of each room (a MULTI on the room's shard) works there too.
+    for r in rooms:
+        inputs = await node.stats_store.director_inputs(r, node.clock.now_ms(), 100, 20)
+        assert len(inputs.deals) == 1 and inputs.online == 1
     for c in clients:
         await c.close()

@@ -24,7 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from livecart.errors import StoreUnavailable
 
 __all__ = ["UNAVAILABLE", "Client", "as_store_unavailable", "counters_from_flat", "decode_str",
-           "fields_from_flat", "lua_source", "register", "run_many", "store_error"]
+           "fields_from_flat", "lua_source", "presence_total", "register", "run_many", "store_error"]
 
 # The errors that mean "Redis is not reachable right now" (a retry later may succeed), as opposed to an
 # error reply, which is a bug or a refused command and propagates as it is.
@@ -83,6 +83,17 @@ def register(client: Client, name: str, *, with_lib: bool = False) -> AsyncScrip
 
 def decode_str(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def presence_total(fields: dict[Any, Any], now_ms: int) -> int:
+    """The sockets a presence hash counts at `now_ms` (node id -> "count:expires_ms"; see presence.lua):
+    the counts of the nodes whose entry has not expired."""
+    total = 0
+    for value in fields.values():
+        count, _, expires = decode_str(value).partition(":")
+        if expires.isdigit() and int(expires) > now_ms and count.isdigit():
+            total += int(count)
+    return total
 
 
 def fields_from_flat(flat: list[Any]) -> dict[str, str]:

@@ -23,6 +23,7 @@ from livecart.store.redis_client import (
     counters_from_flat,
     decode_str,
     fields_from_flat,
+    presence_total,
     register,
     run_many,
 )
@@ -241,12 +242,7 @@ class RedisStore:
         presence.lua)."""
         with as_store_unavailable():
             fields = await self.client.hgetall(RoomKeys(room).presence_of(role))
-        total = 0
-        for value in fields.values():
-            count, _, expires = decode_str(value).partition(":")
-            if expires.isdigit() and int(expires) > now_ms and count.isdigit():
-                total += int(count)
-        return total
+        return presence_total(fields, now_ms)
 
     async def close(self) -> None:
         await self.client.aclose()
