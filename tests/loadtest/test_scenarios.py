@@ -10,9 +10,10 @@ import asyncio
 import os
 import sys
 
+from loadtest.idle_rooms import measure
 from loadtest.report import render
 from loadtest.scenarios import SCENARIOS
-from tests.support import api, token
+from tests.support import SECRET, api, token
 
 CONTRACT_KEYS = {"scenario", "clients_connected", "deliveries_expected", "deliveries", "completeness_pct",
                  "duplicates", "gaps", "latency_ms", "verdict"}
@@ -181,3 +182,12 @@ async def test_many_rooms_each_get_their_own_comments_once_and_in_order(node, lo
     assert rooms["server_cpu_pct_mean"] > 0 and rooms["server_rss_mb_peak"] > 0
     assert r["loader"]["worker_cpu_pct_mean"] and r["loader"]["worker_lag_ms_max"] >= 0
     assert "small rooms × 3" in run.stdout and "rooms: PASS" in run.stdout
+
+
+async def test_the_idle_room_probe_opens_a_socket_per_room_and_reports_the_node_cpu(node):
+    r = await measure(f"http://127.0.0.1:{node.port}", os.getpid(), SECRET, rooms=3, settle_s=0.1,
+                      window_s=0.2)
+    assert {"empty_cpu_pct", "stay_cpu_pct", "left_cpu_pct", "stay_us_per_room_s", "left_us_per_room_s",
+            "stay_rss_mb", "connect_s"} <= r.keys()
+    assert r["rooms"] == 3 and r["stay_rss_mb"] > 0
+    assert len([name for name in node.hub.rooms if name.startswith("idle-")]) == 0  # they all left
