@@ -3,11 +3,13 @@
 The conductor (`conductor.py`) sends commands over a pipe; each gets at most one reply:
 
     ("join", n, per_s)              open n more viewer sockets at per_s
+    ("join_rooms", rooms, per_s)    many rooms: for each (room, group, n), n sockets of that room, at per_s
     ("leave", n)                    close n sockets (viewers leaving the show)
     ("drop", share)                 abort that share of open sockets at once; they resume by themselves
     ("pause", share) / ("unpause",) that share stops reading (slow consumers), then reads again
     ("arm", deal, share, claims)    that share claims `claims` times the moment its socket sees `deal` live
-    ("drain", offset, timeout_s) -> final stats once every open socket has reached `offset` (or timeout)
+    ("drain", offset, timeout_s) -> final stats once every open socket has reached `offset` (or timeout);
+                                    many rooms: `offset` is {room: its final offset}
 
 and every second, unasked, it sends ("tick", interval stats): a worker too busy to answer on time
 still reports, late, and nothing is lost or counted twice.
@@ -133,6 +135,9 @@ class Viewer:
     previous: tuple[Any, ...] = ()  # summary of the frame before (see _summary)
     task: asyncio.Task[None] | None = None
     closes_at_leave: Counter[int] | None = None  # the server's closes before the viewer left (cmd_leave)
+    room: str = ""  # many rooms: the room of this socket ("" : the worker's one room)
+    group: str = ""  # many rooms: its room's group ("small", "big")
+    deal_live: bool = False  # a frame showed this socket a live deal
 
 
 class Audience:
@@ -143,6 +148,7 @@ class Audience:
         self.deals: dict[str, DealWatch] = {}
         self.latency = Histogram()  # readers, whole run (intervals merged in at every tick)
         self.slow_latency = Histogram()  # slow consumers, whole run
+        self.group_latency: dict[str, Histogram] = {}  # many rooms: readers by room group, whole run
         self.interval = Histogram()  # readers, since the last tick
         self.deliveries = 0
         self.interval_deliveries = 0
@@ -199,6 +205,26 @@ class Audience:
         reply = await result
         if reply is not None:
             self.channel.send((name, reply))
+
+    async def cmd_join_rooms(self, rooms: list[tuple[str, str, int]], per_s: float) -> None:
+        """Many rooms: open each room's sockets, interleaved so every room fills during the ramp."""
+        gap = 1.0 / per_s if per_s > 0 else 0.0
+        start = time.monotonic()
+        left = {room: n for room, _, n in rooms}
+        spawned = 0
+        while left:
+            for room, group, _ in rooms:
+                if not left.get(room):
+                    continue
+                self.group_latency.setdefault(group, Histogram())
+                self._spawn(room, group)
+                left[room] -= 1
+                if not left[room]:
+                    del left[room]
+                spawned += 1
+                delay = start + spawned * gap - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
 
     async def cmd_join(self, n: int, per_s: float) -> None:
         gap = 1.0 / per_s if per_s > 0 else 0.0
@@ -270,11 +296,11 @@ class Audience:
         self.interval_claims = Counter()
         return stats
 
-    async def cmd_drain(self, offset: int, timeout_s: float) -> dict[str, Any]:
+    async def cmd_drain(self, offset: int | dict[str, int], timeout_s: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            behind = [v for v in self.viewers if not v.left and v.start is not None
-                      and v.task is not None and not v.task.done() and (v.client.cursor.last or 0) < offset]
+            behind = [v for v in self.viewers if not v.left and v.start is not None and v.task is not None
+                      and not v.task.done() and (v.client.cursor.last or 0) < _target(offset, v)]
             # A paced rush still sending (its queue) is pending too: a busy machine may have it start late.
             claims_pending = bool(self.taps) or any(w.answers + w.failed + w.abandoned < w.sent or w.queue
                                                     for w in self.deals.values())
@@ -292,15 +318,16 @@ class Audience:
         return result
 
     # -- sockets ----------------------------------------------------------------------------------
-    def _spawn(self) -> None:
+    def _spawn(self, room: str | None = None, group: str = "") -> None:
         n = len(self.viewers)
         user = f"{self.cfg['user_prefix']}{n}"
-        token = mint(self.cfg["secret"], "viewer", self.cfg["room"], user)
-        client = RoomClient(self.cfg["url"], self.cfg["room"], token, fmt=self.cfg["format"],
+        room = room or self.cfg["room"]
+        token = mint(self.cfg["secret"], "viewer", room, user)
+        client = RoomClient(self.cfg["url"], room, token, fmt=self.cfg["format"],
                             decoder=self.decoder, connect_timeout_s=self.cfg["connect_timeout_s"],
                             backoff=Backoff(base_s=self.cfg["backoff_s"], cap_s=self.cfg["backoff_cap_s"]),
                             local_addr=self._source_address(n))
-        v = Viewer(n, user, client)
+        v = Viewer(n, user, client, room=room if room != self.cfg["room"] else "", group=group)
         client.on_frame = self._frame_handler(v)
         self.viewers.append(v)
         v.task = asyncio.get_running_loop().create_task(self._live(v))
@@ -353,6 +380,10 @@ class Audience:
                     runs = stamp_runs(events)
                 for sent_us, count in runs:
                     hist.record_us(now_us - sent_us, count)
+                if v.group and not v.slow:
+                    by_group = self.group_latency[v.group]
+                    for sent_us, count in runs:
+                        by_group.record_us(now_us - sent_us, count)
                 if v.resume_target is not None and (client.cursor.last or 0) >= v.resume_target:
                     self._resumed(v, caught_up=True)
             kind = frame["type"]
@@ -360,6 +391,8 @@ class Audience:
             if announcement:
                 v.announcement = announcement["text"]
             deals = frame.get("deals")
+            if deals and not v.deal_live:
+                v.deal_live = any(d["state"] == "live" for d in deals)
             if deals and self.deals:
                 self._watch_deals(v, deals)
             if kind == "snapshot" or kind == "recovered":
@@ -509,7 +542,7 @@ class Audience:
             self.interval_claims[answer["reason"]] += 1
 
     # -- results ----------------------------------------------------------------------------------
-    def _final(self, offset: int) -> dict[str, Any]:
+    def _final(self, offset: int | dict[str, int]) -> dict[str, Any]:
         for w in self.deals.values():  # no answer by now: given up on
             w.failed += max(0, w.sent - w.answers - w.failed - w.abandoned)
         self.latency.merge(self.interval)
@@ -521,6 +554,7 @@ class Audience:
         connects = failed = resumes = 0
         connect_errors: Counter[str] = Counter()
         retry_afters: Counter[str] = Counter()
+        groups: dict[str, dict[str, int]] = {}  # many rooms: by room group
         for v in self.viewers:
             c = v.client
             connect_errors.update(c.connect_errors)
@@ -536,7 +570,7 @@ class Audience:
                 continue
             # A viewer who left is owed what came before its last event (holes count as gaps); its
             # close may still be on the way, so "still open" does not mean it should have more.
-            end = (c.cursor.last or 0) if v.left else offset
+            end = (c.cursor.last or 0) if v.left else _target(offset, v)
             got = c.cursor.received
             want = max(end - v.start, got)
             if v.slow:
@@ -545,6 +579,14 @@ class Audience:
                 continue
             expected += want
             deliveries += got
+            if v.group:
+                g = groups.setdefault(v.group, {"sockets": 0, "expected": 0, "deliveries": 0, "deal_live": 0,
+                                                "anomalies": 0})
+                g["sockets"] += 1
+                g["expected"] += want
+                g["deliveries"] += got
+                g["deal_live"] += v.deal_live
+                g["anomalies"] += c.cursor.duplicates + c.cursor.gaps + c.cursor.missed
             duplicates += c.cursor.duplicates
             gaps += c.cursor.gaps
             missed += c.cursor.missed
@@ -583,7 +625,13 @@ class Audience:
                 "resume_s": self.resume_s.to_wire(), "caught_up_s": self.caught_up_s.to_wire(),
                 "pending_resumes": self.pending_resumes, "deals": deals,
                 "missed_announcement": missed_announcement, "evidence": self.evidence,
+                "groups": groups, "group_latency": {g: h.to_wire() for g, h in self.group_latency.items()},
                 "cpu_s": time.process_time()}
+
+
+def _target(offset: int | dict[str, int], v: Viewer) -> int:
+    """The offset `v` must reach: the run's one room's, or (many rooms) its own room's."""
+    return offset[v.room] if isinstance(offset, dict) else offset
 
 
 def _summary(frame: dict[str, Any], connection: int) -> tuple[Any, ...]:

@@ -67,15 +67,24 @@ async def _run(args: argparse.Namespace, scenario: Scenario, secret: str) -> dic
     from loadtest.conductor import Conductor
 
     workers = args.workers or (min(os.cpu_count() or 1, 4) if scenario.clients >= 500 else 1)
-    conductor = Conductor(scenario, url=args.url, room=args.room, secret=secret, workers=workers,
+    if scenario.many_rooms:
+        from loadtest.many_rooms import RoomsConductor
+
+        conductor_type: type[Conductor] = RoomsConductor
+    else:
+        conductor_type = Conductor
+    conductor = conductor_type(scenario, url=args.url, room=args.room, secret=secret, workers=workers,
                           fmt=args.format, quiet=args.quiet, drain_s=args.drain, source_ips=args.source_ips,
                           server_pid=args.server_pid)
     return await conductor.run()
 
 
 def _scenario(args: argparse.Namespace) -> Scenario:
-    s = SCENARIOS[args.command].with_overrides(clients=args.clients, rate=args.rate, duration=args.duration,
-                                               ramp=args.ramp, text_size=args.text_size, stock=args.stock)
+    s = SCENARIOS[args.command].with_overrides(
+        clients=args.clients, rate=args.rate, duration=args.duration, ramp=args.ramp,
+        text_size=args.text_size, stock=args.stock, small_rooms=getattr(args, "small_rooms", None),
+        small_size=getattr(args, "small_size", None), big_rooms=getattr(args, "big_rooms", None),
+        big_size=getattr(args, "big_size", None))
     if args.share is not None:
         s = replace(s, drop_share=args.share, slow_share=args.share)
     if args.limit is not None or args.claims is not None or args.claim_rate is not None:
@@ -99,9 +108,18 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=s.about, description=s.about)
         p.add_argument("--url", required=True, help="the node's base URL, http://HOST:PORT")
         p.add_argument("--room", help="room to use (default: a fresh one per run)")
-        p.add_argument("--clients", type=int,
-                       help=f"viewer sockets (default {s.clients}); in deal-rush, claimers")
-        p.add_argument("--rate", type=float, help=f"events per second ingested (default {s.rate:g})")
+        if s.many_rooms:
+            p.add_argument("--small-rooms", type=int, help=f"small rooms (default {s.small_rooms})")
+            p.add_argument("--small-size", type=int, help=f"sockets per small room (default {s.small_size})")
+            p.add_argument("--big-rooms", type=int, help=f"big rooms (default {s.big_rooms})")
+            p.add_argument("--big-size", type=int, help=f"sockets per big room (default {s.big_size})")
+            p.add_argument("--clients", type=int, help=argparse.SUPPRESS)  # the rooms' sockets decide
+            p.add_argument("--rate", type=float,
+                           help=f"comments per second into each room (default {s.rate:g})")
+        else:
+            p.add_argument("--clients", type=int,
+                           help=f"viewer sockets (default {s.clients}); in deal-rush, claimers")
+            p.add_argument("--rate", type=float, help=f"events per second ingested (default {s.rate:g})")
         p.add_argument("--duration", type=float, help=f"seconds of publishing (default {s.duration:g})")
         p.add_argument("--json", help="write the result object to this file")
         p.add_argument("--html", help="write a self-contained HTML report with charts to this file")

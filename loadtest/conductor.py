@@ -25,7 +25,7 @@ from loadtest.audience import raise_fd_limit, worker_main
 from loadtest.channel import Channel
 from loadtest.corpus import ANNOUNCEMENTS
 from loadtest.histogram import Histogram
-from loadtest.procstat import cpu_seconds
+from loadtest.procstat import cpu_seconds, rss_bytes
 from loadtest.progress import Progress
 from loadtest.publisher import Console, Publisher
 from loadtest.results import summarize
@@ -320,6 +320,7 @@ class Conductor:
             else:
                 row_server = None
             last_server = server
+            rss = rss_bytes(self.server_pid) if self.server_pid else None
             row = {"t": round(wall - self.t0, 2), "phase": self.phase,
                    "connections": sum(r["open"] for r in latest),
                    "deliveries_per_s": round(delivery_rate),
@@ -331,7 +332,8 @@ class Conductor:
                    "worker_cpu_pct": [round(c, 1) for c in worker_cpu],
                    "worker_lag_ms": worker_lag,
                    "conductor_cpu_pct": round((cpu - last_cpu) / dt * 100, 1),
-                   "server_cpu_pct": row_server}
+                   "server_cpu_pct": row_server,
+                   "server_rss_mb": round(rss / 2**20, 1) if rss is not None else None}
             publisher.interval_sent = 0
             last_wall, last_cpu = wall, cpu
             self.timeline.append(row)

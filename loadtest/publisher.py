@@ -3,7 +3,8 @@
 Publishing is open loop (it never waits for the server to catch up): every 10 ms the events due by
 then go out as one ingest request, up to 16 requests in flight; each comment's text ends with
 " lt@<send time in µs>", the marker the audience measures latency from. Bodies that fail are sent again
-(ingest is idempotent by event id) until the run's deadline.
+(ingest is idempotent by event id) until the run's deadline. `RoomsPublisher` does the same for many
+rooms at once, each at its own steady rate (an ingest request per room and event).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import orjson
 from loadtest.audience import MARKER
 from loadtest.corpus import NAMES, comment_text
 
-__all__ = ["Console", "Publisher"]
+__all__ = ["Console", "Publisher", "RoomsPublisher"]
 
 STEP_S = 0.01
 MAX_INFLIGHT = 16
@@ -60,10 +61,12 @@ class Console:
             raise RuntimeError(f"GET deals: {status} {body}")
         return int(body["now"])
 
-    async def create_deal(self, name: str, stock: int, limit: int, start_in_s: float) -> dict[str, Any]:
-        start_at = await self.server_now() + int(start_in_s * 1000)
+    async def create_deal(self, name: str, stock: int, limit: int, start_in_s: float | None,
+                          duration_s: int = 600) -> dict[str, Any]:
+        """A deal that goes live `start_in_s` from the server's now (None: live at once)."""
+        start_at = None if start_in_s is None else await self.server_now() + int(start_in_s * 1000)
         spec = {"product": {"id": name, "name": name}, "price": 199.0, "deal_price": 99.0, "stock": stock,
-                "limit_per_user": limit, "duration_s": 600, "start_at": start_at}
+                "limit_per_user": limit, "duration_s": duration_s, "start_at": start_at}
         key = uuid.uuid4().hex  # one per deal: a retry after a 503 or a lost answer creates it once
         for attempt in range(3):
             try:
@@ -123,7 +126,7 @@ class Publisher:
             if batch:
                 while len(self.inflight) >= MAX_INFLIGHT:
                     await asyncio.wait(self.inflight, return_when=asyncio.FIRST_COMPLETED)
-                task = asyncio.get_running_loop().create_task(self._post(batch, deadline))
+                task = asyncio.get_running_loop().create_task(self._post(self.console, batch, deadline))
                 self.inflight.add(task)
                 task.add_done_callback(self.inflight.discard)
             await asyncio.sleep(STEP_S)
@@ -140,14 +143,14 @@ class Publisher:
         user = {"id": f"p{self.rng.randrange(100_000)}", "name": self.rng.choice(NAMES)}
         return {"id": f"lt{self.seq}", "type": kind, "user": user, **fields}
 
-    async def _post(self, batch: list[dict[str, Any]], deadline: float) -> None:
+    async def _post(self, console: Console, batch: list[dict[str, Any]], deadline: float) -> None:
         stamp = str(int(time.time() * 1e6))
         for event in batch:
             if event["type"] == "comment":
                 event["text"] += MARKER + stamp
         while True:
             try:
-                status, body = await self.console.call("POST", "/events", "ingest", batch)
+                status, body = await console.call("POST", "/events", "ingest", batch)
                 if status == 200 and not body["rejected"]:
                     self.sent += len(batch)
                     self.interval_sent += len(batch)
@@ -161,3 +164,41 @@ class Publisher:
                 return
             self.retries += 1
             await asyncio.sleep(0.2)
+
+
+class RoomsPublisher(Publisher):
+    """Comments into many rooms, each at `rate_per_room` per second, evenly spaced.
+
+    Round robin over the rooms (in the order given: pass them shuffled) at the total rate: every room
+    gets its next comment 1/rate_per_room seconds after the one before, and the rooms' comments are
+    spread over that interval instead of all leaving at once. Up to `inflight` requests at a time.
+    """
+
+    def __init__(self, consoles: list[Console], rate_per_room: float, *, text_size: int, seed: int = 1,
+                 inflight: int = 64) -> None:
+        super().__init__(consoles[0], lambda t: rate_per_room * len(consoles), like_share=0.0,
+                         text_size=text_size, seed=seed)
+        self.consoles = consoles
+        self.max_inflight = inflight
+
+    async def run(self, duration_s: float, deadline: float) -> None:
+        start = time.monotonic()
+        due = 0.0
+        last = start
+        turn = 0
+        loop = asyncio.get_running_loop()
+        while (now := time.monotonic()) - start < duration_s:
+            due += self.rate(now - start) * (now - last)
+            last = now
+            while due >= 1:
+                due -= 1
+                console = self.consoles[turn % len(self.consoles)]
+                turn += 1
+                while len(self.inflight) >= self.max_inflight:
+                    await asyncio.wait(self.inflight, return_when=asyncio.FIRST_COMPLETED)
+                task = loop.create_task(self._post(console, [self._next()], deadline))
+                self.inflight.add(task)
+                task.add_done_callback(self.inflight.discard)
+            await asyncio.sleep(STEP_S)
+        if self.inflight:
+            await asyncio.wait(self.inflight)

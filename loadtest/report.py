@@ -47,6 +47,16 @@ def summary_text(r: dict[str, Any]) -> str:
                      f" p99 {d['claim_latency_ms']['p99']} ms, "
                      f"live to sold out on every socket "
                      f"{d['live_to_sold_out_on_every_socket_s']} s")
+    if "rooms" in r:
+        rm = r["rooms"]
+        for group, g in rm["groups"].items():
+            lines.append(f"  {g['rooms']} {group} rooms × {g['sockets_per_room']}: {g['deliveries']} of "
+                         f"{g['deliveries_expected']} ({g['completeness_pct']} %), "
+                         f"p50 {g['latency_ms']['p50']} p99 {g['latency_ms']['p99']} ms, "
+                         f"deal seen live by {g['sockets_saw_deal_live']} "
+                         f"of {g['sockets_connected']} sockets")
+        lines.append(f"  node: CPU {rm['server_cpu_pct_mean']} % mean, {rm['server_cpu_pct_peak']} % peak, "
+                     f"RSS {rm['server_rss_mb_peak']} MB peak (with --server-pid)")
     if "redis_limit" in r:
         rl = r["redis_limit"]
         lines.append(f"  claim.lua alone on one Redis core (redis-benchmark, {rl['clients']} clients): "

@@ -318,7 +318,8 @@ def _settings(s: Scenario) -> dict[str, Any]:
             "bursts": [vars_(b) for b in s.bursts], "deals": [vars_(d) for d in s.deals],
             "drop_at": s.drop_at, "drop_share": s.drop_share, "slow_at": s.slow_at,
             "slow_share": s.slow_share, "slow_for": s.slow_for, "audience": [list(p) for p in s.audience],
-            "announcements": list(s.announcements), "pins": s.pins}
+            "announcements": list(s.announcements), "pins": s.pins, "small_rooms": s.small_rooms,
+            "small_size": s.small_size, "big_rooms": s.big_rooms, "big_size": s.big_size}
 
 
 def vars_(obj: Any) -> dict[str, Any]:

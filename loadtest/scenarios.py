@@ -2,6 +2,9 @@
 
 Times inside a scenario (`at`, `length`, the audience curve) are fractions of `duration`, so
 `--duration` compresses or stretches the whole show.
+
+A scenario with room groups (`small_rooms` × `small_size` and `big_rooms` × `big_size`, as `rooms` has)
+runs many rooms at once: `rate` is then per room, and `clients` is the sum of the groups' sockets.
 """
 
 from __future__ import annotations
@@ -54,6 +57,10 @@ class Scenario:
     announcements: tuple[float, ...] = ()
     pins: bool = False
     stock: int | None = None  # deal-rush: fixed stock instead of stock_share
+    small_rooms: int = 0  # many rooms (loadtest/many_rooms.py): this many rooms of small_size sockets
+    small_size: int = 0
+    big_rooms: int = 0  # ... and this many of big_size sockets
+    big_size: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def rate_at(self, t: float) -> float:
@@ -74,7 +81,21 @@ class Scenario:
         return round(self.clients * share)
 
     def with_overrides(self, **values: Any) -> Scenario:
-        return replace(self, **{k: v for k, v in values.items() if v is not None})
+        s = replace(self, **{k: v for k, v in values.items() if v is not None})
+        return replace(s, clients=s.room_sockets) if s.many_rooms else s
+
+    @property
+    def many_rooms(self) -> bool:
+        return self.small_rooms + self.big_rooms > 0
+
+    @property
+    def room_sockets(self) -> int:
+        return self.small_rooms * self.small_size + self.big_rooms * self.big_size
+
+    def room_groups(self) -> list[tuple[str, int, int]]:
+        """(group, rooms, sockets per room) of a many-rooms scenario."""
+        return [(g, n, size) for g, n, size in (("small", self.small_rooms, self.small_size),
+                                                ("big", self.big_rooms, self.big_size)) if n and size]
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
@@ -97,4 +118,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              deals=(DealRush(0.2, 0.3, claimers=0.3, claims=1), DealRush(0.45, 0.3, claimers=0.3, claims=1),
                     DealRush(0.7, 0.5, limit=2, claimers=0.4, claims=3)),
              announcements=(0.1, 0.4, 0.65, 0.9), pins=True),
+    Scenario("rooms", "many small rooms and a few big ones at once, each with comments at --rate per room "
+             "and a live deal: per-room delivery, latency and the node's cost of many rooms",
+             clients=1000 * 8 + 10 * 400, rate=2, duration=30, small_rooms=1000, small_size=8, big_rooms=10,
+             big_size=400),
 )}

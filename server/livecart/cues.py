@@ -326,10 +326,12 @@ class CueEngine:
         self.active: set[str] = set()  # signal keys that held on the last step
         self.fired: dict[str, int] = {}  # cooldown group -> ms of its last cue
         self.said: set[str] = set()  # keys of the once-only rules
+        self.waiting = False  # a signal held on the last step but was held back by its cooldown
 
     def step(self, view: RoomView) -> list[Cue]:
         now = view.now_ms
         active: set[str] = set()
+        self.waiting = False
         cues: list[Cue] = []
         for name, cfg in self.rules.items():
             if not cfg.get("enabled", True):
@@ -342,6 +344,7 @@ class CueEngine:
                     active.add(key)
                     continue
                 if now - self.fired.get(group, -cooldown_ms) < cooldown_ms:
+                    self.waiting = True
                     continue  # held back, not active: it fires once the cooldown is over
                 active.add(key)
                 self.fired[group] = now

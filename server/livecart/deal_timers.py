@@ -2,11 +2,11 @@
 
 - A per-room timer pushes the clock-driven states, `scheduled → live` and `→ ended`, at the millisecond
   they happen (`watch`, re-armed whenever a room's deals change).
-- Once a second (`run`): re-read the open deals of this node's rooms, so a lost pub/sub message delays
-  a deal update by at most about a second and the rejection counts (which refusals do not publish)
-  still reach clients; and release expired holds (expire.lua) in the rooms where this node made claims
-  and in "orphan" rooms of `lc:hold-rooms` whose node stopped heartbeating, so every hold comes back
-  even when its node died.
+- Once a second (`run`): re-read the open deals of this node's rooms (all rooms in two pipelined round
+  trips), so a lost pub/sub message delays a deal update by at most about a second and the rejection
+  counts (which refusals do not publish) still reach clients; and release expired holds (expire.lua)
+  in the rooms where this node made claims and in "orphan" rooms of `lc:hold-rooms` whose node stopped
+  heartbeating, so every hold comes back even when its node died.
 """
 
 from __future__ import annotations
@@ -70,11 +70,14 @@ class DealTimers:
     async def refresh(self) -> None:
         """One round: re-read every room's open deals, then release expired holds. Raises
         StoreUnavailable (the rest of the round is skipped)."""
-        for room in list(self.hub.rooms.values()):
-            ids = room.open_deal_ids(self.clock.now_ms())
-            if ids:
-                await self.deal_store.expire(room.name)
-                for fields in await self.deal_store.get(room.name, ids):
+        now = self.clock.now_ms()
+        rooms = [(room, ids) for room in list(self.hub.rooms.values()) if (ids := room.open_deal_ids(now))]
+        if rooms:
+            # Two round trips for every room with open deals together, not two per room.
+            await self.deal_store.expire_many([room.name for room, _ in rooms])
+            found = await self.deal_store.get_many([(room.name, ids) for room, ids in rooms])
+            for (room, _), deals in zip(rooms, found, strict=True):
+                for fields in deals:
                     self.hub.apply_deal(room, fields)
         await self._release_holds()
 

@@ -2,6 +2,11 @@
 room log into the stats buckets, runs the cue engine and publishes the live stats.
 
 A room is active when a node has sockets in it or ingested into it lately (the `lc:rooms` registry).
+An active room that is idle is not stepped: nothing new since its last step (the same offset, deals and
+viewers, read with the lease in one call), no deal open or scheduled (countdowns), no cue held back by
+its cooldown, and nothing in its window recent enough for a rule to look at (each rule's window and
+baseline: `Horizons`). A step would compute the same signals from the same data, so it is skipped; only
+its last live stats are published again, every IDLE_STATS_S, for a host who opens the room meanwhile.
 Every node tries each active room's lease every second; the holder keeps it by renewing, and another
 node takes over `LEASE_MS` after the holder stops (it died). The new holder warms up from Redis: the
 last minutes of buckets, the newest comments, the rule keys that fired in the last day (so it does not
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -42,10 +48,16 @@ ACTIVE_MS = 10 * 60_000  # a room with no sockets and no ingest for this long is
 WINDOW_S = 15 * 60  # seconds of buckets the rules can look back on
 FOLD_CHUNK = 5000  # log events folded per room per step (a backlog catches up over a few steps)
 DEALS = 20
+# Deal states whose cues move with the clock alone (countdowns) or with claims (stock levels).
+OPEN_STATES = frozenset({DealState.SCHEDULED, DealState.LIVE, DealState.SOLD_OUT})
 FRESH_MS = 60_000  # events older than this when folded are history, not news
 RETIRE_EVERY_S = 60.0  # how often the director retires a room's long-closed deals (DealStore.retire)
 PURGE_IDLE_EVERY_S = 600.0  # how often a node looks for rooms idle past room_retention_ms
 PURGE_IDLE_MAX = 500  # rooms one pass may purge: a backlog drains over a few passes, not in one stall
+# Rooms leased in one round trip, then stepped one by one: few enough that a chunk's steps end well
+# within the lease's LEASE_MS.
+LEASE_CHUNK = 200
+IDLE_STATS_S = 10.0  # an idle room's last live stats are published again this often
 
 
 @dataclass(slots=True)
@@ -59,6 +71,38 @@ class RoomDesk:
     # The room's currency, read once the room has money: from then on it cannot change (set_currency.lua);
     # before, every amount is 0, the same in any currency.
     currency: str | None = None
+    seen: tuple[int, int, int] | None = None  # (offset, deals, viewers online) read before the last step
+    open_deals: bool = True  # a deal was scheduled, live or sold out at the last step
+    marked: set[str] = field(default_factory=set)  # funnel marks written (stats.mark: true once)
+    stats: dict[str, Any] | None = None  # the live stats last published
+    stats_at: float = 0.0  # when (monotonic)
+
+
+@dataclass(frozen=True, slots=True)
+class Horizons:
+    """How far back (seconds) the rules look into a room's window: for the viewer gauge (rules named
+    viewer_*) and for everything else. Data older than that cannot change a signal."""
+
+    viewers_s: int
+    events_s: int
+
+    @classmethod
+    def of(cls, rules: Mapping[str, Mapping[str, Any]]) -> Horizons:
+        def reach(cfg: Mapping[str, Any]) -> int:
+            return math.ceil(float(cfg.get("window_s", 0)) + float(cfg.get("baseline_s", 0)))
+
+        viewers = [reach(c) for name, c in rules.items() if name.startswith("viewer_")]
+        events = [reach(c) for name, c in rules.items() if not name.startswith("viewer_")]
+        return cls(max(viewers, default=0), max(events, default=0))
+
+    def quiet(self, window: Window, second: int) -> bool:
+        """Nothing in `window` that a rule reads at `second` and might read differently later."""
+        for s, bucket in window.buckets.items():
+            if "viewers" in bucket and s >= second - self.viewers_s:
+                return False
+            if s >= second - self.events_s and any(k != "viewers" for k in bucket):
+                return False
+        return True
 
 
 class Director:
@@ -74,9 +118,11 @@ class Director:
         self.local_rooms = local_rooms  # a live view of the rooms with sockets on this node (hub.rooms)
         self.metrics = metrics
         self.segmenter = Segmenter()
+        self.horizons = Horizons.of(rules)
         self.desks: dict[str, RoomDesk] = {}
         self.touched: set[str] = set()
         self.steps: dict[str, int] = {}  # room -> steps this node ran (tests check "exactly one node")
+        self.idle: dict[str, int] = {}  # room -> steps skipped because the room was idle
         self.deal_retention_ms = deal_retention_ms
         self.room_retention_ms = room_retention_ms
         self._idle_checked = -PURGE_IDLE_EVERY_S  # monotonic time of the last idle-room purge
@@ -107,13 +153,31 @@ class Director:
         for gone in set(self.desks) - set(active):  # quiet for ACTIVE_MS: forget it
             del self.desks[gone]
             self.steps.pop(gone, None)
-        for room in active:
-            if not await self.cue_store.lease(room, self.node_id, LEASE_MS):
+            self.idle.pop(gone, None)
+        for start in range(0, len(active), LEASE_CHUNK):
+            await self._step_chunk(active[start : start + LEASE_CHUNK], now)
+        self.metrics.directed_rooms.set(len(self.desks))
+        await self._retire_deals()
+        await self._purge_idle_rooms(now)
+
+    async def _step_chunk(self, rooms: list[str], now: int) -> None:
+        """Lease (and read the news markers of) these rooms in one round trip, then step each one of
+        ours that is not idle."""
+        for room, news in zip(rooms, await self.cue_store.lease_news(rooms, self.node_id, LEASE_MS, now),
+                              strict=True):
+            if news is None:
                 self.desks.pop(room, None)  # someone else runs it; on takeover we warm up afresh
+                continue
+            desk = self.desks.get(room)
+            if desk is not None and self._idle(desk, news, now):
+                self.idle[room] = self.idle.get(room, 0) + 1
+                await self._republish_stats(room, desk, now)
                 continue
             started = time.perf_counter()
             try:
                 await self.step(room)
+                if (desk := self.desks.get(room)) is not None:
+                    desk.seen = news
                 self.metrics.director_seconds.observe(time.perf_counter() - started)
             except StoreUnavailable:
                 raise
@@ -122,9 +186,18 @@ class Director:
                 # forget this room's memory (the next step rebuilds it from Redis) and go on.
                 log.exception("director step failed in room %s", room, extra={"room": room})
                 self.desks.pop(room, None)
-        self.metrics.directed_rooms.set(len(self.desks))
-        await self._retire_deals()
-        await self._purge_idle_rooms(now)
+
+    def _idle(self, desk: RoomDesk, news: tuple[int, int, int], now_ms: int) -> bool:
+        """Would a step of this room compute what the last one did? (The module docstring says when.)"""
+        return (news == desk.seen and not desk.open_deals and not desk.engine.waiting
+                and self.horizons.quiet(desk.window, now_ms // 1000))
+
+    async def _republish_stats(self, room: str, desk: RoomDesk, now_ms: int) -> None:
+        if desk.stats is None or time.monotonic() - desk.stats_at < IDLE_STATS_S:
+            return
+        desk.stats_at = time.monotonic()
+        with contextlib.suppress(StoreUnavailable):
+            await self.cue_store.publish_stats(room, dict(desk.stats, now=now_ms))
 
     async def _purge_idle_rooms(self, now_ms: int) -> None:
         """Every ten minutes: delete the rooms with no activity for room_retention_ms (any node may do
@@ -162,13 +235,12 @@ class Director:
         desk = self.desks.get(room)
         if desk is None:
             desk = self.desks[room] = await self._warm(room, now)
-        cursor = await self.stats.cursor(room)
-        epoch, logged = await self.stats.log_after(room, cursor.offset if cursor.epoch else 0, FOLD_CHUNK)
+        inputs = await self.stats.director_inputs(room, now, FOLD_CHUNK, DEALS)
+        cursor, epoch, logged, deals = inputs.cursor, inputs.epoch, inputs.logged, inputs.deals
         if cursor.epoch and epoch != cursor.epoch:  # the room's history was reset: fold the new one
             epoch, logged = await self.stats.log_after(room, 0, FOLD_CHUNK)
-        deals = await self.deal_store.newest(room, DEALS)
-        counters = await self.stats.counters(room)
-        online = await self.store.online(room, now)
+        desk.open_deals = any(deal_state(d, now) in OPEN_STATES for d in deals)
+        counters, online = inputs.counters, inputs.online
         claims = sum(int(d.get("claims", 0)) for d in deals)
         rejections = sum(int(v) for d in deals for k, v in d.items() if k.startswith("rej_"))
         deltas = fold(logged)
@@ -198,8 +270,8 @@ class Director:
             desk.window.add(s, bucket)
         desk.window.trim(second - WINDOW_S)
         self._read_comments(desk, logged)
-        await self._mark_funnel(room, deals, viewers, now)
-        desk.board.answered.update(await self.cue_store.answered(room))
+        await self._mark_funnel(room, desk, deals, viewers, now)
+        desk.board.answered.update(inputs.answered)
         hot_cfg = self.rules.get("hot_words", {})
         hot_from = now - int(hot_cfg.get("window_s", 60)) * 1000
         desk.words.trim(hot_from)
@@ -238,7 +310,10 @@ class Director:
                 desk.board.add(ts, event["user"]["id"], event["text"])
                 desk.words.add(ts, self.segmenter.words(event["text"]))
 
-    async def _mark_funnel(self, room: str, deals: list[dict[str, str]], viewers: int, now: int) -> None:
+    async def _mark_funnel(self, room: str, desk: RoomDesk, deals: list[dict[str, str]], viewers: int,
+                           now: int) -> None:
+        """Funnel facts true once (stats.mark writes each only if absent): each is sent once per desk,
+        not every second while its deal is live."""
         marks: dict[str, int] = {}
         for d in deals:
             state = deal_state(d, now)
@@ -246,7 +321,9 @@ class Director:
                 marks[f"{d['id']}:launch_viewers"] = viewers
             elif state is DealState.SOLD_OUT:
                 marks[f"{d['id']}:sold_out_at"] = now
+        marks = {name: value for name, value in marks.items() if name not in desk.marked}
         await self.stats.mark(room, marks)
+        desk.marked.update(marks)
 
     async def _publish_stats(self, room: str, desk: RoomDesk, now: int, clusters: list[QuestionCluster],
                              words: list[tuple[str, int]]) -> None:
@@ -265,6 +342,7 @@ class Director:
             "questions": [c.to_wire() for c in clusters[:5]],
             "hot_words": [[word, n] for word, n in words[:10]],
         }
+        desk.stats, desk.stats_at = live, time.monotonic()
         with contextlib.suppress(StoreUnavailable):  # a lost stats frame is replaced a second later
             await self.cue_store.publish_stats(room, live)
 

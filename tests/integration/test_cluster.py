@@ -89,3 +89,29 @@ async def test_a_deal_rush_on_a_cluster_sells_exactly_the_stock(make_node, clust
                                                  for d in f.get("deals", [])))
                            for c in clients))
     await asyncio.gather(*(c.close() for c in clients))
+
+
+async def test_the_pipelined_per_room_loops_work_across_shards(make_node, cluster, room):
+    """Presence, the director's leases and the deal re-read go out as one pipeline for many rooms
+    (store.redis_client.run_many): on a cluster the rooms of one pass live on different shards."""
+    node = await make_node(cluster.url)
+    rooms = rooms_on_every_shard(cluster, room, per_shard=1)
+    clients = [await RoomClient.connect(ws_url(node.port, r)) for r in rooms]
+    for c in clients:
+        await c.recv()
+    await node.presence.report_all()
+    assert [node.hub.rooms[r].online for r in rooms] == [1] * len(rooms)
+    quiet = rooms_on_every_shard(cluster, room + "-quiet", per_shard=1)  # rooms no director holds
+    now = node.clock.now_ms()
+    assert await node.cue_store.lease_news(quiet, "h1", 3000, now) == [(0, 0, 0)] * len(quiet)
+    assert await node.cue_store.lease_news(quiet, "h2", 3000, now) == [None] * len(quiet)  # h1 holds them
+    for r in rooms:
+        await create_deal(node.port, r, stock=5)
+    await node.deal_timers.refresh()
+    assert all(node.hub.rooms[r].deals for r in rooms)
+    # The director's two-round-trip read of each room (a MULTI on the room's shard) works there too.
+    for r in rooms:
+        inputs = await node.stats_store.director_inputs(r, node.clock.now_ms(), 100, 20)
+        assert len(inputs.deals) == 1 and inputs.online == 1
+    for c in clients:
+        await c.close()

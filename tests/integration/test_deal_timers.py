@@ -84,3 +84,18 @@ async def test_holds_of_a_node_that_stopped_heartbeating_are_released_by_another
     await survivor.refresh()
     assert await deal_store.holds_left(room) == 0
     assert (await deal_store.get(room, ["d1"]))[0]["left"] == "5"
+
+
+async def test_refresh_rereads_the_open_deals_of_every_room_in_one_pass(deal_store, room):
+    """A deal change whose message was lost reaches each room's state with the next refresh, whatever
+    the number of rooms (read in one pipelined round trip); a room without open deals is not read."""
+    deal_timers, hub = timers(deal_store)
+    rooms = [f"{room}-{i}" for i in range(3)]
+    for name in rooms:
+        fields = await deal_store.create(name, "d1", spec(), "amy", start_now=True)
+        hub.apply_deal(hub.open(name), fields)
+    hub.open(f"{room}-none")  # no deal: nothing to re-read
+    for i, name in enumerate(rooms):  # changes no message announced
+        await deal_store.client.hset(f"lc:{{{name}}}:deal:d1", "rej_sold_out", i + 1)
+    await deal_timers.refresh()
+    assert [hub.rooms[n].deals["d1"].get("rej_sold_out") for n in rooms] == ["1", "2", "3"]

@@ -68,3 +68,20 @@ async def test_run_reports_every_room_each_period(store, room):
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_report_all_counts_many_rooms_in_one_pass_as_report_does_one(store, room):
+    a, hub_a = node(store, "a")
+    b, hub_b = node(store, "b")
+    rooms = [f"{room}-{i}" for i in range(3)]
+    for i, name in enumerate(rooms):
+        hub_a.open(name).viewers = i + 1
+        here = hub_b.open(name)
+        here.viewers, here.overlays_here = 10, i
+    await a.report_all()
+    await b.report_all()
+    assert [(hub_b.rooms[n].online, hub_b.rooms[n].overlays) for n in rooms] == [(11, 0), (12, 1), (13, 2)]
+    # Nothing changed on b: no flush for it on the next pass (totals compared room by room).
+    flushes = len(hub_b.flushes)
+    await b.report_all()
+    assert len(hub_b.flushes) == flushes

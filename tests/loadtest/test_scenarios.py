@@ -10,9 +10,10 @@ import asyncio
 import os
 import sys
 
+from loadtest.idle_rooms import measure
 from loadtest.report import render
 from loadtest.scenarios import SCENARIOS
-from tests.support import api, token
+from tests.support import SECRET, api, token
 
 CONTRACT_KEYS = {"scenario", "clients_connected", "deliveries_expected", "deliveries", "completeness_pct",
                  "duplicates", "gaps", "latency_ms", "verdict"}
@@ -155,3 +156,39 @@ async def test_a_compressed_show_runs_three_rushes_with_pins_and_announcements(n
     room = r["meta"]["room"]
     _, state = await api(node.port, "GET", f"/api/rooms/{room}/state", token("host", room))
     assert state["announcement"]["text"].endswith("#4")  # through the console route, seen by every socket
+
+
+async def test_many_rooms_each_get_their_own_comments_once_and_in_order(node, loadtool):
+    """`rooms` at a small size: 20 rooms of 3 sockets and 2 of 20, each with its comments and a live deal.
+    Every socket gets exactly its own room's comments (the drain checks each against its room's final
+    offset), sees its room's deal live, and the result carries the groups and the node's CPU and RSS."""
+    run = await loadtool.run("rooms", node.port, "--small-rooms", "20", "--small-size", "3", "--big-rooms",
+                             "2", "--big-size", "20", "--rate", "2", "--duration", "3", "--ramp", "200",
+                             "--server-pid", str(os.getpid()))
+    r = assert_clean_pass(run, 20 * 3 + 2 * 20)
+    rooms = r["rooms"]
+    assert rooms["rooms"] == rooms["deals_live"] == 22 and rooms["rate_per_room"] == 2
+    small, big = rooms["groups"]["small"], rooms["groups"]["big"]
+    assert (small["rooms"], small["sockets_per_room"], small["sockets_connected"]) == (20, 3, 60)
+    assert (big["rooms"], big["sockets_per_room"], big["sockets_connected"]) == (2, 20, 40)
+    for g in (small, big):
+        assert g["deliveries"] == g["deliveries_expected"] > 0 and g["completeness_pct"] == 100.0
+        assert g["duplicates_and_gaps"] == 0
+        assert g["sockets_saw_deal_live"] == g["sockets_connected"]
+        assert 0 < g["latency_ms"]["p50"] <= g["latency_ms"]["p99"] <= g["latency_ms"]["max"]
+    # Each room got its own comments: a socket is owed its room's events only, so the deliveries are
+    # the sum over rooms of (sockets × that room's events), never sockets × all events.
+    published = r["publisher"]["events_sent"]
+    assert published >= 22 and r["deliveries"] < 100 * published
+    assert rooms["server_cpu_pct_mean"] > 0 and rooms["server_rss_mb_peak"] > 0
+    assert r["loader"]["worker_cpu_pct_mean"] and r["loader"]["worker_lag_ms_max"] >= 0
+    assert "small rooms × 3" in run.stdout and "rooms: PASS" in run.stdout
+
+
+async def test_the_idle_room_probe_opens_a_socket_per_room_and_reports_the_node_cpu(node):
+    r = await measure(f"http://127.0.0.1:{node.port}", os.getpid(), SECRET, rooms=3, settle_s=0.1,
+                      window_s=0.2)
+    assert {"empty_cpu_pct", "stay_cpu_pct", "left_cpu_pct", "stay_us_per_room_s", "left_us_per_room_s",
+            "stay_rss_mb", "connect_s"} <= r.keys()
+    assert r["rooms"] == 3 and r["stay_rss_mb"] > 0
+    assert len([name for name in node.hub.rooms if name.startswith("idle-")]) == 0  # they all left

@@ -11,6 +11,7 @@ Guarantees:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from livecart.cues import Cue
@@ -18,7 +19,7 @@ from livecart.errors import NotFound
 from livecart.protocol import encode_json, load_json
 from livecart.store import channel
 from livecart.store.keys import RoomKeys
-from livecart.store.redis_client import Client, as_store_unavailable, decode_str, register
+from livecart.store.redis_client import Client, as_store_unavailable, decode_str, register, run_many
 
 __all__ = ["CueStore"]
 
@@ -39,7 +40,7 @@ class CueStore:
         self.retention_ms = int(retention_days * DAY_MS)
         self._publish = "SPUBLISH" if sharded_pubsub else "PUBLISH"
         self._emit = register(client, "cue_emit.lua")
-        self._lease = register(client, "lease.lua")
+        self._lease_news = register(client, "lease_news.lua")
 
     async def emit(self, room: str, cues: list[Cue], now_ms: int) -> list[Cue]:
         """Store and publish `cues`; returns those that went out (the rest fired within cooldown)."""
@@ -108,6 +109,12 @@ class CueStore:
             found = await self.client.hgetall(RoomKeys(room).answered)
         return {decode_str(k): int(v) for k, v in found.items()}
 
-    async def lease(self, room: str, node_id: str, ttl_ms: int) -> bool:
-        with as_store_unavailable():
-            return bool(await self._lease(keys=[RoomKeys(room).director], args=[node_id, ttl_ms]))
+    async def lease_news(self, rooms: Sequence[str], node_id: str, ttl_ms: int,
+                         now_ms: int) -> Sequence[tuple[int, int, int] | None]:
+        """For each room: take or keep its director lease (held by one node at a time; it lapses `ttl_ms`
+        after its holder stops renewing it) and, in the same call, read its news markers (offset, deals,
+        viewers online); None where another node holds the lease (lease_news.lua). Pipelined."""
+        calls = [([k.director, k.meta, k.deals, k.presence], [node_id, ttl_ms, now_ms])
+                 for k in map(RoomKeys, rooms)]
+        return [(int(found[1]), int(found[2]), int(found[3])) if found[0] else None
+                for found in await run_many(self.client, self._lease_news, calls)]

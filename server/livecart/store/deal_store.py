@@ -25,6 +25,7 @@ from livecart.store.redis_client import (
     fields_from_flat,
     lua_source,
     register,
+    run_many,
     store_error,
 )
 from livecart.store.values import ClaimAnswer, CurrencyChanged
@@ -203,6 +204,24 @@ class DealStore:
                     pipe.hgetall(keys.deal(deal_id))
                 found = await pipe.execute()
         return [{decode_str(k): decode_str(v) for k, v in f.items()} for f in found if f]
+
+    async def expire_many(self, rooms: list[str], limit: int = 500) -> list[int]:
+        """`expire` in many rooms, pipelined (deal_timers.py: once a second, every room with open deals)."""
+        calls = [([k.holds], [*self._head(k), limit]) for k in map(RoomKeys, rooms)]
+        return [int(n) for n in await run_many(self.client, self._expire, calls)]
+
+    async def get_many(self, wanted: list[tuple[str, list[str]]]) -> list[list[dict[str, str]]]:
+        """`get` for many (room, deal ids) in one round trip; each room's deals in the order asked."""
+        with as_store_unavailable():
+            async with self.client.pipeline(transaction=False) as pipe:
+                for room, deal_ids in wanted:
+                    keys = RoomKeys(room)
+                    for deal_id in deal_ids:
+                        pipe.hgetall(keys.deal(deal_id))
+                found = iter(await pipe.execute())
+        per_room = [[next(found) for _ in ids] for _, ids in wanted]
+        return [[{decode_str(k): decode_str(v) for k, v in f.items()} for f in deals if f]
+                for deals in per_room]
 
     async def newest(self, room: str, limit: int = 50) -> list[dict[str, str]]:
         with as_store_unavailable():

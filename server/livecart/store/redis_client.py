@@ -9,6 +9,7 @@ Handlers above the store never see a redis-py exception (errors.py draws the tre
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import resources
 from types import TracebackType
 from typing import Any
@@ -17,12 +18,13 @@ import redis.asyncio as aioredis
 from redis.asyncio import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from livecart.errors import StoreUnavailable
 
 __all__ = ["UNAVAILABLE", "Client", "as_store_unavailable", "counters_from_flat", "decode_str",
-           "fields_from_flat", "lua_source", "register", "store_error"]
+           "fields_from_flat", "lua_source", "presence_total", "register", "run_many", "store_error"]
 
 # The errors that mean "Redis is not reachable right now" (a retry later may succeed), as opposed to an
 # error reply, which is a bug or a refused command and propagates as it is.
@@ -30,6 +32,7 @@ UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError
 # A node talks to one Redis, or to a Redis Cluster where each room lives on the shard of its hash tag.
 Client = aioredis.Redis | RedisCluster
 LIB = "lib.lua"
+PIPELINE_CHUNK = 500  # script calls per round trip in run_many
 
 
 def store_error(exc: Exception) -> Exception:
@@ -82,6 +85,17 @@ def decode_str(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def presence_total(fields: dict[Any, Any], now_ms: int) -> int:
+    """The sockets a presence hash counts at `now_ms` (node id -> "count:expires_ms"; see presence.lua):
+    the counts of the nodes whose entry has not expired."""
+    total = 0
+    for value in fields.values():
+        count, _, expires = decode_str(value).partition(":")
+        if expires.isdigit() and int(expires) > now_ms and count.isdigit():
+            total += int(count)
+    return total
+
+
 def fields_from_flat(flat: list[Any]) -> dict[str, str]:
     """A Redis hash returned as a flat [name, value, ...] list, as a dict of strings."""
     return {decode_str(flat[i]): decode_str(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
@@ -91,3 +105,25 @@ def counters_from_flat(flat: Any) -> dict[str, int]:
     if not isinstance(flat, list):  # cjson turns an empty table into {}
         return {}
     return {decode_str(flat[i]): int(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
+
+
+async def run_many(client: Client, script: AsyncScript,
+                   calls: Sequence[tuple[list[Any], list[Any]]]) -> list[Any]:
+    """`script` once per (keys, args), pipelined: one round trip per PIPELINE_CHUNK calls instead of one
+    each, for the loops that do the same small thing in every room (presence, the director's leases).
+    Replies in order. Each call stands alone (no transaction); a cluster shard that has not seen the
+    script yet gets the chunk's calls one by one, which loads it (every such script is idempotent).
+    Raises StoreUnavailable on an outage."""
+    replies: list[Any] = []
+    with as_store_unavailable():
+        for start in range(0, len(calls), PIPELINE_CHUNK):
+            chunk = calls[start : start + PIPELINE_CHUNK]
+            try:
+                async with client.pipeline(transaction=False) as pipe:
+                    for keys, args in chunk:
+                        await script(keys=keys, args=args, client=pipe)  # type: ignore[arg-type]  # a pipeline is a client here (redis-py queues the call)
+                    replies += await pipe.execute()
+            except NoScriptError:
+                for keys, args in chunk:
+                    replies.append(await script(keys=keys, args=args))
+    return replies

@@ -23,7 +23,9 @@ from livecart.store.redis_client import (
     counters_from_flat,
     decode_str,
     fields_from_flat,
+    presence_total,
     register,
+    run_many,
 )
 from livecart.store.values import STAGE, AppendResult, CurrencyChanged, Gap, History, Snapshot
 
@@ -228,17 +230,19 @@ class RedisStore:
                                          args=[node_id, count, now_ms, ttl_ms])
         return int(total)
 
+    async def presence_many(self, counts: list[tuple[str, str, int]], node_id: str, now_ms: int,
+                            ttl_ms: int) -> list[int]:
+        """`presence` for many (room, role, count) at once, pipelined; the totals in the same order."""
+        calls = [([RoomKeys(room).presence_of(role)], [node_id, count, now_ms, ttl_ms])
+                 for room, role, count in counts]
+        return [int(total) for total in await run_many(self.client, self._presence, calls)]
+
     async def online(self, room: str, now_ms: int, role: str = "viewer") -> int:
         """Sockets of `role` (viewers unless said) in `room` across live nodes (read-only; see
         presence.lua)."""
         with as_store_unavailable():
             fields = await self.client.hgetall(RoomKeys(room).presence_of(role))
-        total = 0
-        for value in fields.values():
-            count, _, expires = decode_str(value).partition(":")
-            if expires.isdigit() and int(expires) > now_ms and count.isdigit():
-                total += int(count)
-        return total
+        return presence_total(fields, now_ms)
 
     async def close(self) -> None:
         await self.client.aclose()

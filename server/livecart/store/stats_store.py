@@ -15,8 +15,8 @@ from typing import Any
 from livecart.protocol import load_json
 from livecart.stats import Bucket
 from livecart.store.keys import ROOMS, ROOMS_SEEN, RoomKeys
-from livecart.store.redis_client import Client, as_store_unavailable, decode_str, register
-from livecart.store.values import Cursor, LoggedEvent
+from livecart.store.redis_client import Client, as_store_unavailable, decode_str, presence_total, register
+from livecart.store.values import Cursor, DirectorInputs, LoggedEvent
 
 __all__ = ["IDLE_BATCH", "StatsStore"]
 
@@ -35,10 +35,37 @@ class StatsStore:
     async def cursor(self, room: str) -> Cursor:
         with as_store_unavailable():
             found = await self.client.hgetall(RoomKeys(room).stats_cursor)
-        fields = {decode_str(k): decode_str(v) for k, v in found.items()}
-        claims, rejections = fields.get("claims"), fields.get("rejections")
-        return Cursor(fields.get("at", ""), int(claims) if claims else None,
-                      int(rejections) if rejections else None)
+        return _cursor(found)
+
+    async def director_inputs(self, room: str, now_ms: int, fold_chunk: int, deals: int) -> DirectorInputs:
+        """Everything a director step reads of a room, in two round trips (one pipeline of independent
+        reads, then one MULTI of the log after the cursor, with the epoch, and the newest `deals` deals)
+        instead of one each."""
+        keys = RoomKeys(room)
+        with as_store_unavailable():
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.hgetall(keys.stats_cursor)
+                pipe.zrevrange(keys.deals, 0, deals - 1)
+                pipe.hgetall(keys.counters)
+                pipe.hgetall(keys.presence)
+                pipe.hgetall(keys.answered)
+                found_cursor, deal_ids, counters, presence, answered = await pipe.execute()
+            cursor = _cursor(found_cursor)
+            ids = [decode_str(i) for i in deal_ids]
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.hget(keys.meta, "epoch")
+                after = cursor.offset if cursor.epoch else 0
+                pipe.xrange(keys.log, f"{after + 1}-0", "+", count=fold_chunk)
+                for deal_id in ids:
+                    pipe.hgetall(keys.deal(deal_id))
+                epoch, entries, *found_deals = await pipe.execute()
+        return DirectorInputs(
+            cursor=cursor, epoch=decode_str(epoch or b""),
+            logged=[_logged(fields) for _id, fields in entries],
+            deals=[{decode_str(k): decode_str(v) for k, v in f.items()} for f in found_deals if f],
+            counters={decode_str(k): int(v) for k, v in counters.items()},
+            online=presence_total(presence, now_ms),
+            answered={decode_str(k): int(v) for k, v in answered.items()})
 
     async def log_after(self, room: str, offset: int, count: int) -> tuple[str, list[LoggedEvent]]:
         """The room's epoch and up to `count` logged events after `offset`."""
@@ -162,6 +189,13 @@ class StatsStore:
             await self.client.zremrangebyscore(ROOMS, "-inf", since_ms - DAY_MS)
             found: list[Any] = await self.client.zrangebyscore(ROOMS, since_ms, "+inf")
         return [decode_str(r) for r in found]
+
+
+def _cursor(found: dict[Any, Any]) -> Cursor:
+    fields = {decode_str(k): decode_str(v) for k, v in found.items()}
+    claims, rejections = fields.get("claims"), fields.get("rejections")
+    return Cursor(fields.get("at", ""), int(claims) if claims else None,
+                  int(rejections) if rejections else None)
 
 
 def _logged(fields: dict[Any, Any]) -> LoggedEvent:

@@ -11,8 +11,8 @@ from typing import Any
 
 from livecart.protocol import load_json
 
-__all__ = ["ROOM_FIELDS", "STAGE", "AppendResult", "ClaimAnswer", "CurrencyChanged", "Cursor", "Gap",
-           "History", "LoggedEvent", "Snapshot"]
+__all__ = ["ROOM_FIELDS", "STAGE", "AppendResult", "ClaimAnswer", "CurrencyChanged", "Cursor",
+           "DirectorInputs", "Gap", "History", "LoggedEvent", "Snapshot"]
 
 # What the console puts on screen for the whole room, each a latest-value map or None: the pinned product
 # card, a highlighted comment, an announcement. Kept in the room's meta hash, published as
@@ -97,3 +97,18 @@ class Cursor:
     @property
     def offset(self) -> int:
         return int(self.at.partition(":")[2] or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class DirectorInputs:
+    """What a director step reads of a room (StatsStore.director_inputs): the fold cursor, the room's
+    epoch and the logged events after the cursor, its newest deals, counters, viewer sockets online
+    across nodes, and the questions hosts marked answered."""
+
+    cursor: Cursor
+    epoch: str
+    logged: list[LoggedEvent]
+    deals: list[dict[str, str]]
+    counters: dict[str, int]
+    online: int
+    answered: dict[str, int]
