@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -310,11 +311,19 @@ def start_nginx(workdir: Path, backends: list[int]) -> tuple[int, subprocess.Pop
     return port, proc
 
 
+async def close_stream(writer: asyncio.StreamWriter) -> None:
+    """Close a raw test connection and wait until it is closed: a transport still closing when the
+    test's event loop closes is reported as a leak (conftest.LeakCheckingLoop), and CI saw exactly that."""
+    writer.close()
+    with contextlib.suppress(ConnectionError, OSError):
+        await writer.wait_closed()
+
+
 async def until_listening(port: int) -> None:
     for _ in range(200):
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
+            await close_stream(writer)
             return
         except OSError:
             await asyncio.sleep(0.05)

@@ -28,6 +28,7 @@ from playwright.async_api import Page, async_playwright
 from tests.support import (
     WAIT,
     api,
+    close_stream,
     comment,
     create_deal,
     post_events,
@@ -307,13 +308,13 @@ async def test_an_upgrade_pipelined_behind_a_request_is_answered_after_it(node, 
                  b"GET /ws/rooms/" + room.encode() + b"?token=" + token("viewer", room).encode()
                  + b" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
-    assert head.startswith(b"HTTP/1.1 200")
-    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length")))
-    assert json.loads(await reader.readexactly(length))["ok"] is True
     try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
+        assert head.startswith(b"HTTP/1.1 200")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length")))
+        assert json.loads(await reader.readexactly(length))["ok"] is True
         upgrade = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
         assert upgrade.startswith(b"HTTP/1.1 101"), upgrade
     finally:
-        writer.close()
+        await close_stream(writer)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
-from tests.support import WAIT, RoomClient, token, ws_url
+from tests.support import WAIT, RoomClient, close_stream, token, ws_url
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 
@@ -40,14 +40,14 @@ async def answer(port: int, data: bytes, source: str = "127.0.0.1") -> tuple[int
         body = await asyncio.wait_for(reader.readexactly(int(length.group(1))), WAIT) if length else b""
         return status, head, body
     finally:
-        writer.close()
+        await close_stream(writer)
 
 
 async def metric(port: int, name: str) -> float:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     text = (await asyncio.wait_for(reader.read(), WAIT)).decode()
-    writer.close()
+    await close_stream(writer)
     found = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.M)
     return float(found.group(1)) if found else 0.0
 
@@ -59,7 +59,7 @@ async def test_a_connection_that_does_not_finish_its_request_gets_408_and_is_clo
     reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
     writer.write(start)
     data = await asyncio.wait_for(reader.read(), WAIT)  # everything until the node closes
-    writer.close()
+    await close_stream(writer)
     assert data.startswith(b"HTTP/1.1 408 "), data
     assert orjson.loads(data.split(b"\r\n\r\n", 1)[1])["error"] == "request_timeout"
     assert await metric(node.port, "livecart_handshake_timeouts_total") == 1
@@ -76,7 +76,7 @@ async def test_a_request_trickled_one_byte_at_a_time_is_cut_at_the_deadline(make
         sent += 1
         await asyncio.wait([answer_read], timeout=0.2)
     data = await asyncio.wait_for(answer_read, WAIT)
-    writer.close()
+    await close_stream(writer)
     assert sent < len(request)
     assert data.startswith(b"HTTP/1.1 408 ")
 
@@ -98,9 +98,9 @@ async def test_unfinished_connections_count_toward_a_cap_per_address_shown_in_me
     client = await RoomClient.connect(ws_url(node.port, room), local_addr=("127.0.0.2", 0))
     assert (await client.recv())["type"] == "snapshot"
     await client.close()
-    writer.close()
+    await close_stream(writer)
     for _, w in silent:
-        w.close()
+        await close_stream(w)
 
 
 async def test_upgrades_without_a_valid_token_do_not_spend_the_nodes_connect_budget(make_node, room):
@@ -212,7 +212,7 @@ async def test_a_message_sent_right_behind_the_upgrade_request_is_read_once_the_
             assert chunk, received
             received += chunk
     finally:
-        writer.close()
+        await close_stream(writer)
     assert received.startswith(b"HTTP/1.1 101 ")
 
 
@@ -223,5 +223,5 @@ async def test_a_request_whose_body_never_completes_gets_408(make_node, room):
                  f"Authorization: Bearer {token('ingest', room)}\r\n"
                  "Content-Type: application/json\r\n\r\n[{\"id\":".encode())
     data = await asyncio.wait_for(reader.read(), WAIT)
-    writer.close()
+    await close_stream(writer)
     assert data.startswith(b"HTTP/1.1 408 "), data

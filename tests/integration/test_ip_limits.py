@@ -14,7 +14,7 @@ import pytest
 import websockets
 
 from livecart.errors import CloseCode
-from tests.support import WAIT, RoomClient, create_deal, token, ws_url
+from tests.support import WAIT, RoomClient, close_stream, create_deal, token, ws_url
 
 A, B = "127.0.0.2", "127.0.0.3"
 LIMITED = {"ip_limit_exempt": "127.0.0.1"}
@@ -131,7 +131,7 @@ async def test_every_way_a_socket_ends_gives_its_place_back_exactly_once(make_no
     assert node.admission.sockets[A] == 2
     await settled(lambda: len(node.listener.sockets) == 1, "the heartbeat aborted the silent peer")
     assert node.admission.sockets[A] == 1
-    writer.close()
+    await close_stream(writer)
 
     # Refused upgrades never held a place: a bad token, and the address's own limit.
     with pytest.raises(websockets.InvalidStatus):

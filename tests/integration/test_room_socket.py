@@ -11,7 +11,7 @@ import pytest
 import websockets
 
 from tests.reliability.fleet import eventually
-from tests.support import WAIT, RoomClient, comment, post_events, token, ws_url
+from tests.support import WAIT, RoomClient, close_stream, comment, post_events, token, ws_url
 
 
 async def test_first_frame_is_a_snapshot_with_offset_epoch_counters_and_recent_events(node, room):
@@ -282,7 +282,7 @@ async def test_a_stopping_node_closes_connections_that_never_sent_a_request(node
     assert not node.listener.unfinished
     with contextlib.suppress(ConnectionResetError):
         assert await asyncio.wait_for(reader.read(), WAIT) == b""
-    writer.close()
+    await close_stream(writer)
 
 
 async def test_comments_of_users_whose_ids_contain_separators_are_never_taken_for_each_other(node, room):
