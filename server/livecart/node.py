@@ -42,6 +42,8 @@ from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.embedded import EmbeddedRedis
 from livecart.store.redis_store import RedisStore
+from livecart.store.shop_store import ShopStore
+from livecart.store.source_store import SourceStore
 from livecart.store.stats_store import StatsStore
 from livecart.store.subscriber import subscriber_for
 from livecart.web.admission import Admission
@@ -155,9 +157,10 @@ class Node:
         for task in self._companion_tasks:
             task.add_done_callback(_report_crash)
         self._claims_task = asyncio.create_task(self.claims.run(), name="claim-stats")
+        self.source_store = SourceStore(redis, keep_days=s.room_retention_days)
         self.ingest = Ingest(self.store, self.deal_store, self.claims, self.currencies, self.clock,
                              self.metrics, limiter=self.ingest_limiter, max_events=s.ingest_max_events,
-                             touch=self.director.touch)
+                             touch=self.director.touch, sources=self.source_store)
         limits = SocketLimits(high_water=s.outbound_high_water, max_bytes=s.outbound_max_bytes,
                               max_inbound=s.max_inbound_bytes, heartbeat_s=s.heartbeat_s,
                               handshake_s=s.handshake_timeout_s)
@@ -172,7 +175,8 @@ class Node:
                          stats_store=self.stats_store, claim_desk=self.claims, ingest=self.ingest,
                          currencies=self.currencies, clock=self.clock, metrics=self.metrics,
                          admission=self.admission, revocations=self.revocations, listener=self.listener,
-                         segmenter=self.director.segmenter, refresh_gauges=self._refresh_gauges)
+                         segmenter=self.director.segmenter, refresh_gauges=self._refresh_gauges,
+                         shop_store=ShopStore(redis), source_store=self.source_store)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         assert self._runner.server is not None
