@@ -14,6 +14,7 @@ import { translator } from "../lib/i18n.js";
 import { pageParams } from "../lib/page.js";
 import { ConsoleApi } from "./api.js";
 import { ConsoleModel } from "./model.js";
+import { SourcesPanel } from "./sources.js";
 import { ConsoleView, translatePage } from "./views.js";
 
 const CUES_RECHECK_MS = 5_000; // cues go stale on their own, with no frame to say so
@@ -35,6 +36,7 @@ function main() {
   view.bind();
   conn.start();
   view.audit.load();
+  new SourcesPanel({ room, token, lang }).start();
   everyFrame(() => view.tick(), 4);
   setInterval(() => view.cues.render(conn.state.cues), CUES_RECHECK_MS);
 }
