@@ -7,11 +7,13 @@ show each source, when it last delivered, and whether its events are accepted, d
 not mapped at all (store/source_store.py keeps them in Redis per room, so every node's console sees
 the same list).
 
-**How a client names itself.** `X-Livecart-Source: NAME` on `POST …/events`, or `source=NAME` in the
-query of `/ws/ingest/{room}` (a bridge uses its platform and channel: `tiktok:@user`, `bilibili:21452505`).
-Without one, the source is the ingest token's user (`livecart token --role ingest --user NAME`), else
-`ingest`. Webhooks are `webhook:shopify` and `webhook:orders`; no client may take a `webhook:` name, so
-the console never shows a posted batch as a shop's delivery.
+**How a client names itself** (docs/protocol.md "Sources", written with the bridges):
+`X-Livecart-Source: KIND:NAME` on `POST …/events`, or `source=KIND:NAME` in the query of
+`/ws/ingest/{room}`: `tiktok:@streamer`, `bilibili:21452505`. KIND is 1-20 characters of `[a-z0-9_-]`,
+NAME 1-100 printable characters without spaces. Without one, or with a bad one (ignored, never a refusal:
+a typo must not lose a stream), the source is the ingest token's user (`livecart token --role ingest
+--user NAME`), else `ingest`. Webhooks are `shopify:<shop domain>` and `orders:webhook`; the kinds
+`shopify` and `orders` are theirs alone, so the console never shows a posted batch as a shop's delivery.
 """
 
 from __future__ import annotations
@@ -20,15 +22,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from livecart.errors import BadRequest
-
-__all__ = ["MAX_SOURCES", "SOURCE_HEADER", "WEBHOOK_PREFIX", "Delivery", "Source", "Via", "source_id",
-           "sources_to_wire"]
+__all__ = ["MAX_SOURCES", "SOURCE_HEADER", "WEBHOOK_KINDS", "Delivery", "Source", "Via", "source_id",
+           "sources_to_wire", "webhook_source"]
 
 SOURCE_HEADER = "X-Livecart-Source"
-WEBHOOK_PREFIX = "webhook:"
+WEBHOOK_KINDS = ("shopify", "orders")  # source kinds only a signed webhook delivery may have
 MAX_SOURCES = 50  # per room: the least recently delivering ones are forgotten past this
-_NAME = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
+_DECLARED = re.compile(r"^(?P<kind>[a-z0-9_-]{1,20}):(?P<name>[^\s]{1,100})$")
+_USER = re.compile(r"^[A-Za-z0-9_.:@-]{1,100}$")
 Via = Literal["http", "socket", "webhook"]
 COUNTS = ("deliveries", "accepted", "duplicates", "rejected", "unmapped")
 
@@ -51,18 +52,30 @@ class Delivery:
     delivery_id: str = ""
 
 
+def _declared(value: str) -> str | None:
+    match = _DECLARED.match(value)
+    if match is None or not value.isprintable() or match["kind"] in WEBHOOK_KINDS:
+        return None
+    return value
+
+
 def source_id(declared: str | None, token_user: str | None) -> str:
-    """The source id of an ingest client: the name it declares (400 `bad_source` when it is not 1-64
-    characters of [A-Za-z0-9_.:@-] or takes a webhook's name), else its token's user when that is such a
-    name, else `ingest`."""
-    if declared is not None:
-        if not _NAME.match(declared) or declared.startswith(WEBHOOK_PREFIX):
-            raise BadRequest("bad_source", f"{SOURCE_HEADER} must be 1-64 characters of [A-Za-z0-9_.:@-], "
-                                           f"not starting with {WEBHOOK_PREFIX!r}")
-        return declared
-    if token_user and _NAME.match(token_user) and not token_user.startswith(WEBHOOK_PREFIX):
+    """The source id of an ingest client: the `KIND:NAME` it declares, else its token's user when that
+    is a plain name (1-100 of [A-Za-z0-9_.:@-]), else `ingest`. A declared or user name that takes a
+    webhook's kind is not taken."""
+    if declared is not None and (ours := _declared(declared.strip())) is not None:
+        return ours
+    if token_user and _USER.match(token_user) and token_user.partition(":")[0] not in WEBHOOK_KINDS:
         return token_user
     return "ingest"
+
+
+def webhook_source(kind: str, name: str | None) -> str:
+    """A webhook's source id: `shopify:jsmith.myshopify.com` (the shop's domain header, after the
+    signature was checked), or `<kind>:webhook` when the delivery names no usable one."""
+    if name and _DECLARED.match(f"{kind}:{name}") and name.isprintable():
+        return f"{kind}:{name}"
+    return f"{kind}:webhook"
 
 
 def _int(raw: dict[str, str], name: str) -> int:

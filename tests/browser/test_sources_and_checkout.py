@@ -50,7 +50,7 @@ async def test_the_console_lists_every_source_and_its_last_delivery_on_every_nod
     await expect(tiktok).to_contain_text("HTTP")
     await expect(tiktok).to_have_attribute("data-live", "true")
     await expect(tiktok.locator(".source-ago")).to_have_text(re.compile(r"^\d+ s ago$"))
-    shop = console.locator('#sources li[data-source="webhook:shopify"]')
+    shop = console.locator('#sources li[data-source="shopify:webhook"]')
     await expect(shop).to_contain_text("unmapped 1")
     await expect(shop).to_contain_text("webhook")
     await expect(console.locator("#sources-title")).to_have_text("Sources")

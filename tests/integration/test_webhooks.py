@@ -95,7 +95,7 @@ async def test_a_paid_shopify_order_settles_its_claim_once_and_a_refund_returns_
     room_counters = await counters(node.port, room)
     assert (room_counters["gmv"], room_counters["refunds"], room_counters["orders"]) == (204.0, 1, 1)
 
-    shop = (await sources(node.port, room))["webhook:shopify"]
+    shop = (await sources(node.port, room))["shopify:jsmith.myshopify.com"]
     assert (shop["via"], shop["deliveries"], shop["accepted"], shop["duplicates"]) == ("webhook", 3, 2, 1)
     assert shop["last_at"] >= shop["first_at"] > 0
 
@@ -128,7 +128,7 @@ async def test_a_wrong_or_missing_signature_is_401_with_the_reason_and_stores_no
                                    hmac_header=sign(SECRET, body))
     assert status == 401
     assert (await counters(node.port, room))["orders"] == 0
-    assert "webhook:shopify" not in await sources(node.port, room)
+    assert "shopify:jsmith.myshopify.com" not in await sources(node.port, room)
     # The genuine delivery with that id afterwards is not mistaken for a replay.
     status, answer = await deliver(node.port, room, "orders/paid", body, "wh-forged")
     assert status == 200 and answer["accepted"] == 1
@@ -154,7 +154,7 @@ async def test_an_unknown_topic_is_a_clear_200_counted_once_as_unmapped(node, ro
         assert status == 200, answer
         assert answer["accepted"] == 0 and answer["unmapped"]["reason"] == "unknown_topic"
         assert "orders/paid" in answer["unmapped"]["detail"]
-    shop = (await sources(node.port, room))["webhook:shopify"]
+    shop = (await sources(node.port, room))["shopify:jsmith.myshopify.com"]
     assert (shop["unmapped"], shop["accepted"], shop["deliveries"]) == (1, 0, 2)
     assert (await counters(node.port, room))["orders"] == 0
 
@@ -178,7 +178,7 @@ async def test_an_order_in_another_currency_is_rejected_with_the_reason(node, ro
     status, answer = await deliver(node.port, room, "orders/paid", json.dumps(payload).encode(), "wh-eur")
     assert status == 200 and answer["accepted"] == 0
     assert answer["rejected"][0]["error"] == "currency_mismatch"
-    assert (await sources(node.port, room))["webhook:shopify"]["rejected"] == 1
+    assert (await sources(node.port, room))["shopify:jsmith.myshopify.com"]["rejected"] == 1
 
 
 async def test_the_secret_is_set_by_assistants_and_never_read_back(node, room):
@@ -258,7 +258,7 @@ async def test_the_generic_webhook_maps_any_shop_through_its_mapping_file(node, 
     status, answer = await deliver(node.port, room, "", body, "", path="orders",
                                    headers={"X-WC-Webhook-Signature": sign(SECRET, body)})
     assert status == 401 and answer["error"] == "bad_signature"
-    shop = (await sources(node.port, room))["webhook:orders"]
+    shop = (await sources(node.port, room))["orders:webhook"]
     assert (shop["accepted"], shop["duplicates"], shop["unmapped"]) == (1, 1, 1)
 
 
@@ -270,10 +270,13 @@ async def test_every_ingest_client_is_a_source_seen_from_every_node(make_node, r
                                 headers={"Authorization": f"Bearer {token('ingest', room)}",
                                          "X-Livecart-Source": "tiktok:@streamer"}) as resp:
             assert resp.status == 200
-        async with session.post(f"http://127.0.0.1:{a.port}/api/rooms/{room}/events", data=b"[]",
-                                headers={"Authorization": f"Bearer {token('ingest', room)}",
-                                         "X-Livecart-Source": "webhook:shopify"}) as resp:
-            assert resp.status == 400 and (await resp.json())["error"] == "bad_source"
+        # Posing as a shop's webhook, or a malformed name: the events count, under the token's identity.
+        for posing in ("shopify:jsmith.myshopify.com", "tiktok:with space"):
+            async with session.post(f"http://127.0.0.1:{a.port}/api/rooms/{room}/events",
+                                    data=orjson.dumps([comment("s0" + posing[0])]),
+                                    headers={"Authorization": f"Bearer {token('ingest', room, 'poser')}",
+                                             "X-Livecart-Source": posing}) as resp:
+                assert resp.status == 200 and (await resp.json())["accepted"] == 1
     await post_events(a.port, room, [comment("s2")], tok=token("ingest", room, "erp-sync"))
     await post_events(a.port, room, [comment("s3")])
     url = f"ws://127.0.0.1:{a.port}/ws/ingest/{room}?token={token('ingest', room)}&source=bilibili:21452505"
@@ -282,7 +285,8 @@ async def test_every_ingest_client_is_a_source_seen_from_every_node(make_node, r
         assert orjson.loads(await ws.recv())["accepted"] == 1
 
     seen = await sources(b.port, room)  # the other node's console
-    assert set(seen) == {"tiktok:@streamer", "erp-sync", "ingest", "bilibili:21452505"}
+    assert set(seen) == {"tiktok:@streamer", "erp-sync", "ingest", "bilibili:21452505", "poser"}
+    assert seen["poser"]["accepted"] == 2
     tiktok = seen["tiktok:@streamer"]
     assert (tiktok["via"], tiktok["accepted"], tiktok["duplicates"], tiktok["rejected"]) == ("http", 1, 1, 1)
     assert seen["bilibili:21452505"]["via"] == "socket"

@@ -30,7 +30,7 @@ from livecart.ingest import Ingest, IngestResult
 from livecart.metrics import Metrics
 from livecart.protocol import decode_body
 from livecart.shop_orders import Mapped, Unmapped, check_checkout_url, parse_mapping, shopify_order
-from livecart.sources import Delivery, Source
+from livecart.sources import Delivery, Source, webhook_source
 from livecart.store.shop_store import SHOPS, ShopStore
 from livecart.store.source_store import SourceStore
 from livecart.web.http import json_response, object_body, read_body, room_claims
@@ -79,9 +79,10 @@ def _payload(body: bytes) -> dict[str, Any]:
 def add_webhook_routes(app: web.Application, *, ingest: Ingest, shops: ShopStore, sources: SourceStore,
                        currencies: RoomCurrencies, clock: Clock, metrics: Metrics) -> None:
 
-    async def deliver(room: str, shop: str, outcome: Mapped | Unmapped, delivery_id: str) -> web.Response:
-        """Ingest a mapped order (or count an unmapped delivery) as the source `webhook:<shop>`."""
-        source = Source(f"webhook:{shop}", "webhook")
+    async def deliver(room: str, shop: str, outcome: Mapped | Unmapped, delivery_id: str,
+                      source_name: str | None = None) -> web.Response:
+        """Ingest a mapped order (or count an unmapped delivery) as the source `<shop>:<name>`."""
+        source = Source(webhook_source(shop, source_name), "webhook")
         if isinstance(outcome, Unmapped):
             await sources.note(room, source, Delivery(unmapped=1, delivery_id=delivery_id), clock.now_ms())
             metrics.webhooks.labels(shop, "unmapped").inc()
@@ -126,7 +127,8 @@ def add_webhook_routes(app: web.Application, *, ingest: Ingest, shops: ShopStore
             raise BadRequest("missing_webhook_id",
                              f"X-Shopify-Webhook-Id must be 1-{MAX_DELIVERY_ID} characters")
         outcome = shopify_order(request.headers.get("X-Shopify-Topic"), _payload(body), webhook_id)
-        return await deliver(room, "shopify", outcome, webhook_id)
+        shop_domain = request.headers.get("X-Shopify-Shop-Domain")
+        return await deliver(room, "shopify", outcome, webhook_id, shop_domain)
 
     async def orders(request: web.Request) -> web.Response:
         room = check_room_name(request.match_info["room"])
