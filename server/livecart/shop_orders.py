@@ -20,6 +20,7 @@ and passes it to `with_claim`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
@@ -30,8 +31,8 @@ from livecart.events import ORDER_STATUSES, OrderStatus
 from livecart.webhook_signature import ENCODINGS, Encoding
 
 __all__ = ["CHECKOUT_FIELDS", "CLAIM_ATTRIBUTE", "CLAIM_CODE_PREFIX", "SHOPIFY_TOPICS", "Mapped",
-           "OrderMapping", "Unmapped", "check_checkout_url", "claim_of_order", "parse_mapping", "read_path",
-           "shopify_order"]
+           "OrderMapping", "Unmapped", "check_checkout_url", "claim_of_order", "event_id", "parse_mapping",
+           "read_path", "shopify_order"]
 
 CLAIM_ATTRIBUTE = "livecart_claim"
 CLAIM_CODE_PREFIX = "LC-"
@@ -76,6 +77,13 @@ def _id(value: Any) -> str | None:
     if isinstance(value, int | str) and 1 <= len(str(value)) <= MAX_ID:
         return str(value)
     return None
+
+
+def event_id(kind: str, key: str) -> str:
+    """`<kind>:<key>`, within the 200 characters of an event id: a longer key (a shop's 200-character
+    delivery or order id) is replaced by its digest, which names it as uniquely."""
+    whole = f"{kind}:{key}"
+    return whole if len(whole) <= MAX_ID else f"{kind}:#{hashlib.sha256(key.encode()).hexdigest()[:48]}"
 
 
 def _amount(value: Any) -> Any:
@@ -158,7 +166,7 @@ def shopify_order(topic: str | None, payload: dict[str, Any], webhook_id: str) -
     if status is None:
         return Unmapped("unknown_topic", f"livecart maps {', '.join(SHOPIFY_TOPICS)}, not {topic!r}; "
                                          "unsubscribe this topic or ignore this answer")
-    event: dict[str, Any] = {"id": f"shopify:{webhook_id}", "type": "order", "status": status}
+    event: dict[str, Any] = {"id": event_id("shopify", webhook_id), "type": "order", "status": status}
     if status == "refunded":
         order_id = _id(payload.get("order_id"))
         refunded = payload.get("refund_line_items") or []
@@ -263,7 +271,8 @@ class OrderMapping:
         name = values.get("user_name")
         user = {"id": f"shop:{user_id}" if user_id else f"shop:order:{order_id or 'unknown'}",
                 "name": str(name)[:100] if isinstance(name, str | int) and str(name) else "customer"}
-        event: dict[str, Any] = {"id": f"orders:{order_id}:{status}", "type": "order", "status": status,
+        event: dict[str, Any] = {"id": event_id("orders", f"{order_id}:{status}"), "type": "order",
+                                 "status": status,
                                  "order_id": order_id, "product_id": _id(values.get("product_id")),
                                  "qty": _int(values.get("qty")) if values.get("qty") is not None else 1,
                                  "amount": _amount(values.get("amount")), "user": user}

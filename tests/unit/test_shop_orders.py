@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from livecart.errors import BadRequest
 from livecart.events import validate_event
@@ -15,6 +17,7 @@ from livecart.shop_orders import (
     Unmapped,
     check_checkout_url,
     claim_of_order,
+    event_id,
     parse_mapping,
     read_path,
     shopify_order,
@@ -202,3 +205,49 @@ def test_a_checkout_link_names_the_claim(url):
 def test_a_bad_checkout_link_is_refused(url, reason):
     with pytest.raises(BadRequest, match=reason):
         check_checkout_url(url)
+
+
+def test_a_long_delivery_id_still_makes_a_valid_event_id():
+    long_id = "w" * 200
+    mapped = shopify_order("orders/paid", fixture("orders_paid.json"), long_id)
+    assert isinstance(mapped, Mapped)
+    event = validate_event(mapped.event, 1, "USD")
+    assert len(event["id"]) <= 200 and event["id"].startswith("shopify:#")
+    again = shopify_order("orders/paid", fixture("orders_paid.json"), long_id)
+    assert isinstance(again, Mapped) and again.event["id"] == event["id"]  # a replay is still a duplicate
+    other = shopify_order("orders/paid", fixture("orders_paid.json"), "w" * 199 + "x")
+    assert isinstance(other, Mapped) and other.event["id"] != event["id"]
+    assert event_id("orders", "52:paid") == "orders:52:paid"
+
+
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+ITEM_KEYS = st.sampled_from(["variant_id", "sku", "product_id", "quantity", "name", "value", "code", "id",
+                             "amount", "kind", "status", "subtotal", "line_item", "key", "first_name"])
+JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(ITEM_KEYS, inner, max_size=4), max_leaves=10)
+ORDER_KEYS = st.sampled_from(["id", "order_id", "total_price", "currency", "line_items", "note_attributes",
+                              "discount_codes", "customer", "refund_line_items", "transactions", "status",
+                              "total", "meta_data", "customer_id", "billing"])
+PAYLOADS = st.dictionaries(ORDER_KEYS, JSON, max_size=6)
+
+
+@given(st.sampled_from(["orders/paid", "orders/cancelled", "refunds/create", "orders/create"]), PAYLOADS)
+def test_any_shopify_payload_maps_to_an_event_or_unmapped_and_validation_decides(topic, payload):
+    outcome = shopify_order(topic, payload, "w")
+    assert isinstance(outcome, Mapped | Unmapped)
+    if isinstance(outcome, Mapped):
+        try:
+            validate_event(outcome.event, 1, "USD")
+        except BadRequest as refused:
+            assert refused.status == 400
+
+
+@given(PAYLOADS)
+def test_any_payload_through_a_mapping_file_maps_or_is_unmapped_never_raises(payload):
+    outcome = parse_mapping(WOO_MAPPING).order(payload)
+    assert isinstance(outcome, Mapped | Unmapped)
+    if isinstance(outcome, Mapped):
+        try:
+            validate_event(outcome.event, 1, "USD")
+        except BadRequest as refused:
+            assert refused.status == 400
