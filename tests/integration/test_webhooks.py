@@ -129,6 +129,10 @@ async def test_a_wrong_or_missing_signature_is_401_with_the_reason_and_stores_no
     assert status == 401
     assert (await counters(node.port, room))["orders"] == 0
     assert "shopify:jsmith.myshopify.com" not in await sources(node.port, room)
+    async with aiohttp.ClientSession() as session, \
+            session.get(f"http://127.0.0.1:{node.port}/metrics") as resp:
+        metrics = await resp.text()
+    assert 'livecart_webhooks_total{outcome="bad_signature",shop="shopify"} 4.0' in metrics
     # The genuine delivery with that id afterwards is not mistaken for a replay.
     status, answer = await deliver(node.port, room, "orders/paid", body, "wh-forged")
     assert status == 200 and answer["accepted"] == 1
@@ -201,6 +205,11 @@ async def test_the_secret_is_set_by_assistants_and_never_read_back(node, room):
     got, answer = await api(node.port, "POST", f"/api/rooms/{room}/webhooks/tiktok/secret", assistant,
                             {"secret": "x" * 32})
     assert got == 404 and answer["error"] == "no_such_shop"
+    # The audit log says who set it, and when; never what it is.
+    entries = (await api(node.port, "GET", f"/api/rooms/{room}/audit", assistant))[1]["entries"]
+    [entry] = [e for e in entries if e["op"] == "webhook_secret"]
+    assert (entry["shop"], entry["by"]) == ("shopify", "amy") and int(entry["at"]) > 0
+    assert SECRET not in json.dumps(entries)
 
 
 WOO_MAPPING = {

@@ -3,7 +3,9 @@ which claim each shop order paid for (its refunds do not say).
 
 Secrets are write-only from the outside: `settings()` gives a hint (the last four characters) and who
 set it when, never the secret; only `secret()`, called by the webhook route to check a signature, reads
-it. They live in the room's `shop` hash, which nothing else reads, and never reach a log or the ledger.
+it. They live in the room's `shop` hash, which nothing else reads, and never reach a log. Each change of
+a setting is written to the room's ledger (the audit log: who changed which setting, when; never the
+value of a secret), in the same transaction as the change.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ __all__ = ["SHOPS", "ShopStore"]
 
 SHOPS = ("shopify", "orders")  # the webhook kinds a room can hold a secret for
 CLAIM_MEMORY_S = 90 * 86400  # refunds come weeks after the order
+LEDGER_MAX = 100_000  # as lib.lua trims the ledger
 
 
 def _hint(secret: str) -> str:
@@ -29,27 +32,37 @@ class ShopStore:
         self.client = client
 
     async def set_secret(self, room: str, shop: str, secret: str | None, by: str, now_ms: int) -> None:
-        key = RoomKeys(room).shop
+        keys = RoomKeys(room)
         with as_store_unavailable():
-            if secret is None:
-                await self.client.hdel(key, f"{shop}:secret", f"{shop}:set_at", f"{shop}:by")
-            else:
-                await self.client.hset(key, mapping={f"{shop}:secret": secret, f"{shop}:set_at": now_ms,
-                                                     f"{shop}:by": by})
+            async with self.client.pipeline(transaction=True) as pipe:
+                if secret is None:
+                    pipe.hdel(keys.shop, f"{shop}:secret", f"{shop}:set_at", f"{shop}:by")
+                else:
+                    pipe.hset(keys.shop, mapping={f"{shop}:secret": secret, f"{shop}:set_at": now_ms,
+                                                  f"{shop}:by": by})
+                pipe.xadd(keys.ledger, {"op": "webhook_secret" if secret else "webhook_secret_removed",
+                                        "shop": shop, "by": by, "at": now_ms},
+                          maxlen=LEDGER_MAX, approximate=True)
+                await pipe.execute()
 
     async def secret(self, room: str, shop: str) -> str | None:
         with as_store_unavailable():
             value = await self.client.hget(RoomKeys(room).shop, f"{shop}:secret")
         return decode_str(value) if value is not None else None
 
-    async def set_field(self, room: str, name: str, value: Any) -> None:
+    async def set_field(self, room: str, name: str, value: Any, by: str, now_ms: int) -> None:
         """`orders:mapping` (a checked mapping document) or `checkout_url`; None removes it."""
-        key = RoomKeys(room).shop
+        keys = RoomKeys(room)
         with as_store_unavailable():
-            if value is None:
-                await self.client.hdel(key, name)
-            else:
-                await self.client.hset(key, name, encode_json(value))
+            async with self.client.pipeline(transaction=True) as pipe:
+                if value is None:
+                    pipe.hdel(keys.shop, name)
+                else:
+                    pipe.hset(keys.shop, name, encode_json(value))
+                op = name.replace(":", "_") + ("" if value is not None else "_removed")  # orders_mapping, ...
+                pipe.xadd(keys.ledger, {"op": op, "by": by, "at": now_ms}, maxlen=LEDGER_MAX,
+                          approximate=True)
+                await pipe.execute()
 
     async def field(self, room: str, name: str) -> Any:
         with as_store_unavailable():

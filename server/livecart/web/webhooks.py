@@ -160,9 +160,9 @@ def add_webhook_routes(app: web.Application, *, ingest: Ingest, shops: ShopStore
 
     async def mapping(request: web.Request) -> web.Response:
         """The body is the mapping file itself (docs/protocol.md); DELETE removes it."""
-        room, _claims = room_claims(request, Action.MANAGE)
+        room, claims = room_claims(request, Action.MANAGE)
         value = parse_mapping(await read_body(request)).document if request.method == "POST" else None
-        await shops.set_field(room, "orders:mapping", value)
+        await shops.set_field(room, "orders:mapping", value, claims.by_whom, clock.now_ms())
         return json_response(await shops.settings(room))
 
     async def checkout(request: web.Request) -> web.Response:
@@ -171,11 +171,11 @@ def add_webhook_routes(app: web.Application, *, ingest: Ingest, shops: ShopStore
         if request.method == "GET":
             room, _claims = room_claims(request, Action.WATCH)
         else:
-            room, _claims = room_claims(request, Action.MANAGE)
+            room, claims = room_claims(request, Action.MANAGE)
             url = None
             if request.method == "POST":
                 url = check_checkout_url((await object_body(request)).get("url"))
-            await shops.set_field(room, "checkout_url", url)
+            await shops.set_field(room, "checkout_url", url, claims.by_whom, clock.now_ms())
         return json_response({"url": await shops.field(room, "checkout_url")})
 
     async def list_sources(request: web.Request) -> web.Response:
