@@ -5,7 +5,6 @@
 // Source ids come from clients: they only ever go through h()/setText (lib/dom.js).
 
 import { fill, h, setText } from "../lib/dom.js";
-import { api, roomPath } from "../lib/page.js";
 
 export const LIVE_MS = 60_000; // delivered within the last minute: shown as live
 export const POLL_MS = 5_000;
@@ -38,8 +37,8 @@ export function sourceRows(answer) {
 }
 
 export class SourcesPanel {
-  constructor({ room, token, lang }) {
-    Object.assign(this, { room, token });
+  constructor({ api, lang }) {
+    this.api = api; // ConsoleApi
     this.words = WORDS[lang] || WORDS.en;
   }
 
@@ -50,8 +49,8 @@ export class SourcesPanel {
   }
 
   async load() {
-    const reply = await api(this.token, "GET", roomPath(this.room, "/sources"));
-    if (reply.status === 200) this.render(sourceRows(reply.body));
+    const reply = await this.api.expect(200, "GET", "/sources");
+    if (reply.ok) this.render(sourceRows(reply.body));
   }
 
   render(rows) {

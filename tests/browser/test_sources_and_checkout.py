@@ -124,3 +124,37 @@ async def test_the_checkout_link_and_source_rows_are_built_safely(make_node, roo
     rows = [(r["id"], r["live"], r["ago"]) for r in out["rows"]]
     assert rows == [("a", True, "1 s"), ("b", False, "1 min")]
     assert out["rows"][0]["counts"] == {"accepted": 3, "duplicates": 0, "rejected": 1, "unmapped": 0}
+
+
+async def test_the_assistant_sets_the_shop_secret_and_checkout_link_in_the_console(make_node, room, browser):
+    node = await make_node()
+    assistant = token("assistant", room, "amy")
+    browsing = Browsing(browser, node.port)
+    console = await browsing.open(f"/console?room={room}&token={assistant}&lang=en", 1440, 900)
+    shopify_line = console.locator('#shop-lines li[data-shop="shopify"]')
+    await expect(shopify_line).to_contain_text("no secret")
+    await expect(shopify_line).to_contain_text(f"/api/rooms/{room}/webhooks/shopify")
+
+    await console.locator("#shop-secret").fill(SECRET)
+    await console.locator("#shop-save").click()
+    await expect(console.locator("#shop-result")).to_have_text("Saved")
+    await expect(shopify_line).to_contain_text("…" + SECRET[-4:] + " (set by amy)")
+    await expect(console.locator("#shop-secret")).to_have_value("")
+    assert SECRET not in await console.content()
+    settings = (await api(node.port, "GET", f"/api/rooms/{room}/webhooks", assistant))[1]
+    assert settings["shops"]["shopify"]["secret"]["hint"] == "…" + SECRET[-4:]
+    # The secret the console saved is the one deliveries are checked with.
+    assert (await shopify(node.port, room, "orders/create", b"{}", "wh-console"))["unmapped"]
+
+    await console.locator("#checkout-url").fill("https://shop.example/cart?c={nope}")
+    await console.locator("#checkout-save").click()
+    await expect(console.locator("#shop-result")).to_contain_text("unknown placeholders nope")
+    link = "https://jsmith.myshopify.com/cart/{product}:{qty}?attributes[livecart_claim]={claim}"
+    await console.locator("#checkout-url").fill(link)
+    await console.locator("#checkout-save").click()
+    await expect(console.locator("#shop-result")).to_have_text("Saved")
+    viewer = token("viewer", room, "v")
+    assert (await api(node.port, "GET", f"/api/rooms/{room}/checkout", viewer))[1] == {"url": link}
+    # The one error the page logged is the refused link above (the browser reports the 400 itself).
+    assert [m for m in browsing.errors.messages if "400 (Bad Request)" not in m] == []
+    assert len(browsing.errors.messages) == 1
