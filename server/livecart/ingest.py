@@ -22,10 +22,10 @@ from livecart.events import Event, InvalidEvent, carries_money, counter_deltas, 
 from livecart.metrics import Metrics
 from livecart.protocol import encode_json
 from livecart.ratelimit import RateLimiter
+from livecart.source_log import SourceLog
 from livecart.sources import Delivery, Source
 from livecart.store.deal_store import DealStore
 from livecart.store.redis_store import RedisStore
-from livecart.store.source_store import SourceStore
 from livecart.store.values import CurrencyChanged
 
 __all__ = ["Ingest", "IngestResult", "limit_key"]
@@ -44,7 +44,7 @@ class IngestResult:
 class Ingest:
     def __init__(self, store: RedisStore, deal_store: DealStore, claims: ClaimDesk,
                  currencies: RoomCurrencies, clock: Clock, metrics: Metrics, *, limiter: RateLimiter,
-                 max_events: int, touch: Callable[[str], None], sources: SourceStore | None = None) -> None:
+                 max_events: int, touch: Callable[[str], None], sources: SourceLog | None = None) -> None:
         self.store = store
         self.deal_store = deal_store
         self.claims = claims
@@ -74,8 +74,8 @@ class Ingest:
         delivery under `source` (sources.py) when one is given."""
         result = await self._batch(room, items)
         if source is not None and self.sources is not None:
-            await self.sources.note(room, source, Delivery(result.accepted, result.duplicates,
-                                                           len(result.rejected)), self.clock.now_ms())
+            delivery = Delivery(result.accepted, result.duplicates, len(result.rejected))
+            self.sources.note(room, source, delivery, self.clock.now_ms())
         return result
 
     async def _batch(self, room: str, items: Any) -> IngestResult:

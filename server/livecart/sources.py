@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["MAX_SOURCES", "SOURCE_HEADER", "WEBHOOK_KINDS", "Delivery", "Source", "Via", "source_id",
-           "sources_to_wire", "webhook_source"]
+__all__ = ["MAX_SOURCES", "SOURCE_HEADER", "WEBHOOK_KINDS", "Delivery", "Source", "SourceTally", "Tallied",
+           "Via", "source_id", "sources_to_wire", "webhook_source"]
 
 SOURCE_HEADER = "X-Livecart-Source"
 WEBHOOK_KINDS = ("shopify", "orders")  # source kinds only a signed webhook delivery may have
@@ -50,6 +50,63 @@ class Delivery:
     rejected: int = 0
     unmapped: int = 0
     delivery_id: str = ""
+
+
+@dataclass(slots=True)
+class Tallied:
+    """The deliveries of one source in one room since the last flush, added up."""
+
+    room: str
+    source: Source
+    deliveries: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    last_ms: int = 0
+
+
+class SourceTally:
+    """Ingest deliveries counted in memory between two writes to Redis (source_log.py writes them once a
+    second), so that an ingest request costs a dict update, not one more Redis call.
+
+    Call `add` for each delivery, `drain` to take everything added so far (and start again), `restore`
+    to put back what could not be written. At most `max_entries` (room, source) pairs are held: a flood of
+    new names past it is dropped from the sources list (the events themselves are not affected)."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._pending: dict[tuple[str, str], Tallied] = {}
+
+    def add(self, room: str, source: Source, delivery: Delivery, now_ms: int) -> None:
+        entry = self._pending.get((room, source.id))
+        if entry is None:
+            if len(self._pending) >= self.max_entries:
+                return
+            entry = self._pending[room, source.id] = Tallied(room, source)
+        entry.deliveries += 1
+        entry.accepted += delivery.accepted
+        entry.duplicates += delivery.duplicates
+        entry.rejected += delivery.rejected
+        entry.last_ms = max(entry.last_ms, now_ms)
+
+    def drain(self) -> list[Tallied]:
+        pending, self._pending = self._pending, {}
+        return list(pending.values())
+
+    def restore(self, entries: list[Tallied]) -> None:
+        for old in entries:
+            entry = self._pending.get((old.room, old.source.id))
+            if entry is None:
+                self._pending[old.room, old.source.id] = old
+                continue
+            entry.deliveries += old.deliveries
+            entry.accepted += old.accepted
+            entry.duplicates += old.duplicates
+            entry.rejected += old.rejected
+            entry.last_ms = max(entry.last_ms, old.last_ms)
+
+    def __len__(self) -> int:
+        return len(self._pending)
 
 
 def _declared(value: str) -> str | None:

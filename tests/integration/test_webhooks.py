@@ -293,6 +293,7 @@ async def test_every_ingest_client_is_a_source_seen_from_every_node(make_node, r
         await ws.send(orjson.dumps({"type": "events", "req": "q", "events": [comment("s4")]}).decode())
         assert orjson.loads(await ws.recv())["accepted"] == 1
 
+    await a.source_log.flush()  # ingest deliveries are written once a second (source_log.py): now
     seen = await sources(b.port, room)  # the other node's console
     assert set(seen) == {"tiktok:@streamer", "erp-sync", "ingest", "bilibili:21452505", "poser"}
     assert seen["poser"]["accepted"] == 2

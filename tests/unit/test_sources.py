@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from livecart.sources import source_id, sources_to_wire, webhook_source
+from livecart.sources import Delivery, Source, SourceTally, source_id, sources_to_wire, webhook_source
 
 
 @pytest.mark.parametrize(("declared", "user", "expected"), [
@@ -46,3 +46,21 @@ def test_the_list_is_newest_delivery_first_with_every_count():
     assert wire[0] == {"id": "shopify:webhook", "via": "webhook", "first_at": 2, "last_at": 9,
                        "deliveries": 2, "accepted": 0, "duplicates": 0, "rejected": 0, "unmapped": 1}
     assert wire[2]["last_at"] == 0 and wire[2]["via"] == "http"
+
+
+def test_the_tally_adds_up_deliveries_per_room_and_source_until_drained():
+    tally = SourceTally(max_entries=2)
+    tiktok = Source("tiktok:@a", "http")
+    tally.add("r1", tiktok, Delivery(3, 1, 0), 10)
+    tally.add("r1", tiktok, Delivery(2, 0, 1), 7)  # an earlier clock reading: the latest time stays
+    tally.add("r2", tiktok, Delivery(1), 12)
+    tally.add("r3", tiktok, Delivery(1), 13)  # past max_entries: not listed (the events still count)
+    drained = {(t.room, t.source.id): t for t in tally.drain()}
+    assert len(tally) == 0 and set(drained) == {("r1", "tiktok:@a"), ("r2", "tiktok:@a")}
+    r1 = drained["r1", "tiktok:@a"]
+    assert (r1.deliveries, r1.accepted, r1.duplicates, r1.rejected, r1.last_ms) == (2, 5, 1, 1, 10)
+    tally.add("r1", tiktok, Delivery(1), 20)
+    tally.restore(list(drained.values()))  # Redis was away: kept for the next flush, nothing lost
+    again = {(t.room, t.source.id): t for t in tally.drain()}
+    assert (again["r1", "tiktok:@a"].deliveries, again["r1", "tiktok:@a"].accepted) == (3, 6)
+    assert again["r1", "tiktok:@a"].last_ms == 20

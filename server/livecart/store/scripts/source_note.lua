@@ -1,10 +1,11 @@
--- Note one delivery of a source into a room (store/source_store.py SourceStore.note), atomically.
+-- Note deliveries of a source into a room (store/source_store.py SourceStore.note), atomically: one
+-- webhook delivery, or the ingest deliveries of a second added up (livecart/source_log.py).
 -- KEYS[1] lc:{room}:sources (zset: source id -> last delivery ms)
 -- KEYS[2] lc:{room}:source:<id> (hash: via, first_at, last_at, deliveries, accepted, duplicates,
 --         rejected, unmapped)
 -- KEYS[3] lc:{room}:source-deliveries (zset: webhook delivery ids -> first ms, 24 h)
 -- ARGV: source id, via, now ms, accepted, duplicates, rejected, unmapped, delivery id ('' for none),
---       max sources, keep ms, room key prefix
+--       max sources, keep ms, room key prefix, deliveries
 -- A delivery id seen before counts its `unmapped` no more (a shop retrying an unmapped topic).
 -- Past `max sources`, the least recently delivering sources are forgotten, hash and all (their hash
 -- keys are built from the prefix: every one carries the room's hash tag).
@@ -21,7 +22,7 @@ end
 redis.call('ZADD', KEYS[1], now, id)
 redis.call('HSETNX', KEYS[2], 'first_at', now)
 redis.call('HSET', KEYS[2], 'via', via, 'last_at', now)
-redis.call('HINCRBY', KEYS[2], 'deliveries', 1)
+redis.call('HINCRBY', KEYS[2], 'deliveries', tonumber(ARGV[12]))
 local counts = {accepted = ARGV[4], duplicates = ARGV[5], rejected = ARGV[6], unmapped = unmapped}
 for name, n in pairs(counts) do
   if tonumber(n) > 0 then
