@@ -119,15 +119,20 @@ def _int(value: Any) -> Any:
     return value
 
 
+def _list(value: Any) -> list[Any]:
+    """A payload's list, or [] for anything else a shop (or an attacker with the secret) put there."""
+    return value if isinstance(value, list) else []
+
+
 def claim_of_order(order: dict[str, Any]) -> str | None:
     """The livecart claim an order pays for: the `livecart_claim` note attribute, else a discount code
     `LC-<claim id>` (letters of the code compared without case, the id kept as written)."""
-    for attribute in order.get("note_attributes") or ():
+    for attribute in _list(order.get("note_attributes")):
         if isinstance(attribute, dict) and attribute.get("name") == CLAIM_ATTRIBUTE:
             claim = _id(attribute.get("value"))
             if claim:
                 return claim.strip()
-    for discount in order.get("discount_codes") or ():
+    for discount in _list(order.get("discount_codes")):
         code = discount.get("code") if isinstance(discount, dict) else None
         if isinstance(code, str) and code[:len(CLAIM_CODE_PREFIX)].upper() == CLAIM_CODE_PREFIX:
             claim = _id(code[len(CLAIM_CODE_PREFIX):].strip())
@@ -169,10 +174,10 @@ def shopify_order(topic: str | None, payload: dict[str, Any], webhook_id: str) -
     event: dict[str, Any] = {"id": event_id("shopify", webhook_id), "type": "order", "status": status}
     if status == "refunded":
         order_id = _id(payload.get("order_id"))
-        refunded = payload.get("refund_line_items") or []
+        refunded = _list(payload.get("refund_line_items"))
         line = _first_line(refunded)
         item: dict[str, Any] = line["line_item"] if isinstance(line.get("line_item"), dict) else {}
-        paid_back = [t for t in payload.get("transactions") or () if isinstance(t, dict)
+        paid_back = [t for t in _list(payload.get("transactions")) if isinstance(t, dict)
                      and t.get("kind") == "refund" and t.get("status") == "success"]
         if paid_back:
             amount = _total(t.get("amount") for t in paid_back)

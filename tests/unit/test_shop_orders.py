@@ -251,3 +251,11 @@ def test_any_payload_through_a_mapping_file_maps_or_is_unmapped_never_raises(pay
             validate_event(outcome.event, 1, "USD")
         except BadRequest as refused:
             assert refused.status == 400
+
+
+@pytest.mark.parametrize("junk", [True, 5, "text", {"name": "livecart_claim"}])
+def test_lists_that_are_not_lists_are_read_as_empty(junk):
+    order = {**fixture("orders_paid.json"), "note_attributes": junk, "discount_codes": junk}
+    assert claim_of_order(order) is None
+    refund = {**fixture("refunds_create.json"), "refund_line_items": junk, "transactions": junk}
+    assert isinstance(shopify_order("refunds/create", refund, "w"), Mapped)
