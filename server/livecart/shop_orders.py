@@ -63,7 +63,7 @@ class Mapped:
 
 @dataclass(frozen=True, slots=True)
 class Unmapped:
-    reason: Literal["unknown_topic", "unknown_status"]
+    reason: Literal["unknown_topic", "unknown_status", "test_order"]
     detail: str
 
     def to_wire(self) -> dict[str, str]:
@@ -163,14 +163,27 @@ def _variant(line: dict[str, Any]) -> str | None:
     return _id(line.get("variant_id")) or _id(line.get("sku")) or _id(line.get("product_id"))
 
 
-def shopify_order(topic: str | None, payload: dict[str, Any], webhook_id: str) -> Mapped | Unmapped:
+def _is_test(payload: dict[str, Any]) -> bool:
+    """Shopify marks test orders (the admin's "Send test notification", a test payment gateway) with
+    `"test": true`; a refund, on its transactions."""
+    return payload.get("test") is True or any(isinstance(t, dict) and t.get("test") is True
+                                               for t in _list(payload.get("transactions")))
+
+
+def shopify_order(topic: str | None, payload: dict[str, Any], webhook_id: str, *,
+                  count_tests: bool = False) -> Mapped | Unmapped:
     """Map one Shopify delivery. `orders/paid` and `orders/cancelled` carry an order; `refunds/create`
     a refund of one (its `order_id`, refunded line items, refund transactions). The event id is the
-    webhook id, so a replayed delivery is a duplicate of the first."""
+    webhook id, so a replayed delivery is a duplicate of the first. A test order is unmapped unless
+    `count_tests` (a rehearsal): a "Send test notification" click must not add to a live show's GMV."""
     status = SHOPIFY_TOPICS.get(topic or "")
     if status is None:
         return Unmapped("unknown_topic", f"livecart maps {', '.join(SHOPIFY_TOPICS)}, not {topic!r}; "
                                          "unsubscribe this topic or ignore this answer")
+    if not count_tests and _is_test(payload):
+        return Unmapped("test_order", "Shopify marked this order as a test (a test notification or a test "
+                                      "gateway): not counted; add ?test_orders=count to the webhook URL "
+                                      "to count test orders while rehearsing")
     event: dict[str, Any] = {"id": event_id("shopify", webhook_id), "type": "order", "status": status}
     if status == "refunded":
         order_id = _id(payload.get("order_id"))

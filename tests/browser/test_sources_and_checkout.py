@@ -90,6 +90,7 @@ async def test_the_viewers_checkout_link_carries_the_claim_that_the_shops_webhoo
 
     # The shop copies the cart attribute into the order's note attributes; its webhook settles the claim.
     order = json.loads((FIXTURES / "orders_paid.json").read_text())
+    order["test"] = False  # the documented sample is a test order; this one is paid for real
     order["note_attributes"] = [{"name": "livecart_claim", "value": claim_id}]
     answer = await shopify(node.port, room, "orders/paid", json.dumps(order).encode(), "wh-paid")
     assert answer["accepted"] == 1

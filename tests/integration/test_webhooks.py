@@ -19,8 +19,17 @@ SECRET = "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"
 VARIANT = "808950810"  # the fixture's line item variant: the deal's product id
 
 
-def order_body(name: str, claim_id: str | None = None) -> bytes:
+def live_order(name: str) -> dict[str, Any]:
+    """A payload from Shopify's documentation, made a live order (the samples are marked test orders)."""
     payload = json.loads((FIXTURES / name).read_text())
+    payload["test"] = False
+    for transaction in payload.get("transactions", []):
+        transaction["test"] = False
+    return payload
+
+
+def order_body(name: str, claim_id: str | None = None) -> bytes:
+    payload = live_order(name)
     if claim_id is not None:
         payload["note_attributes"].append({"name": "livecart_claim", "value": claim_id})
     # Indented and spaced as Shopify sends it: the signature is over these exact bytes.
@@ -104,7 +113,7 @@ async def test_a_cancelled_order_returns_the_held_unit_matched_by_a_discount_cod
     await set_up_shop(node.port, room)
     deal = await create_deal(node.port, room, product={"id": VARIANT, "name": "IPod Nano"}, stock=2)
     _, claimed = await claim(node.port, room, deal["id"], "viewer-2")
-    payload = json.loads((FIXTURES / "orders_cancelled.json").read_text())
+    payload = live_order("orders_cancelled.json")
     payload["discount_codes"] = [{"code": "LC-" + claimed["claim"]["id"], "amount": "10.00",
                                   "type": "fixed_amount"}]
     status, answer = await deliver(node.port, room, "orders/cancelled", json.dumps(payload).encode(), "wh-c1")
@@ -163,6 +172,18 @@ async def test_an_unknown_topic_is_a_clear_200_counted_once_as_unmapped(node, ro
     assert (await counters(node.port, room))["orders"] == 0
 
 
+async def test_shopifys_test_notification_is_not_counted_unless_rehearsing(node, room):
+    await set_up_shop(node.port, room)
+    sample = (FIXTURES / "orders_paid.json").read_bytes()  # the documented sample: "test": true
+    status, answer = await deliver(node.port, room, "orders/paid", sample, "wh-test-1")
+    assert status == 200 and answer["unmapped"]["reason"] == "test_order"
+    assert (await counters(node.port, room))["orders"] == 0
+    status, answer = await deliver(node.port, room, "orders/paid", sample, "wh-test-2",
+                                   path="shopify?test_orders=count")
+    assert status == 200 and answer["accepted"] == 1
+    assert (await counters(node.port, room))["orders"] == 1
+
+
 async def test_an_oversized_or_malformed_body_is_refused(node, room):
     await set_up_shop(node.port, room)
     big = b'{"id": 1, "note": "' + b"x" * (300 * 1024) + b'"}'
@@ -177,7 +198,7 @@ async def test_an_oversized_or_malformed_body_is_refused(node, room):
 
 async def test_an_order_in_another_currency_is_rejected_with_the_reason(node, room):
     await set_up_shop(node.port, room)
-    payload = json.loads((FIXTURES / "orders_paid.json").read_text())
+    payload = live_order("orders_paid.json")
     payload["currency"] = "EUR"
     status, answer = await deliver(node.port, room, "orders/paid", json.dumps(payload).encode(), "wh-eur")
     assert status == 200 and answer["accepted"] == 0

@@ -26,8 +26,15 @@ from livecart.shop_orders import (
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "shopify"
 
 
-def fixture(name):
-    return json.loads((FIXTURES / name).read_text())
+def fixture(name, live=True):
+    """A payload from Shopify's documentation. Those samples are test orders (`"test": true`); `live`
+    makes it the same order paid for real."""
+    payload = json.loads((FIXTURES / name).read_text())
+    if live:
+        payload["test"] = False
+        for transaction in payload.get("transactions", []):
+            transaction["test"] = False
+    return payload
 
 
 def with_claim_attribute(order, claim):
@@ -259,3 +266,14 @@ def test_lists_that_are_not_lists_are_read_as_empty(junk):
     assert claim_of_order(order) is None
     refund = {**fixture("refunds_create.json"), "refund_line_items": junk, "transactions": junk}
     assert isinstance(shopify_order("refunds/create", refund, "w"), Mapped)
+
+
+@pytest.mark.parametrize(("topic", "name"), [("orders/paid", "orders_paid.json"),
+                                             ("orders/cancelled", "orders_cancelled.json"),
+                                             ("refunds/create", "refunds_create.json")])
+def test_shopifys_test_orders_are_unmapped_unless_counted_for_a_rehearsal(topic, name):
+    sample = fixture(name, live=False)  # exactly the documented sample: "Send test notification" sends it
+    outcome = shopify_order(topic, sample, "w")
+    assert isinstance(outcome, Unmapped) and outcome.reason == "test_order"
+    assert "test_orders=count" in outcome.detail
+    assert isinstance(shopify_order(topic, sample, "w", count_tests=True), Mapped)

@@ -126,7 +126,9 @@ def add_webhook_routes(app: web.Application, *, ingest: Ingest, shops: ShopStore
         if not 1 <= len(webhook_id) <= MAX_DELIVERY_ID:
             raise BadRequest("missing_webhook_id",
                              f"X-Shopify-Webhook-Id must be 1-{MAX_DELIVERY_ID} characters")
-        outcome = shopify_order(request.headers.get("X-Shopify-Topic"), _payload(body), webhook_id)
+        count_tests = request.query.get("test_orders") == "count"  # a rehearsal's webhook URL
+        outcome = shopify_order(request.headers.get("X-Shopify-Topic"), _payload(body), webhook_id,
+                                count_tests=count_tests)
         shop_domain = request.headers.get("X-Shopify-Shop-Domain")
         return await deliver(room, "shopify", outcome, webhook_id, shop_domain)
 
