@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from livecart.errors import BadRequest
@@ -238,6 +238,7 @@ ORDER_KEYS = st.sampled_from(["id", "order_id", "total_price", "currency", "line
 PAYLOADS = st.dictionaries(ORDER_KEYS, JSON, max_size=6)
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(["orders/paid", "orders/cancelled", "refunds/create", "orders/create"]), PAYLOADS)
 def test_any_shopify_payload_maps_to_an_event_or_unmapped_and_validation_decides(topic, payload):
     outcome = shopify_order(topic, payload, "w")
@@ -249,6 +250,7 @@ def test_any_shopify_payload_maps_to_an_event_or_unmapped_and_validation_decides
             assert refused.status == 400
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(PAYLOADS)
 def test_any_payload_through_a_mapping_file_maps_or_is_unmapped_never_raises(payload):
     outcome = parse_mapping(WOO_MAPPING).order(payload)

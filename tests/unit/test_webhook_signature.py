@@ -7,7 +7,7 @@ import hashlib
 import hmac
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from livecart.webhook_signature import BadSignature, check_signature, sign
@@ -23,11 +23,13 @@ def test_sign_is_shopifys_base64_hmac_sha256_of_the_raw_body():
     assert sign(SECRET, body, "hex") == hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=2000), st.sampled_from(["base64", "hex"]))
 def test_a_body_signed_with_the_secret_passes(body, encoding):
     check_signature(SECRET, body, sign(SECRET, body, encoding), header_name=HEADER, encoding=encoding)
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(min_size=1, max_size=500), st.data())
 def test_any_changed_byte_of_the_body_fails(body, data):
     index = data.draw(st.integers(0, len(body) - 1))
