@@ -29,6 +29,7 @@ from livecart.store.stats_store import StatsStore
 from livecart.web.admission import Admission
 from livecart.web.console import add_console_routes
 from livecart.web.cues import add_cue_routes
+from livecart.web.source_cues import add_source_cue_routes
 from livecart.web.deals import add_deal_routes
 from livecart.web.http import (
     TOKEN_KEYS,
@@ -183,6 +184,7 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
                     clock=clock, admission=admission, price_floor=settings.price_floor)
     add_cue_routes(app, store=store, deal_store=deal_store, cue_store=cue_store, stats_store=stats_store,
                    clock=clock, metrics=metrics, segmenter=segmenter)
+    add_source_cue_routes(app, cue_store=cue_store, clock=clock, metrics=metrics)
     add_console_routes(app, store=store, currencies=currencies, clock=clock, revocations=revocations,
                        secret=settings.secret)
     add_page_routes(app)
