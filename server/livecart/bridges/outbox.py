@@ -15,7 +15,7 @@ import asyncio
 import logging
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -59,7 +59,7 @@ class Outbox:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def put(self, events: list[dict[str, Any]], notices: list[Notice] = ()) -> None:  # type: ignore[assignment]
+    def put(self, events: list[dict[str, Any]], notices: Sequence[Notice] = ()) -> None:
         room_left = self.max_queue - len(self._events)
         if len(events) > room_left:
             self.metrics.dropped.labels("queue_full").inc(len(events) - room_left)

@@ -144,7 +144,7 @@ class TikTokMapper:
         if int(getattr(gift, "type", 0) or 0) != 1:  # not streakable: each message is one gift
             return Mapped(kind, "mapped", [self._gift_event(msg_id, user, name, count, diamonds, _ts(event))])
         group = int(getattr(event, "group_id", 0) or 0)
-        streak_key = f"{user['id']}:{getattr(gift, 'id', 0)}:{group}"
+        streak_key = f"{user['id'].removeprefix('tiktok:')}:{getattr(gift, 'id', 0)}:{group}"
         # group_id names the streak; without one, the final message's own id is all there is.
         streak_id = f"tiktok:gift:{streak_key}" if group else msg_id
         if int(getattr(event, "repeat_end", 0) or 0):
