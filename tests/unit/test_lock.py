@@ -59,7 +59,7 @@ def test_the_connectors_lock_is_the_runtime_and_the_bridges_as_tested():
     check(deps["run"] + deps["connectors"], connectors, "connectors.txt")
     assert set(run) <= set(connectors), "connectors.txt lacks part of the runtime"
     assert {n: v for n, v in connectors.items() if n != "setuptools"} == {
-        n: test[n] for n in connectors if n != "setuptools"}, "connectors.txt and test.txt pin different versions"
+        n: test[n] for n in connectors if n != "setuptools"}, "connectors.txt and test.txt pin other versions"
 
 
 def test_the_runtime_lock_is_the_runtime_part_of_the_test_lock():

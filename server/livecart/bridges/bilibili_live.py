@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
 import blivedm
 
 from livecart.bridges.bilibili import RAW_COMMANDS, BilibiliMapper
@@ -39,9 +38,10 @@ class Handler(blivedm.BaseHandler):  # type: ignore[misc]  # the library is unty
     _on_danmaku = _on_gift = _on_buy_guard = _on_super_chat = _on_super_chat_delete = _on_heartbeat
 
 
-async def connect(room_id: int, mapper: BilibiliMapper, sink: Sink, session: aiohttp.ClientSession) -> None:
-    """Until the connection fails for good (blivedm reconnects by itself while it can)."""
-    client = blivedm.BLiveClient(room_id, session=session)
+async def connect(room_id: int, mapper: BilibiliMapper, sink: Sink) -> None:
+    """Until the connection fails for good (blivedm reconnects by itself while it can). blivedm makes
+    its own HTTP session: given one, it reads the session's deprecated `loop`."""
+    client = blivedm.BLiveClient(room_id)
     client.add_handler(Handler(mapper, sink))
     client.start()
     try:

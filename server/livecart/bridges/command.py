@@ -72,7 +72,7 @@ async def run(opts: BridgeOptions) -> None:
             currency = await room_currency(session, opts)
             exponent = money.exponent(currency)
             outbox = Outbox(session, opts.url, opts.room, opts.source, opts.token, metrics)
-            connect, flush, expire = _platform(opts, currency, exponent, session, metrics)
+            connect, flush, expire = _platform(opts, currency, exponent, metrics)
             sink = Sink(opts.platform, outbox, metrics, expire)
             tasks = [
                 asyncio.create_task(outbox.run()),
@@ -107,9 +107,7 @@ Events = list[dict[str, Any]]
 Platform = tuple[Callable[[Sink], Awaitable[None]], Callable[[], Events], Callable[[int], Events] | None]
 
 
-def _platform(
-    opts: BridgeOptions, currency: str, exponent: int, session: aiohttp.ClientSession, metrics: BridgeMetrics
-) -> Platform:
+def _platform(opts: BridgeOptions, currency: str, exponent: int, metrics: BridgeMetrics) -> Platform:
     """(connect, flush open streaks, expire quiet streaks) for the platform."""
     if opts.platform == "tiktok":
         try:
@@ -130,4 +128,4 @@ def _platform(
         raise MissingConnectors(str(exc)) from exc
     gold = opts.gift_value if opts.gift_value is not None else (0.001 if currency == "CNY" else 0.0)
     bb = BilibiliMapper(opts.target, gold_value=gold, exponent=exponent)
-    return (lambda sink: bilibili_live.connect(int(opts.target), bb, sink, session)), list, None  # no streaks
+    return (lambda sink: bilibili_live.connect(int(opts.target), bb, sink)), list, None  # no streaks

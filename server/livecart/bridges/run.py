@@ -51,11 +51,10 @@ class Sink:
         if mapped.viewers is not None:
             self.metrics.viewers.set(mapped.viewers)
         self.outbox.put(mapped.events, mapped.notices)
-        self.tick(now_ms())
 
     def tick(self, at_ms: int) -> None:
-        """Send the gift streaks that went quiet (also called on a timer: a streak may be the last thing
-        a stream sends)."""
+        """Send the gift streaks that went quiet (`livecart connect` calls it every second: a streak may
+        be the last thing a stream sends, so no later message can be what notices it)."""
         if self._expire is not None:
             quiet = self._expire(at_ms)
             if quiet:

@@ -29,7 +29,6 @@ from livecart.store.stats_store import StatsStore
 from livecart.web.admission import Admission
 from livecart.web.console import add_console_routes
 from livecart.web.cues import add_cue_routes
-from livecart.web.source_cues import add_source_cue_routes
 from livecart.web.deals import add_deal_routes
 from livecart.web.http import (
     TOKEN_KEYS,
@@ -45,6 +44,7 @@ from livecart.web.idempotency import idempotency_middleware
 from livecart.web.listener import Listener
 from livecart.web.pages import add_page_routes
 from livecart.web.revocation import Revocations
+from livecart.web.source_cues import add_source_cue_routes
 from livecart.web.upgrade import websocket_route
 
 __all__ = ["create_app", "create_probe_app"]
