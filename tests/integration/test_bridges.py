@@ -349,3 +349,47 @@ def test_notices_are_plain_wire_maps():
         "text": "t",
         "data": {"amount": 30.0},
     }
+
+
+async def test_livecart_connect_runs_a_bridge_into_the_room_and_sends_what_is_queued_when_stopped(node, room):
+    """`bridges.command.run` as `livecart connect` runs it, with the live connection replaced by frames
+    of the library's own; its /metrics is served on a loopback port."""
+    from livecart.bridges.command import BridgeOptions, run
+    from tests.support import free_port
+
+    mapper = TikTokMapper("@shop", diamond_value=0.005)
+    fed = asyncio.Event()
+
+    async def connect(sink: Sink) -> None:
+        for event in await pe.tiktok_events(pe.chat(11, "hi"), pe.gift(12, pe.ROSE, 3, False, 5)):
+            sink.take(mapper.map(event, 0))
+        fed.set()
+        await asyncio.Event().wait()  # the stream goes on until the bridge is stopped
+
+    port = free_port()
+    opts = BridgeOptions(
+        "tiktok", "@shop", room, url(node), lambda: token("ingest", room), 0.005, metrics_port=port
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(opts, stop, (connect, mapper.flush, mapper.expire)))
+    await asyncio.wait_for(fed.wait(), 20)
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/metrics") as resp:
+        text = await resp.text()
+    assert (
+        'livecart_bridge_platform_events_total{outcome="pending",platform="tiktok",type="GiftEvent"} 1.0'
+        in text
+    )
+    stop.set()
+    await asyncio.wait_for(task, 20)
+    c = await counters(node, room)
+    assert (c["comments"], c["gifts"]) == (1, 3)  # the open streak was sent on the way out
+
+
+def test_livecart_connect_refuses_a_bad_target_or_room_before_connecting(capsys, tmp_path):
+    from livecart.cli import main
+
+    where = ["--data-dir", str(tmp_path)]
+    assert main(["connect", "bilibili", "not-a-number", "--room", "r1", *where]) == 2
+    assert "room id is a number" in capsys.readouterr().err
+    assert main(["connect", "tiktok", "@shop", "--room", "bad room!", *where]) == 2
+    assert main(["connect", "tiktok", "@", "--room", "r1", *where]) == 2

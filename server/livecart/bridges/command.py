@@ -51,6 +51,10 @@ class BridgeOptions:
         return f"{self.platform}:{self.target}"
 
 
+Events = list[dict[str, Any]]
+Platform = tuple[Callable[[Sink], Awaitable[None]], Callable[[], Events], Callable[[int], Events] | None]
+
+
 async def room_currency(session: aiohttp.ClientSession, opts: BridgeOptions) -> str:
     url = f"{opts.url.rstrip('/')}/api/rooms/{opts.room}/state"
     async with session.get(url, headers={"Authorization": f"Bearer {opts.token()}"}) as resp:
@@ -60,19 +64,27 @@ async def room_currency(session: aiohttp.ClientSession, opts: BridgeOptions) -> 
     return str(load_json(body).get("currency") or money.DEFAULT_CURRENCY)
 
 
-async def run(opts: BridgeOptions) -> None:
-    metrics = BridgeMetrics(opts.platform)
+async def run(
+    opts: BridgeOptions,
+    stop: asyncio.Event | None = None,
+    platform: Platform | None = None,
+    metrics: BridgeMetrics | None = None,
+) -> None:
+    """Until `stop` is set (by default: SIGINT or SIGTERM). `platform` replaces the live connection
+    (tests: the platforms cannot be reached from here)."""
+    metrics = metrics or BridgeMetrics(opts.platform)
     runner = await serve_metrics(metrics, opts.metrics_host, opts.metrics_port) if opts.metrics_port else None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
             currency = await room_currency(session, opts)
             exponent = money.exponent(currency)
             outbox = Outbox(session, opts.url, opts.room, opts.source, opts.token, metrics)
-            connect, flush, expire = _platform(opts, currency, exponent, metrics)
+            connect, flush, expire = platform or _platform(opts, currency, exponent, metrics)
             sink = Sink(opts.platform, outbox, metrics, expire)
             tasks = [
                 asyncio.create_task(outbox.run()),
@@ -101,10 +113,6 @@ async def _ticks(sink: Sink) -> None:
     while True:
         await asyncio.sleep(1)
         sink.tick(now_ms())
-
-
-Events = list[dict[str, Any]]
-Platform = tuple[Callable[[Sink], Awaitable[None]], Callable[[], Events], Callable[[int], Events] | None]
 
 
 def _platform(opts: BridgeOptions, currency: str, exponent: int, metrics: BridgeMetrics) -> Platform:
