@@ -306,7 +306,9 @@ async def test_the_outbox_keeps_its_queue_bounded_and_counts_what_it_dropped(roo
         await bridge.close()
 
 
-async def test_a_source_that_keeps_failing_is_retried_with_backoff_and_staff_are_told_once(node, room):
+async def test_a_source_that_keeps_failing_is_retried_with_backoff_and_staff_are_told_once_and_when_back(
+    node, room
+):
     async with aiohttp.ClientSession() as session:
         bridge = Bridge(session, url(node), room, "bilibili", "bilibili:1")
         tries = 0
@@ -314,9 +316,12 @@ async def test_a_source_that_keeps_failing_is_retried_with_backoff_and_staff_are
         async def connect() -> None:
             nonlocal tries
             tries += 1
-            if tries == 6:
-                raise asyncio.CancelledError  # stands in for the bridge being stopped
-            raise OSError("unreachable")
+            if tries <= 3:
+                raise OSError("unreachable")
+            if tries == 4:  # up, longer than healthy_s, then the stream drops
+                await asyncio.sleep(0.3)
+                return
+            raise asyncio.CancelledError  # stands in for the bridge being stopped
 
         flushed: list[int] = []
         result = await asyncio.gather(
@@ -328,15 +333,17 @@ async def test_a_source_that_keeps_failing_is_retried_with_backoff_and_staff_are
                 flush=lambda: flushed.append(1) or [],
                 first_delay_s=0.01,
                 cap_s=0.02,
+                healthy_s=0.1,
             ),
             return_exceptions=True,
         )
         assert isinstance(result[0], asyncio.CancelledError)
         await bridge.settle()
-        assert tries == 6 and len(flushed) == 6  # open streaks are flushed after every connection
-        assert bridge.count("livecart_bridge_reconnects_total") == 5
-        [down] = await staff_cues(node, room)
-        assert down["kind"] == "source_source_down" and down["data"]["source"] == "bilibili:1"
+        assert tries == 5 and len(flushed) == 5  # open streaks are flushed after every connection
+        assert bridge.count("livecart_bridge_reconnects_total") == 4
+        cues = sorted(await staff_cues(node, room), key=lambda c: c["created_at"])
+        assert [c["kind"] for c in cues] == ["source_source_down", "source_source_up"]
+        assert cues[0]["data"]["source"] == "bilibili:1"
         await bridge.close()
 
 

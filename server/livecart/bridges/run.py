@@ -5,8 +5,9 @@ and connect again with backoff when the connection ends or fails.
 puts its room events and notices in the outbox, records viewer counts, and sends the gift streaks
 that went quiet. The platform connection (`tiktok_live`, `bilibili_live`) is a function that calls
 `sink.take(...)` for each of its library's events and returns or raises when the connection ends;
-`supervise` runs it again, waiting 1 s doubling to 60 s (reset after a connection that lasted a
-minute), and tells staff once when the source has been down for three tries in a row.
+`supervise` runs it again, waiting 1 s doubling to 60 s (reset once a connection has lasted a
+minute), and tells staff once when the source has failed three tries in a row, and again when it has
+been back for a minute.
 """
 
 from __future__ import annotations
@@ -79,39 +80,36 @@ async def supervise(
     flush: Callable[[], list[dict[str, Any]]] = list,
     first_delay_s: float = 1.0,
     cap_s: float = 60.0,
+    healthy_s: float = 60.0,
 ) -> None:
-    """Run `connect` forever (until cancelled), with backoff between tries."""
+    """Run `connect` forever (until cancelled), with backoff between tries. A connection that has run
+    `healthy_s` counts as up: the backoff starts over, and staff told it was down hear it is back."""
     delay, failures, told_down = first_delay_s, 0, False
     while True:
-        started = time.monotonic()
+        metrics.connected.set(1)
+        running = asyncio.ensure_future(connect())
         try:
-            metrics.connected.set(1)
-            await connect()
+            done, _ = await asyncio.wait({running}, timeout=healthy_s)
+            if not done:
+                delay, failures = first_delay_s, 0
+                if told_down:
+                    text = f"{source} is connected again"
+                    sink.notice(Notice(f"{source}:up:{now_ms()}", "source_up", "low", text))
+                    told_down = False
+            await running
             log.warning("%s: the connection ended", source)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # any failure of the platform's library: log it and connect again
             log.warning("%s: connection failed: %r", source, exc)
         finally:
+            running.cancel()
             metrics.connected.set(0)
             sink.outbox.put(flush())  # streaks open when the connection ended are sent, not lost
-        if time.monotonic() - started > 60:
-            delay, failures = first_delay_s, 0
-            if told_down:
-                sink.notice(
-                    Notice(f"{source}:up:{now_ms()}", "source_up", "low", f"{source} is connected again")
-                )
-                told_down = False
         failures += 1
         if failures == 3 and not told_down:
-            sink.notice(
-                Notice(
-                    f"{source}:down:{now_ms()}",
-                    "source_down",
-                    "normal",
-                    f"{source}: cannot reach the stream (retrying)",
-                )
-            )
+            text = f"{source}: cannot reach the stream (retrying)"
+            sink.notice(Notice(f"{source}:down:{now_ms()}", "source_down", "normal", text))
             told_down = True
         metrics.reconnects.inc()
         await asyncio.sleep(random.uniform(delay / 2, delay))
