@@ -110,3 +110,28 @@ def test_unknown_commands_are_unmapped_and_bad_ones_dropped():
     )
     assert m.map_command({"cmd": "INTERACT_WORD", "data": "nonsense"}, NOW).outcome == "dropped"
     assert m.map_message(models.HeartbeatMessage(popularity=3)).outcome == "dropped"
+
+
+def test_hostile_values_from_the_stream_still_make_events_ingest_accepts():
+    m = mapper()
+    long_id = models.DanmakuMessage.from_command(
+        danmaku(1001, "x" * 500, "y" * 9000, id_str="z" * 500)["info"]
+    )
+    [event] = m.map_message(long_id).events
+    assert len(event["id"]) <= 200 and len(event["text"]) == 4096 and len(event["user"]["name"]) == 100
+    assert event["id"] == m.map_message(long_id).events[0]["id"]  # the digest is stable
+    huge = models.GiftMessage.from_command(
+        send_gift(1002, "a", "g" * 300, 10**9, 1, "gold", "t" * 300)["data"]
+    )
+    [gift] = m.map_message(huge).events
+    assert gift["count"] == 1_000_000 and len(gift["gift"]) == 100 and len(gift["id"]) <= 200
+    negative = models.GiftMessage.from_command(send_gift(1002, "a", "g", -5, 1, "gold", "t1")["data"])
+    assert m.map_message(negative).events[0]["count"] == 1
+    sc = models.SuperChatMessage.from_command(super_chat(int("9" * 300), 1004, "b", 30, "q")["data"])
+    assert all(len(e["id"]) <= 200 for e in m.map_message(sc).events)
+    for e in (event, gift):
+        validate_event(e, 0, "CNY")
+    assert (
+        m.map_command({"cmd": "INTERACT_WORD", "data": {"uid": "abc", "msg_type": 1}}, NOW).outcome
+        == "dropped"
+    )

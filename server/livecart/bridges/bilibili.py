@@ -26,7 +26,7 @@ import hashlib
 import json
 from typing import Any
 
-from livecart.bridges.mapped import Mapped, Notice, clip, money
+from livecart.bridges.mapped import Mapped, Notice, clip, event_id, money, quantity
 
 __all__ = ["PLATFORM", "BilibiliMapper", "RAW_COMMANDS"]
 
@@ -87,7 +87,7 @@ class BilibiliMapper:
         extra = _json_obj((m.mode_info or {}).get("extra") if isinstance(m.mode_info, dict) else None)
         ident = extra.get("id_str") or f"{m.uid}:{m.timestamp}:{m.rnd}"
         event: dict[str, Any] = {
-            "id": f"bilibili:dm:{ident}",
+            "id": event_id("bilibili", "dm", ident),
             "type": "comment",
             "user": user,
             "text": clip(text, MAX_TEXT),
@@ -103,11 +103,11 @@ class BilibiliMapper:
             return Mapped(kind, "dropped", reason="no user or transaction id")
         gold = int(m.total_coin or 0) if m.coin_type == "gold" else 0
         event: dict[str, Any] = {
-            "id": f"bilibili:gift:{ident}",
+            "id": event_id("bilibili", "gift", ident),
             "type": "gift",
             "user": user,
             "gift": clip(str(m.gift_name or m.gift_id), 100),
-            "count": max(1, int(m.num or 1)),
+            "count": quantity(m.num),
             "value": money(gold * self.gold_value, self.exponent),
         }
         if m.timestamp:
@@ -118,10 +118,10 @@ class BilibiliMapper:
         user = _user(m.uid, m.username)
         if user is None:
             return Mapped(kind, "dropped", reason="no user")
-        count = max(1, int(m.num or 1))
+        count = quantity(m.num)
         name = str(m.gift_name or GUARD_NAMES.get(int(m.guard_level or 0), "guard"))
         event: dict[str, Any] = {
-            "id": f"bilibili:guard:{m.uid}:{m.guard_level}:{m.start_time}",
+            "id": event_id("bilibili", "guard", m.uid, m.guard_level, m.start_time),
             "type": "gift",
             "user": user,
             "gift": clip(name, 100),
@@ -136,7 +136,7 @@ class BilibiliMapper:
         user = _user(m.uid, m.uname)
         if user is None or not m.id:
             return Mapped(kind, "dropped", reason="no user or id")
-        base = f"bilibili:sc:{m.id}"
+        base = event_id("bilibili", "sc", m.id)
         value = money(float(m.price or 0) * 1000 * self.gold_value, self.exponent)
         ts = {"ts": int(m.start_time) * 1000} if m.start_time else {}
         events: list[dict[str, Any]] = [
@@ -145,7 +145,13 @@ class BilibiliMapper:
         text = str(m.message or "").strip()
         if text:
             events.append(
-                {"id": f"{base}:text", "type": "comment", "user": user, "text": clip(text, MAX_TEXT), **ts}
+                {
+                    "id": event_id("bilibili", "sc", m.id, "text"),
+                    "type": "comment",
+                    "user": user,
+                    "text": clip(text, MAX_TEXT),
+                    **ts,
+                }
             )
         notice = Notice(
             base,
@@ -170,7 +176,9 @@ class BilibiliMapper:
                     return Mapped(cmd, "dropped", reason="not an entry, follow or share, or no user")
                 at = int(data.get("trigger_time") or 0) or int(data.get("timestamp") or 0)
                 event: dict[str, Any] = {
-                    "id": f"bilibili:iw:{data.get('uid')}:{data.get('msg_type')}:{at or _digest(command)}",
+                    "id": event_id(
+                        "bilibili", "iw", data.get("uid"), data.get("msg_type"), at or _digest(command)
+                    ),
                     "type": type_,
                     "user": user,
                 }
@@ -193,7 +201,7 @@ class BilibiliMapper:
                     f"Bilibili room {self.room_id} is live" if live else f"Bilibili room {self.room_id} ended"
                 )
                 notice = Notice(
-                    f"bilibili:{cmd.lower()}:{self.room_id}:{at}",
+                    event_id("bilibili", cmd.lower(), self.room_id, at),
                     "stream_resumed" if live else "stream_ended",
                     "low" if live else "high",
                     text,

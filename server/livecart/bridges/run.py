@@ -46,9 +46,18 @@ class Sink:
         self.outbox = outbox
         self.metrics = metrics
         self._expire = expire
+        self._kinds: set[str] = set()
+
+    MAX_KINDS = 200  # a platform names its own types: label values stay bounded whatever it sends
 
     def take(self, mapped: Mapped) -> None:
-        self.metrics.platform_events.labels(self.platform, mapped.kind, mapped.outcome).inc()
+        kind = mapped.kind
+        if kind not in self._kinds:
+            if len(self._kinds) >= self.MAX_KINDS:
+                kind = "other"
+            else:
+                self._kinds.add(kind)
+        self.metrics.platform_events.labels(self.platform, kind, mapped.outcome).inc()
         if mapped.viewers is not None:
             self.metrics.viewers.set(mapped.viewers)
         self.outbox.put(mapped.events, mapped.notices)

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from livecart.bridges.mapped import Mapped, Notice, clip, money
+from livecart.bridges.mapped import Mapped, Notice, clip, money, quantity
 
 __all__ = ["PLATFORM", "TikTokMapper"]
 
@@ -77,7 +77,7 @@ class TikTokMapper:
             case "CommentEvent":
                 return self._comment(event, kind)
             case "LikeEvent":
-                return self._simple(event, kind, "like", count=max(1, int(getattr(event, "count", 0) or 0)))
+                return self._simple(event, kind, "like", count=quantity(getattr(event, "count", 0)))
             case "GiftEvent":
                 return self._gift(event, kind, now_ms)
             case "FollowEvent":
@@ -139,7 +139,7 @@ class TikTokMapper:
         if user is None or gift is None or msg_id is None:
             return Mapped(kind, "dropped", reason="no user, gift or message id")
         name = clip(str(getattr(gift, "name", "") or f"gift {getattr(gift, 'id', '?')}"), 100)
-        count = max(1, int(getattr(event, "repeat_count", 0) or 0))
+        count = quantity(getattr(event, "repeat_count", 0))
         diamonds = int(getattr(gift, "diamond_count", 0) or 0)
         if int(getattr(gift, "type", 0) or 0) != 1:  # not streakable: each message is one gift
             return Mapped(kind, "mapped", [self._gift_event(msg_id, user, name, count, diamonds, _ts(event))])
