@@ -21,6 +21,14 @@ MAX_TEXT = 500
 MAX_DATA = 10
 DEDUP_MS = 24 * 3600 * 1000
 TTL_MS = 15 * 60 * 1000  # a notice stays on the host view 15 minutes (a manual cue: 5), then is stale
+# What the host view shows in its language for a source's state (a Super Chat shows its own text).
+_TEXTS = {
+    "stream_ended": {"zh": "直播已结束（{source}）", "en": "The stream ended ({source})"},
+    "stream_paused": {"zh": "直播已暂停（{source}）", "en": "The stream is paused ({source})"},
+    "stream_resumed": {"zh": "直播已恢复（{source}）", "en": "The stream is live ({source})"},
+    "source_down": {"zh": "连接中断，正在重连（{source}）", "en": "Lost the stream, reconnecting ({source})"},
+    "source_up": {"zh": "已重新连接（{source}）", "en": "Connected again ({source})"},
+}
 _SOURCE = re.compile(r"[a-z0-9_-]{1,20}:[\x21-\x7e\u00a0-\uffff]{1,100}\Z")
 
 
@@ -51,8 +59,10 @@ def source_cue(body: Any, source: str | None, now_ms: int) -> Cue:
             isinstance(k, str) and len(k) <= 50 and _plain(v) for k, v in data.items()):
         raise BadRequest("bad_field", f"data must be an object of at most {MAX_DATA} string or number fields")
     data = dict(data, source=source) if source else dict(data)
+    texts = {lang: line.format(source=source or "?") for lang, line in _TEXTS.get(kind, {}).items()}
     return Cue(id=new_id(), kind=f"source_{kind}", priority=str(priority), text=text, created_at=now_ms,
-               expires_at=now_ms + TTL_MS, data=data, key=f"source:{notice_id}", cooldown_ms=DEDUP_MS)
+               expires_at=now_ms + TTL_MS, data=data, texts=texts, key=f"source:{notice_id}",
+               cooldown_ms=DEDUP_MS)
 
 
 def _plain(value: Any) -> bool:

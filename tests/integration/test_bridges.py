@@ -127,6 +127,10 @@ async def test_a_tiktok_stream_reaches_the_room_once_even_through_a_reconnect_an
         assert first.metrics.viewers._value.get() == 1234
         ended = [c for c in await staff_cues(node, room) if c["kind"] == "source_stream_ended"]
         assert len(ended) == 1 and ended[0]["priority"] == "high"
+        assert ended[0]["texts"] == {
+            "zh": "直播已结束（tiktok:@shop）",
+            "en": "The stream ended (tiktok:@shop)",
+        }
         assert ended[0]["data"]["source"] == "tiktok:@shop"
         assert first.count("livecart_bridge_notices_total", kind="stream_ended", result="sent") == 2
         await first.close()
