@@ -262,6 +262,9 @@ async def answering(statuses: list[int]) -> tuple[web.AppRunner, int, list[bytes
     bodies: list[bytes] = []
 
     async def events(request: web.Request) -> web.Response:
+        # What every bridge request carries (the hooks' list of sources reads the header).
+        assert request.headers[SOURCE_HEADER] == "tiktok:@shop"
+        assert request.headers["Authorization"].startswith("Bearer ")
         bodies.append(await request.read())
         status = statuses.pop(0) if statuses else 200
         if status == 200:
