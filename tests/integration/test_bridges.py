@@ -5,6 +5,7 @@ to TikTok or Bilibili is the one part left out (it cannot be reached from here).
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import aiohttp
@@ -407,3 +408,23 @@ def test_livecart_connect_refuses_a_bad_target_or_room_before_connecting(capsys,
     assert "room id is a number" in capsys.readouterr().err
     assert main(["connect", "tiktok", "@shop", "--room", "bad room!", *where]) == 2
     assert main(["connect", "tiktok", "@", "--room", "r1", *where]) == 2
+
+
+def test_without_the_connectors_extra_livecart_connect_says_how_to_install_it(capsys, tmp_path, monkeypatch):
+    from livecart.cli import main
+
+    monkeypatch.setitem(sys.modules, "TikTokLive", None)  # as if the extra were not installed
+    monkeypatch.delitem(sys.modules, "livecart.bridges.tiktok_live", raising=False)
+    args = [
+        "connect",
+        "tiktok",
+        "@shop",
+        "--room",
+        "r1",
+        "--data-dir",
+        str(tmp_path),
+        "--url",
+        "http://127.0.0.1:9",
+    ]
+    assert main(args) == 2
+    assert "scripts/setup connectors" in capsys.readouterr().err

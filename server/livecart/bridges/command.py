@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import aiohttp
@@ -72,6 +74,7 @@ async def run(
 ) -> None:
     """Until `stop` is set (by default: SIGINT or SIGTERM). `platform` replaces the live connection
     (tests: the platforms cannot be reached from here)."""
+    live = None if platform else _live(opts.platform)  # before anything connects: the extra is there
     metrics = metrics or BridgeMetrics(opts.platform)
     runner = await serve_metrics(metrics, opts.metrics_host, opts.metrics_port) if opts.metrics_port else None
     if stop is None:
@@ -84,7 +87,7 @@ async def run(
             currency = await room_currency(session, opts)
             exponent = money.exponent(currency)
             outbox = Outbox(session, opts.url, opts.room, opts.source, opts.token, metrics)
-            connect, flush, expire = platform or _platform(opts, currency, exponent, metrics)
+            connect, flush, expire = platform or _platform(opts, currency, exponent, metrics, live)
             sink = Sink(opts.platform, outbox, metrics, expire)
             tasks = [
                 asyncio.create_task(outbox.run()),
@@ -115,13 +118,20 @@ async def _ticks(sink: Sink) -> None:
         sink.tick(now_ms())
 
 
-def _platform(opts: BridgeOptions, currency: str, exponent: int, metrics: BridgeMetrics) -> Platform:
+def _live(platform: str) -> ModuleType:
+    """The live connection's module, which imports the platform's library (the connectors extra)."""
+    try:
+        return importlib.import_module(f"livecart.bridges.{platform}_live")
+    except ImportError as exc:
+        raise MissingConnectors(str(exc)) from exc
+
+
+def _platform(
+    opts: BridgeOptions, currency: str, exponent: int, metrics: BridgeMetrics, live: ModuleType | None
+) -> Platform:
     """(connect, flush open streaks, expire quiet streaks) for the platform."""
+    assert live is not None
     if opts.platform == "tiktok":
-        try:
-            from livecart.bridges import tiktok_live
-        except ImportError as exc:
-            raise MissingConnectors(str(exc)) from exc
         tt = TikTokMapper(opts.target, diamond_value=opts.gift_value or 0.0, exponent=exponent)
 
         def expire(at: int) -> Events:
@@ -129,11 +139,7 @@ def _platform(opts: BridgeOptions, currency: str, exponent: int, metrics: Bridge
             metrics.open_streaks.set(tt.open_streaks)
             return quiet
 
-        return (lambda sink: tiktok_live.connect(opts.target, tt, sink)), tt.flush, expire
-    try:
-        from livecart.bridges import bilibili_live
-    except ImportError as exc:
-        raise MissingConnectors(str(exc)) from exc
+        return (lambda sink: live.connect(opts.target, tt, sink)), tt.flush, expire
     gold = opts.gift_value if opts.gift_value is not None else (0.001 if currency == "CNY" else 0.0)
     bb = BilibiliMapper(opts.target, gold_value=gold, exponent=exponent)
-    return (lambda sink: bilibili_live.connect(int(opts.target), bb, sink)), list, None  # no streaks
+    return (lambda sink: live.connect(int(opts.target), bb, sink)), list, None  # no streaks
