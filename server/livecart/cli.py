@@ -168,6 +168,8 @@ def _connect(args: argparse.Namespace, settings: Settings) -> int:
             raise ValueError("a Bilibili room id is a number (the one in live.bilibili.com/ROOM_ID)")
         if args.platform == "tiktok" and not args.target.lstrip("@"):
             raise ValueError("a TikTok handle, such as @streamer")
+        if args.gift_value is not None and not 0 <= args.gift_value < 1e6:  # also refuses nan
+            raise ValueError("--gift-value must be a number from 0 (room currency per diamond or gold coin)")
     except (ValueError, BadRequest) as exc:
         print(f"livecart connect: {exc}", file=sys.stderr)
         return 2

@@ -408,6 +408,9 @@ def test_livecart_connect_refuses_a_bad_target_or_room_before_connecting(capsys,
     assert "room id is a number" in capsys.readouterr().err
     assert main(["connect", "tiktok", "@shop", "--room", "bad room!", *where]) == 2
     assert main(["connect", "tiktok", "@", "--room", "r1", *where]) == 2
+    for bad in ("nan", "-1", "inf"):
+        assert main(["connect", "tiktok", "@shop", "--room", "r1", "--gift-value", bad, *where]) == 2
+    assert "--gift-value" in capsys.readouterr().err
 
 
 def test_without_the_connectors_extra_livecart_connect_says_how_to_install_it(capsys, tmp_path, monkeypatch):
