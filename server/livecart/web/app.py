@@ -47,6 +47,7 @@ from livecart.web.idempotency import idempotency_middleware
 from livecart.web.listener import Listener
 from livecart.web.pages import add_page_routes
 from livecart.web.revocation import Revocations
+from livecart.web.source_cues import add_source_cue_routes
 from livecart.web.upgrade import websocket_route
 from livecart.web.webhooks import add_webhook_routes
 
@@ -188,6 +189,7 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
                     clock=clock, admission=admission, price_floor=settings.price_floor)
     add_cue_routes(app, store=store, deal_store=deal_store, cue_store=cue_store, stats_store=stats_store,
                    clock=clock, metrics=metrics, segmenter=segmenter)
+    add_source_cue_routes(app, cue_store=cue_store, clock=clock, metrics=metrics)
     add_console_routes(app, store=store, currencies=currencies, clock=clock, revocations=revocations,
                        secret=settings.secret)
     add_webhook_routes(app, ingest=ingest, shops=shop_store, sources=source_store, currencies=currencies,
