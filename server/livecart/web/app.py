@@ -13,6 +13,7 @@ from aiohttp.typedefs import Middleware
 
 from livecart.audience import audience_of, view
 from livecart.auth import Action, Claims, check_room_name, verify
+from livecart.bag_desk import BagDesk
 from livecart.claims import ClaimDesk
 from livecart.clock import Clock
 from livecart.comments import Segmenter
@@ -22,11 +23,13 @@ from livecart.errors import BadRequest, LivecartError, StoreUnavailable, TooLarg
 from livecart.ingest import Ingest, limit_key
 from livecart.metrics import Metrics
 from livecart.room import snapshot_frame
+from livecart.store.bag_store import BagStore
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import StatsStore
 from livecart.web.admission import Admission
+from livecart.web.bags import add_bag_routes
 from livecart.web.console import add_console_routes
 from livecart.web.cues import add_cue_routes
 from livecart.web.deals import add_deal_routes
@@ -169,7 +172,7 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
                stats_store: StatsStore, claim_desk: ClaimDesk, ingest: Ingest, currencies: RoomCurrencies,
                clock: Clock, metrics: Metrics, admission: Admission, revocations: Revocations,
                listener: Listener, segmenter: Segmenter,
-               refresh_gauges: Callable[[], None]) -> web.Application:
+               refresh_gauges: Callable[[], None], bag_desk: BagDesk, bag_store: BagStore) -> web.Application:
     """The aiohttp application of one node, from the node's parts (livecart/node.py builds them)."""
     app = web.Application(middlewares=[errors_middleware, handshake_middleware(listener),
                                        revocation_middleware(settings.token_keys, revocations),
@@ -185,6 +188,7 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
                    clock=clock, metrics=metrics, segmenter=segmenter)
     add_console_routes(app, store=store, currencies=currencies, clock=clock, revocations=revocations,
                        secret=settings.secret)
+    add_bag_routes(app, bag_desk=bag_desk, bag_store=bag_store)
     add_page_routes(app)
     # A websocket request on a connection whose first request was HTTP: back to the websocket code.
     app.router.add_get("/ws/{tail:.*}", websocket_route(listener.adopt), allow_head=False)
