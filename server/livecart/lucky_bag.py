@@ -38,7 +38,7 @@ from livecart.protocol import load_json
 
 __all__ = ["ALGORITHM", "MAX_DURATION_S", "MAX_WINNERS", "MIN_DURATION_S", "BagSpec", "BagState",
            "commitment", "draw_record", "draw_round", "is_bag_id", "keyword_in", "new_bag_id", "new_seed",
-           "normalize", "parse_spec", "ranking", "ticket", "verify"]
+           "normalize", "parse_spec", "ranking", "report_rows", "ticket", "verify"]
 
 ALGORITHM = "livecart-draw-v1"
 MIN_DURATION_S, MAX_DURATION_S = 30, 30 * 60
@@ -240,3 +240,25 @@ def _json_list(raw: str | None) -> list[str] | None:
         return None
     value = load_json(raw)
     return [str(u) for u in value] if isinstance(value, list) else []
+
+
+def report_rows(records: Iterable[Mapping[str, Any]], paid: Iterable[tuple[int, str]],
+                names: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The post-stream report's row per bag (report.py "lucky_bags"): from its draw record and the
+    room's paid orders as (ts ms, user id), how many entrants bought while the bag was open."""
+    orders = list(paid)
+    rows = []
+    for rec in records:
+        until = rec["closed_at"] or rec["ends_at"]
+        entrants = set(rec["entrants"])
+        buyers = {user for ts, user in orders if user in entrants and rec["opens_at"] <= ts <= until}
+        won = [(user, "claimed" if user in r["claimed"] else "unclaimed" if user in r["unclaimed"]
+                else "pending") for r in rec["rounds"] for user in r["winners"]]
+        rows.append({"bag": rec["bag"], "product": rec["prize"]["name"], "state": rec["state"],
+                     "opens_at": rec["opens_at"], "closed_at": rec["closed_at"] or None,
+                     "entrants": len(entrants), "prizes": rec["winners"],
+                     "winners": ", ".join(f"{(names or {}).get(u, u)} ({s})" for u, s in won),
+                     "bought_during_bag": len(buyers), "seed": rec["seed"] or "",
+                     "commitment": rec["commitment"],
+                     "verified": "yes" if rec["seed"] and not verify(rec) else "no"})
+    return rows

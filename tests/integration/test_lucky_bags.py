@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from livecart import cli
 from livecart.lucky_bag import verify
 from livecart.store.bag_store import BAGS_DUE
 from livecart.store.keys import RoomKeys
@@ -238,3 +240,32 @@ async def test_hostile_bag_claim_frames_get_an_error_frame(node, room):
     assert (await watcher.until(lambda f: f["type"] == "error"))["error"] == "forbidden"
     await viewer.close()
     await watcher.close()
+
+
+async def test_the_report_and_verify_draw_recompute_the_winners(node, room, tmp_path, capsys):
+    bag = await create_bag(node.port, room, winners=2)
+    users = [f"u{i:02d}" for i in range(10)]
+    await post_events(node.port, room, entries(users) + [
+        {"id": "o1", "type": "order", "user": {"id": "u03", "name": "U3"}, "order_id": "A1",
+         "product_id": "p1", "qty": 1, "amount": 10, "status": "paid"},
+        {"id": "o2", "type": "order", "user": {"id": "zz", "name": "Z"}, "order_id": "A2",
+         "product_id": "p1", "qty": 1, "amount": 10, "status": "paid"}])
+    drawn = await draw(node.port, room, bag["id"])
+    status, data = await api(node.port, "GET", f"/api/rooms/{room}/report?format=json", token("host", room))
+    assert status == 200
+    [row] = data["lucky_bags"]
+    assert (row["entrants"], row["bought_during_bag"], row["verified"]) == (10, 1, "yes")
+    assert row["seed"] == drawn["seed"] and row["commitment"] == bag["commitment"]
+    assert all(f"{w['name']} (pending)" in row["winners"] for w in drawn["winners"])
+    rec = await record(node.port, room, bag["id"])
+    path = tmp_path / "draw.json"
+    path.write_bytes(orjson.dumps(rec))
+    assert cli.main(["verify-draw", str(path)]) == 0
+    assert ", ".join(rec["rounds"][0]["winners"]) in capsys.readouterr().out
+    other = next(u for u in users if u not in rec["rounds"][0]["winners"])
+    rec["rounds"][0]["winners"][0] = other
+    path.write_bytes(orjson.dumps(rec))
+    assert cli.main(["verify-draw", str(path)]) == 1
+    assert "round 1" in capsys.readouterr().err
+    path.write_bytes(b"[1, 2")
+    assert cli.main(["verify-draw", str(path)]) == 1

@@ -91,7 +91,7 @@ class BagStore:
         """The room's latest BAG map as published (the meta hash's `bag` field), or None: one HGET."""
         with as_store_unavailable():
             raw = await self.client.hget(RoomKeys(room).meta, "bag")
-        return load_json(raw) if raw else None  # type: ignore[no-any-return]  # the BAG map
+        return load_json(raw) if raw else None
 
     async def enter(self, room: str, entries: list[tuple[str, str]]) -> tuple[bool, int, list[str]]:
         """Enter (user, display name) pairs into the room's open bag: (open?, entrants, one code per
