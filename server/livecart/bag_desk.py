@@ -23,8 +23,9 @@ from typing import Any
 from livecart.clock import Clock
 from livecart.errors import BadRequest, Conflict, StoreUnavailable
 from livecart.events import Event
-from livecart.lucky_bag import BagSpec, commitment, draw_round, keyword_in, new_seed
+from livecart.lucky_bag import BagSpec, commitment, draw_round, keyword_in, new_seed, winners_cue
 from livecart.store.bag_store import BagStore, Freeze
+from livecart.store.cue_store import CueStore
 
 __all__ = ["BagDesk", "MutedCheck", "nobody_muted"]
 
@@ -41,8 +42,11 @@ async def nobody_muted(room: str, user: str) -> bool:
 
 
 class BagDesk:
-    def __init__(self, store: BagStore, clock: Clock, *, is_muted: MutedCheck = nobody_muted) -> None:
+    def __init__(self, store: BagStore, clock: Clock, *, is_muted: MutedCheck = nobody_muted,
+                 cue_store: CueStore | None = None, cue_lang: str = "zh") -> None:
         self.store = store
+        self.cue_store = cue_store  # the host's cue "announce the winners" after each round
+        self.cue_lang = cue_lang
         self.clock = clock
         self.is_muted = is_muted
         # Each room's current BAG map as last read (loop time, map or None), at most CACHE_S old when
@@ -143,11 +147,18 @@ class BagDesk:
             now = False
             if isinstance(frozen, Freeze):
                 winners = draw_round(frozen.seed, frozen.entrants, frozen.count, frozen.absent, frozen.drawn)
-                first, _bag = await self.store.commit(room, bag, frozen.round, winners)
-                self.draws += first
+                first, bag_map = await self.store.commit(room, bag, frozen.round, winners)
+                if first:
+                    self.draws += 1
+                    await self._cue(room, bag_map, frozen.round)
                 continue
             await self._note_due(room, -1 if frozen is None else frozen)
             return
+
+    async def _cue(self, room: str, bag_map: dict[str, Any], round_: int) -> None:
+        if self.cue_store is not None and bag_map.get("winners"):
+            now = self.clock.now_ms()
+            await self.cue_store.emit(room, [winners_cue(bag_map, round_, now, self.cue_lang)], now)
 
     async def _note_due(self, room: str, at_ms: int) -> None:
         await self.store.due(room, at_ms)

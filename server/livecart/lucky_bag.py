@@ -33,12 +33,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from livecart.cues import Cue, new_id
 from livecart.errors import BadRequest
 from livecart.protocol import load_json
 
 __all__ = ["ALGORITHM", "MAX_DURATION_S", "MAX_WINNERS", "MIN_DURATION_S", "BagSpec", "BagState",
            "commitment", "draw_record", "draw_round", "is_bag_id", "keyword_in", "new_bag_id", "new_seed",
-           "normalize", "parse_spec", "ranking", "report_rows", "ticket", "verify"]
+           "normalize", "parse_spec", "ranking", "report_rows", "ticket", "verify", "winners_cue"]
 
 ALGORITHM = "livecart-draw-v1"
 MIN_DURATION_S, MAX_DURATION_S = 30, 30 * 60
@@ -46,6 +47,7 @@ MAX_WINNERS = 1000
 MAX_KEYWORD = 32
 MIN_CLAIM_S, MAX_CLAIM_S, DEFAULT_CLAIM_S = 10, 600, 120
 BAG_ID_HEX = 12
+CUE_TTL_MS = 5 * 60_000
 
 
 class BagState(StrEnum):
@@ -262,3 +264,17 @@ def report_rows(records: Iterable[Mapping[str, Any]], paid: Iterable[tuple[int, 
                      "commitment": rec["commitment"],
                      "verified": "yes" if rec["seed"] and not verify(rec) else "no"})
     return rows
+
+
+def winners_cue(bag: Mapping[str, Any], round_: int, now_ms: int, lang: str = "zh") -> Cue:
+    """The host's cue when a round is drawn: read the winners out (kind `lucky_bag`, once per round)."""
+    names = [w["name"] for w in bag.get("winners", []) if w["round"] == round_]
+    shown = names[:10] + (["…"] if len(names) > 10 else [])
+    prize = bag["prize"]["name"]
+    texts = {"en": f"Lucky bag {'redraw ' if round_ > 1 else ''}drawn ({prize}): announce the winners — "
+                   + ", ".join(shown),
+             "zh": f"福袋{'补抽' if round_ > 1 else '开奖'}（{prize}）：请公布中奖者 — " + "、".join(shown)}
+    return Cue(id=new_id(), kind="lucky_bag", priority="high", text=texts.get(lang, texts["en"]),
+               created_at=now_ms, expires_at=now_ms + CUE_TTL_MS, texts=texts,
+               data={"bag": bag["id"], "round": round_, "winners": names},
+               key=f"lucky_bag:{bag['id']}:{round_}", cooldown_ms=CUE_TTL_MS)

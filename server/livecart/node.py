@@ -141,12 +141,13 @@ class Node:
                                                                else None),
                                 holding=self.deal_timers.note_hold, limit_address=self.admission.claim)
         self.currencies = RoomCurrencies(self.store)
+        self.cue_store = CueStore(redis, retention_days=s.stats_retention_days, sharded_pubsub=sharded)
+        self.stats_store = StatsStore(redis, retention_days=s.stats_retention_days)
         # Lucky bags. `is_muted` is where entries ask moderation whether a user is muted in the room:
         # wire the moderation service's check here (until then, nobody is muted).
         self.bag_store = BagStore(redis, sharded_pubsub=sharded)
-        self.bags = BagDesk(self.bag_store, self.clock, is_muted=nobody_muted)
-        self.cue_store = CueStore(redis, retention_days=s.stats_retention_days, sharded_pubsub=sharded)
-        self.stats_store = StatsStore(redis, retention_days=s.stats_retention_days)
+        self.bags = BagDesk(self.bag_store, self.clock, is_muted=nobody_muted, cue_store=self.cue_store,
+                            cue_lang=s.cue_lang)
         self.director = Director(self.store, self.deal_store, self.cue_store, self.stats_store,
                                  clock=self.clock, node_id=s.node_id, rules=load_rules(s.cue_rules or None),
                                  lang=s.cue_lang, local_rooms=self.hub.rooms, metrics=self.metrics,

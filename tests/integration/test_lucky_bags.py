@@ -269,3 +269,19 @@ async def test_the_report_and_verify_draw_recompute_the_winners(node, room, tmp_
     assert "round 1" in capsys.readouterr().err
     path.write_bytes(b"[1, 2")
     assert cli.main(["verify-draw", str(path)]) == 1
+
+
+async def test_the_host_gets_a_cue_to_announce_the_winners_and_viewers_do_not(node, room):
+    host = await RoomClient.connect(ws_url(node.port, room, token("host", room)))
+    viewer = await RoomClient.connect(ws_url(node.port, room, token("viewer", room, user="ann")))
+    for c in (host, viewer):
+        await c.recv()
+    bag = await create_bag(node.port, room, winners=1)
+    await post_events(node.port, room, entries(["ann"]))
+    await draw(node.port, room, bag["id"])
+    cue = (await host.until(lambda f: f["type"] == "cue"))["cue"]
+    assert cue["kind"] == "lucky_bag" and cue["priority"] == "high" and "Ann" in cue["texts"]["en"]
+    await viewer.until(lambda f: f["type"] == "won")
+    assert not any(f["type"] == "cue" or "cues" in f for f in viewer.frames)
+    await host.close()
+    await viewer.close()
