@@ -98,7 +98,8 @@ class LuckyBagRun:
             watchers = [overlay, *viewers]
             await asyncio.gather(*(self._connect(w) for w in watchers))
             readers = [asyncio.create_task(self._read(w, n)) for w in watchers]
-            duration = max(30, int(self.s.duration))
+            # With the console's close the bag stays open as long as the entries take (the draw closes it).
+            duration = max(30, int(self.s.duration)) if self.close == "timer" else 1800
             status, body = await console.call("POST", "/bags", "assistant", {
                 "product": {"id": "bag-prize", "name": "Mystery box"}, "winners": WINNERS,
                 "keyword": KEYWORD, "duration_s": duration, "claim_s": 600, "rules": {"present": True}},
@@ -175,7 +176,10 @@ class LuckyBagRun:
             while queue:
                 batch = queue.pop()
                 while True:
-                    status, body = await console.call("POST", "/events", "ingest", batch)
+                    try:
+                        status, body = await console.call("POST", "/events", "ingest", batch)
+                    except (aiohttp.ClientError, TimeoutError):
+                        status, body = 503, None  # ingest is idempotent by event id: send it again
                     if status == 200:
                         break
                     if status in (429, 503):
@@ -226,7 +230,9 @@ class LuckyBagRun:
         if any(v.entry != "entered" for v in viewers):
             odd = sorted({str(v.entry) for v in viewers} - {"entered"})
             reasons.append(f"socket entries not entered: {odd}")
-        closed_at = int(record.get("closed_at") or 0) / 1000
+        # The close: the console's draw freezes the bag (closed_at); with the timer it closes at ends_at,
+        # and the node's timer (every 100 ms) notices a little later, which the user sees too.
+        closed_at = int(record.get("ends_at" if self.close == "timer" else "closed_at") or 0) / 1000
         latencies = Histogram()
         for w in shown:
             latencies.record_ms(max(0.0, (w.winners_at or 0) - closed_at) * 1000)
