@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ class LuckyBagRun:
         self.close = str(scenario.extra.get("close", "console"))
         self.socket_entrants = min(int(scenario.extra.get("sockets", 200)), scenario.clients)
         self.leave_share = float(scenario.extra.get("leave_share", 0.1))
+        self.loadavg_before = os.getloadavg()
         self.changed = asyncio.Event()  # a socket saw something: _until looks again
 
     def say(self, text: str) -> None:
@@ -258,6 +260,11 @@ class LuckyBagRun:
             "completeness_pct": round(100 * len(shown) / len(watchers), 2), "duplicates": 0, "gaps": 0,
             "latency_ms": lat, "latency_is": "bag close (server clock) to the winners on each socket",
             "loader": {"note": "one process", "worker_cpu_pct_mean": 0, "deliveries_per_loader_cpu_s": 0},
-            "timeline": [], "lucky_bag": section,
+            "timeline": [], "lucky_bag": section, "meta": {
+                "started_at": started, "url": self.url, "room": self.room, "workers": 1,
+                "loadavg_before": self.loadavg_before, "loadavg_after": os.getloadavg()},
+            "sockets": {"closes_by_code": {}, "resumes": 0}, "publisher": {"events_sent": sent},
+            "settings": {"clients": n, "sockets": len(viewers), "close": self.close, "winners": WINNERS,
+                         "leave_share": self.leave_share, "url": self.url},
             "verdict": "pass" if not reasons else "fail", "reasons": reasons,
         }

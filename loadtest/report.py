@@ -54,7 +54,6 @@ def summary_text(r: dict[str, Any]) -> str:
                      f"{b['entries_per_s']} entries/s, close to "
                      f"winners on the overlay {b['close_to_winners_on_overlay_ms']} ms (draw in the node "
                      f"{b['draw_in_node_ms']} ms), winners recomputed: {b['recomputed']}")
-        lines.extend(f"  fail: {reason}" for reason in r.get("reasons", []))
     if "rooms" in r:
         rm = r["rooms"]
         for group, g in rm["groups"].items():
