@@ -49,9 +49,13 @@ class BagDesk:
         self.cue_lang = cue_lang
         self.clock = clock
         self.is_muted = is_muted
-        # Each room's current BAG map as last read (loop time, map or None), at most CACHE_S old when
-        # entries are matched against it: a bag opened on another node takes keyword entries here
-        # within CACHE_S. The entry script itself checks that the bag is open, by Redis's clock.
+        # The rooms with a bag in progress (lc:bags-due, read by every timer pass: room -> due ms). A
+        # room not in it has no bag to enter, and costs ingest nothing; a bag opened on another node
+        # takes entries here from the next pass (TIMER_S).
+        self.in_progress: dict[str, int] = {}
+        # Each such room's BAG map as last read (loop time, map or None), at most CACHE_S old when
+        # entries are matched against it. The entry script itself checks that the bag is open, by
+        # Redis's clock.
         self._current: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self.draws = 0  # rounds this node committed (tests and metrics read it)
 
@@ -60,6 +64,7 @@ class BagDesk:
     async def create(self, room: str, bag: str, spec: BagSpec, by: str) -> dict[str, Any]:
         seed = new_seed()
         bag_map = await self.store.create(room, bag, spec, seed, commitment(seed), by)
+        self.in_progress[room] = bag_map["ends_at"]
         self._current.pop(room, None)
         return bag_map
 
@@ -75,11 +80,11 @@ class BagDesk:
 
     async def open_bag(self, room: str) -> dict[str, Any] | None:
         """The room's bag if it takes entries (as of at most CACHE_S ago), else None."""
+        if room not in self.in_progress:
+            return None
         now = asyncio.get_running_loop().time()
         read_at, bag = self._current.get(room, (-CACHE_S, None))
         if now - read_at >= CACHE_S:
-            if len(self._current) > 10_000:
-                self._current.clear()
             bag = await self.store.current(room)
             self._current[room] = (now, bag)
         if bag is None or bag["state"] != "open" or self.clock.now_ms() >= bag["ends_at"]:
@@ -174,17 +179,23 @@ class BagDesk:
     # --- timers --------------------------------------------------------------------------------------
 
     async def step(self) -> None:
-        """One look at the due bags: draw or redraw those whose time has come."""
-        for room, _due in await self.store.due_rooms(self.clock.now_ms()):
+        """One look at the bags in progress: draw or redraw those whose time has come."""
+        self.in_progress = dict(await self.store.due_rooms(2**62))
+        now = self.clock.now_ms()
+        for room in [r for r, due in self.in_progress.items() if due <= now]:
             try:
                 await self._advance(room, "")
             except (BadRequest, StoreUnavailable) as exc:
                 log.warning("lucky bag timer in %s: %s", room, exc, extra={"room": room})
+        for room in list(self._current):
+            if room not in self.in_progress:
+                del self._current[room]
 
     async def publish_counts(self) -> None:
         """Publish the entry counts the entry script's throttle left unpublished (open bags only)."""
-        for room, due in await self.store.due_rooms(2**62):
-            if due > self.clock.now_ms():
+        now = self.clock.now_ms()
+        for room, due in self.in_progress.items():
+            if due > now:
                 await self.store.tick(room)
 
     async def run(self) -> None:

@@ -141,6 +141,8 @@ async def test_two_nodes_racing_draw_once_and_agree_on_the_winners(make_node, ro
     for w in watchers:
         await w.recv()
     bag = await create_bag(a.port, room, winners=5)
+    await b.bags.step()  # node b's timer pass (every 100 ms) learns of the bag opened on node a
+    assert room in b.bags.in_progress
     await post_events(b.port, room, entries([f"u{i}" for i in range(200)]))
     # Both nodes' timers see the bag fall due at once, and both consoles press "draw" at the same moment.
     client = aioredis.Redis.from_url(redis_server.url)
