@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import orjson
 import pytest
 import redis.asyncio as aioredis
 
 from livecart import cli
-from livecart.lucky_bag import verify
-from livecart.store.bag_store import BAGS_DUE
+from livecart.lucky_bag import commitment, parse_spec, verify
+from livecart.store.bag_store import BAGS_DUE, BagStore, Freeze
+from livecart.store.channel import BagWon, StageChanged
 from livecart.store.keys import RoomKeys
+from tests.integration.test_channel import Published
 from tests.support import RoomClient, api, comment, post_events, token, ws_url
 
 
@@ -287,3 +290,54 @@ async def test_the_host_gets_a_cue_to_announce_the_winners_and_viewers_do_not(no
     assert not any(f["type"] == "cue" or "cues" in f for f in viewer.frames)
     await host.close()
     await viewer.close()
+
+
+async def test_bag_lua_publishes_what_the_channel_decoder_reads(redis_server, room):
+    """bag.lua is a room channel producer: its `stage` (bag) and `won` messages decode (store/channel.py)."""
+    client = aioredis.Redis.from_url(redis_server.url)
+    store = BagStore(client)
+    async with contextlib.aclosing(client), Published(client, room) as published:
+        spec = parse_spec(bag_body(winners=1))
+        await store.create(room, "0123456789ab", spec, "5" * 64, commitment("5" * 64), "tester")
+        opened = await published.next()
+        assert isinstance(opened, StageChanged) and opened.name == "bag" and opened.value["state"] == "open"
+        await store.enter(room, [("ann", "Ann")])
+        await store.tick(room)  # publishes a count the entry's throttle (100 ms) held back, if it did
+        entered = await published.next()
+        assert isinstance(entered, StageChanged) and entered.value["entrants"] == 1
+        frozen = await store.freeze(room, "0123456789ab", now=True)
+        assert isinstance(frozen, Freeze) and frozen.entrants == ["ann"] and frozen.count == 1
+        assert (await published.next()).value["state"] == "drawing"
+        await store.commit(room, "0123456789ab", frozen.round, ["ann"])
+        drawn, won = await published.next(), await published.next()
+        assert isinstance(drawn, StageChanged) and drawn.value["winners"][0]["name"] == "Ann"
+        assert isinstance(won, BagWon) and won.user == "ann" and won.frame["claim_until"] > 0
+
+
+async def test_an_entrant_whose_socket_closed_is_skipped_and_one_back_is_not(node, room, redis_server):
+    bag = await create_bag(node.port, room, winners=3)
+    away = RoomKeys(room).prefix + f"bag:{bag['id']}:away"
+    client = aioredis.Redis.from_url(redis_server.url)
+    async with contextlib.aclosing(client):
+        for user in ("mei", "bo"):
+            viewer = await RoomClient.connect(ws_url(node.port, room, token("viewer", room, user=user)))
+            await viewer.recv()
+            await viewer.send({"type": "comment", "text": "福袋", "req": "x"})
+            assert (await viewer.until(lambda f: f["type"] == "bag_entry"))["result"] == "entered"
+            await viewer.close()
+        async def absent(count: int) -> None:  # presence signals reach Redis just after the socket event
+            for _ in range(1000):
+                if await client.scard(away) == count:
+                    return
+                await asyncio.sleep(0.01)
+
+        await absent(2)
+        back = await RoomClient.connect(ws_url(node.port, room, token("viewer", room, user="bo")))
+        await back.recv()
+        await absent(1)
+        await post_events(node.port, room, entries(["ann"]))
+        drawn = await draw(node.port, room, bag["id"])
+        rec = await record(node.port, room, bag["id"])
+        assert rec["rounds"][0]["absent"] == ["mei"]
+        assert sorted(w["user"] for w in drawn["winners"]) == ["ann", "bo"] and verify(rec) == []
+        await back.close()

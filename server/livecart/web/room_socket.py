@@ -105,7 +105,8 @@ class RoomEndpoint:
             return
         if not ws.open:  # closed while joining: connection_lost ran before we were registered
             self.hub.leave(ws, ws.room)
-        elif self.bags is not None and ws.role == "viewer" and ws.user is not None:
+        elif self.bags is not None and ws.role == "viewer" and ws.user is not None \
+                and ws.room in self.bags.in_progress:
             await self.bags.presence(ws.room, ws.user, here=True)
 
     def received(self, ws: WebSocket, message: Any) -> None:
@@ -216,7 +217,8 @@ class RoomEndpoint:
 
     def closed(self, ws: WebSocket) -> None:
         self.hub.leave(ws, ws.room)
-        if self.bags is not None and ws.role == "viewer" and ws.user is not None:
+        if self.bags is not None and ws.role == "viewer" and ws.user is not None \
+                and ws.room in self.bags.in_progress:  # an entrant leaving: skipped at the draw
             self._spawn(self.bags.presence(ws.room, ws.user, here=False))
 
     def _ack(self, ws: WebSocket, message: dict[str, Any]) -> None:
