@@ -107,3 +107,50 @@ async def test_the_console_cancels_an_open_bag_and_the_overlay_hides_it(make_nod
     await expect(overlay.locator("#bag")).to_be_hidden()
     await expect(form.locator("button[type=submit]")).to_be_enabled()
     assert b.errors.messages == []
+
+
+BAG_RULES_SCRIPT = """async () => {
+  const m = await import("/client/lib/lucky_bag.js");
+  const form = (changes = {}) => ({ product_name: " Box ", product_id: "", winners: "3", keyword: " 福袋 ",
+    duration_s: "60", claim_s: "120", present: "on", ...changes });
+  const error = (changes) => m.bagFromFields(form(changes))[1];
+  const bag = (state, extra = {}) => ({ state, ends_at: 100, closed_at: 100, claim_until: 200, ...extra });
+  const t = m.bagWords("zh");
+  return {
+    plain: m.bagFromFields(form()),
+    errors: [error({ product_name: " " }), error({ winners: "0" }), error({ winners: "1.5" }),
+             error({ keyword: "" }), error({ duration_s: "29" }), error({ duration_s: "1801" }),
+             error({ claim_s: "5" })],
+    phases: [m.bagPhase(null, 0), m.bagPhase(bag("open"), 50), m.bagPhase(bag("open"), 100),
+             m.bagPhase(bag("drawing"), 150), m.bagPhase(bag("claiming"), 150), m.bagPhase(bag("done"), 250),
+             m.bagPhase(bag("done"), 200 + m.SHOW_DONE_MS + 1), m.bagPhase(bag("cancelled"), 50)],
+    actions: ["open", "claiming", "done"].map((state) => m.bagActions({ state }))
+      .concat([m.bagActions(null)]),
+    joined: [m.joinedText(t, { entrants: 1284 }), m.joinedText(m.bagWords("en"), { entrants: 0 })],
+    names: m.winnerNames({ winners: [{ user: "a", name: "Ann", state: "expired" },
+                                     { user: "b", name: "", state: "pending" }] }),
+    mine: [m.myPrize({ winners: [{ user: "b", state: "pending", round: 1 }] }, "b")?.state,
+           m.myPrize({ winners: [] }, "b"), m.myPrize(null, "b")],
+  };
+}"""
+
+
+async def test_the_pages_bag_rules_check_the_form_and_say_what_to_show(make_node, room, browser):
+    node = await make_node()
+    page = await Browsing(browser, node.port).open(page_path("console", room))
+    out = await page.evaluate(BAG_RULES_SCRIPT)
+    assert out["plain"] == [{"product": {"id": "", "name": "Box"}, "winners": 3, "keyword": "福袋",
+                             "duration_s": 60, "claim_s": 120, "rules": {"follows": False, "present": True}},
+                            None]
+    assert out["errors"] == ["the prize needs a product name", "winners must be 1-1000",
+                             "winners must be 1-1000", "a keyword is required", "duration must be 30-1800 s",
+                             "duration must be 30-1800 s", "the claim window must be 10-600 s"]
+    assert out["phases"] == [None, "open", "drawing", "drawing", "winners", "winners", None, None]
+    assert out["actions"] == [
+        {"draw": True, "cancel": True, "finish": False, "create": False},
+        {"draw": False, "cancel": False, "finish": True, "create": False},
+        {"draw": False, "cancel": False, "finish": False, "create": True},
+        {"draw": False, "cancel": False, "finish": False, "create": True}]
+    assert out["joined"] == ["1,284 人已参与", "0 joined"]
+    assert out["names"] == ["b"]
+    assert out["mine"] == ["pending", None, None]
