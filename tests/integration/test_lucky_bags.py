@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import aiohttp
 import orjson
 import pytest
 import redis.asyncio as aioredis
@@ -341,3 +342,16 @@ async def test_an_entrant_whose_socket_closed_is_skipped_and_one_back_is_not(nod
         assert rec["rounds"][0]["absent"] == ["mei"]
         assert sorted(w["user"] for w in drawn["winners"]) == ["ann", "bo"] and verify(rec) == []
         await back.close()
+
+
+async def test_a_create_retried_with_its_idempotency_key_opens_one_bag(node, room):
+    headers = {"Authorization": f"Bearer {token('assistant', room)}", "Idempotency-Key": "open-bag-1"}
+    answers = []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(2):
+            async with session.post(f"http://127.0.0.1:{node.port}/api/rooms/{room}/bags",
+                                    data=orjson.dumps(bag_body()), headers=headers) as resp:
+                answers.append((resp.status, await resp.json()))
+    assert answers[0] == answers[1] and answers[0][0] == 201
+    status, listing = await api(node.port, "GET", f"/api/rooms/{room}/bags", token("viewer", room))
+    assert [b["id"] for b in listing["bags"]] == [answers[0][1]["bag"]["id"]]
