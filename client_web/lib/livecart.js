@@ -16,7 +16,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const KEEP_EVENTS = 200;
 const KEEP_CUES = 200; // as many as GET …/cues lists
 /** Server frames that answer a message this client sent (matched by `req`). */
-const REPLY_TYPES = new Set(["pong", "claim_result", "comment_result", "ack_result", "error"]);
+const REPLY_TYPES = new Set(["pong", "claim_result", "comment_result", "ack_result", "error", "bag_claim_result",
+  "bag_entry"]); // (bag_entry follows a comment_result: it reaches onReply)
 
 /** The room as this client knows it: plain data, changed only by `apply(frame)`. */
 export class RoomState {
@@ -28,6 +29,8 @@ export class RoomState {
     this.pinned = null;
     this.highlight = null;
     this.announcement = null;
+    this.bag = null; // the room's current lucky bag (a BAG map), or null
+    this.won = null; // the newest `won` frame of this socket's user (lucky bags), or null
     this.currency = null; // the room's ISO 4217 code: what every amount of it is in
     this.events = []; // newest last, at most KEEP_EVENTS
     this.cues = []; // host and assistant sockets only; oldest first, replaced by id
@@ -74,6 +77,9 @@ export class RoomState {
       case "stats":
         this.stats = frame.stats;
         return "stats";
+      case "won": // this user won a lucky bag: only their own sockets get it
+        this.won = frame;
+        return "state";
       default:
         // The contract lets the server add frame types: an older page ignores what it does not know.
         return "ignored";
@@ -81,7 +87,7 @@ export class RoomState {
   }
 
   applyStage(frame) {
-    for (const name of ["pinned", "highlight", "announcement", "currency"]) {
+    for (const name of ["pinned", "highlight", "announcement", "bag", "currency"]) {
       if (name in frame) this[name] = frame[name];
     }
   }

@@ -1,7 +1,7 @@
 // The OBS overlay: a read-only subscriber. It shows the last state it had through every drop and
 // restart, and resumes silently; nothing on it is clickable and nothing here can send to the room.
 //
-// Query: room, token, lang=zh|en, widgets=deal,pinned,orders,highlight,goal,comments,announcement,
+// Query: room, token, lang=zh|en, widgets=deal,pinned,orders,highlight,goal,comments,announcement,bag,
 // position=bottom-left|bottom-right (the deal column), scale (0.5-2), theme=dark|light,
 // goal_likes, goal_shares. Money is in the room's currency (the state and each DEAL map say which):
 // no option may relabel it.
@@ -9,9 +9,11 @@
 import { RoomConnection } from "../lib/livecart.js";
 import { countdown, everyFrame, fill, flash, h, money, safeImageUrl, setText } from "../lib/dom.js";
 import { translator } from "../lib/i18n.js";
+import { bagWords } from "../lib/lucky_bag.js";
+import { BagWidget } from "./bag_widget.js";
 import { pageParams } from "../lib/page.js";
 
-const ALL_WIDGETS = ["deal", "pinned", "orders", "highlight", "goal", "comments", "announcement"];
+const ALL_WIDGETS = ["deal", "pinned", "orders", "highlight", "goal", "comments", "announcement", "bag"];
 const TICKER_MS = 6000;
 const COMMENTS_SHOWN = 5;
 
@@ -47,6 +49,7 @@ class OverlayView {
     this.conn = conn;
     this.shownDeal = null; // {id, state}: to animate a start and a sell-out once
     this.deal = null;
+    this.bag = new BagWidget(document.getElementById("bag"), bagWords(options.lang));
   }
 
   widget(name) {
@@ -60,6 +63,7 @@ class OverlayView {
     this.renderAnnouncement(state.announcement);
     this.renderGoal(state.counters);
     this.renderComments(state.events);
+    this.bag.render(state.bag, this.conn.now());
   }
 
   renderDeal(deal) {
@@ -108,6 +112,7 @@ class OverlayView {
 
   /** Countdowns move every frame, on the server's clock. */
   tick() {
+    this.bag.tick(this.conn.now());
     const node = this.widget("deal");
     const deal = this.deal;
     if (!node || !deal || node.hidden) return;
@@ -211,7 +216,7 @@ class OverlayView {
 function main() {
   const { room, token, lang, query } = pageParams();
   const t = translator(lang);
-  const options = readOptions(query);
+  const options = { ...readOptions(query), lang };
   applyLayout(options, lang);
   let view = null;
   const conn = new RoomConnection({

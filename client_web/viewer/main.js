@@ -4,8 +4,10 @@
 import { RoomConnection } from "../lib/livecart.js";
 import { countdown, everyFrame, fill, flash, h, money, safeImageUrl, setText } from "../lib/dom.js";
 import { translator } from "../lib/i18n.js";
+import { bagWords } from "../lib/lucky_bag.js";
 import { pageParams, tokenClaims } from "../lib/page.js";
 import { checkoutLink, checkoutWord, loadCheckoutTemplate } from "./checkout.js";
+import { BagCard } from "./bag_card.js";
 
 const COMMENTS_SHOWN = 30;
 const $ = (id) => document.getElementById(id);
@@ -26,6 +28,7 @@ class ViewerView {
     setText($("online"), `${state.counters.online || 0} ${this.t("online")}`);
     $("announcement").hidden = !state.announcement;
     if (state.announcement) setText($("announcement"), state.announcement.text);
+    this.bag?.render(state);
   }
 
   renderDeal(deal) {
@@ -55,6 +58,7 @@ class ViewerView {
   }
 
   tick() {
+    this.bag?.tick();
     const deal = this.deal;
     if (!deal) return;
     const now = this.conn.now();
@@ -115,6 +119,7 @@ function main() {
   const conn = new RoomConnection({
     room, token,
     onChange: (state) => view.render(state),
+    onReply: (frame) => { if (frame.type === "bag_entry") view.bag.entered(frame); },
     onStatus: (status) => {
       document.body.dataset.status = status;
       setText($("status"), status === "live" ? t("connected")
@@ -124,6 +129,7 @@ function main() {
   view = new ViewerView(t, conn, canAct);
   setText($("checkout"), checkoutWord(lang));
   if (canAct) loadCheckoutTemplate(room, token).then((template) => { view.checkoutTemplate = template; });
+  view.bag = new BagCard($("bag"), bagWords(lang), conn, canAct ? tokenClaims(token).sub : null);
   $("claim").addEventListener("click", () => view.claim());
   $("comment-text").placeholder = canAct ? t("say") : t("watchOnly");
   $("comment-text").disabled = !canAct;

@@ -36,6 +36,7 @@ from livecart.protocol import Format, encode_frame
 from livecart.room import Peer, Room, snapshot_frame
 from livecart.store import channel
 from livecart.store.channel import (
+    BagWon,
     CuePosted,
     DealChanged,
     LiveStats,
@@ -240,6 +241,8 @@ class RoomHub:
                 self._to_staff(room, "stats", stats)
             case TokensRevoked():
                 self._on_revoked(room, message)
+            case BagWon(user, frame):
+                self._to_user(room, user, frame)
 
     def _on_events(self, room: Room, message: RoomEvents) -> None:
         self.metrics.events_in.inc(len(message.events))
@@ -293,6 +296,12 @@ class RoomHub:
             if peer.role in STAFF_ROLES and peer.parked is None and (kind == "cue" or peer.stats):
                 data = encoded.get(peer.fmt) or encoded.setdefault(peer.fmt, encode_frame(frame, peer.fmt))
                 peer.send_frame(data, FrameKind.EVENTS)
+
+    def _to_user(self, room: Room, user: str, frame: dict[str, Any]) -> None:
+        """A frame for one user's own sockets on this node (a lucky bag's `won`), whatever their role."""
+        for peer in room.peers:
+            if peer.user == user and peer.parked is None:
+                peer.send_frame(encode_frame(frame, peer.fmt), FrameKind.EVENTS)
 
     def apply_deal(self, room: Room, fields: dict[str, str]) -> None:
         """A deal's stored fields, from the channel or a re-read (deal_timers.py)."""

@@ -9,7 +9,7 @@ decided inside the append script, so a retried batch changes nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +44,8 @@ class IngestResult:
 class Ingest:
     def __init__(self, store: RedisStore, deal_store: DealStore, claims: ClaimDesk,
                  currencies: RoomCurrencies, clock: Clock, metrics: Metrics, *, limiter: RateLimiter,
-                 max_events: int, touch: Callable[[str], None], sources: SourceLog | None = None) -> None:
+                 max_events: int, touch: Callable[[str], None], sources: SourceLog | None = None,
+                 lucky_bags: Callable[[str, list[Event]], Awaitable[None]] | None = None) -> None:
         self.store = store
         self.deal_store = deal_store
         self.claims = claims
@@ -55,6 +56,7 @@ class Ingest:
         self.max_events = max_events
         self.touch = touch  # the room is active: the director folds its statistics
         self.sources = sources  # who delivered what (the console's sources panel)
+        self.lucky_bags = lucky_bags  # bag_desk.BagDesk.observe: keyword entries, followers, presence
 
     def admit(self, key: str, items: Any) -> None:
         """Refuse a request before any work on its events: more events than `max_events` (413
@@ -110,6 +112,8 @@ class Ingest:
         self.metrics.events_ingested.inc(appended.accepted)
         self.touch(room)
         await self.apply_to_deals(room, events)
+        if self.lucky_bags is not None:
+            await self.lucky_bags(room, events)
         return result
 
     async def apply_to_deals(self, room: str, events: list[Event]) -> None:

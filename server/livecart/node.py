@@ -22,6 +22,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from livecart.bag_desk import BagDesk, nobody_muted
 from livecart.claims import ClaimDesk
 from livecart.clock import Clock
 from livecart.clock_sync import ClockSync
@@ -39,6 +40,7 @@ from livecart.metrics import Metrics
 from livecart.presence import Presence
 from livecart.ratelimit import RateLimiter
 from livecart.source_log import SourceLog
+from livecart.store.bag_store import BagStore
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.embedded import EmbeddedRedis
@@ -144,6 +146,11 @@ class Node:
         self.currencies = RoomCurrencies(self.store)
         self.cue_store = CueStore(redis, retention_days=s.stats_retention_days, sharded_pubsub=sharded)
         self.stats_store = StatsStore(redis, retention_days=s.stats_retention_days)
+        # Lucky bags. `is_muted` is where entries ask moderation whether a user is muted in the room:
+        # wire the moderation service's check here (until then, nobody is muted).
+        self.bag_store = BagStore(redis, sharded_pubsub=sharded)
+        self.bags = BagDesk(self.bag_store, self.clock, is_muted=nobody_muted, cue_store=self.cue_store,
+                            cue_lang=s.cue_lang)
         self.director = Director(self.store, self.deal_store, self.cue_store, self.stats_store,
                                  clock=self.clock, node_id=s.node_id, rules=load_rules(s.cue_rules or None),
                                  lang=s.cue_lang, local_rooms=self.hub.rooms, metrics=self.metrics,
@@ -154,7 +161,8 @@ class Node:
         self._hub_task = asyncio.create_task(self.hub.run(), name="hub")
         self._hub_task.add_done_callback(_report_crash)
         self._companion_tasks = [asyncio.create_task(c.run(), name=n) for c, n in (
-            (self.presence, "presence"), (self.deal_timers, "deal-timers"), (self.clock_sync, "clock-sync"))]
+            (self.presence, "presence"), (self.deal_timers, "deal-timers"), (self.clock_sync, "clock-sync"),
+            (self.bags, "lucky-bags"))]
         for task in self._companion_tasks:
             task.add_done_callback(_report_crash)
         self._claims_task = asyncio.create_task(self.claims.run(), name="claim-stats")
@@ -165,13 +173,15 @@ class Node:
         self._companion_tasks.append(source_task)
         self.ingest = Ingest(self.store, self.deal_store, self.claims, self.currencies, self.clock,
                              self.metrics, limiter=self.ingest_limiter, max_events=s.ingest_max_events,
-                             touch=self.director.touch, sources=self.source_log)
+                             touch=self.director.touch, sources=self.source_log,
+                             lucky_bags=self.bags.observe)
         limits = SocketLimits(high_water=s.outbound_high_water, max_bytes=s.outbound_max_bytes,
                               max_inbound=s.max_inbound_bytes, heartbeat_s=s.heartbeat_s,
                               handshake_s=s.handshake_timeout_s)
         rooms = RoomEndpoint(self.hub, self.store, self.cue_store, self.claims, self.revocations, self.clock,
                              token_keys=s.token_keys, allowed_origins=s.allowed_origin_list,
-                             comment_limiter=self.comment_limiter, limit_address=self.admission.comment)
+                             comment_limiter=self.comment_limiter, limit_address=self.admission.comment,
+                             bags=self.bags)
         routes: dict[str, Endpoint] = {"/ws/rooms/": rooms,
                                        "/ws/ingest/": IngestEndpoint(self.ingest, s.token_keys)}
         self.listener = Listener(routes, limits, self.metrics, self.admission,
@@ -181,7 +191,8 @@ class Node:
                          currencies=self.currencies, clock=self.clock, metrics=self.metrics,
                          admission=self.admission, revocations=self.revocations, listener=self.listener,
                          segmenter=self.director.segmenter, refresh_gauges=self._refresh_gauges,
-                         shop_store=ShopStore(redis), source_store=self.source_store)
+                         shop_store=ShopStore(redis), source_store=self.source_store,
+                         bag_desk=self.bags, bag_store=self.bag_store)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         assert self._runner.server is not None

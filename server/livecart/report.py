@@ -25,15 +25,16 @@ __all__ = ["TABLES", "build", "csv_cell", "csv_table", "html"]
 
 IMPACT_S = 120  # a cue's effect: rates over this long before and after it
 MAX_POINTS = 720
-TABLES = ("timeline", "deals", "cues", "questions", "hot_words")
+TABLES = ("timeline", "deals", "cues", "questions", "hot_words", "lucky_bags")
 MONEY_TABLES = frozenset({"timeline", "deals"})  # their CSV says which currency the amounts are in
 
 
 def build(room: str, buckets: Mapping[int, Bucket], deals: list[dict[str, str]], marks: Mapping[str, int],
           cues: list[dict[str, Any]], comments: Iterable[tuple[int, str, str]], segmenter: Segmenter,
-          now_ms: int, currency: str = LEGACY_CURRENCY) -> dict[str, Any]:
+          now_ms: int, currency: str = LEGACY_CURRENCY,
+          lucky_bags: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The whole report as data. `comments` are (ts, user, text) from the room's history; money is in
-    the room's `currency` (its decimals; `currency` names it)."""
+    the room's `currency` (its decimals; `currency` names it). `lucky_bags`: lucky_bag.report_rows."""
     seconds = sorted(buckets)
     starts = [int(d["starts_at"]) // 1000 for d in deals]
     first = min(seconds + starts) if seconds or starts else now_ms // 1000
@@ -63,6 +64,7 @@ def build(room: str, buckets: Mapping[int, Bucket], deals: list[dict[str, str]],
         "cues": [_impact(c, buckets) for c in cues],
         "questions": [c.to_wire() for c in board.clusters(now_ms)[:10]],
         "hot_words": [{"word": w, "comments": n} for w, n in count_words(map(segmenter.words, texts), 30)],
+        "lucky_bags": lucky_bags or [],
     }
 
 
@@ -218,6 +220,11 @@ def html(report: Mapping[str, Any]) -> str:
     questions = _table([dict(q, examples=" · ".join(q["examples"])) for q in report["questions"]], [
         ("label_zh", "topic"), ("label_en", ""), ("askers", "askers"), ("asked", "questions"),
         ("examples", "examples")], frozenset({"label_zh", "label_en", "examples"}))
+    bags = _table(report.get("lucky_bags", []), [
+        ("product", "prize"), ("opens_at", "opened"), ("closed_at", "closed"), ("entrants", "entrants"),
+        ("prizes", "prizes"), ("winners", "winners"), ("bought_during_bag", "entrants who bought"),
+        ("verified", "draw verified"), ("commitment", "commitment (SHA-256 of the seed)"), ("seed", "seed")],
+        frozenset({"product", "winners", "commitment", "seed"}))
     words = _table(report["hot_words"], [("word", "word"), ("comments", "comments")], frozenset({"word"}))
     exports = " · ".join([_download(f"{room}-report.json", "application/json",
                                     encode_json(report).decode())]
@@ -235,6 +242,7 @@ Money in {currency}. Shaded: deal windows. Dashed: cues.</p>
 <h2>Cues and what followed (two minutes before and after)</h2>{cues}
 <h2>Top questions</h2>{questions}
 <h2>Hot words</h2>{words}
+<h2>Lucky bags</h2>{bags}
 <h2>Exports</h2><p>{exports}</p>
 </body></html>
 """

@@ -26,6 +26,7 @@ PURE = [
     "livecart.first_frames",
     "livecart.framing",
     "livecart.intake",
+    "livecart.lucky_bag",
     "livecart.money",
     "livecart.outbound",
     "livecart.protocol",

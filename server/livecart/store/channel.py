@@ -14,6 +14,8 @@ string concatenation around the stored event JSON, which a nested body would mak
     "cue"      {"type":"cue","cue":CUE}                                     cue_emit.lua, CueStore.ack
     "stats"    {"type":"stats","stats":{...}}                               CueStore.publish_stats
     "revoked"  {"type":"revoked","field":F,"before":unix_s}                 RedisStore.revoke
+    "won"      {"type":"won","user":U,"bag":ID,"round":R,"claim_until":MS,  bag.lua commit
+                "prize":{...}}  (to the winner's own sockets only)
 
 `[name,value,...]` is a Redis hash as Lua's cjson writes HGETALL: values are strings, and an empty
 hash comes out as `{}`. Python producers call `encode`; the Lua scripts cannot import it, so each
@@ -44,7 +46,7 @@ from typing import Any
 from livecart.protocol import encode_json, load_json
 from livecart.store.values import ROOM_FIELDS
 
-__all__ = ["ChannelMessage", "CuePosted", "DealChanged", "LiveStats", "RoomEvents", "StageChanged",
+__all__ = ["BagWon", "ChannelMessage", "CuePosted", "DealChanged", "LiveStats", "RoomEvents", "StageChanged",
            "TokensRevoked", "UndecodableMessage", "decode", "encode"]
 
 
@@ -100,7 +102,15 @@ class TokensRevoked:
     before: float  # unix seconds
 
 
-ChannelMessage = RoomEvents | DealChanged | StageChanged | CuePosted | LiveStats | TokensRevoked
+@dataclass(frozen=True, slots=True)
+class BagWon:
+    """A lucky bag drew `user`: their own sockets get a `won` frame (the BAG map tells everyone)."""
+
+    user: str
+    frame: dict[str, Any]  # the message as it is, {"type": "won", ...}: it goes to the winner unchanged
+
+
+ChannelMessage = RoomEvents | DealChanged | StageChanged | CuePosted | LiveStats | TokensRevoked | BagWon
 
 
 def encode(message: ChannelMessage) -> bytes:
@@ -119,6 +129,8 @@ def encode(message: ChannelMessage) -> bytes:
             return encode_json({"type": "stats", "stats": stats})
         case TokensRevoked(field, before):
             return encode_json({"type": "revoked", "field": field, "before": before})
+        case BagWon(_, frame):
+            return encode_json(frame)
 
 
 def decode(data: bytes | str) -> ChannelMessage:
@@ -163,6 +175,12 @@ def _dict(m: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
+def _won(m: dict[str, Any]) -> BagWon:
+    if not isinstance(m["user"], str) or not isinstance(m["bag"], str):
+        raise UndecodableMessage("won: user and bag must be strings")
+    return BagWon(m["user"], m)
+
+
 def _revoked(m: dict[str, Any]) -> TokensRevoked:
     return TokensRevoked(str(m["field"]), float(m["before"]))
 
@@ -174,6 +192,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], ChannelMessage]] = {
     "cue": lambda m: CuePosted(_dict(m, "cue")),
     "stats": lambda m: LiveStats(_dict(m, "stats")),
     "revoked": _revoked,
+    "won": _won,
 }
 
 
