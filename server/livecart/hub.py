@@ -36,10 +36,12 @@ from livecart.protocol import Format, encode_frame
 from livecart.room import Peer, Room, snapshot_frame
 from livecart.store import channel
 from livecart.store.channel import (
+    BuyerPrompt,
     CuePosted,
     DealChanged,
     LiveStats,
     RoomEvents,
+    ShowChanged,
     StageChanged,
     TokensRevoked,
     UndecodableMessage,
@@ -240,6 +242,10 @@ class RoomHub:
                 self._to_staff(room, "stats", stats)
             case TokensRevoked():
                 self._on_revoked(room, message)
+            case ShowChanged(show):
+                self._to_staff(room, "show", show)
+            case BuyerPrompt(user, prompt):
+                self._to_user(room, user, {"type": "show_prompt", **prompt})
 
     def _on_events(self, room: Room, message: RoomEvents) -> None:
         self.metrics.events_in.inc(len(message.events))
@@ -290,9 +296,15 @@ class RoomHub:
         frame = {"type": kind, kind: body}
         encoded: dict[Format, bytes] = {}
         for peer in room.peers:
-            if peer.role in STAFF_ROLES and peer.parked is None and (kind == "cue" or peer.stats):
+            if peer.role in STAFF_ROLES and peer.parked is None and (kind != "stats" or peer.stats):
                 data = encoded.get(peer.fmt) or encoded.setdefault(peer.fmt, encode_frame(frame, peer.fmt))
                 peer.send_frame(data, FrameKind.EVENTS)
+
+    def _to_user(self, room: Room, user: str, frame: dict[str, Any]) -> None:
+        """A frame for one user's own viewer sockets of the room (a buyer's show prompt), none other."""
+        for peer in room.peers:
+            if peer.user == user and peer.role == "viewer" and peer.parked is None:
+                peer.send_frame(encode_frame(frame, peer.fmt), FrameKind.EVENTS)
 
     def apply_deal(self, room: Room, fields: dict[str, str]) -> None:
         """A deal's stored fields, from the channel or a re-read (deal_timers.py)."""

@@ -19,6 +19,7 @@ from livecart.clock import Clock
 from livecart.currencies import RoomCurrencies
 from livecart.errors import BadRequest, Conflict, RateLimited, TooLarge
 from livecart.events import Event, InvalidEvent, carries_money, counter_deltas, order_clause, validate_event
+from livecart.interactions import RoomInteractions
 from livecart.metrics import Metrics
 from livecart.protocol import encode_json
 from livecart.ratelimit import RateLimiter
@@ -42,7 +43,8 @@ class IngestResult:
 class Ingest:
     def __init__(self, store: RedisStore, deal_store: DealStore, claims: ClaimDesk,
                  currencies: RoomCurrencies, clock: Clock, metrics: Metrics, *, limiter: RateLimiter,
-                 max_events: int, touch: Callable[[str], None]) -> None:
+                 max_events: int, touch: Callable[[str], None],
+                 interactions: RoomInteractions | None = None) -> None:
         self.store = store
         self.deal_store = deal_store
         self.claims = claims
@@ -52,6 +54,7 @@ class Ingest:
         self.limiter = limiter  # events per second per token identity (limit_key)
         self.max_events = max_events
         self.touch = touch  # the room is active: the director folds its statistics
+        self.interactions = interactions  # polls, buyer shows, moderation (interactions.py)
 
     def admit(self, key: str, items: Any) -> None:
         """Refuse a request before any work on its events: more events than `max_events` (413
@@ -82,6 +85,8 @@ class Ingest:
                     result.rejected.append({"index": index, "error": exc.code, "detail": exc.detail})
             if not events:
                 return result
+            if self.interactions is not None:
+                await self.interactions.screen(room, events)  # hides comments before they are stored
             try:
                 # Money is validated in the room's currency; the append checks that it still is (and pins it).
                 rows = [(e["id"], encode_json(e), counter_deltas(e), order_clause(e)) for e in events]
@@ -99,6 +104,9 @@ class Ingest:
         self.metrics.events_ingested.inc(appended.accepted)
         self.touch(room)
         await self.apply_to_deals(room, events)
+        if self.interactions is not None:  # accepted events only: a retried batch votes and prompts once
+            await self.interactions.after_append(
+                room, [e for e, offset in zip(events, appended.offsets, strict=True) if offset is not None])
         return result
 
     async def apply_to_deals(self, room: str, events: list[Event]) -> None:

@@ -9,7 +9,8 @@ for the list and for the text, so "bad", "BAD", "ｂａｄ" and "b\u200bad" are 
 - zero-width and other format characters (Unicode category Cf) dropped, runs of whitespace made one space.
 
 Matching: a word with a Latin letter or digit at its edge matches only where no Latin letter or digit
-touches that edge ("ass" does not hide "class", "bad" is found in "这个bad"); other words (Chinese has no spaces between words) match anywhere in the text.
+touches that edge ("ass" does not hide "class", "bad" is found in "这个bad"); other words (Chinese has
+no spaces between words) match anywhere in the text.
 
 Where a match counts (docs/protocol.md "Moderation"): a comment that matches, or whose author is muted,
 is stored with `hidden` ("blocked" or "muted"): staff see it as written, viewers and overlays see only

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 
 import redis.asyncio as aioredis
@@ -34,19 +35,27 @@ from livecart.errors import CloseCode
 from livecart.hub import RoomHub
 from livecart.ingest import Ingest
 from livecart.intake import Intake
+from livecart.interactions import RoomInteractions
 from livecart.logs import quiet_bad_requests
 from livecart.metrics import Metrics
+from livecart.moderator import Moderator
+from livecart.poll_desk import PollDesk
 from livecart.presence import Presence
 from livecart.ratelimit import RateLimiter
+from livecart.show_desk import ShowDesk
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.embedded import EmbeddedRedis
+from livecart.store.moderation_store import ModerationStore
+from livecart.store.poll_store import PollStore
 from livecart.store.redis_store import RedisStore
+from livecart.store.show_store import ShowStore
 from livecart.store.stats_store import StatsStore
 from livecart.store.subscriber import subscriber_for
 from livecart.web.admission import Admission
 from livecart.web.app import create_app, create_probe_app
 from livecart.web.ingest_socket import IngestEndpoint
+from livecart.web.interactions import add_interaction_routes, interaction_report_reader
 from livecart.web.listener import Listener
 from livecart.web.revocation import Revocations
 from livecart.web.room_socket import RoomEndpoint
@@ -155,15 +164,23 @@ class Node:
         for task in self._companion_tasks:
             task.add_done_callback(_report_crash)
         self._claims_task = asyncio.create_task(self.claims.run(), name="claim-stats")
+        # Room interactions (issue 17): polls, buyer shows, moderation.
+        self.poll_store = PollStore(redis, sharded_pubsub=sharded)
+        self.show_store = ShowStore(redis, sharded_pubsub=sharded)
+        self.moderation_store = ModerationStore(redis)
+        self.moderator = Moderator(self.moderation_store, self.show_store, self.clock)
+        show_desk = ShowDesk(self.show_store, self.cue_store, self.moderator, self.clock)
+        self.interactions = RoomInteractions(self.moderator, PollDesk(self.poll_store, self.clock), show_desk)
         self.ingest = Ingest(self.store, self.deal_store, self.claims, self.currencies, self.clock,
                              self.metrics, limiter=self.ingest_limiter, max_events=s.ingest_max_events,
-                             touch=self.director.touch)
+                             touch=self.director.touch, interactions=self.interactions)
         limits = SocketLimits(high_water=s.outbound_high_water, max_bytes=s.outbound_max_bytes,
                               max_inbound=s.max_inbound_bytes, heartbeat_s=s.heartbeat_s,
                               handshake_s=s.handshake_timeout_s)
         rooms = RoomEndpoint(self.hub, self.store, self.cue_store, self.claims, self.revocations, self.clock,
                              token_keys=s.token_keys, allowed_origins=s.allowed_origin_list,
-                             comment_limiter=self.comment_limiter, limit_address=self.admission.comment)
+                             comment_limiter=self.comment_limiter, limit_address=self.admission.comment,
+                             interactions=self.interactions)
         routes: dict[str, Endpoint] = {"/ws/rooms/": rooms,
                                        "/ws/ingest/": IngestEndpoint(self.ingest, s.token_keys)}
         self.listener = Listener(routes, limits, self.metrics, self.admission,
@@ -172,7 +189,12 @@ class Node:
                          stats_store=self.stats_store, claim_desk=self.claims, ingest=self.ingest,
                          currencies=self.currencies, clock=self.clock, metrics=self.metrics,
                          admission=self.admission, revocations=self.revocations, listener=self.listener,
-                         segmenter=self.director.segmenter, refresh_gauges=self._refresh_gauges)
+                         segmenter=self.director.segmenter, refresh_gauges=self._refresh_gauges,
+                         interaction_routes=functools.partial(
+                             add_interaction_routes, interactions=self.interactions, polls=self.poll_store,
+                             shows=self.show_store, moderation=self.moderation_store, clock=self.clock),
+                         interaction_report=interaction_report_reader(self.poll_store, self.show_store,
+                                                                      self.moderation_store, self.clock))
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         assert self._runner.server is not None

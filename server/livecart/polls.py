@@ -28,6 +28,7 @@ from typing import Any
 
 from livecart.errors import BadRequest
 from livecart.moderation import normalise, word_pattern
+from livecart.protocol import load_json
 
 __all__ = ["MAX_DURATION_S", "MAX_OPTIONS", "MIN_DURATION_S", "MIN_OPTIONS", "POLL_ID_HEX", "PollSpec",
            "PollState", "VoteRefused", "choice_from_text", "is_poll_id", "new_poll_id", "parse_option",
@@ -76,12 +77,12 @@ class PollSpec:
     duration_s: int
     change_vote: bool  # a second vote moves the first (True) or is refused (False)
 
-    def static_wire(self, poll_id: str, opens_at: int, by: str) -> dict[str, Any]:
-        """The POLL map's fields that never change (poll_vote.lua adds the numbers and the state)."""
+    def static_wire(self, poll_id: str, by: str) -> dict[str, Any]:
+        """The POLL map's fields that never change; poll.lua adds the times (Redis's clock), the
+        numbers and the state."""
         return {"id": poll_id, "question": self.question,
                 "options": [{"label": label, "keyword": keyword or None}
                             for label, keyword in zip(self.labels, self.keywords, strict=True)],
-                "opens_at": opens_at, "closes_at": opens_at + self.duration_s * 1000,
                 "change_vote": self.change_vote, "by": by}
 
 
@@ -123,7 +124,8 @@ def parse_poll_spec(body: Any) -> PollSpec:
     duration = body.get("duration_s")
     if isinstance(duration, bool) or not isinstance(duration, int) \
             or not MIN_DURATION_S <= duration <= MAX_DURATION_S:
-        raise BadRequest("bad_field", f"duration_s must be an integer from {MIN_DURATION_S} to {MAX_DURATION_S}")
+        raise BadRequest("bad_field",
+                         f"duration_s must be an integer from {MIN_DURATION_S} to {MAX_DURATION_S}")
     change_vote = body.get("change_vote", False)
     if not isinstance(change_vote, bool):
         raise BadRequest("bad_field", "change_vote must be true or false")
@@ -165,12 +167,17 @@ def poll_state(fields: dict[str, str], now_ms: int) -> PollState:
     return PollState.OPEN
 
 
-def poll_to_wire(static: dict[str, Any], votes: list[int], voters: int, closed_at: int | None,
-                 now_ms: int) -> dict[str, Any]:
-    """The POLL map: the static fields, `votes` per option, `voters`, `state` (by the clock too) and
-    `closed_at` (when the console closed it, else null). poll_vote.lua builds the same map."""
-    state = PollState.CLOSED if closed_at or now_ms >= static["closes_at"] else PollState.OPEN
-    return {**static, "votes": votes, "voters": voters, "state": state.value, "closed_at": closed_at}
+def poll_to_wire(fields: dict[str, str], now_ms: int) -> dict[str, Any]:
+    """The POLL map from the poll's stored hash (poll.lua): the static fields, `opens_at`, `closes_at`,
+    `votes` per option, `voters`, `state` (by the clock too) and `closed_at` (when it was closed early,
+    else null). poll.lua builds the same map."""
+    static = load_json(fields["static"])
+    options = int(fields["n"])
+    closed_at = int(fields["closed_at"]) if fields.get("closed_at") else None
+    return {**static, "votes": [int(fields.get(f"v{i}", 0)) for i in range(options)],
+            "voters": int(fields.get("voters", 0)), "opens_at": int(fields["opens_at"]),
+            "closes_at": int(fields["closes_at"]), "closed_at": closed_at,
+            "state": poll_state(fields, now_ms).value}
 
 
 def results_over_time(opens_at: int, options: int, moves: dict[str, int],

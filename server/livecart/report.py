@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
+from livecart import interaction_report
 from livecart.comments import QuestionBoard, Segmenter, count_words
 from livecart.money import LEGACY_CURRENCY
 from livecart.protocol import encode_json
@@ -235,6 +236,7 @@ Money in {currency}. Shaded: deal windows. Dashed: cues.</p>
 <h2>Cues and what followed (two minutes before and after)</h2>{cues}
 <h2>Top questions</h2>{questions}
 <h2>Hot words</h2>{words}
+{interaction_report.html_section(report.get("interactions"))}
 <h2>Exports</h2><p>{exports}</p>
 </body></html>
 """

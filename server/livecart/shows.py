@@ -22,13 +22,15 @@ from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
+from livecart.cues import Cue
 from livecart.errors import BadRequest
 
 __all__ = ["MAX_TEXT", "MAX_URL", "SHOW_ID_HEX", "ShowDraft", "ShowState", "check_image_url", "is_show_id",
-           "new_show_id", "parse_show"]
+           "new_show_id", "parse_show", "show_cue"]
 
 MAX_TEXT = 280
 MAX_URL = 2000
+CUE_TTL_MS = 5 * 60_000
 SHOW_ID_HEX = 12
 _SHOW_ID = re.compile(rf"[0-9a-f]{{{SHOW_ID_HEX}}}\Z")
 _HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?\Z")
@@ -92,3 +94,13 @@ def parse_show(body: Any) -> ShowDraft:
             raise BadRequest("bad_image_url", "image_url must be a string (an http:// or https:// URL)")
         image = check_image_url(image)
     return ShowDraft(text, image or None)
+
+
+def show_cue(show: dict[str, Any], now_ms: int) -> Cue:
+    """The host's cue when a show goes up on the wall: "Lin posted a show — thank them". Its key is the
+    show's, so it is said once however often the approval is retried."""
+    name = str(show.get("name") or show.get("user") or "")
+    texts = {"en": f"{name} posted a show — thank them", "zh": f"{name} 晒单了，感谢一下"}
+    return Cue(id=f"show-{show['id']}", kind="show", priority="normal", text=texts["en"], created_at=now_ms,
+               expires_at=now_ms + CUE_TTL_MS, data={"show": show["id"], "name": name}, texts=texts,
+               key=f"show:{show['id']}", cooldown_ms=86_400_000)

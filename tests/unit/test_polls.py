@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -108,12 +110,15 @@ def test_a_poll_is_open_until_closes_at_or_closed_by_the_console():
 
 
 def test_the_poll_map_carries_votes_and_state():
-    static = parse_poll_spec(spec_body()).static_wire("p" * 12, NOW, "ann")
-    wire = poll_to_wire(static, [3, 1], 4, None, NOW)
+    static = parse_poll_spec(spec_body()).static_wire("p" * 12, "ann")
+    fields = {"static": json.dumps(static), "n": "2", "v0": "3", "v1": "1", "voters": "4",
+              "opens_at": str(NOW), "closes_at": str(NOW + 60_000)}
+    wire = poll_to_wire(fields, NOW)
     assert wire["state"] == "open" and wire["votes"] == [3, 1] and wire["voters"] == 4
-    assert wire["closes_at"] == NOW + 60_000
+    assert wire["closes_at"] == NOW + 60_000 and wire["closed_at"] is None
     assert wire["options"][1] == {"label": "Blue", "keyword": "蓝色"}
-    assert poll_to_wire(static, [3, 1], 4, None, NOW + 60_000)["state"] == "closed"
+    assert poll_to_wire(fields, NOW + 60_000)["state"] == "closed"
+    assert poll_to_wire({**fields, "closed_at": str(NOW + 5)}, NOW + 6)["closed_at"] == NOW + 5
 
 
 def test_results_over_time_are_running_totals_per_step():

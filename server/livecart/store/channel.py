@@ -14,6 +14,9 @@ string concatenation around the stored event JSON, which a nested body would mak
     "cue"      {"type":"cue","cue":CUE}                                     cue_emit.lua, CueStore.ack
     "stats"    {"type":"stats","stats":{...}}                               CueStore.publish_stats
     "revoked"  {"type":"revoked","field":F,"before":unix_s}                 RedisStore.revoke
+    "show"     {"type":"show","show":SHOW}  (new or reviewed; staff only)    show.lua
+    "prompt"   {"type":"prompt","user":U,"prompt":{...}}  (one buyer's      ShowStore.prompt
+                sockets: "share a show?" after a paid order)
 
 `[name,value,...]` is a Redis hash as Lua's cjson writes HGETALL: values are strings, and an empty
 hash comes out as `{}`. Python producers call `encode`; the Lua scripts cannot import it, so each
@@ -44,8 +47,8 @@ from typing import Any
 from livecart.protocol import encode_json, load_json
 from livecart.store.values import ROOM_FIELDS
 
-__all__ = ["ChannelMessage", "CuePosted", "DealChanged", "LiveStats", "RoomEvents", "StageChanged",
-           "TokensRevoked", "UndecodableMessage", "decode", "encode"]
+__all__ = ["BuyerPrompt", "ChannelMessage", "CuePosted", "DealChanged", "LiveStats", "RoomEvents",
+           "ShowChanged", "StageChanged", "TokensRevoked", "UndecodableMessage", "decode", "encode"]
 
 
 class UndecodableMessage(ValueError):
@@ -100,7 +103,24 @@ class TokensRevoked:
     before: float  # unix seconds
 
 
-ChannelMessage = RoomEvents | DealChanged | StageChanged | CuePosted | LiveStats | TokensRevoked
+@dataclass(frozen=True, slots=True)
+class ShowChanged:
+    """A buyer show was posted or reviewed: for the room's host and assistant sockets (the console's
+    approval queue). The public see approved shows only through the `wall` stage field."""
+
+    show: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerPrompt:
+    """For `user`'s own sockets only: they just paid, invite them to post a show."""
+
+    user: str
+    prompt: dict[str, Any]
+
+
+ChannelMessage = (RoomEvents | DealChanged | StageChanged | CuePosted | LiveStats | TokensRevoked
+                  | ShowChanged | BuyerPrompt)
 
 
 def encode(message: ChannelMessage) -> bytes:
@@ -119,6 +139,10 @@ def encode(message: ChannelMessage) -> bytes:
             return encode_json({"type": "stats", "stats": stats})
         case TokensRevoked(field, before):
             return encode_json({"type": "revoked", "field": field, "before": before})
+        case ShowChanged(show):
+            return encode_json({"type": "show", "show": show})
+        case BuyerPrompt(user, prompt):
+            return encode_json({"type": "prompt", "user": user, "prompt": prompt})
 
 
 def decode(data: bytes | str) -> ChannelMessage:
@@ -174,6 +198,8 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], ChannelMessage]] = {
     "cue": lambda m: CuePosted(_dict(m, "cue")),
     "stats": lambda m: LiveStats(_dict(m, "stats")),
     "revoked": _revoked,
+    "show": lambda m: ShowChanged(_dict(m, "show")),
+    "prompt": lambda m: BuyerPrompt(str(m["user"]), _dict(m, "prompt")),
 }
 
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -169,7 +170,10 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
                stats_store: StatsStore, claim_desk: ClaimDesk, ingest: Ingest, currencies: RoomCurrencies,
                clock: Clock, metrics: Metrics, admission: Admission, revocations: Revocations,
                listener: Listener, segmenter: Segmenter,
-               refresh_gauges: Callable[[], None]) -> web.Application:
+               refresh_gauges: Callable[[], None],
+               interaction_routes: Callable[[web.Application], None] | None = None,
+               interaction_report: Callable[[str], Awaitable[dict[str, Any]]] | None = None,
+               ) -> web.Application:
     """The aiohttp application of one node, from the node's parts (livecart/node.py builds them)."""
     app = web.Application(middlewares=[errors_middleware, handshake_middleware(listener),
                                        revocation_middleware(settings.token_keys, revocations),
@@ -182,7 +186,9 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
     add_deal_routes(app, store=store, deal_store=deal_store, claim_desk=claim_desk, currencies=currencies,
                     clock=clock, admission=admission, price_floor=settings.price_floor)
     add_cue_routes(app, store=store, deal_store=deal_store, cue_store=cue_store, stats_store=stats_store,
-                   clock=clock, metrics=metrics, segmenter=segmenter)
+                   clock=clock, metrics=metrics, segmenter=segmenter, interaction_report=interaction_report)
+    if interaction_routes is not None:  # polls, buyer shows, moderation (web/interactions.py)
+        interaction_routes(app)
     add_console_routes(app, store=store, currencies=currencies, clock=clock, revocations=revocations,
                        secret=settings.secret)
     add_page_routes(app)

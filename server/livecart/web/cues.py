@@ -4,6 +4,7 @@ report and the room's recording. Cues and numbers are for `host` and `assistant`
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -57,7 +58,8 @@ def parse_range(request: web.Request, now_ms: int) -> tuple[int, int, int]:
 
 
 def add_cue_routes(app: web.Application, *, store: RedisStore, deal_store: DealStore, cue_store: CueStore,
-                   stats_store: StatsStore, clock: Clock, metrics: Metrics, segmenter: Segmenter) -> None:
+                   stats_store: StatsStore, clock: Clock, metrics: Metrics, segmenter: Segmenter,
+                   interaction_report: Callable[[str], Awaitable[dict[str, Any]]] | None = None) -> None:
     async def gather_report(room: str) -> dict[str, Any]:
         """Everything the report shows, read from Redis, then built off the event loop (segmenting a
         whole stream's comments takes a moment)."""
@@ -69,8 +71,11 @@ def add_cue_routes(app: web.Application, *, store: RedisStore, deal_store: DealS
         comments = [(int(e["ts"]), e["user"]["id"], e["text"])
                     for e, _t in await stats_store.log_all(room) if e["type"] == "comment"]
         currency = await store.room_currency(room)
-        return await asyncio.to_thread(report.build, room, buckets, deals, marks, cues, comments,
-                                       segmenter, clock.now_ms(), currency)
+        built = await asyncio.to_thread(report.build, room, buckets, deals, marks, cues, comments,
+                                        segmenter, clock.now_ms(), currency)
+        if interaction_report is not None:  # polls, buyer shows, moderation (interaction_report.py)
+            built["interactions"] = await interaction_report(room)
+        return built
 
     async def post_cue(request: web.Request) -> web.Response:
         room, claims = room_claims(request, Action.MANAGE)
