@@ -11,12 +11,16 @@ from tests.support import RoomClient, api, comment, post_events, token, ws_url
 
 
 async def set_words(port, room, words):
-    return await api(port, "POST", f"/api/rooms/{room}/blocked-words", token("assistant", room, "amy"),
+    return await api(port, "POST", f"/api/rooms/{room}/blocked-words", amy(room),
                      {"words": words})
 
 
 async def mute(port, room, user):
-    return await api(port, "POST", f"/api/rooms/{room}/mutes", token("assistant", room, "amy"), {"user": user})
+    return await api(port, "POST", f"/api/rooms/{room}/mutes", amy(room), {"user": user})
+
+
+def amy(room):
+    return token("assistant", room, "amy")
 
 
 def comments_of(client):
@@ -27,7 +31,7 @@ async def test_blocked_words_hide_comments_from_the_public_but_not_from_staff(no
     status, body = await set_words(node.port, room, ["Scam", "假货"])
     assert status == 200 and body["words"] == ["scam", "假货"]
     overlay = await RoomClient.connect(ws_url(node.port, room, token("overlay", room)))
-    assistant = await RoomClient.connect(ws_url(node.port, room, token("assistant", room, "amy")))
+    assistant = await RoomClient.connect(ws_url(node.port, room, amy(room)))
     await overlay.recv()
     await assistant.recv()
     await post_events(node.port, room, [comment("c1", "nice scarf"), comment("c2", "this is a ＳＣＡＭ"),
@@ -59,7 +63,7 @@ async def test_a_viewers_own_socket_comment_with_a_blocked_word_is_hidden(node, 
 
 
 async def test_muting_ignores_comments_votes_and_shows_until_undone(node, room):
-    status, body = await api(node.port, "POST", f"/api/rooms/{room}/polls", token("assistant", room, "amy"),
+    status, body = await api(node.port, "POST", f"/api/rooms/{room}/polls", amy(room),
                              {"question": "Which?", "options": ["A", "B"], "duration_s": 60})
     poll = body["poll"]
     await post_events(node.port, room, [{"id": "o1", "type": "order", "user": {"id": "troll", "name": "T"},
@@ -67,7 +71,7 @@ async def test_muting_ignores_comments_votes_and_shows_until_undone(node, room):
                                          "status": "paid"}])
     show = (await api(node.port, "POST", f"/api/rooms/{room}/shows", token("viewer", room, "troll"),
                       {"text": "buy elsewhere"}))[1]["show"]
-    await api(node.port, "POST", f"/api/rooms/{room}/shows/{show['id']}/approve", token("assistant", room, "amy"))
+    await api(node.port, "POST", f"/api/rooms/{room}/shows/{show['id']}/approve", amy(room))
     status, body = await mute(node.port, room, "troll")
     assert status == 200 and body == {"user": "troll", "muted": True, "changed": True}
     assert (await mute(node.port, room, "troll"))[1]["changed"] is False
@@ -90,7 +94,7 @@ async def test_muting_ignores_comments_votes_and_shows_until_undone(node, room):
                                {"text": "again"})
     assert status == 403
     # Undo: votes count, the show is back on the wall.
-    status, body = await api(node.port, "DELETE", f"/api/rooms/{room}/mutes/troll", token("assistant", room, "amy"))
+    status, body = await api(node.port, "DELETE", f"/api/rooms/{room}/mutes/troll", amy(room))
     assert status == 200 and body["changed"] is True
     status, answer = await api(node.port, "POST", f"/api/rooms/{room}/polls/{poll['id']}/votes",
                                token("viewer", room, "troll"), {"option": 0})
@@ -99,7 +103,7 @@ async def test_muting_ignores_comments_votes_and_shows_until_undone(node, room):
     assert [s["id"] for s in state["wall"]["shows"]] == [show["id"]]
     _, mutes = await api(node.port, "GET", f"/api/rooms/{room}/mutes", token("host", room, "h"))
     assert mutes["muted"] == []
-    _, audit = await api(node.port, "GET", f"/api/rooms/{room}/audit", token("assistant", room, "amy"))
+    _, audit = await api(node.port, "GET", f"/api/rooms/{room}/audit", amy(room))
     ops = [e["op"] for e in audit["entries"]]
     assert ops.count("mute") == 2 and "unmute" in ops and "show_approve" in ops and "poll_create" in ops
     assert all(e["by"] == "amy" for e in audit["entries"] if e["op"] in ("mute", "unmute"))
@@ -113,7 +117,7 @@ async def test_blocked_words_take_matching_shows_off_the_wall(node, room):
     for text in ("great quality", "cheaper at FAKESHOP"):
         ids.append((await api(node.port, "POST", f"/api/rooms/{room}/shows", token("viewer", room, "lin"),
                               {"text": text}))[1]["show"]["id"])
-        await api(node.port, "POST", f"/api/rooms/{room}/shows/{ids[-1]}/approve", token("assistant", room, "a"))
+        await api(node.port, "POST", f"/api/rooms/{room}/shows/{ids[-1]}/approve", amy(room))
     _, state = await api(node.port, "GET", f"/api/rooms/{room}/state", token("overlay", room))
     assert len(state["wall"]["shows"]) == 2
     await set_words(node.port, room, ["ｆａｋｅｓｈｏｐ"])
@@ -129,9 +133,9 @@ async def test_blocked_words_take_matching_shows_off_the_wall(node, room):
 async def test_bad_word_lists_are_refused_and_change_nothing(node, room, body):
     await set_words(node.port, room, ["keep"])
     status, answer = await api(node.port, "POST", f"/api/rooms/{room}/blocked-words",
-                               token("assistant", room, "amy"), body)
+                               amy(room), body)
     assert status == 400 and answer["detail"]
-    _, words = await api(node.port, "GET", f"/api/rooms/{room}/blocked-words", token("assistant", room, "amy"))
+    _, words = await api(node.port, "GET", f"/api/rooms/{room}/blocked-words", amy(room))
     assert words["words"] == ["keep"]
 
 
@@ -147,7 +151,8 @@ async def test_only_assistants_moderate(node, room):
         status, _ = await api(node.port, "POST", f"/api/rooms/{room}/blocked-words", token(role, room, "u"),
                               {"words": ["y"]})
         assert status == 403
-        status, _ = await api(node.port, "POST", f"/api/rooms/{room}/mutes", token(role, room, "u"), {"user": "v"})
+        status, _ = await api(node.port, "POST", f"/api/rooms/{room}/mutes", token(role, room, "u"),
+                              {"user": "v"})
         assert status == 403
     for role in ("viewer", "overlay"):
         status, _ = await api(node.port, "GET", f"/api/rooms/{room}/blocked-words", token(role, room, "u"))

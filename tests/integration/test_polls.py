@@ -10,6 +10,10 @@ import pytest
 from tests.support import RoomClient, api, comment, post_events, token, ws_url
 
 
+def amy(room):
+    return token("assistant", room, "amy")
+
+
 def poll_body(**overrides):
     body = {"question": "Next colour?", "options": ["Red", {"label": "Blue", "keyword": "蓝色"}, "Green"],
             "duration_s": 60}
@@ -18,7 +22,7 @@ def poll_body(**overrides):
 
 
 async def create_poll(port, room, **overrides):
-    status, body = await api(port, "POST", f"/api/rooms/{room}/polls", token("assistant", room, "amy"),
+    status, body = await api(port, "POST", f"/api/rooms/{room}/polls", amy(room),
                              poll_body(**overrides))
     assert status == 201, body
     return body["poll"]
@@ -65,7 +69,7 @@ async def test_a_changed_vote_replaces_the_old_one_only_when_the_poll_says_so(no
     assert status == 409 and body["reason"] == "already_voted" and body["option"] == 0
     status, body = await vote_http(node.port, room, keep["id"], "u1", 0)
     assert status == 200 and body["outcome"] == "same" and body["votes"] == [1, 0, 0]
-    await api(node.port, "POST", f"/api/rooms/{room}/polls/{keep['id']}/close", token("assistant", room, "amy"))
+    await api(node.port, "POST", f"/api/rooms/{room}/polls/{keep['id']}/close", amy(room))
     change = await create_poll(node.port, room, change_vote=True)
     await vote_http(node.port, room, change["id"], "u1", 0)
     status, body = await vote_http(node.port, room, change["id"], "u1", 2)
@@ -75,7 +79,7 @@ async def test_a_changed_vote_replaces_the_old_one_only_when_the_poll_says_so(no
 async def test_votes_for_a_closed_or_unknown_poll_get_a_clear_error(node, room):
     poll = await create_poll(node.port, room)
     status, closed = await api(node.port, "POST", f"/api/rooms/{room}/polls/{poll['id']}/close",
-                               token("assistant", room, "amy"))
+                               amy(room))
     assert status == 200 and closed["poll"]["state"] == "closed"
     status, body = await vote_http(node.port, room, poll["id"], "u1", 0)
     assert status == 409 and body["ok"] is False and body["reason"] == "closed" and body["detail"]
@@ -106,11 +110,12 @@ async def test_bad_options_are_refused_and_count_nothing(node, room, option):
 
 async def test_only_one_poll_is_open_at_a_time_and_only_assistants_run_them(node, room):
     poll = await create_poll(node.port, room)
-    status, body = await api(node.port, "POST", f"/api/rooms/{room}/polls", token("assistant", room, "amy"),
+    status, body = await api(node.port, "POST", f"/api/rooms/{room}/polls", amy(room),
                              poll_body())
     assert status == 409 and body["error"] == "poll_open" and poll["id"] in body["detail"]
     for role in ("viewer", "overlay", "host"):
-        status, _ = await api(node.port, "POST", f"/api/rooms/{room}/polls", token(role, room, "x"), poll_body())
+        status, _ = await api(node.port, "POST", f"/api/rooms/{room}/polls", token(role, room, "x"),
+                              poll_body())
         assert status == 403
         status, _ = await api(node.port, "POST", f"/api/rooms/{room}/polls/{poll['id']}/close",
                               token(role, room, "x"))
@@ -126,7 +131,7 @@ async def test_only_one_poll_is_open_at_a_time_and_only_assistants_run_them(node
     {"question": "<b>" * 100}, {"change_vote": 1},
 ])
 async def test_bad_polls_are_refused_with_400(node, room, body):
-    status, answer = await api(node.port, "POST", f"/api/rooms/{room}/polls", token("assistant", room, "amy"),
+    status, answer = await api(node.port, "POST", f"/api/rooms/{room}/polls", amy(room),
                                poll_body(**body))
     assert status == 400 and answer["error"] == "bad_field" and answer["detail"]
 

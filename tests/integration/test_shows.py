@@ -8,6 +8,10 @@ import pytest
 from tests.support import RoomClient, api, post_events, token, ws_url
 
 
+def amy(room):
+    return token("assistant", room, "amy")
+
+
 def paid(order_id: str, user: str, name: str) -> dict:
     return {"id": f"o-{order_id}", "type": "order", "user": {"id": user, "name": name}, "order_id": order_id,
             "product_id": "p1", "qty": 1, "amount": 99, "status": "paid"}
@@ -23,7 +27,7 @@ async def post_show(port, room, user, body):
 
 
 async def review(port, room, show_id, decision):
-    return await api(port, "POST", f"/api/rooms/{room}/shows/{show_id}/{decision}", token("assistant", room, "amy"))
+    return await api(port, "POST", f"/api/rooms/{room}/shows/{show_id}/{decision}", amy(room))
 
 
 async def test_a_paid_order_prompts_the_buyers_own_socket_only(node, room):
@@ -45,7 +49,7 @@ async def test_a_show_waits_for_approval_then_goes_on_the_wall_and_cues_the_host
     await buy(node.port, room)
     overlay = await RoomClient.connect(ws_url(node.port, room, token("overlay", room)))
     host = await RoomClient.connect(ws_url(node.port, room, token("host", room, "hank")))
-    assistant = await RoomClient.connect(ws_url(node.port, room, token("assistant", room, "amy")))
+    assistant = await RoomClient.connect(ws_url(node.port, room, amy(room)))
     for c in (overlay, host, assistant):
         await c.recv()
     status, body = await post_show(node.port, room, "lin", {"text": "Fits perfectly <3",
@@ -54,7 +58,7 @@ async def test_a_show_waits_for_approval_then_goes_on_the_wall_and_cues_the_host
     show = body["show"]
     pending = await assistant.until(lambda f: f["type"] == "show")
     assert pending["show"]["id"] == show["id"] and pending["show"]["state"] == "pending"
-    _, queue = await api(node.port, "GET", f"/api/rooms/{room}/shows?state=pending", token("assistant", room, "amy"))
+    _, queue = await api(node.port, "GET", f"/api/rooms/{room}/shows?state=pending", amy(room))
     assert [s["id"] for s in queue["shows"]] == [show["id"]]
     status, approved = await review(node.port, room, show["id"], "approve")
     assert status == 200 and approved["show"]["state"] == "approved"
@@ -106,7 +110,7 @@ async def test_hostile_shows_get_a_clear_4xx_and_store_nothing(node, room, body,
     await buy(node.port, room)
     status, answer = await post_show(node.port, room, "lin", body)
     assert status == 400 and answer["error"] == code and answer["detail"]
-    _, queue = await api(node.port, "GET", f"/api/rooms/{room}/shows", token("assistant", room, "amy"))
+    _, queue = await api(node.port, "GET", f"/api/rooms/{room}/shows", amy(room))
     assert queue["shows"] == []
 
 
@@ -120,7 +124,7 @@ async def test_only_buyers_post_shows_and_only_assistants_review_them(node, room
         assert (await post_show(node.port, room, "lin", {"text": f"show {n}"}))[0] == 201
     status, body = await post_show(node.port, room, "lin", {"text": "one too many"})
     assert status == 409 and body["error"] == "limit_reached"
-    _, queue = await api(node.port, "GET", f"/api/rooms/{room}/shows", token("assistant", room, "amy"))
+    _, queue = await api(node.port, "GET", f"/api/rooms/{room}/shows", amy(room))
     show_id = queue["shows"][0]["id"]
     for role in ("viewer", "overlay", "host"):
         status, _ = await api(node.port, "POST", f"/api/rooms/{room}/shows/{show_id}/approve",
@@ -141,5 +145,6 @@ async def test_the_report_counts_shows_posted_and_approved(node, room):
     ids = [(await post_show(node.port, room, "lin", {"text": f"s{n}"}))[1]["show"]["id"] for n in range(3)]
     await review(node.port, room, ids[0], "approve")
     await review(node.port, room, ids[1], "reject")
-    _, report = await api(node.port, "GET", f"/api/rooms/{room}/interactions/report", token("host", room, "h"))
+    _, report = await api(node.port, "GET", f"/api/rooms/{room}/interactions/report",
+                          token("host", room, "h"))
     assert report["shows"] == {"posted": 3, "approved": 1, "rejected": 1, "pending": 1, "hidden": 0}
