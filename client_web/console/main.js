@@ -14,6 +14,7 @@ import { translator } from "../lib/i18n.js";
 import { pageParams } from "../lib/page.js";
 import { ConsoleApi } from "./api.js";
 import { ConsoleModel } from "./model.js";
+import { InteractionsPanel } from "./interactions.js";
 import { ConsoleView, translatePage } from "./views.js";
 
 const CUES_RECHECK_MS = 5_000; // cues go stale on their own, with no frame to say so
@@ -25,17 +26,22 @@ function main() {
   translatePage(t);
   setText(document.getElementById("room-name"), room);
   let view = null;
+  let play = null; // polls, buyer shows, moderation (interactions.js)
   const conn = new RoomConnection({
     room, token, cues: true, stats: true,
-    onChange: (state, why) => view.render(state, why),
+    onChange: (state, why) => { view.render(state, why); play.render(state); },
     onStatus: (status, info) => view.status(status, info),
   });
   const model = new ConsoleModel(conn.state);
-  view = new ConsoleView({ t, lang, conn, model, api: new ConsoleApi(room, token) });
+  const consoleApi = new ConsoleApi(room, token);
+  view = new ConsoleView({ t, lang, conn, model, api: consoleApi });
   view.bind();
+  play = new InteractionsPanel({ t, lang, conn, api: consoleApi });
+  play.bind();
   conn.start();
   view.audit.load();
-  everyFrame(() => view.tick(), 4);
+  play.load();
+  everyFrame(() => { view.tick(); play.tick(); }, 4);
   setInterval(() => view.cues.render(conn.state.cues), CUES_RECHECK_MS);
 }
 

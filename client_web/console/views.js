@@ -261,7 +261,8 @@ class CommentsPanel {
 
   item(event) {
     const name = commenterName(event);
-    const item = h("li", { class: "comment", dataset: { offset: event.offset } },
+    // Staff see hidden comments as written (moderation: "blocked" or "muted"), marked.
+    const item = h("li", { class: "comment", dataset: { offset: event.offset, ...(event.hidden ? { hidden: event.hidden } : {}) } },
       h("b", { class: "comment-name" }, name), " ", h("span", { class: "comment-text" }, event.text), " ",
       h("button", { type: "button", class: "do-highlight",
         onclick: () => this.highlight({ text: event.text, name, offset: event.offset }) },

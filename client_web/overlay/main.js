@@ -1,7 +1,7 @@
 // The OBS overlay: a read-only subscriber. It shows the last state it had through every drop and
 // restart, and resumes silently; nothing on it is clickable and nothing here can send to the room.
 //
-// Query: room, token, lang=zh|en, widgets=deal,pinned,orders,highlight,goal,comments,announcement,
+// Query: room, token, lang=zh|en, widgets=deal,pinned,orders,highlight,goal,comments,announcement,poll,wall,
 // position=bottom-left|bottom-right (the deal column), scale (0.5-2), theme=dark|light,
 // goal_likes, goal_shares. Money is in the room's currency (the state and each DEAL map say which):
 // no option may relabel it.
@@ -9,9 +9,10 @@
 import { RoomConnection } from "../lib/livecart.js";
 import { countdown, everyFrame, fill, flash, h, money, safeImageUrl, setText } from "../lib/dom.js";
 import { translator } from "../lib/i18n.js";
+import { ShowWall, playTranslator, renderPoll, tickPoll } from "../lib/interactions.js";
 import { pageParams } from "../lib/page.js";
 
-const ALL_WIDGETS = ["deal", "pinned", "orders", "highlight", "goal", "comments", "announcement"];
+const ALL_WIDGETS = ["deal", "pinned", "orders", "highlight", "goal", "comments", "announcement", "poll", "wall"];
 const TICKER_MS = 6000;
 const COMMENTS_SHOWN = 5;
 
@@ -47,6 +48,8 @@ class OverlayView {
     this.conn = conn;
     this.shownDeal = null; // {id, state}: to animate a start and a sell-out once
     this.deal = null;
+    this.poll = null;
+    this.wall = this.widget("wall") ? new ShowWall(this.widget("wall"), t) : null;
   }
 
   widget(name) {
@@ -60,6 +63,9 @@ class OverlayView {
     this.renderAnnouncement(state.announcement);
     this.renderGoal(state.counters);
     this.renderComments(state.events);
+    this.poll = state.poll;
+    if (this.widget("poll")) renderPoll(this.widget("poll"), state.poll, this.conn.now(), this.t);
+    if (this.wall) this.wall.render(state.wall);
   }
 
   renderDeal(deal) {
@@ -108,6 +114,7 @@ class OverlayView {
 
   /** Countdowns move every frame, on the server's clock. */
   tick() {
+    if (this.widget("poll")) tickPoll(this.widget("poll"), this.poll, this.conn.now(), this.t);
     const node = this.widget("deal");
     const deal = this.deal;
     if (!node || !deal || node.hidden) return;
@@ -183,7 +190,8 @@ class OverlayView {
   renderComments(events) {
     const node = this.widget("comments");
     if (!node) return;
-    const comments = events.filter((e) => e.type === "comment").slice(-COMMENTS_SHOWN);
+    // A hidden comment (blocked words, a muted author) is never shown: it arrives without its text.
+    const comments = events.filter((e) => e.type === "comment" && !e.hidden).slice(-COMMENTS_SHOWN);
     node.hidden = comments.length === 0;
     const key = `${this.conn.state.epoch}:${comments.map((c) => c.offset).join(",")}`;
     if (node.dataset.key === key) return;
@@ -210,7 +218,7 @@ class OverlayView {
 
 function main() {
   const { room, token, lang, query } = pageParams();
-  const t = translator(lang);
+  const t = playTranslator(lang, translator(lang));
   const options = readOptions(query);
   applyLayout(options, lang);
   let view = null;

@@ -4,7 +4,9 @@
 import { RoomConnection } from "../lib/livecart.js";
 import { countdown, everyFrame, fill, flash, h, money, safeImageUrl, setText } from "../lib/dom.js";
 import { translator } from "../lib/i18n.js";
+import { playTranslator } from "../lib/interactions.js";
 import { pageParams, tokenClaims } from "../lib/page.js";
+import { ViewerPlay } from "./interactions.js";
 
 const COMMENTS_SHOWN = 30;
 const $ = (id) => document.getElementById(id);
@@ -62,7 +64,7 @@ class ViewerView {
   }
 
   renderComments(events) {
-    const comments = events.filter((e) => e.type === "comment").slice(-COMMENTS_SHOWN);
+    const comments = events.filter((e) => e.type === "comment" && !e.hidden).slice(-COMMENTS_SHOWN);
     const key = `${this.conn.state.epoch}:${comments.length ? comments[comments.length - 1].offset : 0}`;
     const node = $("comments");
     if (node.dataset.key === String(key)) return;
@@ -97,13 +99,14 @@ class ViewerView {
 
 function main() {
   const { room, token, lang } = pageParams();
-  const t = translator(lang);
+  const t = playTranslator(lang, translator(lang));
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   const canAct = Boolean(tokenClaims(token).sub) && tokenClaims(token).role === "viewer";
   let view = null;
+  let play = null; // polls, the show prompt, the shows wall (interactions.js)
   const conn = new RoomConnection({
     room, token,
-    onChange: (state) => view.render(state),
+    onChange: (state) => { view.render(state); play.render(state); },
     onStatus: (status) => {
       document.body.dataset.status = status;
       setText($("status"), status === "live" ? t("connected")
@@ -111,6 +114,8 @@ function main() {
     },
   });
   view = new ViewerView(t, conn, canAct);
+  play = new ViewerPlay(t, conn, canAct);
+  play.bind();
   $("claim").addEventListener("click", () => view.claim());
   $("comment-text").placeholder = canAct ? t("say") : t("watchOnly");
   $("comment-text").disabled = !canAct;
@@ -125,7 +130,7 @@ function main() {
     if (reply.type === "comment_result") input.value = "";
   });
   conn.start();
-  everyFrame(() => view.tick(), 4);
+  everyFrame(() => { view.tick(); play.tick(); }, 4);
 }
 
 main();

@@ -58,7 +58,7 @@ class PollStore:
         status, body, *_ = await self._call(room, "close", poll_id, by)
         if status != "ok":
             raise NotFound("no_such_poll", "no such poll in this room")
-        return load_json(body)  # type: ignore[no-any-return]
+        return load_json(body)  # type: ignore[no-any-return]  # the POLL map
 
     async def current(self, room: str) -> dict[str, Any] | None:
         """The room's current poll (open or the last one closed), as its stage field has it."""
