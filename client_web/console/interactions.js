@@ -5,7 +5,7 @@
 // Viewer text (show texts, names, user ids) only ever goes through h/setText.
 
 import { fill, h, setText } from "../lib/dom.js";
-import { optionMark, playTranslator, pollIsOpen, renderPoll, tickPoll } from "../lib/interactions.js";
+import { optionMark, pollIsOpen, renderPoll, tickPoll } from "../lib/interactions.js";
 import { refusal } from "./api.js";
 import { toast } from "./views.js";
 
@@ -38,8 +38,8 @@ export function pendingShows(listed, live) {
 }
 
 export class InteractionsPanel {
-  constructor({ t, lang, api, conn }) {
-    this.t = playTranslator(lang, t);
+  constructor({ t, api, conn }) {
+    this.t = t; // main.js's translator, with lib/interactions.js's words
     this.api = api;
     this.conn = conn;
     this.poll = null;
@@ -61,6 +61,10 @@ export class InteractionsPanel {
     form.addEventListener("submit", (e) => { e.preventDefault(); this.openPoll(); });
     $("poll-close").addEventListener("click", () => this.closePoll());
     $("words-form").addEventListener("submit", (e) => { e.preventDefault(); this.saveWords(); });
+    $("comment-feed").addEventListener("click", (e) => { // the feed's mute buttons (views.js)
+      const button = e.target.closest(".do-mute");
+      if (button) this.mute(button.dataset.user);
+    });
     $("mute-form").addEventListener("submit", (e) => {
       e.preventDefault();
       this.mute($("mute-user").value.trim());

@@ -11,6 +11,7 @@
 import { RoomConnection } from "../lib/livecart.js";
 import { everyFrame, setText } from "../lib/dom.js";
 import { translator } from "../lib/i18n.js";
+import { playTranslator } from "../lib/interactions.js";
 import { pageParams } from "../lib/page.js";
 import { ConsoleApi } from "./api.js";
 import { ConsoleModel } from "./model.js";
@@ -21,7 +22,7 @@ const CUES_RECHECK_MS = 5_000; // cues go stale on their own, with no frame to s
 
 function main() {
   const { room, token, lang } = pageParams();
-  const t = translator(lang);
+  const t = playTranslator(lang, translator(lang)); // with the words of polls, shows, moderation
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   translatePage(t);
   setText(document.getElementById("room-name"), room);

@@ -266,7 +266,9 @@ class CommentsPanel {
       h("b", { class: "comment-name" }, name), " ", h("span", { class: "comment-text" }, event.text), " ",
       h("button", { type: "button", class: "do-highlight",
         onclick: () => this.highlight({ text: event.text, name, offset: event.offset }) },
-      this.t("pinToOverlay")));
+      this.t("pinToOverlay")), " ",
+      // Muting is the interactions panel's (interactions.js): it listens for these clicks.
+      h("button", { type: "button", class: "do-mute", dataset: { user: event.user.id } }, this.t("mute")));
     item.hidden = !this.model.shows(item.textContent);
     return item;
   }

@@ -153,5 +153,8 @@ async def test_blocked_words_and_mutes_keep_comments_off_the_overlay_but_not_the
     await expect(console.locator("#mute-list .empty")).to_be_visible()
     await post_events(node.port, room, [comment("c5", "sorry", "troll")])
     await expect(overlay.locator("#comments .comment-text").last).to_have_text("sorry")
+    # The feed's own mute button mutes the comment's author.
+    await console.locator("#comment-feed .comment[data-offset='4'] .do-mute").click()
+    await expect(console.locator("#mute-list .muted-user[data-user='u4']")).to_have_count(1)
     await screenshot(console, "console-interactions", full_page=True)
     assert b.errors.messages == []

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tests.support import RoomClient, api, comment, post_events, token, ws_url
+from tests.support import RoomClient, api, comment, create_deal, post_events, token, ws_url
 
 
 async def set_words(port, room, words):
@@ -167,3 +167,16 @@ async def test_a_mute_on_one_node_hides_comments_posted_through_the_other(make_n
     await post_events(b.port, room, [comment("c1", "after the mute", "troll")])
     _, state = await api(b.port, "GET", f"/api/rooms/{room}/state", token("viewer", room))
     assert [e.get("hidden", False) for e in state["recent"]] == [False, True]
+
+
+async def test_a_hidden_comment_claims_nothing_with_a_deal_keyword(node, room):
+    deal = await create_deal(node.port, room)
+    status, _ = await api(node.port, "POST", f"/api/rooms/{room}/deals/{deal['id']}/keyword", amy(room),
+                          {"keyword": "抢"})
+    assert status == 200
+    await mute(node.port, room, "troll")
+    await set_words(node.port, room, ["scam"])
+    await post_events(node.port, room, [comment("c1", "抢", "troll"), comment("c2", "抢 scam", "lin"),
+                                        comment("c3", "抢", "mei")])
+    _, listed = await api(node.port, "GET", f"/api/rooms/{room}/deals", amy(room))
+    assert [d for d in listed["deals"] if d["id"] == deal["id"]][0]["held"] == 1  # mei's only
