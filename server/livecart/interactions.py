@@ -30,12 +30,7 @@ class RoomInteractions:
     async def after_append(self, room: str, events: list[Event]) -> list[dict[str, Any] | None]:
         """Apply stored events (pass only the newly accepted ones): a comment may vote, a paid order
         prompts its buyer. Returns, per event, the vote answer (None: no vote)."""
-        answers: list[dict[str, Any] | None] = []
         for event in events:
-            answer = None
-            if event["type"] == "comment":
-                answer = await self.polls.comment_vote(room, event)
-            elif event["type"] == "order":
+            if event["type"] == "order":
                 await self.shows.paid(room, event)
-            answers.append(answer)
-        return answers
+        return await self.polls.comment_votes(room, events)

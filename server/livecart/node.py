@@ -170,7 +170,8 @@ class Node:
         self.moderation_store = ModerationStore(redis)
         self.moderator = Moderator(self.moderation_store, self.show_store, self.clock)
         show_desk = ShowDesk(self.show_store, self.cue_store, self.moderator, self.clock)
-        self.interactions = RoomInteractions(self.moderator, PollDesk(self.poll_store, self.clock), show_desk)
+        self.poll_desk = PollDesk(self.poll_store, self.clock)
+        self.interactions = RoomInteractions(self.moderator, self.poll_desk, show_desk)
         self.ingest = Ingest(self.store, self.deal_store, self.claims, self.currencies, self.clock,
                              self.metrics, limiter=self.ingest_limiter, max_events=s.ingest_max_events,
                              touch=self.director.touch, interactions=self.interactions)
@@ -240,6 +241,7 @@ class Node:
                 task.cancel()
             await asyncio.wait([self._hub_task, self._director_task, *self._companion_tasks], timeout=2)
             await self.hub.stop()
+            await self.poll_desk.stop()
         for runner in (self._probe_runner, self._runner):
             if runner is not None:
                 await runner.cleanup()

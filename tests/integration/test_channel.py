@@ -147,6 +147,10 @@ async def test_poll_and_show_scripts_publish_stage_fields_show_and_prompt_messag
     assert await published.next() == StageChanged("poll", poll)  # poll.lua create
     status, voted, _ = await polls.vote(room, "a" * 12, "lin", 1)
     assert status == "ok" and await published.next() == StageChanged("poll", voted)  # poll.lua vote
+    answers = await polls.vote_many(room, [("a" * 12, "mei", 0), ("a" * 12, "max", 5)])
+    assert [a[0] for a in answers] == ["ok", "bad_option"]
+    assert await published.next() == StageChanged("poll", answers[0][1])  # one publish for the batch
+    assert answers[0][1]["votes"] == [1, 1]
     shows = ShowStore(client)
     await shows.note_buyer(room, "lin", "Lin")
     await shows.prompt(room, "lin", {"product_id": "p1", "qty": 1})

@@ -1,6 +1,7 @@
-"""poll.lua against a model: any sequence of votes (some by muted users, some out of range) leaves the
-real script's tallies exactly where "one vote per user, the first stands (or the last, with
-change_vote), muted users never count" says, with every answer as the model predicts."""
+"""poll.lua against a model: any sequence of votes (some by muted users, some out of range), one by one
+or pipelined in one batch, leaves the real script's tallies exactly where "one vote per user, the first
+stands (or the last, with change_vote), muted users never count" says, with every answer as the model
+predicts."""
 
 from __future__ import annotations
 
@@ -42,8 +43,8 @@ def test_the_vote_script_agrees_with_the_model(redis_server):
     store = PollStore(client)
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(VOTES, st.booleans())
-    def check(votes: list[tuple[str, int]], change_vote: bool) -> None:
+    @given(VOTES, st.booleans(), st.booleans())
+    def check(votes: list[tuple[str, int]], change_vote: bool, batched: bool) -> None:
         room = "pm-" + uuid.uuid4().hex[:10]
         poll_id = uuid.uuid4().hex[:12]
         spec = parse_poll_spec({"question": "Q", "options": ["a", "b", "c"], "duration_s": 600,
@@ -52,7 +53,11 @@ def test_the_vote_script_agrees_with_the_model(redis_server):
         async def run() -> tuple[list[str], dict]:
             await store.create(room, poll_id, spec, "amy")
             await client.hset(RoomKeys(room).muted, "muted", "1 amy")
-            statuses = [(await store.vote(room, poll_id, user, option))[0] for user, option in votes]
+            if batched:  # one pipeline, as a pass of socket votes or an ingest batch's comments
+                answers = await store.vote_many(room, [(poll_id, user, option) for user, option in votes])
+                statuses = [a[0] for a in answers]
+            else:
+                statuses = [(await store.vote(room, poll_id, user, option))[0] for user, option in votes]
             return statuses, await store.get(room, poll_id, 0)
 
         statuses, poll = loop.run_until_complete(run())

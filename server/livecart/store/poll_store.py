@@ -18,11 +18,12 @@ from livecart.errors import Conflict, NotFound
 from livecart.polls import PollSpec, poll_to_wire
 from livecart.protocol import encode_json, load_json
 from livecart.store.keys import RoomKeys
-from livecart.store.redis_client import Client, as_store_unavailable, decode_str, register
+from livecart.store.redis_client import Client, as_store_unavailable, decode_str, register, run_many
 
 __all__ = ["PollStore", "VoteAnswer"]
 
-VoteAnswer = tuple[str, dict[str, Any] | None, str]  # (status: "ok" or a VoteRefused value, POLL, detail)
+# (status: "ok" or a VoteRefused value, the POLL map after it (a single vote's), detail)
+VoteAnswer = tuple[str, dict[str, Any] | None, str]
 
 
 class PollStore:
@@ -48,11 +49,27 @@ class PollStore:
         return load_json(body)  # type: ignore[no-any-return]  # the POLL map
 
     async def vote(self, room: str, poll_id: str, user: str, option: int) -> VoteAnswer:
-        """Count `user`'s vote: ("ok", POLL, "counted" | "moved" | "same") or (reason, None, detail)."""
-        status, body, *rest = await self._call(room, "vote", poll_id, user, option)
-        if status == "ok":
-            return status, load_json(body), rest[0]
-        return status, None, body
+        """Count `user`'s vote and publish the POLL map: ("ok", POLL, "counted" | "moved" | "same") or
+        (reason, None, detail)."""
+        return _vote_answer(await self._call(room, "vote", poll_id, user, option, "1"))
+
+    async def vote_many(self, room: str, votes: list[tuple[str, str, int]]) -> list[VoteAnswer]:
+        """(poll id, user, option) votes, pipelined: one round trip, each vote its own atomic call (as
+        `vote`) that does not publish, then one call that publishes the POLL map of the last vote's poll
+        (the room's current one): a batch of votes moves the bars once. Each "ok" answer carries that
+        map (the tally after the whole batch)."""
+        if not votes:
+            return []
+        keys = RoomKeys(room)
+        common = [keys.prefix, keys.channel, self._publish]
+        calls: list[tuple[list[Any], list[Any]]] = [
+            ([keys.meta, keys.polls, keys.muted], ["vote", *common, poll_id, user, option, "0"])
+            for poll_id, user, option in votes]
+        calls.append(([keys.meta, keys.polls, keys.muted], ["publish", *common, votes[-1][0]]))
+        replies = await run_many(self.client, self._poll, calls)
+        *answers, published = [[decode_str(p) for p in reply] for reply in replies]
+        poll = load_json(published[1]) if published[0] == "ok" else None
+        return [(a[0], poll, a[2]) if a[0] == "ok" else _vote_answer(a) for a in answers]
 
     async def close(self, room: str, poll_id: str, by: str) -> dict[str, Any]:
         status, body, *_ = await self._call(room, "close", poll_id, by)
@@ -90,3 +107,10 @@ class PollStore:
         with as_store_unavailable():
             flat = await self.client.hgetall(RoomKeys(room).poll(poll_id) + ":moves")
         return {decode_str(k): int(v) for k, v in flat.items()}
+
+
+def _vote_answer(reply: list[str]) -> VoteAnswer:
+    status, body, *rest = reply
+    if status == "ok":
+        return status, load_json(body) if body else None, rest[0]  # no POLL map from a quiet vote
+    return status, None, body

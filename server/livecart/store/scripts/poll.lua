@@ -2,7 +2,9 @@
 -- KEYS: meta, polls (zset of poll ids by creation ms), muted (hash user -> "ms by")
 -- ARGV: op, prefix ("lc:{room}:"), channel, publish command, then the op's own:
 --   create  id, static POLL JSON (polls.PollSpec.static_wire, without times), duration ms, options, change ('1'|'0'), by
---   vote    id, user, option (0-based)
+--   vote    id, user, option (0-based), publish: '1' store and publish the POLL map; '0' not (a batch of
+--           votes ends with one 'publish' call: livecart/poll_desk.py)
+--   publish id  (store and publish the POLL map: a batch of quiet comment votes ends with it)
 --   close   id, by
 -- Keys derived from prefix: poll:<id> (hash: static, n, change, opens_at, closes_at, closed_at?, voters,
 -- v0..v3), poll:<id>:voters (hash user -> option), poll:<id>:moves (hash "<second>:<option>" -> net
@@ -75,6 +77,8 @@ local id = ARGV[5]
 local key = poll_key(id)
 if redis.call('EXISTS', key) == 0 then return {'no_such_poll', ''} end
 
+if op == 'publish' then return {'ok', show(id), 'published'} end
+
 if op == 'close' then
   local by = ARGV[6]
   if redis.call('HEXISTS', key, 'closed_at') == 1 then return {'ok', wire(id), 'again'} end
@@ -85,7 +89,7 @@ if op == 'close' then
 end
 
 -- op == 'vote'
-local user, option = ARGV[6], tonumber(ARGV[7])
+local user, option, loud = ARGV[6], tonumber(ARGV[7]), ARGV[8] == '1'
 if not is_open(id) then return {'closed', ''} end
 local n = tonumber(redis.call('HGET', key, 'n'))
 if not option or option ~= math.floor(option) or option < 0 or option >= n then return {'bad_option', ''} end
@@ -98,7 +102,7 @@ local before = redis.call('HGET', voters, user)
 local outcome
 if before then
   before = tonumber(before)
-  if before == option then return {'ok', wire(id), 'same'} end
+  if before == option then return {'ok', loud and wire(id) or '', 'same'} end
   if redis.call('HGET', key, 'change') ~= '1' then return {'already_voted', tostring(before)} end
   redis.call('HINCRBY', key, 'v' .. before, -1)
   redis.call('HINCRBY', moves, second .. ':' .. before, -1)
@@ -110,4 +114,5 @@ end
 redis.call('HSET', voters, user, option)
 redis.call('HINCRBY', key, 'v' .. option, 1)
 redis.call('HINCRBY', moves, second .. ':' .. option, 1)
-return {'ok', show(id), outcome}
+if loud then return {'ok', show(id), outcome} end
+return {'ok', '', outcome}  -- a quiet vote: the batch's closing 'publish' call shows the bars
