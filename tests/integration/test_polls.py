@@ -182,3 +182,35 @@ async def test_the_report_has_each_polls_results_over_time(node, room):
     polls = report["interactions"]["polls"]
     assert polls[0]["question"] == "Next colour?" and polls[0]["votes"] == [1, 2, 0]
     assert polls[0]["over_time"][-1]["votes"] == [1, 2, 0]
+
+
+async def test_hostile_socket_votes_and_shows_get_one_clear_answer_each(node, room):
+    poll = await create_poll(node.port, room)
+    overlay = await RoomClient.connect(ws_url(node.port, room, token("overlay", room)))
+    anonymous = await RoomClient.connect(ws_url(node.port, room, token("viewer", room)))
+    viewer = await RoomClient.connect(ws_url(node.port, room, token("viewer", room, "lin")))
+    for c in (overlay, anonymous, viewer):
+        await c.recv()
+    for client in (overlay, anonymous):
+        await client.send({"type": "vote", "poll": poll["id"], "option": 0, "req": "x"})
+        refused = await client.reply()
+        assert refused["type"] == "error" and refused["error"] == "forbidden" and refused["req"] == "x"
+    for message, reason in (({"poll": "nope"}, "no_such_poll"), ({"poll": 7}, "no_such_poll"),
+                            ({"poll": poll["id"], "option": "0"}, "bad_option"),
+                            ({"poll": poll["id"]}, "bad_option"),
+                            ({"poll": poll["id"], "option": 10**18}, "bad_option")):
+        await viewer.send({"type": "vote", "req": reason, **message})
+        answer = await viewer.reply()
+        assert answer["type"] == "vote_result" and answer["ok"] is False and answer["reason"] == reason
+    # (Votes and shows count against the user's comment rate: a burst of 5, then 1/s. Another user.)
+    poster = await RoomClient.connect(ws_url(node.port, room, token("viewer", room, "max")))
+    await poster.recv()
+    await poster.send({"type": "show", "text": "hi"})  # no req: the show's idempotency key
+    assert (await poster.reply())["error"] == "bad_field"
+    await poster.send({"type": "show", "text": "hi", "req": "s"})  # max bought nothing here
+    assert (await poster.reply())["error"] == "forbidden"
+    await poster.close()
+    _, listed = await api(node.port, "GET", f"/api/rooms/{room}/polls", token("viewer", room))
+    assert listed["polls"][0]["voters"] == 0
+    for c in (overlay, anonymous, viewer):
+        await c.close()
