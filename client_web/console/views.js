@@ -262,11 +262,14 @@ class CommentsPanel {
 
   item(event) {
     const name = commenterName(event);
-    const item = h("li", { class: "comment", dataset: { offset: event.offset } },
+    // Staff see hidden comments as written (moderation: "blocked" or "muted"), marked.
+    const item = h("li", { class: "comment", dataset: { offset: event.offset, ...(event.hidden ? { hidden: event.hidden } : {}) } },
       h("b", { class: "comment-name" }, name), " ", h("span", { class: "comment-text" }, event.text), " ",
       h("button", { type: "button", class: "do-highlight",
         onclick: () => this.highlight({ text: event.text, name, offset: event.offset }) },
-      this.t("pinToOverlay")));
+      this.t("pinToOverlay")), " ",
+      // Muting is the interactions panel's (interactions.js): it listens for these clicks.
+      h("button", { type: "button", class: "do-mute", dataset: { user: event.user.id } }, this.t("mute")));
     item.hidden = !this.model.shows(item.textContent);
     return item;
   }

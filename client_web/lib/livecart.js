@@ -16,8 +16,9 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const KEEP_EVENTS = 200;
 const KEEP_CUES = 200; // as many as GET …/cues lists
 /** Server frames that answer a message this client sent (matched by `req`). */
-const REPLY_TYPES = new Set(["pong", "claim_result", "comment_result", "ack_result", "error", "bag_claim_result",
-  "bag_entry"]); // (bag_entry follows a comment_result: it reaches onReply)
+const REPLY_TYPES = new Set(["pong", "claim_result", "comment_result", "ack_result", "vote_result", "show_result",
+  "error", "bag_claim_result", "bag_entry"]); // (bag_entry follows a comment_result: it reaches onReply)
+const KEEP_SHOWS = 200; // the console's review queue (staff sockets)
 
 /** The room as this client knows it: plain data, changed only by `apply(frame)`. */
 export class RoomState {
@@ -35,6 +36,10 @@ export class RoomState {
     this.events = []; // newest last, at most KEEP_EVENTS
     this.cues = []; // host and assistant sockets only; oldest first, replaced by id
     this.stats = null; // the newest live `stats` (sockets opened with stats: true), or null
+    this.poll = null; // the room's current POLL map (open, or the last one closed), or null
+    this.wall = null; // {shows: [...]}: the approved buyer shows on the wall, or null
+    this.shows = new Map(); // staff sockets: buyer shows posted or reviewed since the page opened, by id
+    this.showPrompt = null; // a viewer's own socket: "share a show?" after their paid order
   }
 
   /** Apply one server frame. Returns "hole" when an event is missing (the caller resumes), "ignored"
@@ -80,6 +85,13 @@ export class RoomState {
       case "won": // this user won a lucky bag: only their own sockets get it
         this.won = frame;
         return "state";
+      case "show": // staff: a show was posted or reviewed
+        this.shows.set(frame.show.id, frame.show);
+        if (this.shows.size > KEEP_SHOWS) this.shows.delete(this.shows.keys().next().value);
+        return "shows";
+      case "show_prompt": // this viewer paid: offer them a show
+        this.showPrompt = frame;
+        return "prompt";
       default:
         // The contract lets the server add frame types: an older page ignores what it does not know.
         return "ignored";
@@ -87,7 +99,7 @@ export class RoomState {
   }
 
   applyStage(frame) {
-    for (const name of ["pinned", "highlight", "announcement", "bag", "currency"]) {
+    for (const name of ["pinned", "highlight", "announcement", "bag", "currency", "poll", "wall"]) {
       if (name in frame) this[name] = frame[name];
     }
   }

@@ -1,7 +1,8 @@
 // The OBS overlay: a read-only subscriber. It shows the last state it had through every drop and
 // restart, and resumes silently; nothing on it is clickable and nothing here can send to the room.
 //
-// Query: room, token, lang=zh|en, widgets=deal,pinned,orders,highlight,goal,comments,announcement,bag,
+// Query: room, token, lang=zh|en, widgets=deal,pinned,orders,highlight,goal,comments,announcement,bag,poll,
+// wall,
 // position=bottom-left|bottom-right (the deal column), scale (0.5-2), theme=dark|light,
 // goal_likes, goal_shares. Money is in the room's currency (the state and each DEAL map say which):
 // no option may relabel it.
@@ -11,9 +12,11 @@ import { countdown, everyFrame, fill, flash, h, money, safeImageUrl, setText } f
 import { translator } from "../lib/i18n.js";
 import { bagWords } from "../lib/lucky_bag.js";
 import { BagWidget } from "./bag_widget.js";
+import { ShowWall, playTranslator, renderPoll, tickPoll } from "../lib/interactions.js";
 import { pageParams } from "../lib/page.js";
 
-const ALL_WIDGETS = ["deal", "pinned", "orders", "highlight", "goal", "comments", "announcement", "bag"];
+const ALL_WIDGETS = ["deal", "pinned", "orders", "highlight", "goal", "comments", "announcement", "bag", "poll",
+  "wall"];
 const TICKER_MS = 6000;
 const COMMENTS_SHOWN = 5;
 
@@ -50,6 +53,8 @@ class OverlayView {
     this.shownDeal = null; // {id, state}: to animate a start and a sell-out once
     this.deal = null;
     this.bag = new BagWidget(document.getElementById("bag"), bagWords(options.lang));
+    this.poll = null;
+    this.wall = this.widget("wall") ? new ShowWall(this.widget("wall"), t) : null;
   }
 
   widget(name) {
@@ -64,6 +69,9 @@ class OverlayView {
     this.renderGoal(state.counters);
     this.renderComments(state.events);
     this.bag.render(state.bag, this.conn.now());
+    this.poll = state.poll;
+    if (this.widget("poll")) renderPoll(this.widget("poll"), state.poll, this.conn.now(), this.t);
+    if (this.wall) this.wall.render(state.wall);
   }
 
   renderDeal(deal) {
@@ -113,6 +121,7 @@ class OverlayView {
   /** Countdowns move every frame, on the server's clock. */
   tick() {
     this.bag.tick(this.conn.now());
+    if (this.widget("poll")) tickPoll(this.widget("poll"), this.poll, this.conn.now(), this.t);
     const node = this.widget("deal");
     const deal = this.deal;
     if (!node || !deal || node.hidden) return;
@@ -188,7 +197,8 @@ class OverlayView {
   renderComments(events) {
     const node = this.widget("comments");
     if (!node) return;
-    const comments = events.filter((e) => e.type === "comment").slice(-COMMENTS_SHOWN);
+    // A hidden comment (blocked words, a muted author) is never shown: it arrives without its text.
+    const comments = events.filter((e) => e.type === "comment" && !e.hidden).slice(-COMMENTS_SHOWN);
     node.hidden = comments.length === 0;
     const key = `${this.conn.state.epoch}:${comments.map((c) => c.offset).join(",")}`;
     if (node.dataset.key === key) return;
@@ -215,7 +225,7 @@ class OverlayView {
 
 function main() {
   const { room, token, lang, query } = pageParams();
-  const t = translator(lang);
+  const t = playTranslator(lang, translator(lang));
   const options = { ...readOptions(query), lang };
   applyLayout(options, lang);
   let view = null;

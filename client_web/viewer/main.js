@@ -8,6 +8,8 @@ import { bagWords } from "../lib/lucky_bag.js";
 import { pageParams, tokenClaims } from "../lib/page.js";
 import { checkoutLink, checkoutWord, loadCheckoutTemplate } from "./checkout.js";
 import { BagCard } from "./bag_card.js";
+import { playTranslator } from "../lib/interactions.js";
+import { ViewerPlay } from "./interactions.js";
 
 const COMMENTS_SHOWN = 30;
 const $ = (id) => document.getElementById(id);
@@ -68,7 +70,7 @@ class ViewerView {
   }
 
   renderComments(events) {
-    const comments = events.filter((e) => e.type === "comment").slice(-COMMENTS_SHOWN);
+    const comments = events.filter((e) => e.type === "comment" && !e.hidden).slice(-COMMENTS_SHOWN);
     const key = `${this.conn.state.epoch}:${comments.length ? comments[comments.length - 1].offset : 0}`;
     const node = $("comments");
     if (node.dataset.key === String(key)) return;
@@ -112,13 +114,14 @@ class ViewerView {
 
 function main() {
   const { room, token, lang } = pageParams();
-  const t = translator(lang);
+  const t = playTranslator(lang, translator(lang));
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   const canAct = Boolean(tokenClaims(token).sub) && tokenClaims(token).role === "viewer";
   let view = null;
+  let play = null; // polls, the show prompt, the shows wall (interactions.js)
   const conn = new RoomConnection({
     room, token,
-    onChange: (state) => view.render(state),
+    onChange: (state) => { view.render(state); play.render(state); },
     onReply: (frame) => { if (frame.type === "bag_entry") view.bag.entered(frame); },
     onStatus: (status) => {
       document.body.dataset.status = status;
@@ -130,6 +133,8 @@ function main() {
   setText($("checkout"), checkoutWord(lang));
   if (canAct) loadCheckoutTemplate(room, token).then((template) => { view.checkoutTemplate = template; });
   view.bag = new BagCard($("bag"), bagWords(lang), conn, canAct ? tokenClaims(token).sub : null);
+  play = new ViewerPlay(t, conn, canAct);
+  play.bind();
   $("claim").addEventListener("click", () => view.claim());
   $("comment-text").placeholder = canAct ? t("say") : t("watchOnly");
   $("comment-text").disabled = !canAct;
@@ -144,7 +149,7 @@ function main() {
     if (reply.type === "comment_result") input.value = "";
   });
   conn.start();
-  everyFrame(() => view.tick(), 4);
+  everyFrame(() => { view.tick(); play.tick(); }, 4);
 }
 
 main();

@@ -37,10 +37,12 @@ from livecart.room import Peer, Room, snapshot_frame
 from livecart.store import channel
 from livecart.store.channel import (
     BagWon,
+    BuyerPrompt,
     CuePosted,
     DealChanged,
     LiveStats,
     RoomEvents,
+    ShowChanged,
     StageChanged,
     TokensRevoked,
     UndecodableMessage,
@@ -243,6 +245,10 @@ class RoomHub:
                 self._on_revoked(room, message)
             case BagWon(user, frame):
                 self._to_user(room, user, frame)
+            case ShowChanged(show):
+                self._to_staff(room, "show", show)
+            case BuyerPrompt(user, prompt):
+                self._to_user(room, user, {"type": "show_prompt", **prompt}, viewers_only=True)
 
     def _on_events(self, room: Room, message: RoomEvents) -> None:
         self.metrics.events_in.inc(len(message.events))
@@ -293,14 +299,15 @@ class RoomHub:
         frame = {"type": kind, kind: body}
         encoded: dict[Format, bytes] = {}
         for peer in room.peers:
-            if peer.role in STAFF_ROLES and peer.parked is None and (kind == "cue" or peer.stats):
+            if peer.role in STAFF_ROLES and peer.parked is None and (kind != "stats" or peer.stats):
                 data = encoded.get(peer.fmt) or encoded.setdefault(peer.fmt, encode_frame(frame, peer.fmt))
                 peer.send_frame(data, FrameKind.EVENTS)
 
-    def _to_user(self, room: Room, user: str, frame: dict[str, Any]) -> None:
-        """A frame for one user's own sockets on this node (a lucky bag's `won`), whatever their role."""
+    def _to_user(self, room: Room, user: str, frame: dict[str, Any], *, viewers_only: bool = False) -> None:
+        """A frame for one user's own sockets on this node: a lucky bag's `won` whatever their role, a
+        buyer's show prompt to their viewer sockets only (`viewers_only`)."""
         for peer in room.peers:
-            if peer.user == user and peer.parked is None:
+            if peer.user == user and peer.parked is None and (not viewers_only or peer.role == "viewer"):
                 peer.send_frame(encode_frame(frame, peer.fmt), FrameKind.EVENTS)
 
     def apply_deal(self, room: Room, fields: dict[str, str]) -> None:

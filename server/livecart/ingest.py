@@ -19,6 +19,7 @@ from livecart.clock import Clock
 from livecart.currencies import RoomCurrencies
 from livecart.errors import BadRequest, Conflict, RateLimited, TooLarge
 from livecart.events import Event, InvalidEvent, carries_money, counter_deltas, order_clause, validate_event
+from livecart.interactions import RoomInteractions
 from livecart.metrics import Metrics
 from livecart.protocol import encode_json
 from livecart.ratelimit import RateLimiter
@@ -45,7 +46,8 @@ class Ingest:
     def __init__(self, store: RedisStore, deal_store: DealStore, claims: ClaimDesk,
                  currencies: RoomCurrencies, clock: Clock, metrics: Metrics, *, limiter: RateLimiter,
                  max_events: int, touch: Callable[[str], None], sources: SourceLog | None = None,
-                 lucky_bags: Callable[[str, list[Event]], Awaitable[None]] | None = None) -> None:
+                 lucky_bags: Callable[[str, list[Event]], Awaitable[None]] | None = None,
+                 interactions: RoomInteractions | None = None) -> None:
         self.store = store
         self.deal_store = deal_store
         self.claims = claims
@@ -57,6 +59,7 @@ class Ingest:
         self.touch = touch  # the room is active: the director folds its statistics
         self.sources = sources  # who delivered what (the console's sources panel)
         self.lucky_bags = lucky_bags  # bag_desk.BagDesk.observe: keyword entries, followers, presence
+        self.interactions = interactions  # polls, buyer shows, moderation (interactions.py)
 
     def admit(self, key: str, items: Any) -> None:
         """Refuse a request before any work on its events: more events than `max_events` (413
@@ -95,6 +98,8 @@ class Ingest:
                     result.rejected.append({"index": index, "error": exc.code, "detail": exc.detail})
             if not events:
                 return result
+            if self.interactions is not None:
+                await self.interactions.screen(room, events)  # hides comments before they are stored
             try:
                 # Money is validated in the room's currency; the append checks that it still is (and pins it).
                 rows = [(e["id"], encode_json(e), counter_deltas(e), order_clause(e)) for e in events]
@@ -114,6 +119,9 @@ class Ingest:
         await self.apply_to_deals(room, events)
         if self.lucky_bags is not None:
             await self.lucky_bags(room, events)
+        if self.interactions is not None:  # accepted events only: a retried batch votes and prompts once
+            await self.interactions.after_append(
+                room, [e for e, offset in zip(events, appended.offsets, strict=True) if offset is not None])
         return result
 
     async def apply_to_deals(self, room: str, events: list[Event]) -> None:

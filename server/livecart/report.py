@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
+from livecart import interaction_report
 from livecart.comments import QuestionBoard, Segmenter, count_words
 from livecart.money import LEGACY_CURRENCY
 from livecart.protocol import encode_json
@@ -243,6 +244,7 @@ Money in {currency}. Shaded: deal windows. Dashed: cues.</p>
 <h2>Top questions</h2>{questions}
 <h2>Hot words</h2>{words}
 <h2>Lucky bags</h2>{bags}
+{interaction_report.html_section(report.get("interactions"))}
 <h2>Exports</h2><p>{exports}</p>
 </body></html>
 """

@@ -13,20 +13,26 @@ import redis.asyncio as aioredis
 
 from livecart.cues import Cue
 from livecart.deals import DealSpec
+from livecart.polls import parse_poll_spec
+from livecart.shows import parse_show
 from livecart.store import channel
 from livecart.store.channel import (
+    BuyerPrompt,
     ChannelMessage,
     CuePosted,
     DealChanged,
     LiveStats,
     RoomEvents,
+    ShowChanged,
     StageChanged,
     TokensRevoked,
 )
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.keys import RoomKeys
+from livecart.store.poll_store import PollStore
 from livecart.store.redis_store import RedisStore
+from livecart.store.show_store import ShowStore
 
 
 class Published:
@@ -132,3 +138,27 @@ async def test_python_producers_publish_stage_stats_and_revocations(client, publ
     assert await published.next() == LiveStats({"viewers": 3})
     await store.revoke(room, "role:host", 1700000000.5)
     assert await published.next() == TokensRevoked("role:host", 1700000000.5)
+
+
+async def test_poll_and_show_scripts_publish_stage_fields_show_and_prompt_messages(client, published, room):
+    polls = PollStore(client)
+    poll = await polls.create(room, "a" * 12, parse_poll_spec(
+        {"question": "Q", "options": ["x", "y"], "duration_s": 60}), "amy")
+    assert await published.next() == StageChanged("poll", poll)  # poll.lua create
+    status, voted, _ = await polls.vote(room, "a" * 12, "lin", 1)
+    assert status == "ok" and await published.next() == StageChanged("poll", voted)  # poll.lua vote
+    answers = await polls.vote_many(room, [("a" * 12, "mei", 0), ("a" * 12, "max", 5)])
+    assert [a[0] for a in answers] == ["ok", "bad_option"]
+    assert await published.next() == StageChanged("poll", answers[0][1])  # one publish for the batch
+    assert answers[0][1]["votes"] == [1, 1]
+    shows = ShowStore(client)
+    await shows.note_buyer(room, "lin", "Lin")
+    await shows.prompt(room, "lin", {"product_id": "p1", "qty": 1})
+    assert await published.next() == BuyerPrompt("lin", {"product_id": "p1", "qty": 1})
+    show = await shows.post(room, "b" * 12, "lin", parse_show({"text": "nice"}), hidden=False)
+    assert await published.next() == ShowChanged(show)  # show.lua post
+    reviewed, _ = await shows.review(room, "b" * 12, "approved", "amy")
+    assert await published.next() == ShowChanged(reviewed)  # show.lua review
+    wall = await published.next()  # show.lua's wall rebuild
+    assert isinstance(wall, StageChanged) and wall.name == "wall"
+    assert [s["text"] for s in wall.value["shows"]] == ["nice"]

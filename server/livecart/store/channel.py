@@ -16,6 +16,9 @@ string concatenation around the stored event JSON, which a nested body would mak
     "revoked"  {"type":"revoked","field":F,"before":unix_s}                 RedisStore.revoke
     "won"      {"type":"won","user":U,"bag":ID,"round":R,"claim_until":MS,  bag.lua commit
                 "prize":{...}}  (to the winner's own sockets only)
+    "show"     {"type":"show","show":SHOW}  (new or reviewed; staff only)    show.lua
+    "prompt"   {"type":"prompt","user":U,"prompt":{...}}  (one buyer's      ShowStore.prompt
+                sockets: "share a show?" after a paid order)
 
 `[name,value,...]` is a Redis hash as Lua's cjson writes HGETALL: values are strings, and an empty
 hash comes out as `{}`. Python producers call `encode`; the Lua scripts cannot import it, so each
@@ -46,8 +49,8 @@ from typing import Any
 from livecart.protocol import encode_json, load_json
 from livecart.store.values import ROOM_FIELDS
 
-__all__ = ["BagWon", "ChannelMessage", "CuePosted", "DealChanged", "LiveStats", "RoomEvents", "StageChanged",
-           "TokensRevoked", "UndecodableMessage", "decode", "encode"]
+__all__ = ["BagWon", "BuyerPrompt", "ChannelMessage", "CuePosted", "DealChanged", "LiveStats", "RoomEvents",
+           "ShowChanged", "StageChanged", "TokensRevoked", "UndecodableMessage", "decode", "encode"]
 
 
 class UndecodableMessage(ValueError):
@@ -110,7 +113,24 @@ class BagWon:
     frame: dict[str, Any]  # the message as it is, {"type": "won", ...}: it goes to the winner unchanged
 
 
-ChannelMessage = RoomEvents | DealChanged | StageChanged | CuePosted | LiveStats | TokensRevoked | BagWon
+@dataclass(frozen=True, slots=True)
+class ShowChanged:
+    """A buyer show was posted or reviewed: for the room's host and assistant sockets (the console's
+    approval queue). The public see approved shows only through the `wall` stage field."""
+
+    show: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerPrompt:
+    """For `user`'s own sockets only: they just paid, invite them to post a show."""
+
+    user: str
+    prompt: dict[str, Any]
+
+
+ChannelMessage = (RoomEvents | DealChanged | StageChanged | CuePosted | LiveStats | TokensRevoked
+                  | BagWon | ShowChanged | BuyerPrompt)
 
 
 def encode(message: ChannelMessage) -> bytes:
@@ -131,6 +151,10 @@ def encode(message: ChannelMessage) -> bytes:
             return encode_json({"type": "revoked", "field": field, "before": before})
         case BagWon(_, frame):
             return encode_json(frame)
+        case ShowChanged(show):
+            return encode_json({"type": "show", "show": show})
+        case BuyerPrompt(user, prompt):
+            return encode_json({"type": "prompt", "user": user, "prompt": prompt})
 
 
 def decode(data: bytes | str) -> ChannelMessage:
@@ -193,6 +217,8 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], ChannelMessage]] = {
     "stats": lambda m: LiveStats(_dict(m, "stats")),
     "revoked": _revoked,
     "won": _won,
+    "show": lambda m: ShowChanged(_dict(m, "show")),
+    "prompt": lambda m: BuyerPrompt(str(m["user"]), _dict(m, "prompt")),
 }
 
 

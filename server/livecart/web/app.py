@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -178,8 +179,10 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
                stats_store: StatsStore, claim_desk: ClaimDesk, ingest: Ingest, currencies: RoomCurrencies,
                clock: Clock, metrics: Metrics, admission: Admission, revocations: Revocations,
                listener: Listener, segmenter: Segmenter, refresh_gauges: Callable[[], None],
-               shop_store: ShopStore, source_store: SourceStore, bag_desk: BagDesk,
-               bag_store: BagStore) -> web.Application:
+               shop_store: ShopStore, source_store: SourceStore, bag_desk: BagDesk, bag_store: BagStore,
+               interaction_routes: Callable[[web.Application], None] | None = None,
+               interaction_report: Callable[[str], Awaitable[dict[str, Any]]] | None = None,
+               ) -> web.Application:
     """The aiohttp application of one node, from the node's parts (livecart/node.py builds them)."""
     app = web.Application(middlewares=[errors_middleware, handshake_middleware(listener),
                                        revocation_middleware(settings.token_keys, revocations),
@@ -192,8 +195,11 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
     add_deal_routes(app, store=store, deal_store=deal_store, claim_desk=claim_desk, currencies=currencies,
                     clock=clock, admission=admission, price_floor=settings.price_floor)
     add_cue_routes(app, store=store, deal_store=deal_store, cue_store=cue_store, stats_store=stats_store,
-                   clock=clock, metrics=metrics, segmenter=segmenter, bag_store=bag_store)
+                   clock=clock, metrics=metrics, segmenter=segmenter, bag_store=bag_store,
+                   interaction_report=interaction_report)
     add_source_cue_routes(app, cue_store=cue_store, clock=clock, metrics=metrics)
+    if interaction_routes is not None:  # polls, buyer shows, moderation (web/interactions.py)
+        interaction_routes(app)
     add_console_routes(app, store=store, currencies=currencies, clock=clock, revocations=revocations,
                        secret=settings.secret)
     add_webhook_routes(app, ingest=ingest, shops=shop_store, sources=source_store, currencies=currencies,

@@ -4,6 +4,7 @@ report and the room's recording. Cues and numbers are for `host` and `assistant`
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -60,7 +61,8 @@ def parse_range(request: web.Request, now_ms: int) -> tuple[int, int, int]:
 
 def add_cue_routes(app: web.Application, *, store: RedisStore, deal_store: DealStore, cue_store: CueStore,
                    stats_store: StatsStore, clock: Clock, metrics: Metrics, segmenter: Segmenter,
-                   bag_store: BagStore | None = None) -> None:
+                   bag_store: BagStore | None = None,
+                   interaction_report: Callable[[str], Awaitable[dict[str, Any]]] | None = None) -> None:
     async def gather_report(room: str) -> dict[str, Any]:
         """Everything the report shows, read from Redis, then built off the event loop (segmenting a
         whole stream's comments takes a moment)."""
@@ -73,8 +75,11 @@ def add_cue_routes(app: web.Application, *, store: RedisStore, deal_store: DealS
         comments = [(int(e["ts"]), e["user"]["id"], e["text"]) for e, _t in logged if e["type"] == "comment"]
         currency = await store.room_currency(room)
         bags = await lucky_bag_rows(room, logged)
-        return await asyncio.to_thread(report.build, room, buckets, deals, marks, cues, comments,
-                                       segmenter, clock.now_ms(), currency, bags)
+        built = await asyncio.to_thread(report.build, room, buckets, deals, marks, cues, comments,
+                                        segmenter, clock.now_ms(), currency, bags)
+        if interaction_report is not None:  # polls, buyer shows, moderation (interaction_report.py)
+            built["interactions"] = await interaction_report(room)
+        return built
 
     async def lucky_bag_rows(room: str, logged: list[tuple[dict[str, Any], int]]) -> list[dict[str, Any]]:
         if bag_store is None:

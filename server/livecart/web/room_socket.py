@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -28,12 +29,14 @@ from livecart.errors import (
 )
 from livecart.events import MAX_TEXT, Event, counter_deltas, validate_event
 from livecart.hub import RoomHub
+from livecart.interactions import RoomInteractions
 from livecart.lucky_bag import is_bag_id
 from livecart.protocol import Format, claim_result_frame, echo_req, encode_json
 from livecart.ratelimit import RateLimiter
 from livecart.store.cue_store import CueStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.values import ClaimAnswer
+from livecart.web.interaction_socket import interaction_message
 from livecart.web.revocation import Revocations
 from livecart.web.ws import WebSocket
 
@@ -55,7 +58,8 @@ class RoomEndpoint:
     def __init__(self, hub: RoomHub, store: RedisStore, cue_store: CueStore, claim_desk: ClaimDesk,
                  revocations: Revocations, clock: Clock, *, token_keys: tuple[str, ...],
                  allowed_origins: frozenset[str], comment_limiter: RateLimiter,
-                 limit_address: Callable[[str | None], None], bags: BagDesk | None = None) -> None:
+                 limit_address: Callable[[str | None], None], bags: BagDesk | None = None,
+                 interactions: RoomInteractions | None = None) -> None:
         self.hub = hub
         self.store = store
         self.cue_store = cue_store
@@ -67,6 +71,7 @@ class RoomEndpoint:
         self.comment_limiter = comment_limiter
         self.limit_address = limit_address  # raises RateLimited over the client address's comment rate
         self.bags = bags  # lucky bags: keyword entries, winners' claims, entrants' presence
+        self.interactions = interactions  # votes, buyer shows, moderation (interaction_socket.py)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def accept(self, ws: WebSocket, path: str, query: dict[str, str], headers: Headers) -> None:
@@ -121,6 +126,8 @@ class RoomEndpoint:
             self._ack(ws, message)
         elif kind == "bag_claim" and self.bags is not None:
             self._bag_claim(ws, message)
+        elif kind in ("vote", "show") and self.interactions is not None:
+            self._spawn(interaction_message(self.interactions, self.comment_limiter, ws, message))
         else:
             raise BadRequest("unknown_type", f"unknown message type {kind!r}")
 
@@ -176,12 +183,19 @@ class RoomEndpoint:
 
     async def _append_comment(self, ws: WebSocket, event: Event, req: Any) -> None:
         try:
+            if self.interactions is not None:
+                await self.interactions.screen(ws.room, [event])  # hides it before it is stored
             result = await self.store.append(
                 ws.room, [(event["id"], encode_json(event), counter_deltas(event))], event["ts"])
         except StoreUnavailable as exc:
             ws.send_error(exc, req)
             return
         ws.send({"type": "comment_result", "req": req, "ok": True, "offset": result.offsets[0]})
+        if self.interactions is not None and result.offsets[0] is not None:
+            with contextlib.suppress(BadRequest, StoreUnavailable):
+                voted = (await self.interactions.after_append(ws.room, [event]))[0]
+                if voted is not None:
+                    ws.send({"type": "vote_result", "req": f"comment:{req or event['id']}", **voted})
         try:
             claimed = await self.claim_desk.comment_claims(ws.room, event)
         except (BadRequest, StoreUnavailable):
