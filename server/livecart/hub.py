@@ -30,6 +30,7 @@ from livecart.clock import Clock
 from livecart.errors import CloseCode, StoreUnavailable
 from livecart.events import counters_to_wire
 from livecart.first_frames import SharedRecovery, SharedSnapshot
+from livecart.invites import board_to_wire
 from livecart.metrics import Metrics
 from livecart.outbound import FrameKind
 from livecart.protocol import Format, encode_frame
@@ -38,6 +39,7 @@ from livecart.store import channel
 from livecart.store.channel import (
     CuePosted,
     DealChanged,
+    InviteBoard,
     LiveStats,
     RoomEvents,
     StageChanged,
@@ -240,6 +242,8 @@ class RoomHub:
                 self._to_staff(room, "stats", stats)
             case TokensRevoked():
                 self._on_revoked(room, message)
+            case InviteBoard(board):
+                self._to_invite_board(room, board)
 
     def _on_events(self, room: Room, message: RoomEvents) -> None:
         self.metrics.events_in.inc(len(message.events))
@@ -291,6 +295,19 @@ class RoomHub:
         encoded: dict[Format, bytes] = {}
         for peer in room.peers:
             if peer.role in STAFF_ROLES and peer.parked is None and (kind == "cue" or peer.stats):
+                data = encoded.get(peer.fmt) or encoded.setdefault(peer.fmt, encode_frame(frame, peer.fmt))
+                peer.send_frame(data, FrameKind.EVENTS)
+
+    def _to_invite_board(self, room: Room, board: dict[str, Any]) -> None:
+        """The top inviters go to host and assistant sockets, and to overlays while the console shows
+        them there; never to viewers (their own progress is GET …/invites/me). A direct frame like a
+        cue's, for the same reasons (_to_staff)."""
+        body = board_to_wire(board, room.currency)
+        frame = {"type": "invites", "invites": body}
+        encoded: dict[Format, bytes] = {}
+        roles = STAFF_ROLES | {"overlay"} if body["overlay"] else STAFF_ROLES
+        for peer in room.peers:
+            if peer.parked is None and peer.role in roles:
                 data = encoded.get(peer.fmt) or encoded.setdefault(peer.fmt, encode_frame(frame, peer.fmt))
                 peer.send_frame(data, FrameKind.EVENTS)
 

@@ -23,6 +23,7 @@ from livecart.metrics import Metrics
 from livecart.protocol import encode_json
 from livecart.ratelimit import RateLimiter
 from livecart.store.deal_store import DealStore
+from livecart.store.invite_store import InviteStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.values import CurrencyChanged
 
@@ -42,7 +43,8 @@ class IngestResult:
 class Ingest:
     def __init__(self, store: RedisStore, deal_store: DealStore, claims: ClaimDesk,
                  currencies: RoomCurrencies, clock: Clock, metrics: Metrics, *, limiter: RateLimiter,
-                 max_events: int, touch: Callable[[str], None]) -> None:
+                 max_events: int, touch: Callable[[str], None],
+                 invite_store: InviteStore | None = None) -> None:
         self.store = store
         self.deal_store = deal_store
         self.claims = claims
@@ -52,6 +54,7 @@ class Ingest:
         self.limiter = limiter  # events per second per token identity (limit_key)
         self.max_events = max_events
         self.touch = touch  # the room is active: the director folds its statistics
+        self.invite_store = invite_store  # orders of invited users count for their inviters
 
     def admit(self, key: str, items: Any) -> None:
         """Refuse a request before any work on its events: more events than `max_events` (413
@@ -99,6 +102,7 @@ class Ingest:
         self.metrics.events_ingested.inc(appended.accepted)
         self.touch(room)
         await self.apply_to_deals(room, events)
+        await self.credit_inviters(room, events)
         return result
 
     async def apply_to_deals(self, room: str, events: list[Event]) -> None:
@@ -115,6 +119,17 @@ class Ingest:
                                                         "order:" + event["order_id"], event["amount_minor"])
             elif event["type"] == "comment":
                 await self.claims.comment_claims(room, event)
+
+
+    async def credit_inviters(self, room: str, events: list[Event]) -> None:
+        """Paid and refunded orders of invited users, to their inviters' GMV (invite_store.py). Like
+        apply_to_deals it runs for duplicates too: the script counts each order id once."""
+        if self.invite_store is None:
+            return
+        for event in events:
+            if event["type"] == "order" and event["status"] in ("paid", "refunded"):
+                await self.invite_store.order(room, event["user"]["id"], event["order_id"], event["status"],
+                                              event["amount_minor"])
 
 
 def limit_key(claims: Claims) -> str:

@@ -41,6 +41,7 @@ from livecart.ratelimit import RateLimiter
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.embedded import EmbeddedRedis
+from livecart.store.invite_store import InviteStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import StatsStore
 from livecart.store.subscriber import subscriber_for
@@ -141,6 +142,7 @@ class Node:
         self.currencies = RoomCurrencies(self.store)
         self.cue_store = CueStore(redis, retention_days=s.stats_retention_days, sharded_pubsub=sharded)
         self.stats_store = StatsStore(redis, retention_days=s.stats_retention_days)
+        self.invite_store = InviteStore(redis, sharded_pubsub=sharded)
         self.director = Director(self.store, self.deal_store, self.cue_store, self.stats_store,
                                  clock=self.clock, node_id=s.node_id, rules=load_rules(s.cue_rules or None),
                                  lang=s.cue_lang, local_rooms=self.hub.rooms, metrics=self.metrics,
@@ -157,7 +159,7 @@ class Node:
         self._claims_task = asyncio.create_task(self.claims.run(), name="claim-stats")
         self.ingest = Ingest(self.store, self.deal_store, self.claims, self.currencies, self.clock,
                              self.metrics, limiter=self.ingest_limiter, max_events=s.ingest_max_events,
-                             touch=self.director.touch)
+                             touch=self.director.touch, invite_store=self.invite_store)
         limits = SocketLimits(high_water=s.outbound_high_water, max_bytes=s.outbound_max_bytes,
                               max_inbound=s.max_inbound_bytes, heartbeat_s=s.heartbeat_s,
                               handshake_s=s.handshake_timeout_s)
@@ -172,7 +174,8 @@ class Node:
                          stats_store=self.stats_store, claim_desk=self.claims, ingest=self.ingest,
                          currencies=self.currencies, clock=self.clock, metrics=self.metrics,
                          admission=self.admission, revocations=self.revocations, listener=self.listener,
-                         segmenter=self.director.segmenter, refresh_gauges=self._refresh_gauges)
+                         segmenter=self.director.segmenter, invite_store=self.invite_store,
+                         refresh_gauges=self._refresh_gauges)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         assert self._runner.server is not None

@@ -18,6 +18,7 @@ from livecart.store.channel import (
     ChannelMessage,
     CuePosted,
     DealChanged,
+    InviteBoard,
     LiveStats,
     RoomEvents,
     StageChanged,
@@ -25,6 +26,7 @@ from livecart.store.channel import (
 )
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
+from livecart.store.invite_store import InviteStore
 from livecart.store.keys import RoomKeys
 from livecart.store.redis_store import RedisStore
 
@@ -132,3 +134,16 @@ async def test_python_producers_publish_stage_stats_and_revocations(client, publ
     assert await published.next() == LiveStats({"viewers": 3})
     await store.revoke(room, "role:host", 1700000000.5)
     assert await published.next() == TokensRevoked("role:host", 1700000000.5)
+
+
+async def test_invites_lua_publishes_the_board(client, published, room):
+    invites = InviteStore(client)
+    await invites.register_code(room, "ann", "a" * 16)  # registering a code publishes nothing
+    await invites.open(room, "a" * 16, "bo")
+    message = await published.next()
+    assert isinstance(message, InviteBoard)
+    assert message.board["funnel"] == {"opens": 1, "joins": 1, "buyers": 0, "gmv_minor": 0}
+    assert message.board["top"] == [{"user": "ann", "joins": 1, "buyers": 0, "gmv_minor": 0}]
+    await invites.order(room, "bo", "o1", "paid", 990)
+    message = await published.next()
+    assert isinstance(message, InviteBoard) and message.board["top"][0]["gmv_minor"] == 990

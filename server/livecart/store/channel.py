@@ -14,6 +14,7 @@ string concatenation around the stored event JSON, which a nested body would mak
     "cue"      {"type":"cue","cue":CUE}                                     cue_emit.lua, CueStore.ack
     "stats"    {"type":"stats","stats":{...}}                               CueStore.publish_stats
     "revoked"  {"type":"revoked","field":F,"before":unix_s}                 RedisStore.revoke
+    "invites"  {"type":"invites","board":BOARD}  (invites.lua's shape)      invites.lua
 
 `[name,value,...]` is a Redis hash as Lua's cjson writes HGETALL: values are strings, and an empty
 hash comes out as `{}`. Python producers call `encode`; the Lua scripts cannot import it, so each
@@ -45,7 +46,7 @@ from livecart.protocol import encode_json, load_json
 from livecart.store.values import ROOM_FIELDS
 
 __all__ = ["ChannelMessage", "CuePosted", "DealChanged", "LiveStats", "RoomEvents", "StageChanged",
-           "TokensRevoked", "UndecodableMessage", "decode", "encode"]
+           "InviteBoard", "TokensRevoked", "UndecodableMessage", "decode", "encode"]
 
 
 class UndecodableMessage(ValueError):
@@ -100,7 +101,16 @@ class TokensRevoked:
     before: float  # unix seconds
 
 
-ChannelMessage = RoomEvents | DealChanged | StageChanged | CuePosted | LiveStats | TokensRevoked
+@dataclass(frozen=True, slots=True)
+class InviteBoard:
+    """The room's invite standing after a change: funnel, top inviters (money in minor units), `seq`
+    rising by one per change (two nodes' messages may cross: consumers keep the highest), and whether
+    the overlay shows it (invites.board_to_wire turns it into the wire's shape)."""
+
+    board: dict[str, Any]
+
+
+ChannelMessage = RoomEvents | DealChanged | StageChanged | CuePosted | LiveStats | TokensRevoked | InviteBoard
 
 
 def encode(message: ChannelMessage) -> bytes:
@@ -119,6 +129,8 @@ def encode(message: ChannelMessage) -> bytes:
             return encode_json({"type": "stats", "stats": stats})
         case TokensRevoked(field, before):
             return encode_json({"type": "revoked", "field": field, "before": before})
+        case InviteBoard(board):
+            return encode_json({"type": "invites", "board": board})
 
 
 def decode(data: bytes | str) -> ChannelMessage:
@@ -174,6 +186,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], ChannelMessage]] = {
     "cue": lambda m: CuePosted(_dict(m, "cue")),
     "stats": lambda m: LiveStats(_dict(m, "stats")),
     "revoked": _revoked,
+    "invites": lambda m: InviteBoard(_dict(m, "board")),
 }
 
 

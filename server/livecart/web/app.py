@@ -24,6 +24,7 @@ from livecart.metrics import Metrics
 from livecart.room import snapshot_frame
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
+from livecart.store.invite_store import InviteStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import StatsStore
 from livecart.web.admission import Admission
@@ -41,6 +42,7 @@ from livecart.web.http import (
     room_claims,
 )
 from livecart.web.idempotency import idempotency_middleware
+from livecart.web.invites import add_invite_routes
 from livecart.web.listener import Listener
 from livecart.web.pages import add_page_routes
 from livecart.web.revocation import Revocations
@@ -168,7 +170,7 @@ def add_node_routes(app: web.Application, *, store: RedisStore, ingest: Ingest, 
 def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, cue_store: CueStore,
                stats_store: StatsStore, claim_desk: ClaimDesk, ingest: Ingest, currencies: RoomCurrencies,
                clock: Clock, metrics: Metrics, admission: Admission, revocations: Revocations,
-               listener: Listener, segmenter: Segmenter,
+               listener: Listener, segmenter: Segmenter, invite_store: InviteStore,
                refresh_gauges: Callable[[], None]) -> web.Application:
     """The aiohttp application of one node, from the node's parts (livecart/node.py builds them)."""
     app = web.Application(middlewares=[errors_middleware, handshake_middleware(listener),
@@ -185,6 +187,7 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
                    clock=clock, metrics=metrics, segmenter=segmenter)
     add_console_routes(app, store=store, currencies=currencies, clock=clock, revocations=revocations,
                        secret=settings.secret)
+    add_invite_routes(app, invite_store=invite_store, currencies=currencies, secret=settings.secret)
     add_page_routes(app)
     # A websocket request on a connection whose first request was HTTP: back to the websocket code.
     app.router.add_get("/ws/{tail:.*}", websocket_route(listener.adopt), allow_head=False)
