@@ -6,6 +6,7 @@
 
 import { countdown, cueText, fill, h, money, setText } from "../lib/dom.js";
 import { refusal } from "./api.js";
+import { InvitesPanel } from "./invites.js";
 import {
   FEED_MAX, commenterName, cueState, cuesShown, dealActions, dealClockAt, dealFromFields, dealsNewestFirst,
   needsConfirm, newComments, rejectionsText,
@@ -403,10 +404,11 @@ export class ConsoleView {
     this.comments = new CommentsPanel(ctx);
     this.cues = new CuesPanel(ctx);
     this.audit = new AuditPanel(ctx);
+    this.invites = new InvitesPanel({ ...ctx, toast });
   }
 
   bind() {
-    for (const part of [this.top, this.deals, this.comments, this.cues, this.audit]) part.bind();
+    for (const part of [this.top, this.deals, this.comments, this.cues, this.audit, this.invites]) part.bind();
   }
 
   status(status, info) {
@@ -420,6 +422,7 @@ export class ConsoleView {
     this.comments.render(state, why);
     this.cues.render(state.cues);
     this.stats.render(state);
+    this.invites.render(state);
   }
 
   tick() {

@@ -32,6 +32,7 @@ export class RoomState {
     this.events = []; // newest last, at most KEEP_EVENTS
     this.cues = []; // host and assistant sockets only; oldest first, replaced by id
     this.stats = null; // the newest live `stats` (sockets opened with stats: true), or null
+    this.invites = null; // the invite board (staff sockets; overlays when shown there), or null
   }
 
   /** Apply one server frame. Returns "hole" when an event is missing (the caller resumes), "ignored"
@@ -74,10 +75,19 @@ export class RoomState {
       case "stats":
         this.stats = frame.stats;
         return "stats";
+      case "invites":
+        this.applyInvites(frame.invites);
+        return "invites";
       default:
         // The contract lets the server add frame types: an older page ignores what it does not know.
         return "ignored";
     }
+  }
+
+  /** The invite board from a frame or GET …/invites: the highest `seq` wins (two nodes' messages, or a
+   * listing read before a frame, may arrive out of order). */
+  applyInvites(board) {
+    if (board && (!this.invites || board.seq >= this.invites.seq)) this.invites = { ...this.invites, ...board };
   }
 
   applyStage(frame) {

@@ -10,6 +10,7 @@ import { RoomConnection } from "../lib/livecart.js";
 import { countdown, everyFrame, fill, flash, h, money, safeImageUrl, setText } from "../lib/dom.js";
 import { translator } from "../lib/i18n.js";
 import { pageParams } from "../lib/page.js";
+import { loadInviters, renderInviters } from "./inviters.js";
 
 const ALL_WIDGETS = ["deal", "pinned", "orders", "highlight", "goal", "comments", "announcement"];
 const TICKER_MS = 6000;
@@ -60,6 +61,7 @@ class OverlayView {
     this.renderAnnouncement(state.announcement);
     this.renderGoal(state.counters);
     this.renderComments(state.events);
+    renderInviters(this.widget("inviters"), state.invites, this.t);
   }
 
   renderDeal(deal) {
@@ -223,6 +225,7 @@ function main() {
   });
   view = new OverlayView(t, options, conn);
   conn.start();
+  loadInviters(room, token, conn.state, (state) => view.render(state));
   everyFrame(() => view.tick());
 }
 

@@ -5,6 +5,7 @@ import { RoomConnection } from "../lib/livecart.js";
 import { countdown, everyFrame, fill, flash, h, money, safeImageUrl, setText } from "../lib/dom.js";
 import { translator } from "../lib/i18n.js";
 import { pageParams, tokenClaims } from "../lib/page.js";
+import { InvitePanel } from "./invites.js";
 
 const COMMENTS_SHOWN = 30;
 const $ = (id) => document.getElementById(id);
@@ -96,7 +97,7 @@ class ViewerView {
 }
 
 function main() {
-  const { room, token, lang } = pageParams();
+  const { room, token, lang, query } = pageParams();
   const t = translator(lang);
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   const canAct = Boolean(tokenClaims(token).sub) && tokenClaims(token).role === "viewer";
@@ -126,6 +127,7 @@ function main() {
   });
   conn.start();
   everyFrame(() => view.tick(), 4);
+  new InvitePanel({ t, room, token, canAct, ref: query.get("ref") }).start();
 }
 
 main();

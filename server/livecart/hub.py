@@ -30,7 +30,7 @@ from livecart.clock import Clock
 from livecart.errors import CloseCode, StoreUnavailable
 from livecart.events import counters_to_wire
 from livecart.first_frames import SharedRecovery, SharedSnapshot
-from livecart.invites import board_to_wire
+from livecart.invites import board_to_wire, public_board
 from livecart.metrics import Metrics
 from livecart.outbound import FrameKind
 from livecart.protocol import Format, encode_frame
@@ -299,16 +299,18 @@ class RoomHub:
                 peer.send_frame(data, FrameKind.EVENTS)
 
     def _to_invite_board(self, room: Room, board: dict[str, Any]) -> None:
-        """The top inviters go to host and assistant sockets, and to overlays while the console shows
-        them there; never to viewers (their own progress is GET …/invites/me). A direct frame like a
-        cue's, for the same reasons (_to_staff)."""
-        body = board_to_wire(board, room.currency)
-        frame = {"type": "invites", "invites": body}
-        encoded: dict[Format, bytes] = {}
-        roles = STAFF_ROLES | {"overlay"} if body["overlay"] else STAFF_ROLES
+        """The top inviters go to host and assistant sockets, and, without money, to overlays while the
+        console shows them there; never to viewers (their own progress is GET …/invites/me). A direct
+        frame like a cue's, for the same reasons (_to_staff); encoded once per audience and format."""
+        staff = board_to_wire(board, room.currency)
+        frames = {True: {"type": "invites", "invites": staff},
+                  False: {"type": "invites", "invites": public_board(staff)}}
+        encoded: dict[tuple[bool, Format], bytes] = {}
         for peer in room.peers:
-            if peer.parked is None and peer.role in roles:
-                data = encoded.get(peer.fmt) or encoded.setdefault(peer.fmt, encode_frame(frame, peer.fmt))
+            is_staff = peer.role in STAFF_ROLES
+            if peer.parked is None and (is_staff or (staff["overlay"] and peer.role == "overlay")):
+                key = (is_staff, peer.fmt)
+                data = encoded.get(key) or encoded.setdefault(key, encode_frame(frames[is_staff], peer.fmt))
                 peer.send_frame(data, FrameKind.EVENTS)
 
     def apply_deal(self, room: Room, fields: dict[str, str]) -> None:

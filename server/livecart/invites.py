@@ -28,8 +28,9 @@ from typing import Any
 from livecart.errors import BadRequest
 from livecart.money import from_minor
 
-__all__ = ["BOARD_SIZE", "CODE_LENGTH", "MAX_COUPON", "MAX_COUPONS", "REWARDS", "InviteGoal", "InviteModel",
-           "board_to_wire", "check_ref", "invite_code", "parse_coupons", "parse_settings", "rewards_due"]
+__all__ = ["BOARD_SIZE", "CODE_LENGTH", "MAX_COUPON", "MAX_COUPONS", "REWARDS", "InviteGoal",
+           "InviteModel", "board_to_wire", "check_ref", "invite_code", "parse_coupons", "parse_settings",
+           "public_board", "rewards_due"]
 
 CODE_LENGTH = 16  # base32 characters: 80 bits
 _CODE = re.compile(r"[a-z2-7]{16}\Z")
@@ -128,6 +129,15 @@ def board_to_wire(board: dict[str, Any], currency: str) -> dict[str, Any]:
                  "gmv": from_minor(int(row.get("gmv_minor", 0)), currency)}
                 for row in board.get("top") or []],
     }
+
+
+def public_board(board: dict[str, Any]) -> dict[str, Any]:
+    """What an overlay may show of a wire board: who invited how many, not money or buyers (an overlay
+    never sees GMV, docs/protocol.md "What each role sees")."""
+    funnel = board["funnel"]
+    return {"seq": board["seq"], "overlay": board["overlay"],
+            "funnel": {"opens": funnel["opens"], "joins": funnel["joins"]},
+            "top": [{"user": row["user"], "joins": row["joins"]} for row in board["top"]]}
 
 
 @dataclass

@@ -211,7 +211,8 @@ async def test_the_board_reaches_staff_sockets_and_overlays_only_when_set(node, 
               {"overlay": True})
     await arrive(node.port, room, "cy", ann)
     seen = await overlay.until(lambda f: f["type"] == "invites" and f["invites"]["funnel"]["joins"] == 2)
-    assert seen["invites"]["overlay"] is True and seen["invites"]["top"][0]["joins"] == 2
+    assert seen["invites"]["overlay"] is True and seen["invites"]["top"] == [{"user": "ann", "joins": 2}]
+    assert "gmv" not in seen["invites"]["funnel"]  # an overlay never sees money
     # The viewer saw none of it: everything it got before a fresh frame after the board is a batch.
     await post_events(node.port, room, [{"id": "c1", "type": "comment", "user": {"id": "u", "name": "U"},
                                          "text": "hi"}])
@@ -238,3 +239,16 @@ async def test_two_nodes_racing_credit_each_friend_once(make_node, room):
     assert sum(row["joins"] for row in b_board["top"]) == len(friends)
     credited = {f: (await code_of(a.port, room, f))["invited_by"] for f in friends}
     assert set(credited.values()) <= set(inviters) and None not in credited.values()
+
+
+async def test_an_overlay_reads_who_invited_how_many_only_while_shown_and_never_money(node, room):
+    overlay = token("overlay", room)
+    ann = (await code_of(node.port, room, "ann"))["code"]
+    await arrive(node.port, room, "bo", ann)
+    status, reply = await api(node.port, "GET", f"/api/rooms/{room}/invites", overlay)
+    assert status == 200 and reply["overlay"] is False and reply["top"] == []
+    await api(node.port, "POST", f"/api/rooms/{room}/invites/settings", token("assistant", room, "amy"),
+              {"overlay": True, "goal": {"target": 2, "reward": "coupon", "cap": 1}})
+    status, reply = await api(node.port, "GET", f"/api/rooms/{room}/invites", overlay)
+    assert status == 200 and set(reply) == {"seq", "overlay", "funnel", "top"}  # no goal, no coupon pool
+    assert reply["funnel"] == {"opens": 1, "joins": 1} and reply["top"] == [{"user": "ann", "joins": 1}]

@@ -4,7 +4,8 @@
   progress toward the invite goal (rewards earned are given on the way).
 - `POST /api/rooms/{room}/invites/open` (viewer) `{"ref"?: CODE}`: the viewer page arrived, through a
   share link or not. 400 `bad_ref`, 404 `no_such_invite`, 409 `self_invite`: nothing counted.
-- `GET /api/rooms/{room}/invites` (host, assistant): the funnel, the top inviters, goal and coupon pool.
+- `GET /api/rooms/{room}/invites` (host, assistant): the funnel, the top inviters, goal and coupon pool;
+  an overlay gets who invited how many (no money) while the console shows them on the overlay.
 - `POST /api/rooms/{room}/invites/settings` (assistant) `{"overlay"?: bool, "goal"?: GOAL|null}`.
 - `POST /api/rooms/{room}/invites/coupons` (assistant) `{"codes": [STR]}`: coupons for the goal's rewards.
 """
@@ -16,10 +17,17 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from livecart.auth import Action, Claims
+from livecart.auth import STAFF_ROLES, Action, Claims, authorize
 from livecart.currencies import RoomCurrencies
 from livecart.errors import BadRequest, Conflict, Forbidden, NotFound
-from livecart.invites import board_to_wire, check_ref, invite_code, parse_coupons, parse_settings
+from livecart.invites import (
+    board_to_wire,
+    check_ref,
+    invite_code,
+    parse_coupons,
+    parse_settings,
+    public_board,
+)
 from livecart.store.invite_store import InviteStore
 from livecart.web.http import json_response, object_body, room_claims
 
@@ -59,11 +67,18 @@ def add_invite_routes(app: web.Application, *, invite_store: InviteStore, curren
                               "inviter": arrival.inviter or None})
 
     async def board(request: web.Request) -> web.Response:
-        room, _claims = room_claims(request, Action.PRODUCE)
+        """Host and assistant: everything. An overlay: the public part (funnel and top inviters, as its
+        socket gets them) only while the console shows the board on the overlay."""
+        room, claims = room_claims(request, Action.WATCH)
+        if claims.role not in STAFF_ROLES and claims.role != "overlay":
+            authorize(claims, room, Action.PRODUCE)  # the refusal, worded as for any staff route
         raw = request.query.get("top", "50")
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_BOARD:
             raise BadRequest("bad_field", f"top must be an integer from 1 to {MAX_BOARD}")
-        return json_response(await _board(room, int(raw)))
+        found = await _board(room, int(raw))
+        if claims.role == "overlay":  # nothing to show while it is off, and never money
+            found = public_board(found if found["overlay"] else {**found, "top": []})
+        return json_response(found)
 
     async def _board(room: str, top: int = 50) -> dict[str, Any]:
         found = await invite_store.board(room, top)
