@@ -252,3 +252,17 @@ async def test_an_overlay_reads_who_invited_how_many_only_while_shown_and_never_
     status, reply = await api(node.port, "GET", f"/api/rooms/{room}/invites", overlay)
     assert status == 200 and set(reply) == {"seq", "overlay", "funnel", "top"}  # no goal, no coupon pool
     assert reply["funnel"] == {"opens": 1, "joins": 1} and reply["top"] == [{"user": "ann", "joins": 1}]
+
+
+async def test_the_report_has_the_invite_funnel_and_the_top_inviters(node, room):
+    ann = (await code_of(node.port, room, "ann"))["code"]
+    await arrive(node.port, room, None, ann)
+    for friend in ("bo", "cy"):
+        await arrive(node.port, room, friend, ann)
+    await post_events(node.port, room, [order("e1", "bo", "o1", 25.5)])
+    status, report = await api(node.port, "GET", f"/api/rooms/{room}/report?format=json", token("host", room))
+    assert status == 200
+    assert [(r["step"], r["count"]) for r in report["invite_funnel"]] == [
+        ("links_opened", 3), ("joins", 2), ("buyers", 1)]
+    assert report["invite_gmv"] == 25.5
+    assert report["inviters"] == [{"rank": 1, "user": "ann", "joins": 2, "buyers": 1, "gmv": 25.5}]
