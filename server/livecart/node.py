@@ -31,6 +31,7 @@ from livecart.currencies import RoomCurrencies
 from livecart.deal_timers import DealTimers
 from livecart.director import Director
 from livecart.errors import CloseCode
+from livecart.goal_watch import GoalWatch
 from livecart.hub import RoomHub
 from livecart.ingest import Ingest
 from livecart.intake import Intake
@@ -41,6 +42,7 @@ from livecart.ratelimit import RateLimiter
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.embedded import EmbeddedRedis
+from livecart.store.goal_store import GoalStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import StatsStore
 from livecart.store.subscriber import subscriber_for
@@ -126,6 +128,9 @@ class Node:
         self.clock_sync = ClockSync(self.store, self.clock)
         self.hub.on_room_closed = self.presence.room_closed
         self.hub.on_deals_changed = self.deal_timers.watch
+        self.goal_store = GoalStore(redis, sharded_pubsub=sharded)
+        self.goal_watch = GoalWatch(self.goal_store, clock=self.clock, node_id=s.node_id)
+        self.hub.on_numbers = self.goal_watch.saw
         self.revocations = Revocations(self.store)
         self.hub.on_revoked = self.revocations.note
         # Measure the shared clock before serving anything: the sync loop only does so after its first
@@ -151,7 +156,8 @@ class Node:
         self._hub_task = asyncio.create_task(self.hub.run(), name="hub")
         self._hub_task.add_done_callback(_report_crash)
         self._companion_tasks = [asyncio.create_task(c.run(), name=n) for c, n in (
-            (self.presence, "presence"), (self.deal_timers, "deal-timers"), (self.clock_sync, "clock-sync"))]
+            (self.presence, "presence"), (self.deal_timers, "deal-timers"), (self.clock_sync, "clock-sync"),
+            (self.goal_watch, "goal-watch"))]
         for task in self._companion_tasks:
             task.add_done_callback(_report_crash)
         self._claims_task = asyncio.create_task(self.claims.run(), name="claim-stats")
@@ -172,7 +178,8 @@ class Node:
                          stats_store=self.stats_store, claim_desk=self.claims, ingest=self.ingest,
                          currencies=self.currencies, clock=self.clock, metrics=self.metrics,
                          admission=self.admission, revocations=self.revocations, listener=self.listener,
-                         segmenter=self.director.segmenter, refresh_gauges=self._refresh_gauges)
+                         segmenter=self.director.segmenter, refresh_gauges=self._refresh_gauges,
+                         goal_store=self.goal_store)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         assert self._runner.server is not None
@@ -218,6 +225,7 @@ class Node:
                 task.cancel()
             await asyncio.wait([self._hub_task, self._director_task, *self._companion_tasks], timeout=2)
             await self.hub.stop()
+            await self.goal_watch.stop()
         for runner in (self._probe_runner, self._runner):
             if runner is not None:
                 await runner.cleanup()
