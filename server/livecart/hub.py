@@ -75,6 +75,8 @@ class RoomHub:
         # changed (deal_timers.py re-arms the room's clock-driven deal states).
         self.on_room_closed: Callable[[Room], Awaitable[None]] | None = None
         self.on_deals_changed: Callable[[Room], None] | None = None
+        # Told when a room's counters or a deal changed here (goal_watch.py: has a goal been reached?).
+        self.on_numbers: Callable[[Room], None] | None = None
         self.subscriber = subscribe(self._on_message, self._on_subscribed)
         self._loop = asyncio.get_running_loop()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -256,6 +258,8 @@ class RoomHub:
         if room.batch.missing():
             self._spawn(self._fill(room))
         self.schedule_flush(room)
+        if self.on_numbers is not None:
+            self.on_numbers(room)
 
     def _on_revoked(self, room: Room, revoked: TokensRevoked) -> None:
         if self.on_revoked is not None:
@@ -317,6 +321,8 @@ class RoomHub:
         """A deal's stored fields, from the channel or a re-read (deal_timers.py)."""
         if room.update_deal(fields, self.clock.now_ms()):  # marks the room urgent for a new state
             self.schedule_flush(room, urgent=False)
+            if self.on_numbers is not None:
+                self.on_numbers(room)
             self._deals_changed(room)
 
     def _deals_changed(self, room: Room) -> None:

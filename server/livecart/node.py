@@ -31,6 +31,7 @@ from livecart.currencies import RoomCurrencies
 from livecart.deal_timers import DealTimers
 from livecart.director import Director
 from livecart.errors import CloseCode
+from livecart.goal_watch import GoalWatch
 from livecart.hub import RoomHub
 from livecart.ingest import Ingest
 from livecart.intake import Intake
@@ -41,6 +42,7 @@ from livecart.ratelimit import RateLimiter
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.embedded import EmbeddedRedis
+from livecart.store.goal_store import GoalStore
 from livecart.store.invite_store import InviteStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import StatsStore
@@ -127,6 +129,9 @@ class Node:
         self.clock_sync = ClockSync(self.store, self.clock)
         self.hub.on_room_closed = self.presence.room_closed
         self.hub.on_deals_changed = self.deal_timers.watch
+        self.goal_store = GoalStore(redis, sharded_pubsub=sharded)
+        self.goal_watch = GoalWatch(self.goal_store, clock=self.clock, node_id=s.node_id)
+        self.hub.on_numbers = self.goal_watch.saw
         self.revocations = Revocations(self.store)
         self.hub.on_revoked = self.revocations.note
         # Measure the shared clock before serving anything: the sync loop only does so after its first
@@ -153,7 +158,8 @@ class Node:
         self._hub_task = asyncio.create_task(self.hub.run(), name="hub")
         self._hub_task.add_done_callback(_report_crash)
         self._companion_tasks = [asyncio.create_task(c.run(), name=n) for c, n in (
-            (self.presence, "presence"), (self.deal_timers, "deal-timers"), (self.clock_sync, "clock-sync"))]
+            (self.presence, "presence"), (self.deal_timers, "deal-timers"), (self.clock_sync, "clock-sync"),
+            (self.goal_watch, "goal-watch"))]
         for task in self._companion_tasks:
             task.add_done_callback(_report_crash)
         self._claims_task = asyncio.create_task(self.claims.run(), name="claim-stats")
@@ -175,7 +181,7 @@ class Node:
                          currencies=self.currencies, clock=self.clock, metrics=self.metrics,
                          admission=self.admission, revocations=self.revocations, listener=self.listener,
                          segmenter=self.director.segmenter, invite_store=self.invite_store,
-                         refresh_gauges=self._refresh_gauges)
+                         refresh_gauges=self._refresh_gauges, goal_store=self.goal_store)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         assert self._runner.server is not None
@@ -221,6 +227,7 @@ class Node:
                 task.cancel()
             await asyncio.wait([self._hub_task, self._director_task, *self._companion_tasks], timeout=2)
             await self.hub.stop()
+            await self.goal_watch.stop()
         for runner in (self._probe_runner, self._runner):
             if runner is not None:
                 await runner.cleanup()

@@ -87,7 +87,7 @@ class RedisStore:
         with as_store_unavailable():
             epoch, offset, flat, events, deal_flats, stage, currency = await self._snapshot(
                 keys=[keys.meta, keys.log, keys.counters, keys.deals],
-                args=[uuid.uuid4().hex, recent, keys.prefix, deals])
+                args=[uuid.uuid4().hex, recent, keys.prefix, deals, *STAGE])
         return Snapshot(epoch=decode_str(epoch), offset=int(offset), counters=counters_from_flat(flat),
                         recent=[load_json(e) for e in events],
                         deals=[fields_from_flat(f) for f in deal_flats],

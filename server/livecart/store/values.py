@@ -15,9 +15,9 @@ __all__ = ["ROOM_FIELDS", "STAGE", "AppendResult", "ClaimAnswer", "CurrencyChang
            "DirectorInputs", "Gap", "History", "LoggedEvent", "Snapshot"]
 
 # What the console puts on screen for the whole room, each a latest-value map or None: the pinned product
-# card, a highlighted comment, an announcement. Kept in the room's meta hash, published as
-# a StageChanged (store/channel.py).
-STAGE = ("pinned", "highlight", "announcement")
+# card, a highlighted comment, an announcement, and the room's goals (a list, written by goal.lua). Kept
+# in the room's meta hash, published as a StageChanged (store/channel.py).
+STAGE = ("pinned", "highlight", "announcement", "goals")
 # Latest-value fields of a room's state: the stage, and its currency (a plain ISO code in meta, published
 # as a channel.StageChanged too; a room that never set one shows the node's default_currency).
 ROOM_FIELDS = (*STAGE, "currency")

@@ -24,6 +24,7 @@ from livecart.metrics import Metrics
 from livecart.room import snapshot_frame
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
+from livecart.store.goal_store import GoalStore
 from livecart.store.invite_store import InviteStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import StatsStore
@@ -31,6 +32,7 @@ from livecart.web.admission import Admission
 from livecart.web.console import add_console_routes
 from livecart.web.cues import add_cue_routes
 from livecart.web.deals import add_deal_routes
+from livecart.web.goals import add_goal_routes
 from livecart.web.http import (
     TOKEN_KEYS,
     VERIFIED,
@@ -171,7 +173,7 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
                stats_store: StatsStore, claim_desk: ClaimDesk, ingest: Ingest, currencies: RoomCurrencies,
                clock: Clock, metrics: Metrics, admission: Admission, revocations: Revocations,
                listener: Listener, segmenter: Segmenter, invite_store: InviteStore,
-               refresh_gauges: Callable[[], None]) -> web.Application:
+               refresh_gauges: Callable[[], None], goal_store: GoalStore) -> web.Application:
     """The aiohttp application of one node, from the node's parts (livecart/node.py builds them)."""
     app = web.Application(middlewares=[errors_middleware, handshake_middleware(listener),
                                        revocation_middleware(settings.token_keys, revocations),
@@ -188,6 +190,7 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
     add_console_routes(app, store=store, currencies=currencies, clock=clock, revocations=revocations,
                        secret=settings.secret)
     add_invite_routes(app, invite_store=invite_store, currencies=currencies, secret=settings.secret)
+    add_goal_routes(app, goal_store=goal_store, currencies=currencies, clock=clock)
     add_page_routes(app)
     # A websocket request on a connection whose first request was HTTP: back to the websocket code.
     app.router.add_get("/ws/{tail:.*}", websocket_route(listener.adopt), allow_head=False)
