@@ -266,3 +266,41 @@ async def test_the_report_has_the_invite_funnel_and_the_top_inviters(node, room)
         ("links_opened", 3), ("joins", 2), ("buyers", 1)]
     assert report["invite_gmv"] == 25.5
     assert report["inviters"] == [{"rank": 1, "user": "ann", "joins": 2, "buyers": 1, "gmv": 25.5}]
+
+
+async def test_a_claim_slot_lets_its_viewer_claim_one_over_the_limit_of_the_next_deal_only(node, room):
+    from tests.support import claim, create_deal
+
+    assistant = token("assistant", room, "amy")
+    await api(node.port, "POST", f"/api/rooms/{room}/invites/settings", assistant,
+              {"goal": {"target": 1, "reward": "claim_slot", "cap": 1}})
+    ann = (await code_of(node.port, room, "ann"))["code"]
+    await arrive(node.port, room, "bo", ann)
+    assert (await code_of(node.port, room, "ann"))["claim_slots"] == 1
+    deal = await create_deal(node.port, room, stock=10, limit_per_user=1)
+    assert (await claim(node.port, room, deal["id"], "ann", key="k1"))[1]["ok"]
+    assert (await claim(node.port, room, deal["id"], "bo", key="k1"))[1]["ok"]
+    # ann's slot takes her over the limit once; bo has none.
+    assert (await claim(node.port, room, deal["id"], "ann", key="k2"))[1]["ok"]
+    assert (await claim(node.port, room, deal["id"], "bo", key="k2"))[1]["reason"] == "limit_reached"
+    assert (await claim(node.port, room, deal["id"], "ann", key="k3"))[1]["reason"] == "limit_reached"
+    assert (await code_of(node.port, room, "ann"))["claim_slots"] == 0  # used on this deal
+    # The slot stays with the deal it was used on: the next deal is back to the limit.
+    other = await create_deal(node.port, room, stock=10, limit_per_user=1)
+    assert (await claim(node.port, room, other["id"], "ann", key="k1"))[1]["ok"]
+    assert (await claim(node.port, room, other["id"], "ann", key="k2"))[1]["reason"] == "limit_reached"
+    _, deals = await api(node.port, "GET", f"/api/rooms/{room}/deals", token("host", room))
+    first = next(d for d in deals["deals"] if d["id"] == deal["id"])
+    assert (first["left"], first["held"]) == (7, 3)
+
+
+async def test_a_claim_slot_is_not_spent_on_a_claim_refused_as_sold_out(node, room):
+    from tests.support import claim, create_deal
+
+    await api(node.port, "POST", f"/api/rooms/{room}/invites/settings", token("assistant", room, "amy"),
+              {"goal": {"target": 1, "reward": "claim_slot", "cap": 1}})
+    await arrive(node.port, room, "bo", (await code_of(node.port, room, "ann"))["code"])
+    deal = await create_deal(node.port, room, stock=1, limit_per_user=1)
+    assert (await claim(node.port, room, deal["id"], "ann", key="k1"))[1]["ok"]
+    assert (await claim(node.port, room, deal["id"], "ann", key="k2"))[1]["reason"] == "sold_out"
+    assert (await code_of(node.port, room, "ann"))["claim_slots"] == 1
