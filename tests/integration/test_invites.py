@@ -9,7 +9,7 @@ import pytest
 
 from livecart.invites import invite_code
 from tests.conftest import SECRET
-from tests.support import RoomClient, api, post_events, token, ws_url
+from tests.support import RoomClient, api, claim, create_deal, post_events, token, ws_url
 
 
 async def code_of(port: int, room: str, user: str) -> dict:
@@ -269,8 +269,6 @@ async def test_the_report_has_the_invite_funnel_and_the_top_inviters(node, room)
 
 
 async def test_a_claim_slot_lets_its_viewer_claim_one_over_the_limit_of_the_next_deal_only(node, room):
-    from tests.support import claim, create_deal
-
     assistant = token("assistant", room, "amy")
     await api(node.port, "POST", f"/api/rooms/{room}/invites/settings", assistant,
               {"goal": {"target": 1, "reward": "claim_slot", "cap": 1}})
@@ -295,8 +293,6 @@ async def test_a_claim_slot_lets_its_viewer_claim_one_over_the_limit_of_the_next
 
 
 async def test_a_claim_slot_is_not_spent_on_a_claim_refused_as_sold_out(node, room):
-    from tests.support import claim, create_deal
-
     await api(node.port, "POST", f"/api/rooms/{room}/invites/settings", token("assistant", room, "amy"),
               {"goal": {"target": 1, "reward": "claim_slot", "cap": 1}})
     await arrive(node.port, room, "bo", (await code_of(node.port, room, "ann"))["code"])
@@ -304,3 +300,9 @@ async def test_a_claim_slot_is_not_spent_on_a_claim_refused_as_sold_out(node, ro
     assert (await claim(node.port, room, deal["id"], "ann", key="k1"))[1]["ok"]
     assert (await claim(node.port, room, deal["id"], "ann", key="k2"))[1]["reason"] == "sold_out"
     assert (await code_of(node.port, room, "ann"))["claim_slots"] == 1
+
+
+@pytest.mark.parametrize("top", ["0", "201", "abc", "-1", "1e3", ""])
+async def test_a_bad_top_is_refused(node, room, top):
+    status, reply = await api(node.port, "GET", f"/api/rooms/{room}/invites?top={top}", token("host", room))
+    assert (status, reply["error"]) == (400, "bad_field")
