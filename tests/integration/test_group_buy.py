@@ -3,6 +3,8 @@ charged the final tier, bad tier lists refused with a clear 4xx, a goal unlockin
 
 from __future__ import annotations
 
+import aiohttp
+
 from tests.integration.test_goals import until
 from tests.support import api, claim, create_deal, deal_body, post_events, token
 
@@ -92,3 +94,39 @@ async def test_bad_tier_lists_get_a_clear_400(node, room):
     status, body = await api(node.port, "POST", path, tok, deal_body(tiers=[{"buyers": 5, "price": 9}],
                                                                       confirm=True))
     assert status == 201 and body["deal"]["tiers"][1]["price"] == 9.0
+
+
+async def test_the_report_lists_goals_and_each_group_buys_tier_timeline(node, room):
+    deal = await create_deal(node.port, room, tiers=TIERS)
+    tok = token("assistant", room, "amy")
+    goal = {"metric": "deal_buyers", "deal": deal["id"], "target": 1, "label": "first buyer",
+            "action": {"type": "announce", "text": "We have a buyer!"}}
+    status, body = await api(node.port, "POST", f"/api/rooms/{room}/goals", tok, goal)
+    assert status == 201
+    for user in ("ann", "bo", "cy"):
+        await claim(node.port, room, deal["id"], user)
+
+    async def fired() -> bool:
+        goals = (await api(node.port, "GET", f"/api/rooms/{room}/goals", tok))[1]["goals"]
+        return goals[0]["state"] == "fired"
+
+    await until(fired)
+    status, report = await api(node.port, "GET", f"/api/rooms/{room}/report?format=json", tok)
+    assert status == 200
+    [goal] = report["goals"]
+    assert (goal["label"], goal["state"], goal["result"], goal["action"]) == (
+        "first buyer", "fired", "announced", "announce: We have a buyer!")
+    assert goal["fired_at"] >= goal["created_at"]
+    timeline = report["tier_timeline"]
+    assert [(r["tier"], r["price"], r["buyers"], r["by"]) for r in timeline] == [
+        (0, 99.0, 0, "open"), (1, 89.0, 2, "buyers"), (2, 79.0, 3, "buyers")]
+    async with aiohttp.ClientSession() as session, session.get(
+            f"http://127.0.0.1:{node.port}/api/rooms/{room}/report",
+            headers={"Authorization": f"Bearer {tok}"}) as resp:
+        page = await resp.text()
+    assert "<h2>Goals</h2>" in page and "first buyer" in page and "tier timeline" in page
+    async with aiohttp.ClientSession() as session, session.get(
+            f"http://127.0.0.1:{node.port}/api/rooms/{room}/report?format=csv&table=tier_timeline",
+            headers={"Authorization": f"Bearer {tok}"}) as resp:
+        rows = (await resp.text()).splitlines()
+    assert rows[0].startswith("deal,product,changed_at,tier,price") and len(rows) == 4

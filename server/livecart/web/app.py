@@ -184,7 +184,7 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
     add_deal_routes(app, store=store, deal_store=deal_store, claim_desk=claim_desk, currencies=currencies,
                     clock=clock, admission=admission, price_floor=settings.price_floor)
     add_cue_routes(app, store=store, deal_store=deal_store, cue_store=cue_store, stats_store=stats_store,
-                   clock=clock, metrics=metrics, segmenter=segmenter)
+                   clock=clock, metrics=metrics, segmenter=segmenter, goal_store=goal_store)
     add_console_routes(app, store=store, currencies=currencies, clock=clock, revocations=revocations,
                        secret=settings.secret)
     add_goal_routes(app, goal_store=goal_store, currencies=currencies, clock=clock)
