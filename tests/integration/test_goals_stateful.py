@@ -129,7 +129,7 @@ class GoalsFireOnce(RuleBasedStateMachine):
         listed = [g["id"] for g in (load_json(stage) if stage else [])]
         goals_now = self.all_goals()
         fired_now = [g for g in goals_now if g["state"] == "fired"]
-        newest_fired = sorted(fired_now, key=lambda g: (g["fired_at"], g["id"]), reverse=True)[:10]
+        newest_fired = sorted(fired_now, key=lambda g: (g["fired_at"], g["id"]), reverse=True)[:5]
         shown = {g["id"] for g in goals_now if g["state"] == "armed"} | {g["id"] for g in newest_fired}
         assert sorted(listed) == sorted(shown)
 

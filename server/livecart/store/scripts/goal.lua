@@ -65,7 +65,7 @@ end
 
 -- The stage list: every armed goal and the FIRED_SHOWN most recently fired (what the pages draw and the
 -- console lists; every goal stays in the goals hash for the report), oldest first.
-local FIRED_SHOWN = 10
+local FIRED_SHOWN = 5  -- the whole list is in every state-only frame: kept short
 local function publish_stage()
   local list, fired = {}, {}
   for _, raw in ipairs(redis.call('HVALS', goals_key)) do
