@@ -71,6 +71,20 @@ export class ConsoleApi {
     return this.expect(201, "POST", "/cues", { text, priority });
   }
 
+  /** `body` as goalFromFields() made it: 201 {goal}. */
+  createGoal(body) {
+    return this.expect(201, "POST", "/goals", body);
+  }
+
+  /** Change an armed goal's target, label or action: 200 {goal}, 409 goal_closed once it fired. */
+  editGoal(goalId, body) {
+    return this.expect(200, "POST", `/goals/${encodeURIComponent(goalId)}`, body);
+  }
+
+  cancelGoal(goalId) {
+    return this.expect(200, "DELETE", `/goals/${encodeURIComponent(goalId)}`);
+  }
+
   audit() {
     return this.expect(200, "GET", "/audit");
   }

@@ -28,6 +28,7 @@ export class RoomState {
     this.pinned = null;
     this.highlight = null;
     this.announcement = null;
+    this.goals = null; // the room's goals (armed and fired), docs/protocol.md "Goals"
     this.currency = null; // the room's ISO 4217 code: what every amount of it is in
     this.events = []; // newest last, at most KEEP_EVENTS
     this.cues = []; // host and assistant sockets only; oldest first, replaced by id
@@ -91,7 +92,7 @@ export class RoomState {
   }
 
   applyStage(frame) {
-    for (const name of ["pinned", "highlight", "announcement", "currency"]) {
+    for (const name of ["pinned", "highlight", "announcement", "currency", "goals"]) {
       if (name in frame) this[name] = frame[name];
     }
   }

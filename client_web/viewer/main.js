@@ -1,8 +1,10 @@
 // The viewer demo: what a brand could copy into its own live page. One deal card with a countdown and a
-// claim button, the claim's answer, comments, and stock that moves as other viewers claim.
+// claim button (a group buy's price tiers under it), the claim's answer, the room's goal bars, comments,
+// and stock that moves as other viewers claim.
 
 import { RoomConnection } from "../lib/livecart.js";
 import { countdown, everyFrame, fill, flash, h, money, safeImageUrl, setText } from "../lib/dom.js";
+import { renderGoalBars, renderTiers } from "../lib/goal_view.js";
 import { translator } from "../lib/i18n.js";
 import { pageParams, tokenClaims } from "../lib/page.js";
 import { InvitePanel } from "./invites.js";
@@ -25,6 +27,12 @@ class ViewerView {
     setText($("online"), `${state.counters.online || 0} ${this.t("online")}`);
     $("announcement").hidden = !state.announcement;
     if (state.announcement) setText($("announcement"), state.announcement.text);
+    this.renderGoals(state);
+  }
+
+  renderGoals(state) {
+    this.goalsDrawnAt = Date.now();
+    renderGoalBars($("goals"), state, this.conn.now(), this.t);
   }
 
   renderDeal(deal) {
@@ -45,6 +53,8 @@ class ViewerView {
     }
     $("deal").dataset.state = deal.state;
     $("deal").dataset.left = String(deal.left);
+    setText($("deal-price"), money(deal.deal_price, deal.currency)); // a group buy's price drops by tier
+    renderTiers($("deal-tiers"), deal, t);
     $("stock-fill").style.width = `${deal.stock ? (100 * deal.left) / deal.stock : 0}%`;
     setText($("stock-text"), deal.state === "sold_out" ? t("soldOut") : t("onlyLeft", { n: deal.left }));
     const button = $("claim");
@@ -54,6 +64,7 @@ class ViewerView {
   }
 
   tick() {
+    if (Date.now() - (this.goalsDrawnAt || 0) > 500) this.renderGoals(this.conn.state); // reached ones leave
     const deal = this.deal;
     if (!deal) return;
     const now = this.conn.now();

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from livecart.cues import Cue
 from livecart.deals import DealSpec
+from livecart.errors import Conflict
 from livecart.store import channel
 from livecart.store.channel import (
     ChannelMessage,
@@ -26,6 +27,7 @@ from livecart.store.channel import (
 )
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
+from livecart.store.goal_store import GoalStore
 from livecart.store.invite_store import InviteStore
 from livecart.store.keys import RoomKeys
 from livecart.store.redis_store import RedisStore
@@ -134,6 +136,28 @@ async def test_python_producers_publish_stage_stats_and_revocations(client, publ
     assert await published.next() == LiveStats({"viewers": 3})
     await store.revoke(room, "role:host", 1700000000.5)
     assert await published.next() == TokensRevoked("role:host", 1700000000.5)
+
+
+async def test_goal_lua_publishes_the_goal_list_and_what_its_action_changed(client, published, room):
+    goals = GoalStore(client)
+    await client.hset(RoomKeys(room).counters, "likes", 5)
+    spec = {"metric": "likes", "target": 9, "action": {"type": "none"}}
+    made = await goals.create(room, "0123456789ab", spec, "amy", 0)
+    message = await published.next()  # goal.lua create
+    assert isinstance(message, StageChanged) and message.name == "goals" and message.value == [made]
+    await client.hset(RoomKeys(room).counters, "likes", 9)
+    assert (await goals.check(room, "n1"))[1] == ["0123456789ab"]
+    message = await published.next()  # goal.lua check: fired
+    assert isinstance(message, StageChanged) and message.value[0]["state"] == "fired"
+    await goals.create(room, "0123456789ac", {"metric": "likes", "target": 1,
+                                             "action": {"type": "announce", "text": "hi"}}, "amy", 0)
+    message = await published.next()  # the announce action
+    assert isinstance(message, StageChanged) and message.name == "announcement"
+    assert message.value["text"] == "hi"
+    message = await published.next()
+    assert isinstance(message, StageChanged) and message.name == "goals"
+    with pytest.raises(Conflict):  # a fired goal cannot be cancelled: nothing changes
+        await goals.cancel(room, "0123456789ab", "amy")
 
 
 async def test_invites_lua_publishes_the_board(client, published, room):

@@ -13,7 +13,7 @@ PURE = ["livecart.store.values", "livecart.store.channel", "livecart.room", "liv
         "livecart.batch", "livecart.outbound", "livecart.deals", "livecart.stats", "livecart.events",
         "livecart.config", "livecart.cues", "livecart.audience", "livecart.money", "livecart.comments",
         "livecart.report", "livecart.protocol", "livecart.framing", "livecart.errors", "livecart.auth",
-        "livecart.intake", "livecart.invites", "livecart.goals", "livecart.tiers"]
+        "livecart.intake", "livecart.invites", "livecart.goals", "livecart.tiers", "livecart.goal_report"]
 
 
 @pytest.mark.parametrize("module", PURE)

@@ -27,7 +27,7 @@ _NOT_FOUND = {"no_such_goal": "no such goal in this room", "no_such_deal": "no s
 _CONFLICT = {"goal_closed": "the goal has fired or was cancelled",
              "deal_closed": "the deal is stopped or ended",
              "no_tiers": "the deal has no price tiers",
-             "too_many_goals": "the room has 20 armed goals already"}
+             "too_many_goals": "the room has 20 armed goals (or 500 goals in all) already"}
 
 # Remove a room from the registry only if nobody re-added it since `cutoff` (a goal made meanwhile).
 _FORGET = """

@@ -186,7 +186,8 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
     add_deal_routes(app, store=store, deal_store=deal_store, claim_desk=claim_desk, currencies=currencies,
                     clock=clock, admission=admission, price_floor=settings.price_floor)
     add_cue_routes(app, store=store, deal_store=deal_store, cue_store=cue_store, stats_store=stats_store,
-                   clock=clock, metrics=metrics, segmenter=segmenter, invite_store=invite_store)
+                   clock=clock, metrics=metrics, segmenter=segmenter, goal_store=goal_store,
+                   invite_store=invite_store)
     add_console_routes(app, store=store, currencies=currencies, clock=clock, revocations=revocations,
                        secret=settings.secret)
     add_invite_routes(app, invite_store=invite_store, currencies=currencies, secret=settings.secret)

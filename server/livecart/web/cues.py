@@ -19,6 +19,7 @@ from livecart.protocol import encode_json
 from livecart.stats import series, to_wire
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
+from livecart.store.goal_store import GoalStore
 from livecart.store.invite_store import InviteStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import StatsStore
@@ -59,7 +60,7 @@ def parse_range(request: web.Request, now_ms: int) -> tuple[int, int, int]:
 
 def add_cue_routes(app: web.Application, *, store: RedisStore, deal_store: DealStore, cue_store: CueStore,
                    stats_store: StatsStore, clock: Clock, metrics: Metrics, segmenter: Segmenter,
-                   invite_store: InviteStore) -> None:
+                   goal_store: GoalStore, invite_store: InviteStore) -> None:
     async def gather_report(room: str) -> dict[str, Any]:
         """Everything the report shows, read from Redis, then built off the event loop (segmenting a
         whole stream's comments takes a moment)."""
@@ -71,9 +72,10 @@ def add_cue_routes(app: web.Application, *, store: RedisStore, deal_store: DealS
         comments = [(int(e["ts"]), e["user"]["id"], e["text"])
                     for e, _t in await stats_store.log_all(room) if e["type"] == "comment"]
         currency = await store.room_currency(room)
+        goals = await goal_store.all(room)
         invites = await invite_store.board(room, 50)
         return await asyncio.to_thread(report.build, room, buckets, deals, marks, cues, comments,
-                                       segmenter, clock.now_ms(), currency, invites)
+                                       segmenter, clock.now_ms(), currency, goals, invites)
 
     async def post_cue(request: web.Request) -> web.Response:
         room, claims = room_claims(request, Action.MANAGE)

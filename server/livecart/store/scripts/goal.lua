@@ -16,6 +16,7 @@ local goals_key, meta, counters = KEYS[1], KEYS[2], KEYS[3]
 local prefix, channel, cmd, by, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local now = now_ms()
 local MAX_ARMED = 20  -- goals.MAX_ARMED
+local MAX_GOALS = 500  -- goals kept per room (fired and cancelled ones too: the report lists them)
 
 local COUNTER = {likes = 'likes', shares = 'shares', follows = 'follows', joins = 'joins',
                  orders = 'orders', gmv = 'gmv_cents'}
@@ -62,12 +63,21 @@ local function save(g)
   redis.call('HSET', goals_key, g.id, cjson.encode(g))
 end
 
+-- The stage list: every armed goal and the FIRED_SHOWN most recently fired (what the pages draw and the
+-- console lists; every goal stays in the goals hash for the report), oldest first.
+local FIRED_SHOWN = 5  -- the whole list is in every state-only frame: kept short
 local function publish_stage()
-  local list = {}
+  local list, fired = {}, {}
   for _, raw in ipairs(redis.call('HVALS', goals_key)) do
     local g = cjson.decode(raw)
-    if g.state ~= 'cancelled' then list[#list + 1] = g end
+    if g.state == 'armed' then list[#list + 1] = g
+    elseif g.state == 'fired' then fired[#fired + 1] = g end
   end
+  table.sort(fired, function(a, b)  -- newest first; goals fired in one call by id (a stable choice)
+    if a.fired_at ~= b.fired_at then return a.fired_at > b.fired_at end
+    return a.id > b.id
+  end)
+  for i = 1, math.min(#fired, FIRED_SHOWN) do list[#list + 1] = fired[i] end
   table.sort(list, function(a, b)
     if a.created_at ~= b.created_at then return a.created_at < b.created_at end
     return a.id < b.id
@@ -174,7 +184,9 @@ if op == 'create' then
   local id = ARGV[6]
   local existing = redis.call('HGET', goals_key, id)
   if existing then return {'ok', existing} end  -- a retried create
-  if armed_count() >= MAX_ARMED then return {'err', 'too_many_goals'} end
+  if armed_count() >= MAX_ARMED or redis.call('HLEN', goals_key) >= MAX_GOALS then
+    return {'err', 'too_many_goals'}
+  end
   local g = cjson.decode(ARGV[7])
   local why = check_deals(g)
   if why then return {'err', why} end
