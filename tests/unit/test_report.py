@@ -82,7 +82,7 @@ def test_the_invite_funnel_and_top_inviters_are_in_the_data_the_csv_and_the_page
     invites = {"funnel": {"opens": 10, "joins": 4, "buyers": 1, "gmv_minor": 19900},
                "top": [{"user": "=cmd|' /C calc'!A0", "joins": 3, "buyers": 1, "gmv_minor": 19900},
                        {"user": "<b>bo</b>", "joins": 1, "buyers": 0, "gmv_minor": 0}]}
-    report = build("demo", buckets, [], {}, [], [], Segmenter(), (S + 60) * 1000, "CNY", invites)
+    report = build("demo", buckets, [], {}, [], [], Segmenter(), (S + 60) * 1000, "CNY", invites=invites)
     assert report["invite_funnel"] == [
         {"step": "links_opened", "count": 10, "of_previous": None},
         {"step": "joins", "count": 4, "of_previous": 0.4},
