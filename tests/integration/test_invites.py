@@ -4,7 +4,10 @@ board on staff (and, when set, overlay) sockets, hostile input, and two nodes ra
 from __future__ import annotations
 
 import asyncio
+import random
 
+import aiohttp
+import orjson
 import pytest
 
 from livecart.invites import invite_code
@@ -309,11 +312,6 @@ async def test_a_bad_top_is_refused(node, room, top):
 
 
 async def test_random_and_mutated_bodies_at_every_invite_write_never_answer_5xx_nor_miscount(node, room):
-    import random
-
-    import aiohttp
-    import orjson
-
     rnd = random.Random(18)
     ann = (await code_of(node.port, room, "ann"))["code"]
     amy = token("assistant", room, "amy")
