@@ -84,6 +84,7 @@ class GrowthRun:
         self.reasons: list[str] = []
         self.rng = random.Random(18)
         self.firings = 0
+        self.throttled = 0  # like batches the node refused with 429 or 503 (sent again)
 
     def say(self, text: str) -> None:
         if not self.quiet:
@@ -209,9 +210,15 @@ class GrowthRun:
             events = [self._like_event(f"like-{batch_no}-{i}") for i in range(per_step)]
             batch_no += 1
             if sent < 2 * self.like_target:  # enough to cross; then only wait for the goal
-                status, body = await console.call("POST", "/events", "ingest", events)
+                try:
+                    status, body = await console.call("POST", "/events", "ingest", events)
+                except (aiohttp.ClientError, TimeoutError):
+                    status, body = 503, {}  # a busy node: the same ids again next step count once
                 if status == 200 and body["accepted"] == len(events):
                     sent += sum(int(e["count"]) for e in events)
+                elif status in (429, 503):  # the node's ingest limit, or busy: slow down, not a failure
+                    self.throttled += 1
+                    await asyncio.sleep(0.2)
                 else:
                     self.reasons.append(f"likes refused: {status} {body}")
             if time.monotonic() >= next_check:
@@ -321,7 +328,8 @@ class GrowthRun:
         goal = await goal_state(console, goal_id)
         if goal["state"] != "fired" or self.firings != 1:
             r.append(f"goal state {goal['state']}, {self.firings} goal_fired entries (want fired, 1)")
-        if (goal.get("fired_at"), goal.get("fired_value")) != (fired["fired_at"], fired["fired_value"]):
+        firing = (fired.get("fired_at"), fired.get("fired_value"))
+        if (goal.get("fired_at"), goal.get("fired_value")) != firing:
             r.append(f"the goal's firing changed after it fired: {fired} -> {goal}")
         # The deal: exact stock.
         deal = await console.deal(deal_id)
@@ -364,6 +372,7 @@ class GrowthRun:
                 "inviters": len(self.inviters), "invitees": len(self.invitees),
                 "links_opened": sum(len(t) for t in arrivals.values()), "credited": checked["credited"],
                 "hostile_refused": dict(hostile), "likes_sent": likes_sent, "like_target": self.like_target,
+                "like_batches_throttled": self.throttled,
                 "goal": {k: goal.get(k) for k in ("id", "state", "fired_value", "result")},
                 "deal": {k: deal[k] for k in ("id", "state", "stock", "left", "held", "sold", "buyers")},
                 "claims_won": checked["won"], "funnel": board["funnel"], "top_inviters": board["top"][:5],
