@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     if not secret:
         parser.error("set LIVECART_SECRET to the node's signing secret (tokens are minted from it)")
     scenario = _scenario(args)
+    if scenario.name == "growth" and args.html:
+        parser.error("growth writes --json only (its checks are in the result's `growth` and `reasons`)")
     import uvloop
 
     from loadtest.report import render, summary_text
@@ -59,7 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     if args.html:
         Path(args.html).write_text(render(result), encoding="utf-8")
-    print(summary_text(result))
+    if scenario.name == "growth":
+        from loadtest.growth import summary
+
+        print(summary(result))
+    else:
+        print(summary_text(result))
     return 0 if result["verdict"] == "pass" else 1
 
 
@@ -71,6 +78,12 @@ async def _run(args: argparse.Namespace, scenario: Scenario, secret: str) -> dic
 
         return await LuckyBagRun(scenario, url=args.url, room=args.room, secret=secret, quiet=args.quiet,
                                  drain_s=args.drain).run()
+
+    if scenario.name == "growth":
+        from loadtest.growth import GrowthRun
+
+        return await GrowthRun(scenario, url=args.url, room=args.room, secret=secret, fmt=args.format,
+                               quiet=args.quiet, drain_s=args.drain).run()
 
     workers = args.workers or (min(os.cpu_count() or 1, 4) if scenario.clients >= 500 else 1)
     if scenario.many_rooms:

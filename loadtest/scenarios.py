@@ -126,4 +126,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "and a live deal: per-room delivery, latency and the node's cost of many rooms",
              clients=1000 * 8 + 10 * 400, rate=2, duration=30, small_rooms=1000, small_size=8, big_rooms=10,
              big_size=400),
+    Scenario("growth", "N viewers arrive through invite links (a race for the first touch each) and like "
+             "toward a goal that starts a deal; checks one credit per invitee, the goal fired once, exact "
+             "stock and invited buyers' GMV (loadtest/growth.py)", clients=200, rate=200, duration=30),
 )}

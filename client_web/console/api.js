@@ -71,8 +71,36 @@ export class ConsoleApi {
     return this.expect(201, "POST", "/cues", { text, priority });
   }
 
+  /** `body` as goalFromFields() made it: 201 {goal}. */
+  createGoal(body) {
+    return this.expect(201, "POST", "/goals", body);
+  }
+
+  /** Change an armed goal's target, label or action: 200 {goal}, 409 goal_closed once it fired. */
+  editGoal(goalId, body) {
+    return this.expect(200, "POST", `/goals/${encodeURIComponent(goalId)}`, body);
+  }
+
+  cancelGoal(goalId) {
+    return this.expect(200, "DELETE", `/goals/${encodeURIComponent(goalId)}`);
+  }
+
   audit() {
     return this.expect(200, "GET", "/audit");
+  }
+
+  /** The invite board: funnel, top inviters, goal, coupons left (docs/protocol.md "Invites"). */
+  invites() {
+    return this.expect(200, "GET", "/invites");
+  }
+
+  /** {overlay?: bool, goal?: {target, reward, cap} | null}; answers the board. */
+  inviteSettings(body) {
+    return this.expect(200, "POST", "/invites/settings", body);
+  }
+
+  uploadCoupons(codes) {
+    return this.expect(200, "POST", "/invites/coupons", { codes });
   }
 
   /** Mint a token for an `overlay` or `host` page of this room: the body carries the page's path. */

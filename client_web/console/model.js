@@ -33,6 +33,11 @@ export function dealFromFields(v, clockOffsetMs = 0) {
     limit_per_user: int("limit_per_user"), duration_s: int("duration_s"), start_at: null,
   };
   if (v.image_url.trim()) body.product.image_url = v.image_url.trim();
+  if ((v.tiers || "").trim()) {
+    const [tiers, error] = tiersFromText(v.tiers, body.deal_price);
+    if (error) return [null, error];
+    body.tiers = tiers;
+  }
   if (v.keyword.trim()) body.keyword = v.keyword.trim();
   if (v.countdown_s !== "" && v.start_at !== "") return [null, "give a start delay or a start time, not both"];
   if (v.countdown_s !== "") {
@@ -48,10 +53,59 @@ export function dealFromFields(v, clockOffsetMs = 0) {
   return [body, null];
 }
 
+/** "50:89, 200:79" (buyers:price, …) as a group buy's tiers: [tiers, error]. Thresholds must rise and
+ * prices fall below the deal price; the server checks again (400 bad_tiers). */
+export function tiersFromText(text, dealPrice) {
+  const tiers = [];
+  for (const part of text.split(/[,，\s]+/).filter(Boolean)) {
+    const match = /^(\d+)[:：]([\d.]+)$/.exec(part);
+    if (!match) return [null, `tiers: "${part}" is not buyers:price`];
+    const tier = { buyers: Number(match[1]), price: Number(match[2]) };
+    const last = tiers[tiers.length - 1];
+    if (!(tier.buyers >= 1) || (last && tier.buyers <= last.buyers)) return [null, "tiers: buyers must increase"];
+    if (!(tier.price > 0) || tier.price >= (last ? last.price : dealPrice)) {
+      return [null, "tiers: each price must be lower than the one before (and the deal price)"];
+    }
+    tiers.push(tier);
+  }
+  return [tiers, null];
+}
+
+export const DEAL_METRICS = new Set(["deal_sold", "deal_claimed", "deal_buyers"]);
+
+/** The new-goal form's fields (strings by input name) as a POST …/goals body: [body, error]. */
+export function goalFromFields(v) {
+  const target = Number(v.target);
+  if (!(target > 0)) return [null, "the target must be above 0"];
+  if (v.metric !== "gmv" && !Number.isInteger(target)) return [null, "the target must be a whole number"];
+  const body = { metric: v.metric, target, action: { type: v.action } };
+  const needsDeal = DEAL_METRICS.has(v.metric) || ["start_deal", "restock", "next_tier"].includes(v.action);
+  if (needsDeal && !v.deal) return [null, "choose the deal"];
+  if (DEAL_METRICS.has(v.metric)) body.deal = v.deal;
+  if (body.action.type !== "none" && body.action.type !== "announce") body.action.deal = v.deal;
+  if (v.action === "restock") {
+    const add = Number(v.add);
+    if (!(Number.isInteger(add) && add >= 1)) return [null, "restock at least 1"];
+    body.action.add = add;
+  }
+  if (v.action === "announce") {
+    if (!v.text.trim()) return [null, "the announcement needs a text"];
+    body.action.text = v.text.trim();
+  }
+  if (v.label.trim()) body.label = v.label.trim();
+  return [body, null];
+}
+
+/** Goals newest first, as the console lists them. */
+export function goalsNewestFirst(goals) {
+  return [...(goals || [])].sort((a, b) => b.created_at - a.created_at);
+}
+
 /** A deal price this far under the list price is likely a typo: the assistant confirms it first (and
  * the body then carries `confirm: true`, or the server refuses it). */
 export function needsConfirm(body) {
-  return body.deal_price < body.price * PRICE_FLOOR;
+  const lowest = Math.min(body.deal_price, ...(body.tiers || []).map((tier) => tier.price));
+  return lowest < body.price * PRICE_FLOOR;
 }
 
 export function dealsNewestFirst(deals) {

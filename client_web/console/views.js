@@ -7,9 +7,11 @@
 import { countdown, cueText, fill, h, money, setText } from "../lib/dom.js";
 import { refusal } from "./api.js";
 import { BagsPanel } from "./bags.js";
+import { goalProgress } from "../lib/goals.js";
+import { InvitesPanel } from "./invites.js";
 import {
   FEED_MAX, commenterName, cueState, cuesShown, dealActions, dealClockAt, dealFromFields, dealsNewestFirst,
-  needsConfirm, newComments, rejectionsText,
+  goalFromFields, goalsNewestFirst, needsConfirm, newComments, rejectionsText,
 } from "./model.js";
 
 const AUDIT_DELAY_MS = 1000; // the ledger is re-read at most once a second while the deals change
@@ -142,6 +144,10 @@ class DealsPanel {
       row.dataset.state = deal.state;
       const cell = (name, value) => setText(row.querySelector(`.${name}`), value);
       cell("state", t(deal.state));
+      // A group buy's price drops by tier: the tier reached and what the shop owes back are shown beside it.
+      cell("prices", `${money(deal.deal_price, deal.currency)} / ${money(deal.price, deal.currency)}`
+        + (deal.tiers ? ` · ${t("tier")} ${deal.tier}/${deal.tiers.length - 1}`
+          + (deal.rebate ? ` · ${t("rebate")} ${money(deal.rebate, deal.currency)}` : "") : ""));
       cell("left", deal.left);
       cell("held", deal.held);
       cell("sold", deal.sold);
@@ -165,7 +171,7 @@ class DealsPanel {
       "aria-label": t("restock") });
     return h("article", { class: "deal", dataset: { deal: deal.id } },
       h("header", {}, h("strong", {}, deal.product.name), " ",
-        h("span", { class: "muted" }, `${money(deal.deal_price, deal.currency)} / ${money(deal.price, deal.currency)}`), " ",
+        h("span", { class: "muted prices" }), " ",
         h("span", { class: "state pill" }), " ", h("span", { class: "clock" })),
       h("div", { class: "stats" }, stat("left", "left"), stat("held", "held"), stat("sold", "sold"),
         stat("stock", "stock"), stat("buyers", "buyers"), stat("claims-per-s", "claimsPerS")),
@@ -200,7 +206,8 @@ class DealsPanel {
     if (!body) return;
     if (needsConfirm(body)) {
       const currency = this.conn.state.currency;
-      const sure = await askConfirm(t("confirmRisky", { deal: money(body.deal_price, currency),
+      const lowest = Math.min(body.deal_price, ...(body.tiers || []).map((tier) => tier.price));
+      const sure = await askConfirm(t("confirmRisky", { deal: money(lowest, currency),
                                                         price: money(body.price, currency) }));
       if (!sure) return;
       body.confirm = true;
@@ -371,6 +378,90 @@ class CuesPanel {
   }
 }
 
+/** The new-goal form and the room's goals (armed and fired), newest first: an armed goal's target can
+ * be changed, or the goal cancelled, until it fires. */
+class GoalsPanel {
+  constructor({ t, api }) {
+    Object.assign(this, { t, api });
+  }
+
+  bind() {
+    $("goal-form").addEventListener("submit", (e) => { e.preventDefault(); this.create(e.target); });
+  }
+
+  render(state) {
+    const t = this.t;
+    const select = $("goal-form").elements.deal;
+    const deals = dealsNewestFirst(state.deals);
+    const options = deals.map((d) => d.id).join(",");
+    if (select.dataset.options !== options) {
+      const chosen = select.value;
+      select.dataset.options = options;
+      fill(select, h("option", { value: "" }, "–"),
+        deals.map((d) => h("option", { value: d.id }, `${d.product.name} (${t(d.state)})`)));
+      select.value = deals.some((d) => d.id === chosen) ? chosen : "";
+    }
+    const root = $("goal-list");
+    const goals = goalsNewestFirst(state.goals);
+    const seen = new Set(goals.map((g) => g.id));
+    for (const row of [...root.children]) if (!seen.has(row.dataset.goal)) row.remove();
+    for (const goal of goals) {
+      let row = root.querySelector(`[data-goal="${CSS.escape(goal.id)}"]`);
+      if (!row) {
+        row = this.row(goal);
+        root.prepend(row);
+      }
+      row.dataset.state = goal.state;
+      setText(row.querySelector(".pill"), t(goal.state));
+      const progress = goalProgress(state, goal);
+      setText(row.querySelector(".progress"), progress
+        ? `${Math.round(progress.pct)}% (${progress.value} / ${progress.target})` : "");
+      setText(row.querySelector(".result"), goal.result
+        ? `${localTime(goal.fired_at)} ${goal.result.ok ? "✓" : "✗"} ${goal.result.detail}` : "");
+      for (const control of row.querySelectorAll("input, button")) control.disabled = goal.state !== "armed";
+    }
+  }
+
+  row(goal) {
+    const t = this.t;
+    const target = h("input", { type: "number", min: "0.01", step: "any", class: "target-n",
+      value: String(goal.target ?? ""), "aria-label": t("target") });
+    return h("li", { class: "goal", dataset: { goal: goal.id } },
+      h("span", { class: "pill" }), " ", h("b", {}, goal.label || t(`metric_${goal.metric}`)), " ",
+      h("span", { class: "muted" }, `→ ${t(`action_${goal.action.type}`)}`), " ",
+      h("span", { class: "progress" }), " ", h("span", { class: "result muted" }),
+      h("div", { class: "row" }, target,
+        h("button", { type: "button", class: "do-edit",
+          onclick: () => this.edit(goal.id, { target: Number(target.value) }) }, t("editTarget")),
+        h("button", { type: "button", class: "do-cancel", onclick: () => this.cancel(goal.id) }, t("cancelGoal"))));
+  }
+
+  async create(form) {
+    const fields = Object.fromEntries(new FormData(form).entries());
+    const [body, error] = goalFromFields(fields);
+    setText($("goal-form-error"), error || "");
+    if (!body) return;
+    const reply = await this.api.createGoal(body);
+    if (reply.ok) {
+      toast(this.t("goalCreated"));
+      form.elements.target.value = "";
+      form.elements.label.value = "";
+    } else {
+      setText($("goal-form-error"), refusal(this.t, reply));
+    }
+  }
+
+  async edit(goalId, body) {
+    const reply = await this.api.editGoal(goalId, body);
+    if (!reply.ok) toast(refusal(this.t, reply), "error");
+  }
+
+  async cancel(goalId) {
+    const reply = await this.api.cancelGoal(goalId);
+    if (!reply.ok) toast(refusal(this.t, reply), "error");
+  }
+}
+
 /** The deals' ledger: re-read (at most once a second) when the deals change, or on Refresh. */
 class AuditPanel {
   constructor({ t, api, model }) {
@@ -392,8 +483,8 @@ class AuditPanel {
     this.model.auditRead(reply.body);
     fill($("audit"), this.model.audit.map((e) => h("li", {},
       h("span", { class: "muted" }, localTime(e.at)), " ",
-      h("b", {}, e.op), " ", e.deal || "", " ", e.by || e.user || "", e.qty ? ` ×${e.qty}` : "",
-      e.add ? ` +${e.add}` : "")));
+      h("b", {}, e.op), " ", e.deal || e.goal || "", " ", e.by || e.user || "", e.qty ? ` ×${e.qty}` : "",
+      e.add ? ` +${e.add}` : "", e.result ? ` → ${e.result}` : "")));
   }
 }
 
@@ -408,10 +499,13 @@ export class ConsoleView {
     this.cues = new CuesPanel(ctx);
     this.audit = new AuditPanel(ctx);
     this.bags = new BagsPanel({ ...ctx, toast });
+    this.goals = new GoalsPanel(ctx);
+    this.invites = new InvitesPanel({ ...ctx, toast });
   }
 
   bind() {
-    for (const part of [this.top, this.deals, this.comments, this.cues, this.audit, this.bags]) part.bind();
+    const parts = [this.top, this.deals, this.comments, this.cues, this.audit, this.bags, this.goals, this.invites];
+    for (const part of parts) part.bind();
   }
 
   status(status, info) {
@@ -421,11 +515,13 @@ export class ConsoleView {
   render(state, why) {
     this.top.render(state);
     this.deals.render(state);
+    this.goals.render(state);
     this.audit.render(state);
     this.comments.render(state, why);
     this.cues.render(state.cues);
     this.stats.render(state);
     this.bags.render(state);
+    this.invites.render(state);
   }
 
   tick() {

@@ -32,6 +32,7 @@ export class RoomState {
     this.announcement = null;
     this.bag = null; // the room's current lucky bag (a BAG map), or null
     this.won = null; // the newest `won` frame of this socket's user (lucky bags), or null
+    this.goals = null; // the room's goals (armed and fired), docs/protocol.md "Goals"
     this.currency = null; // the room's ISO 4217 code: what every amount of it is in
     this.events = []; // newest last, at most KEEP_EVENTS
     this.cues = []; // host and assistant sockets only; oldest first, replaced by id
@@ -40,6 +41,7 @@ export class RoomState {
     this.wall = null; // {shows: [...]}: the approved buyer shows on the wall, or null
     this.shows = new Map(); // staff sockets: buyer shows posted or reviewed since the page opened, by id
     this.showPrompt = null; // a viewer's own socket: "share a show?" after their paid order
+    this.invites = null; // the invite board (staff sockets; overlays when shown there), or null
   }
 
   /** Apply one server frame. Returns "hole" when an event is missing (the caller resumes), "ignored"
@@ -92,14 +94,23 @@ export class RoomState {
       case "show_prompt": // this viewer paid: offer them a show
         this.showPrompt = frame;
         return "prompt";
+      case "invites":
+        this.applyInvites(frame.invites);
+        return "invites";
       default:
         // The contract lets the server add frame types: an older page ignores what it does not know.
         return "ignored";
     }
   }
 
+  /** The invite board from a frame or GET …/invites: the highest `seq` wins (two nodes' messages, or a
+   * listing read before a frame, may arrive out of order). */
+  applyInvites(board) {
+    if (board && (!this.invites || board.seq >= this.invites.seq)) this.invites = { ...this.invites, ...board };
+  }
+
   applyStage(frame) {
-    for (const name of ["pinned", "highlight", "announcement", "bag", "currency", "poll", "wall"]) {
+    for (const name of ["pinned", "highlight", "announcement", "bag", "currency", "poll", "wall", "goals"]) {
       if (name in frame) this[name] = frame[name];
     }
   }

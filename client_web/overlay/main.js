@@ -2,23 +2,25 @@
 // restart, and resumes silently; nothing on it is clickable and nothing here can send to the room.
 //
 // Query: room, token, lang=zh|en, widgets=deal,pinned,orders,highlight,goal,comments,announcement,bag,poll,
-// wall,
-// position=bottom-left|bottom-right (the deal column), scale (0.5-2), theme=dark|light,
-// goal_likes, goal_shares. Money is in the room's currency (the state and each DEAL map say which):
-// no option may relabel it.
+// wall, position=bottom-left|bottom-right (the deal column), scale (0.5-2), theme=dark|light. The
+// goal bars are the room's goals (made in the console); a group buy's deal card shows its price tiers.
+// Money is in the room's currency (the state and each DEAL map say which): no option may relabel it.
 
 import { RoomConnection } from "../lib/livecart.js";
 import { countdown, everyFrame, fill, flash, h, money, safeImageUrl, setText } from "../lib/dom.js";
+import { renderGoalBars, renderTiers } from "../lib/goal_view.js";
 import { translator } from "../lib/i18n.js";
 import { bagWords } from "../lib/lucky_bag.js";
 import { BagWidget } from "./bag_widget.js";
 import { ShowWall, playTranslator, renderPoll, tickPoll } from "../lib/interactions.js";
 import { pageParams } from "../lib/page.js";
+import { loadInviters, renderInviters } from "./inviters.js";
 
 const ALL_WIDGETS = ["deal", "pinned", "orders", "highlight", "goal", "comments", "announcement", "bag", "poll",
   "wall"];
 const TICKER_MS = 6000;
 const COMMENTS_SHOWN = 5;
+const GOALS_EVERY_MS = 500; // a reached goal leaves the screen on its own: re-drawn this often
 
 function readOptions(query) {
   const widgets = new Set((query.get("widgets") || ALL_WIDGETS.join(",")).split(",").map((w) => w.trim()));
@@ -28,8 +30,6 @@ function readOptions(query) {
     scale,
     position: query.get("position") === "bottom-right" ? "bottom-right" : "bottom-left",
     theme: query.get("theme") === "light" ? "light" : "dark",
-    goalLikes: Math.max(1, Number(query.get("goal_likes")) || 10000),
-    goalShares: Math.max(1, Number(query.get("goal_shares")) || 500),
   };
 }
 
@@ -55,6 +55,7 @@ class OverlayView {
     this.bag = new BagWidget(document.getElementById("bag"), bagWords(options.lang));
     this.poll = null;
     this.wall = this.widget("wall") ? new ShowWall(this.widget("wall"), t) : null;
+    this.goalsDrawnAt = 0;
   }
 
   widget(name) {
@@ -66,12 +67,13 @@ class OverlayView {
     this.renderPinned(state.pinned);
     this.renderHighlight(state.highlight);
     this.renderAnnouncement(state.announcement);
-    this.renderGoal(state.counters);
+    this.renderGoals(state);
     this.renderComments(state.events);
     this.bag.render(state.bag, this.conn.now());
     this.poll = state.poll;
     if (this.widget("poll")) renderPoll(this.widget("poll"), state.poll, this.conn.now(), this.t);
     if (this.wall) this.wall.render(state.wall);
+    renderInviters(this.widget("inviters"), state.invites, this.t);
   }
 
   renderDeal(deal) {
@@ -98,6 +100,7 @@ class OverlayView {
               h("s", { class: "list-price" }, money(deal.price, deal.currency))),
             h("div", { class: "deal-clock" }, h("span", { class: "clock-label" }), " ",
               h("span", { class: "clock" })))),
+        h("div", { class: "deal-tiers", hidden: true }),
         h("div", { class: "stock" },
           h("div", { class: "stock-bar" }, h("div", { class: "stock-fill" })),
           h("div", { class: "stock-text" })),
@@ -114,6 +117,8 @@ class OverlayView {
     node.querySelector(".stock-fill").style.width = `${(share * 100).toFixed(1)}%`;
     setText(node.querySelector(".stock-text"),
       deal.state === "sold_out" ? t("soldOut") : t("onlyLeft", { n: deal.left }));
+    setText(node.querySelector(".deal-price"), money(deal.deal_price, deal.currency)); // a group buy's tier
+    renderTiers(node.querySelector(".deal-tiers"), deal, t);
     this.shownDeal = { id: deal.id, state: deal.state };
     this.tick();
   }
@@ -122,6 +127,7 @@ class OverlayView {
   tick() {
     this.bag.tick(this.conn.now());
     if (this.widget("poll")) tickPoll(this.widget("poll"), this.poll, this.conn.now(), this.t);
+    if (performance.now() - this.goalsDrawnAt > GOALS_EVERY_MS) this.renderGoals(this.conn.state);
     const node = this.widget("deal");
     const deal = this.deal;
     if (!node || !deal || node.hidden) return;
@@ -176,22 +182,10 @@ class OverlayView {
     if (announcement) setText(node, announcement.text);
   }
 
-  renderGoal(counters) {
-    const node = this.widget("goal");
-    if (!node) return;
-    node.hidden = false;
-    const rows = [["likes", counters.likes || 0, this.options.goalLikes],
-                  ["shares", counters.shares || 0, this.options.goalShares]];
-    if (!node.firstChild) {
-      fill(node, rows.map(([name]) => h("div", { class: `goal-row goal-${name}` },
-        h("span", { class: "goal-label" }, this.t(name)), h("div", { class: "goal-bar" },
-          h("div", { class: "goal-fill" })), h("span", { class: "goal-count" }))));
-    }
-    for (const [name, value, goal] of rows) {
-      const row = node.querySelector(`.goal-${name}`);
-      row.querySelector(".goal-fill").style.width = `${Math.min(100, (value / goal) * 100).toFixed(1)}%`;
-      setText(row.querySelector(".goal-count"), `${value.toLocaleString()} / ${goal.toLocaleString()}`);
-    }
+  /** The room's goals as progress bars (lib/goal_view.js): armed ones, and one just reached. */
+  renderGoals(state) {
+    this.goalsDrawnAt = performance.now();
+    renderGoalBars(this.widget("goal"), state, this.conn.now(), this.t);
   }
 
   renderComments(events) {
@@ -238,6 +232,7 @@ function main() {
   });
   view = new OverlayView(t, options, conn);
   conn.start();
+  loadInviters(room, token, conn.state, (state) => view.render(state));
   everyFrame(() => view.tick());
 }
 

@@ -1,8 +1,10 @@
 // The viewer demo: what a brand could copy into its own live page. One deal card with a countdown and a
-// claim button, the claim's answer, comments, and stock that moves as other viewers claim.
+// claim button (a group buy's price tiers under it), the claim's answer, the room's goal bars, comments,
+// and stock that moves as other viewers claim.
 
 import { RoomConnection } from "../lib/livecart.js";
 import { countdown, everyFrame, fill, flash, h, money, safeImageUrl, setText } from "../lib/dom.js";
+import { renderGoalBars, renderTiers } from "../lib/goal_view.js";
 import { translator } from "../lib/i18n.js";
 import { bagWords } from "../lib/lucky_bag.js";
 import { pageParams, tokenClaims } from "../lib/page.js";
@@ -10,6 +12,7 @@ import { checkoutLink, checkoutWord, loadCheckoutTemplate } from "./checkout.js"
 import { BagCard } from "./bag_card.js";
 import { playTranslator } from "../lib/interactions.js";
 import { ViewerPlay } from "./interactions.js";
+import { InvitePanel } from "./invites.js";
 
 const COMMENTS_SHOWN = 30;
 const $ = (id) => document.getElementById(id);
@@ -31,6 +34,12 @@ class ViewerView {
     $("announcement").hidden = !state.announcement;
     if (state.announcement) setText($("announcement"), state.announcement.text);
     this.bag?.render(state);
+    this.renderGoals(state);
+  }
+
+  renderGoals(state) {
+    this.goalsDrawnAt = Date.now();
+    renderGoalBars($("goals"), state, this.conn.now(), this.t);
   }
 
   renderDeal(deal) {
@@ -51,6 +60,8 @@ class ViewerView {
     }
     $("deal").dataset.state = deal.state;
     $("deal").dataset.left = String(deal.left);
+    setText($("deal-price"), money(deal.deal_price, deal.currency)); // a group buy's price drops by tier
+    renderTiers($("deal-tiers"), deal, t);
     $("stock-fill").style.width = `${deal.stock ? (100 * deal.left) / deal.stock : 0}%`;
     setText($("stock-text"), deal.state === "sold_out" ? t("soldOut") : t("onlyLeft", { n: deal.left }));
     const button = $("claim");
@@ -61,6 +72,7 @@ class ViewerView {
 
   tick() {
     this.bag?.tick();
+    if (Date.now() - (this.goalsDrawnAt || 0) > 500) this.renderGoals(this.conn.state); // reached ones leave
     const deal = this.deal;
     if (!deal) return;
     const now = this.conn.now();
@@ -113,7 +125,7 @@ class ViewerView {
 }
 
 function main() {
-  const { room, token, lang } = pageParams();
+  const { room, token, lang, query } = pageParams();
   const t = playTranslator(lang, translator(lang));
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   const canAct = Boolean(tokenClaims(token).sub) && tokenClaims(token).role === "viewer";
@@ -150,6 +162,7 @@ function main() {
   });
   conn.start();
   everyFrame(() => { view.tick(); play.tick(); }, 4);
+  new InvitePanel({ t, room, token, canAct, ref: query.get("ref") }).start();
 }
 
 main();

@@ -23,6 +23,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+from livecart.goals import goals_view
 from livecart.protocol import Format
 
 __all__ = ["PRIVATE_COUNTERS", "PRIVATE_DEAL_FIELDS", "WIRES", "Audience", "audience_of", "deal_view", "view",
@@ -37,8 +38,10 @@ class Audience(Enum):
 _STAFF = {"host": Audience.STAFF, "assistant": Audience.STAFF, "ingest": Audience.STAFF}
 
 PRIVATE_COUNTERS = frozenset({"gmv", "gmv_minor", "refunds"})
-# A deal's funnel: how many tried, were refused, paid, let their hold lapse, and what it earned.
-PRIVATE_DEAL_FIELDS = frozenset({"gmv", "gmv_minor", "attempts", "rejections", "paid", "released"})
+# A deal's funnel: how many tried, were refused, paid, let their hold lapse, and what it earned (and, for
+# a group buy, owes back).
+PRIVATE_DEAL_FIELDS = frozenset({"gmv", "gmv_minor", "attempts", "rejections", "paid", "released", "rebate",
+                                 "rebate_minor"})
 
 
 def audience_of(role: str) -> Audience:
@@ -94,4 +97,6 @@ def view(frame: dict[str, Any], audience: Audience) -> dict[str, Any]:
     deals = frame.get("deals")
     if deals:
         public["deals"] = [_public_deal(d) for d in deals]
+    if frame.get("goals"):  # a GMV goal without its numbers (goals.goal_view)
+        public["goals"] = goals_view(frame["goals"], public=True)
     return public

@@ -22,6 +22,8 @@ from typing import Any
 
 from livecart.errors import BadRequest
 from livecart.money import LEGACY_CURRENCY, exponent, from_minor, to_minor
+from livecart.protocol import load_json
+from livecart.tiers import parse_tiers, tiers_to_wire
 
 __all__ = [
     "DEAL_ID_HEX",
@@ -93,6 +95,7 @@ class DealSpec:
     starts_at: int  # ms, server time
     keyword: str
     currency: str = LEGACY_CURRENCY  # the room's, when the deal was priced: the unit of *_cents
+    tiers: tuple[tuple[int, int], ...] = ()  # a group buy's (buyers, price) after the opening one (tiers.py)
 
     @property
     def ends_at(self) -> int:
@@ -161,7 +164,9 @@ def parse_spec(body: Any, now_ms: int, price_floor: float = DEFAULT_PRICE_FLOOR,
         price_cents=price, deal_price_cents=deal_price,
         stock=_int(body, "stock", 1, MAX_STOCK), limit_per_user=_int(body, "limit_per_user", 1, MAX_LIMIT),
         duration_ms=1000 * _int(body, "duration_s", MIN_DURATION_S, MAX_DURATION_S),
-        starts_at=starts_at, keyword=keyword, currency=currency)
+        starts_at=starts_at, keyword=keyword, currency=currency,
+        tiers=parse_tiers(body.get("tiers"), price=price, deal_price=deal_price, floor=price_floor,
+                          confirmed=body.get("confirm") is True, currency=currency))
 
 
 def deal_state(fields: dict[str, Any], now_ms: int) -> DealState:
@@ -231,4 +236,9 @@ def deal_to_wire(fields: dict[str, Any], now_ms: int) -> dict[str, Any]:
         "rejections": rejections,
         "claims_per_s": 0.0,  # measured by the node that sends the map (room.Room), when it can
     })
+    if "tiers" in fields:  # a group buy (tiers.py): its tiers, the one reached, what it owes back
+        wire["tiers"] = tiers_to_wire(load_json(fields["tiers"]), currency)
+        wire["tier"] = int(fields.get("tier", 0))
+        wire["rebate"] = from_minor(int(fields.get("rebate_cents", 0)), currency)
+        wire["rebate_minor"] = int(fields.get("rebate_cents", 0))
     return wire

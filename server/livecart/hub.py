@@ -30,6 +30,7 @@ from livecart.clock import Clock
 from livecart.errors import CloseCode, StoreUnavailable
 from livecart.events import counters_to_wire
 from livecart.first_frames import SharedRecovery, SharedSnapshot
+from livecart.invites import board_to_wire, public_board
 from livecart.metrics import Metrics
 from livecart.outbound import FrameKind
 from livecart.protocol import Format, encode_frame
@@ -40,6 +41,7 @@ from livecart.store.channel import (
     BuyerPrompt,
     CuePosted,
     DealChanged,
+    InviteBoard,
     LiveStats,
     RoomEvents,
     ShowChanged,
@@ -76,6 +78,8 @@ class RoomHub:
         # changed (deal_timers.py re-arms the room's clock-driven deal states).
         self.on_room_closed: Callable[[Room], Awaitable[None]] | None = None
         self.on_deals_changed: Callable[[Room], None] | None = None
+        # Told when a room's counters or a deal changed here (goal_watch.py: has a goal been reached?).
+        self.on_numbers: Callable[[Room], None] | None = None
         self.subscriber = subscribe(self._on_message, self._on_subscribed)
         self._loop = asyncio.get_running_loop()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -249,6 +253,8 @@ class RoomHub:
                 self._to_staff(room, "show", show)
             case BuyerPrompt(user, prompt):
                 self._to_user(room, user, {"type": "show_prompt", **prompt}, viewers_only=True)
+            case InviteBoard(board):
+                self._to_invite_board(room, board)
 
     def _on_events(self, room: Room, message: RoomEvents) -> None:
         self.metrics.events_in.inc(len(message.events))
@@ -261,6 +267,8 @@ class RoomHub:
         if room.batch.missing():
             self._spawn(self._fill(room))
         self.schedule_flush(room)
+        if self.on_numbers is not None:
+            self.on_numbers(room)
 
     def _on_revoked(self, room: Room, revoked: TokensRevoked) -> None:
         if self.on_revoked is not None:
@@ -309,11 +317,27 @@ class RoomHub:
         for peer in room.peers:
             if peer.user == user and peer.parked is None and (not viewers_only or peer.role == "viewer"):
                 peer.send_frame(encode_frame(frame, peer.fmt), FrameKind.EVENTS)
+    def _to_invite_board(self, room: Room, board: dict[str, Any]) -> None:
+        """The top inviters go to host and assistant sockets, and, without money, to overlays while the
+        console shows them there; never to viewers (their own progress is GET …/invites/me). A direct
+        frame like a cue's, for the same reasons (_to_staff); encoded once per audience and format."""
+        staff = board_to_wire(board, room.currency)
+        frames = {True: {"type": "invites", "invites": staff},
+                  False: {"type": "invites", "invites": public_board(staff)}}
+        encoded: dict[tuple[bool, Format], bytes] = {}
+        for peer in room.peers:
+            is_staff = peer.role in STAFF_ROLES
+            if peer.parked is None and (is_staff or (staff["overlay"] and peer.role == "overlay")):
+                key = (is_staff, peer.fmt)
+                data = encoded.get(key) or encoded.setdefault(key, encode_frame(frames[is_staff], peer.fmt))
+                peer.send_frame(data, FrameKind.EVENTS)
 
     def apply_deal(self, room: Room, fields: dict[str, str]) -> None:
         """A deal's stored fields, from the channel or a re-read (deal_timers.py)."""
         if room.update_deal(fields, self.clock.now_ms()):  # marks the room urgent for a new state
             self.schedule_flush(room, urgent=False)
+            if self.on_numbers is not None:
+                self.on_numbers(room)
             self._deals_changed(room)
 
     def _deals_changed(self, room: Room) -> None:

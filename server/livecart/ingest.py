@@ -26,6 +26,7 @@ from livecart.ratelimit import RateLimiter
 from livecart.source_log import SourceLog
 from livecart.sources import Delivery, Source
 from livecart.store.deal_store import DealStore
+from livecart.store.invite_store import InviteStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.values import CurrencyChanged
 
@@ -47,7 +48,8 @@ class Ingest:
                  currencies: RoomCurrencies, clock: Clock, metrics: Metrics, *, limiter: RateLimiter,
                  max_events: int, touch: Callable[[str], None], sources: SourceLog | None = None,
                  lucky_bags: Callable[[str, list[Event]], Awaitable[None]] | None = None,
-                 interactions: RoomInteractions | None = None) -> None:
+                 interactions: RoomInteractions | None = None,
+                 invite_store: InviteStore | None = None) -> None:
         self.store = store
         self.deal_store = deal_store
         self.claims = claims
@@ -60,6 +62,7 @@ class Ingest:
         self.sources = sources  # who delivered what (the console's sources panel)
         self.lucky_bags = lucky_bags  # bag_desk.BagDesk.observe: keyword entries, followers, presence
         self.interactions = interactions  # polls, buyer shows, moderation (interactions.py)
+        self.invite_store = invite_store  # orders of invited users count for their inviters
 
     def admit(self, key: str, items: Any) -> None:
         """Refuse a request before any work on its events: more events than `max_events` (413
@@ -122,6 +125,7 @@ class Ingest:
         if self.interactions is not None:  # accepted events only: a retried batch votes and prompts once
             await self.interactions.after_append(
                 room, [e for e, offset in zip(events, appended.offsets, strict=True) if offset is not None])
+        await self.credit_inviters(room, events)
         return result
 
     async def apply_to_deals(self, room: str, events: list[Event]) -> None:
@@ -138,6 +142,17 @@ class Ingest:
                                                         "order:" + event["order_id"], event["amount_minor"])
             elif event["type"] == "comment":
                 await self.claims.comment_claims(room, event)
+
+
+    async def credit_inviters(self, room: str, events: list[Event]) -> None:
+        """Paid and refunded orders of invited users, to their inviters' GMV (invite_store.py). Like
+        apply_to_deals it runs for duplicates too: the script counts each order id once."""
+        if self.invite_store is None:
+            return
+        for event in events:
+            if event["type"] == "order" and event["status"] in ("paid", "refunded"):
+                await self.invite_store.order(room, event["user"]["id"], event["order_id"], event["status"],
+                                              event["amount_minor"])
 
 
 def limit_key(claims: Claims) -> str:

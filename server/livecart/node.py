@@ -33,6 +33,7 @@ from livecart.currencies import RoomCurrencies
 from livecart.deal_timers import DealTimers
 from livecart.director import Director
 from livecart.errors import CloseCode
+from livecart.goal_watch import GoalWatch
 from livecart.hub import RoomHub
 from livecart.ingest import Ingest
 from livecart.intake import Intake
@@ -49,6 +50,8 @@ from livecart.store.bag_store import BagStore
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.embedded import EmbeddedRedis
+from livecart.store.goal_store import GoalStore
+from livecart.store.invite_store import InviteStore
 from livecart.store.moderation_store import ModerationStore
 from livecart.store.poll_store import PollStore
 from livecart.store.redis_store import RedisStore
@@ -140,6 +143,9 @@ class Node:
         self.clock_sync = ClockSync(self.store, self.clock)
         self.hub.on_room_closed = self.presence.room_closed
         self.hub.on_deals_changed = self.deal_timers.watch
+        self.goal_store = GoalStore(redis, sharded_pubsub=sharded)
+        self.goal_watch = GoalWatch(self.goal_store, clock=self.clock, node_id=s.node_id)
+        self.hub.on_numbers = self.goal_watch.saw
         self.revocations = Revocations(self.store)
         self.hub.on_revoked = self.revocations.note
         # Measure the shared clock before serving anything: the sync loop only does so after its first
@@ -164,6 +170,7 @@ class Node:
         self.bag_store = BagStore(redis, sharded_pubsub=sharded)
         self.bags = BagDesk(self.bag_store, self.clock, is_muted=self.moderator.is_muted,
                             cue_store=self.cue_store, cue_lang=s.cue_lang)
+        self.invite_store = InviteStore(redis, sharded_pubsub=sharded)
         self.director = Director(self.store, self.deal_store, self.cue_store, self.stats_store,
                                  clock=self.clock, node_id=s.node_id, rules=load_rules(s.cue_rules or None),
                                  lang=s.cue_lang, local_rooms=self.hub.rooms, metrics=self.metrics,
@@ -175,7 +182,7 @@ class Node:
         self._hub_task.add_done_callback(_report_crash)
         self._companion_tasks = [asyncio.create_task(c.run(), name=n) for c, n in (
             (self.presence, "presence"), (self.deal_timers, "deal-timers"), (self.clock_sync, "clock-sync"),
-            (self.bags, "lucky-bags"))]
+            (self.bags, "lucky-bags"), (self.goal_watch, "goal-watch"))]
         for task in self._companion_tasks:
             task.add_done_callback(_report_crash)
         self._claims_task = asyncio.create_task(self.claims.run(), name="claim-stats")
@@ -190,7 +197,8 @@ class Node:
         self.ingest = Ingest(self.store, self.deal_store, self.claims, self.currencies, self.clock,
                              self.metrics, limiter=self.ingest_limiter, max_events=s.ingest_max_events,
                              touch=self.director.touch, sources=self.source_log,
-                             lucky_bags=self.bags.observe, interactions=self.interactions)
+                             lucky_bags=self.bags.observe, interactions=self.interactions,
+                             invite_store=self.invite_store)
         limits = SocketLimits(high_water=s.outbound_high_water, max_bytes=s.outbound_max_bytes,
                               max_inbound=s.max_inbound_bytes, heartbeat_s=s.heartbeat_s,
                               handshake_s=s.handshake_timeout_s)
@@ -207,6 +215,7 @@ class Node:
                          currencies=self.currencies, clock=self.clock, metrics=self.metrics,
                          admission=self.admission, revocations=self.revocations, listener=self.listener,
                          segmenter=self.director.segmenter, refresh_gauges=self._refresh_gauges,
+                         invite_store=self.invite_store, goal_store=self.goal_store,
                          shop_store=ShopStore(redis), source_store=self.source_store,
                          bag_desk=self.bags, bag_store=self.bag_store,
                          interaction_routes=functools.partial(
@@ -262,6 +271,7 @@ class Node:
             await asyncio.wait([self._hub_task, self._director_task, *self._companion_tasks], timeout=2)
             await self.hub.stop()
             await self.poll_desk.stop()
+            await self.goal_watch.stop()
         for runner in (self._probe_runner, self._runner):
             if runner is not None:
                 await runner.cleanup()

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
-from livecart import interaction_report
+from livecart import goal_report, interaction_report, invite_report
 from livecart.comments import QuestionBoard, Segmenter, count_words
 from livecart.money import LEGACY_CURRENCY
 from livecart.protocol import encode_json
@@ -26,16 +26,20 @@ __all__ = ["TABLES", "build", "csv_cell", "csv_table", "html"]
 
 IMPACT_S = 120  # a cue's effect: rates over this long before and after it
 MAX_POINTS = 720
-TABLES = ("timeline", "deals", "cues", "questions", "hot_words", "lucky_bags")
-MONEY_TABLES = frozenset({"timeline", "deals"})  # their CSV says which currency the amounts are in
+TABLES = ("timeline", "deals", "cues", "questions", "hot_words", "lucky_bags", *goal_report.TABLES,
+          *invite_report.TABLES)
+# their CSV says which currency the amounts are in
+MONEY_TABLES = frozenset({"timeline", "deals", "tier_timeline", "inviters"})
 
 
 def build(room: str, buckets: Mapping[int, Bucket], deals: list[dict[str, str]], marks: Mapping[str, int],
           cues: list[dict[str, Any]], comments: Iterable[tuple[int, str, str]], segmenter: Segmenter,
           now_ms: int, currency: str = LEGACY_CURRENCY,
-          lucky_bags: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+          lucky_bags: list[dict[str, Any]] | None = None, goals: list[dict[str, Any]] | None = None,
+          invites: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The whole report as data. `comments` are (ts, user, text) from the room's history; money is in
-    the room's `currency` (its decimals; `currency` names it). `lucky_bags`: lucky_bag.report_rows."""
+    the room's `currency` (its decimals; `currency` names it). `lucky_bags`: lucky_bag.report_rows;
+    `goals` are the room's GOAL maps; `invites` is InviteStore.board's."""
     seconds = sorted(buckets)
     starts = [int(d["starts_at"]) // 1000 for d in deals]
     first = min(seconds + starts) if seconds or starts else now_ms // 1000
@@ -66,6 +70,8 @@ def build(room: str, buckets: Mapping[int, Bucket], deals: list[dict[str, str]],
         "questions": [c.to_wire() for c in board.clusters(now_ms)[:10]],
         "hot_words": [{"word": w, "comments": n} for w, n in count_words(map(segmenter.words, texts), 30)],
         "lucky_bags": lucky_bags or [],
+        **goal_report.sections(goals or [], deals, currency),
+        **invite_report.section(invites, currency),
     }
 
 
@@ -227,6 +233,14 @@ def html(report: Mapping[str, Any]) -> str:
         ("verified", "draw verified"), ("commitment", "commitment (SHA-256 of the seed)"), ("seed", "seed")],
         frozenset({"product", "winners", "commitment", "seed"}))
     words = _table(report["hot_words"], [("word", "word"), ("comments", "comments")], frozenset({"word"}))
+    goals = _table(report.get("goals", []), [
+        ("label", "goal"), ("metric", "number"), ("target", "target"), ("state", "state"),
+        ("created_at", "made"), ("fired_at", "fired"), ("fired_value", "value then"), ("action", "action"),
+        ("result", "result")], frozenset({"label", "metric", "state", "action", "result"}))
+    tiers = _table(report.get("tier_timeline", []), [
+        ("product", "group buy"), ("changed_at", "at"), ("tier", "tier"), ("price", f"price ({currency})"),
+        ("buyers", "buyers"), ("by", "by"), ("rebate_at_close", f"owed back ({currency})")],
+        frozenset({"product", "by"}))
     exports = " · ".join([_download(f"{room}-report.json", "application/json",
                                     encode_json(report).decode())]
                          + [_download(f"{room}-{t}.csv", "text/csv", csv_table(report, t)) for t in TABLES])
@@ -245,6 +259,9 @@ Money in {currency}. Shaded: deal windows. Dashed: cues.</p>
 <h2>Hot words</h2>{words}
 <h2>Lucky bags</h2>{bags}
 {interaction_report.html_section(report.get("interactions"))}
+<h2>Goals</h2>{goals}
+<h2>Group buys: tier timeline</h2>{tiers}
+{invite_report.html_section(report, _table)}
 <h2>Exports</h2><p>{exports}</p>
 </body></html>
 """

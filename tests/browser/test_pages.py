@@ -263,9 +263,13 @@ async def test_the_overlay_resumes_after_the_node_restarts_without_a_reload(redi
 async def test_every_overlay_widget_shows_its_part_of_the_room(make_node, room, browser):
     node = await make_node()
     b = Browsing(browser, node.port)
-    overlay = await b.open(page_path("overlay", room, goal_likes=1000, goal_shares=10), 1920, 1080)
+    overlay = await b.open(page_path("overlay", room), 1920, 1080)
     await live(overlay)
     assistant = token("assistant", room, "amy")
+    # The like and share bars are goals (a bar only: no action).
+    for metric, target in (("likes", 1000), ("shares", 10)):
+        await api(node.port, "POST", f"/api/rooms/{room}/goals", assistant,
+                  {"metric": metric, "target": target})
     deal = await create_deal(node.port, room, product=product(node.port, "真丝围巾 Silk scarf"), stock=20)
     image = product(node.port)["image_url"]
     question = "Does the scarf come in blue? 有蓝色吗？"
@@ -295,8 +299,9 @@ async def test_every_overlay_widget_shows_its_part_of_the_room(make_node, room, 
     await expect(overlay.locator("#announcement")).to_have_text("Free shipping today 今日包邮")
     await expect(overlay.locator("#highlight .highlight-text")).to_have_text(question)
     await expect(overlay.locator("#orders .order")).to_have_text(["Lin just bought 2"])
-    await expect(overlay.locator("#goal .goal-likes .goal-count")).to_have_text("640 / 1,000")
-    await expect(overlay.locator("#goal .goal-shares .goal-count")).to_have_text("1 / 10")
+    await expect(overlay.locator('#goal [data-metric="likes"] .goal-count')).to_have_text("640 / 1,000")
+    await expect(overlay.locator('#goal [data-metric="shares"] .goal-count')).to_have_text("1 / 10")
+    await expect(overlay.locator('#goal [data-metric="likes"] .goal-label')).to_have_text("Likes")
     await expect(overlay.locator("#comments .comment")).to_have_count(2)
     await show_on_dark(overlay)
     await overlay.wait_for_timeout(700)  # entry animations done, for the picture

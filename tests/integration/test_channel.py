@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from livecart.cues import Cue
 from livecart.deals import DealSpec
+from livecart.errors import Conflict
 from livecart.polls import parse_poll_spec
 from livecart.shows import parse_show
 from livecart.store import channel
@@ -21,6 +22,7 @@ from livecart.store.channel import (
     ChannelMessage,
     CuePosted,
     DealChanged,
+    InviteBoard,
     LiveStats,
     RoomEvents,
     ShowChanged,
@@ -29,6 +31,8 @@ from livecart.store.channel import (
 )
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
+from livecart.store.goal_store import GoalStore
+from livecart.store.invite_store import InviteStore
 from livecart.store.keys import RoomKeys
 from livecart.store.poll_store import PollStore
 from livecart.store.redis_store import RedisStore
@@ -162,3 +166,38 @@ async def test_poll_and_show_scripts_publish_stage_fields_show_and_prompt_messag
     wall = await published.next()  # show.lua's wall rebuild
     assert isinstance(wall, StageChanged) and wall.name == "wall"
     assert [s["text"] for s in wall.value["shows"]] == ["nice"]
+
+
+async def test_goal_lua_publishes_the_goal_list_and_what_its_action_changed(client, published, room):
+    goals = GoalStore(client)
+    await client.hset(RoomKeys(room).counters, "likes", 5)
+    spec = {"metric": "likes", "target": 9, "action": {"type": "none"}}
+    made = await goals.create(room, "0123456789ab", spec, "amy", 0)
+    message = await published.next()  # goal.lua create
+    assert isinstance(message, StageChanged) and message.name == "goals" and message.value == [made]
+    await client.hset(RoomKeys(room).counters, "likes", 9)
+    assert (await goals.check(room, "n1"))[1] == ["0123456789ab"]
+    message = await published.next()  # goal.lua check: fired
+    assert isinstance(message, StageChanged) and message.value[0]["state"] == "fired"
+    await goals.create(room, "0123456789ac", {"metric": "likes", "target": 1,
+                                             "action": {"type": "announce", "text": "hi"}}, "amy", 0)
+    message = await published.next()  # the announce action
+    assert isinstance(message, StageChanged) and message.name == "announcement"
+    assert message.value["text"] == "hi"
+    message = await published.next()
+    assert isinstance(message, StageChanged) and message.name == "goals"
+    with pytest.raises(Conflict):  # a fired goal cannot be cancelled: nothing changes
+        await goals.cancel(room, "0123456789ab", "amy")
+
+
+async def test_invites_lua_publishes_the_board(client, published, room):
+    invites = InviteStore(client)
+    await invites.register_code(room, "ann", "a" * 16)  # registering a code publishes nothing
+    await invites.open(room, "a" * 16, "bo")
+    message = await published.next()
+    assert isinstance(message, InviteBoard)
+    assert message.board["funnel"] == {"opens": 1, "joins": 1, "buyers": 0, "gmv_minor": 0}
+    assert message.board["top"] == [{"user": "ann", "joins": 1, "buyers": 0, "gmv_minor": 0}]
+    await invites.order(room, "bo", "o1", "paid", 990)
+    message = await published.next()
+    assert isinstance(message, InviteBoard) and message.board["top"][0]["gmv_minor"] == 990

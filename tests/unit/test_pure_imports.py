@@ -25,8 +25,11 @@ PURE = [
     "livecart.events",
     "livecart.first_frames",
     "livecart.framing",
+    "livecart.goal_report",
+    "livecart.goals",
     "livecart.intake",
     "livecart.interaction_report",
+    "livecart.invites",
     "livecart.lucky_bag",
     "livecart.moderation",
     "livecart.money",
@@ -42,6 +45,7 @@ PURE = [
     "livecart.stats",
     "livecart.store.channel",
     "livecart.store.values",
+    "livecart.tiers",
     "livecart.webhook_signature",
 ]
 

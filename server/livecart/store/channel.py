@@ -19,6 +19,7 @@ string concatenation around the stored event JSON, which a nested body would mak
     "show"     {"type":"show","show":SHOW}  (new or reviewed; staff only)    show.lua
     "prompt"   {"type":"prompt","user":U,"prompt":{...}}  (one buyer's      ShowStore.prompt
                 sockets: "share a show?" after a paid order)
+    "invites"  {"type":"invites","board":BOARD}  (invites.lua's shape)      invites.lua
 
 `[name,value,...]` is a Redis hash as Lua's cjson writes HGETALL: values are strings, and an empty
 hash comes out as `{}`. Python producers call `encode`; the Lua scripts cannot import it, so each
@@ -49,8 +50,9 @@ from typing import Any
 from livecart.protocol import encode_json, load_json
 from livecart.store.values import ROOM_FIELDS
 
-__all__ = ["BagWon", "BuyerPrompt", "ChannelMessage", "CuePosted", "DealChanged", "LiveStats", "RoomEvents",
-           "ShowChanged", "StageChanged", "TokensRevoked", "UndecodableMessage", "decode", "encode"]
+__all__ = ["BagWon", "BuyerPrompt", "ChannelMessage", "CuePosted", "DealChanged", "InviteBoard", "LiveStats",
+           "RoomEvents", "ShowChanged", "StageChanged", "TokensRevoked", "UndecodableMessage", "decode",
+           "encode"]
 
 
 class UndecodableMessage(ValueError):
@@ -129,8 +131,17 @@ class BuyerPrompt:
     prompt: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class InviteBoard:
+    """The room's invite standing after a change: funnel, top inviters (money in minor units), `seq`
+    rising by one per change (two nodes' messages may cross: consumers keep the highest), and whether
+    the overlay shows it (invites.board_to_wire turns it into the wire's shape)."""
+
+    board: dict[str, Any]
+
+
 ChannelMessage = (RoomEvents | DealChanged | StageChanged | CuePosted | LiveStats | TokensRevoked
-                  | BagWon | ShowChanged | BuyerPrompt)
+                  | BagWon | ShowChanged | BuyerPrompt | InviteBoard)
 
 
 def encode(message: ChannelMessage) -> bytes:
@@ -155,6 +166,8 @@ def encode(message: ChannelMessage) -> bytes:
             return encode_json({"type": "show", "show": show})
         case BuyerPrompt(user, prompt):
             return encode_json({"type": "prompt", "user": user, "prompt": prompt})
+        case InviteBoard(board):
+            return encode_json({"type": "invites", "board": board})
 
 
 def decode(data: bytes | str) -> ChannelMessage:
@@ -219,6 +232,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], ChannelMessage]] = {
     "won": _won,
     "show": lambda m: ShowChanged(_dict(m, "show")),
     "prompt": lambda m: BuyerPrompt(str(m["user"]), _dict(m, "prompt")),
+    "invites": lambda m: InviteBoard(_dict(m, "board")),
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from livecart.deals import DealSpec
 from livecart.errors import Conflict, NotFound
+from livecart.protocol import encode_json
 from livecart.store.batcher import ScriptBatcher
 from livecart.store.keys import HOLD_ROOMS, RoomKeys, claim_answer_field
 from livecart.store.redis_client import (
@@ -29,6 +30,7 @@ from livecart.store.redis_client import (
     store_error,
 )
 from livecart.store.values import ClaimAnswer, CurrencyChanged
+from livecart.tiers import stored_tiers
 
 __all__ = ["DealStore"]
 
@@ -75,6 +77,8 @@ class DealStore:
                   "limit_per_user": spec.limit_per_user, "duration_ms": spec.duration_ms,
                   "starts_at": 0 if start_now else spec.starts_at, "keyword": spec.keyword,
                   "currency": spec.currency}
+        if spec.tiers:  # a group buy: tier 0 is the opening price (tiers.py)
+            values.update(tiers=encode_json(stored_tiers(spec.deal_price_cents, spec.tiers)), tier=0)
         args: list[Any] = [keys.prefix, keys.channel, self._publish, by or "-", spec.currency]
         for name, value in values.items():
             args += [name, value]

@@ -120,6 +120,10 @@ class RoomKeys:
         return f"{self._base}idem:{digest}"
 
     @property
+    def goals(self) -> str:  # hash: goal id -> GOAL JSON (goal.lua); the stage list is meta's `goals`
+        return self._base + "goals"
+
+    @property
     def funnel(self) -> str:  # hash: "<deal>:launch_viewers" and "<deal>:sold_out_at", set once
         return self._base + "funnel"
 

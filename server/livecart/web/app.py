@@ -28,6 +28,8 @@ from livecart.sources import SOURCE_HEADER, Source, source_id
 from livecart.store.bag_store import BagStore
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
+from livecart.store.goal_store import GoalStore
+from livecart.store.invite_store import InviteStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.shop_store import ShopStore
 from livecart.store.source_store import SourceStore
@@ -37,6 +39,7 @@ from livecart.web.bags import add_bag_routes
 from livecart.web.console import add_console_routes
 from livecart.web.cues import add_cue_routes
 from livecart.web.deals import add_deal_routes
+from livecart.web.goals import add_goal_routes
 from livecart.web.http import (
     TOKEN_KEYS,
     VERIFIED,
@@ -48,6 +51,7 @@ from livecart.web.http import (
     room_claims,
 )
 from livecart.web.idempotency import idempotency_middleware
+from livecart.web.invites import add_invite_routes
 from livecart.web.listener import Listener
 from livecart.web.pages import add_page_routes
 from livecart.web.revocation import Revocations
@@ -180,6 +184,7 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
                clock: Clock, metrics: Metrics, admission: Admission, revocations: Revocations,
                listener: Listener, segmenter: Segmenter, refresh_gauges: Callable[[], None],
                shop_store: ShopStore, source_store: SourceStore, bag_desk: BagDesk, bag_store: BagStore,
+               invite_store: InviteStore, goal_store: GoalStore,
                interaction_routes: Callable[[web.Application], None] | None = None,
                interaction_report: Callable[[str], Awaitable[dict[str, Any]]] | None = None,
                ) -> web.Application:
@@ -196,7 +201,7 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
                     clock=clock, admission=admission, price_floor=settings.price_floor)
     add_cue_routes(app, store=store, deal_store=deal_store, cue_store=cue_store, stats_store=stats_store,
                    clock=clock, metrics=metrics, segmenter=segmenter, bag_store=bag_store,
-                   interaction_report=interaction_report)
+                   interaction_report=interaction_report, goal_store=goal_store, invite_store=invite_store)
     add_source_cue_routes(app, cue_store=cue_store, clock=clock, metrics=metrics)
     if interaction_routes is not None:  # polls, buyer shows, moderation (web/interactions.py)
         interaction_routes(app)
@@ -205,6 +210,8 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
     add_webhook_routes(app, ingest=ingest, shops=shop_store, sources=source_store, currencies=currencies,
                        clock=clock, metrics=metrics)
     add_bag_routes(app, bag_desk=bag_desk, bag_store=bag_store)
+    add_invite_routes(app, invite_store=invite_store, currencies=currencies, secret=settings.secret)
+    add_goal_routes(app, goal_store=goal_store, currencies=currencies, clock=clock)
     add_page_routes(app)
     # A websocket request on a connection whose first request was HTTP: back to the websocket code.
     app.router.add_get("/ws/{tail:.*}", websocket_route(listener.adopt), allow_head=False)

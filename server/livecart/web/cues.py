@@ -22,6 +22,8 @@ from livecart.stats import series, to_wire
 from livecart.store.bag_store import BagStore
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
+from livecart.store.goal_store import GoalStore
+from livecart.store.invite_store import InviteStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import StatsStore
 from livecart.web.http import json_response, read_body, room_claims
@@ -61,7 +63,7 @@ def parse_range(request: web.Request, now_ms: int) -> tuple[int, int, int]:
 
 def add_cue_routes(app: web.Application, *, store: RedisStore, deal_store: DealStore, cue_store: CueStore,
                    stats_store: StatsStore, clock: Clock, metrics: Metrics, segmenter: Segmenter,
-                   bag_store: BagStore | None = None,
+                   goal_store: GoalStore, invite_store: InviteStore, bag_store: BagStore | None = None,
                    interaction_report: Callable[[str], Awaitable[dict[str, Any]]] | None = None) -> None:
     async def gather_report(room: str) -> dict[str, Any]:
         """Everything the report shows, read from Redis, then built off the event loop (segmenting a
@@ -75,8 +77,11 @@ def add_cue_routes(app: web.Application, *, store: RedisStore, deal_store: DealS
         comments = [(int(e["ts"]), e["user"]["id"], e["text"]) for e, _t in logged if e["type"] == "comment"]
         currency = await store.room_currency(room)
         bags = await lucky_bag_rows(room, logged)
+        goals = await goal_store.all(room)
+        invites = await invite_store.board(room, 50)
         built = await asyncio.to_thread(report.build, room, buckets, deals, marks, cues, comments,
-                                        segmenter, clock.now_ms(), currency, bags)
+                                        segmenter, clock.now_ms(), currency, lucky_bags=bags, goals=goals,
+                                        invites=invites)
         if interaction_report is not None:  # polls, buyer shows, moderation (interaction_report.py)
             built["interactions"] = await interaction_report(room)
         return built

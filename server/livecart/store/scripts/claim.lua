@@ -29,15 +29,32 @@ end
 local function open(id)
   local dk = deal_key(prefix, id)
   if redis.call('TYPE', dk).ok ~= 'hash' then return false end
-  local f = redis.call('HMGET', dk, 'id', 'status', 'starts_at', 'ends_at', 'limit_per_user', 'left')
+  local f = redis.call('HMGET', dk, 'id', 'status', 'starts_at', 'ends_at', 'limit_per_user', 'left', 'tier')
   if f[1] ~= id then return false end
   for i = 3, 6 do
     if not tonumber(f[i]) then return false end
   end
   return {key = dk, id = f[1], status = f[2], starts_at = tonumber(f[3]), ends_at = tonumber(f[4]),
-          limit = tonumber(f[5]), left = tonumber(f[6]), was_left = tonumber(f[6]),
+          limit = tonumber(f[5]), left = tonumber(f[6]), was_left = tonumber(f[6]), tiered = f[7] ~= false,
           inc = {attempts = 0, held = 0, claims = 0, buyers = 0}, answers = {}, answer_args = {},
           users = {}, new_users = {}, user_args = {}, claim_ids = {}}
+end
+
+-- Invite rewards (invites.lua gives them): each claim slot lets its viewer claim one unit over a deal's
+-- limit. A slot leaves the room's pool (inv:slots) the first time the viewer needs it, for a claim that
+-- will succeed (`take`: the stock is there), and stays with that deal (its :bonus hash): "a claim slot
+-- on the next deal". Read only when a claim would pass the limit, so a rush without invite rewards
+-- costs nothing more. Whether `need` units over the limit are covered.
+local function invite_bonus(d, user, need, take)
+  local have = tonumber(redis.call('HGET', d.key .. ':bonus', user) or '0')
+  if have >= need then return true end
+  local slots = prefix .. 'inv:slots'
+  if have + tonumber(redis.call('HGET', slots, user) or '0') < need then return false end
+  if take then
+    redis.call('HINCRBY', slots, user, have - need)
+    redis.call('HSET', d.key .. ':bonus', user, need)
+  end
+  return true
 end
 
 for i = 5, #ARGV, 5 do
@@ -68,7 +85,9 @@ for i = 5, #ARGV, 5 do
       if d.status == 'stopped' or now >= d.ends_at then reason = 'ended'
       elseif not qty or qty < 1 or qty ~= math.floor(qty) then reason = 'invalid_qty'
       elseif now < d.starts_at then reason = 'not_live'
-      elseif held_by_user + qty > d.limit then reason = 'limit_reached'
+      elseif held_by_user + qty > d.limit
+        and not invite_bonus(d, user, held_by_user + qty - d.limit, qty <= d.left) then
+        reason = 'limit_reached'
       elseif qty > d.left then reason = 'sold_out'
       end
       local status, reply
@@ -114,7 +133,9 @@ for id, d in pairs(deals) do
     if #d.answer_args > 0 then redis.call('HSET', d.key .. ':keys', unpack(d.answer_args)) end
     -- The deal's claim ids, so that retiring the deal (deal_retire.lua) finds its claim records.
     if #d.claim_ids > 0 then redis.call('SADD', d.key .. ':claimids', unpack(d.claim_ids)) end
-    if d.inc.claims > 0 then publish_claim(prefix, id, channel, cmd, now, d.left == 0) end
+    -- A group buy's new buyers may reach a price tier: re-priced in this same call (lib.lua apply_tier).
+    local repriced = d.tiered and d.inc.buyers > 0 and apply_tier(prefix, id, now, 'buyers')
+    if d.inc.claims > 0 then publish_claim(prefix, id, channel, cmd, now, d.left == 0 or repriced) end
   end
 end
 if #claim_records > 0 then

@@ -12,19 +12,16 @@ if not d.id or not tonumber(d.ends_at) or not tonumber(d.starts_at) then return 
 local ops = deal .. ':ops'
 if redis.call('SISMEMBER', ops, ARGV[7]) == 1 then return {'ok', unpack(current)} end
 local now = now_ms()
-local closed = d.status == 'stopped' or now >= tonumber(d.ends_at)
+local closed = deal_closed(d, now)
 if op == 'start' then
   if closed then return {'err', 'deal_closed'} end
-  if now < tonumber(d.starts_at) then
-    redis.call('HSET', deal, 'starts_at', now, 'ends_at', now + tonumber(d.duration_ms))
-  end
+  deal_start(deal, d, now)
 elseif op == 'stop' then
   if now >= tonumber(d.ends_at) and d.status ~= 'stopped' then return {'err', 'deal_closed'} end
   redis.call('HSET', deal, 'status', 'stopped', 'stopped_at', now)
 elseif op == 'restock' then
   if closed then return {'err', 'deal_closed'} end
-  redis.call('HINCRBY', deal, 'stock', tonumber(value))
-  redis.call('HINCRBY', deal, 'left', tonumber(value))
+  deal_restock(deal, tonumber(value))
 elseif op == 'keyword' then
   redis.call('HSET', deal, 'keyword', value)
 else
