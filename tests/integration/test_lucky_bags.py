@@ -251,9 +251,11 @@ async def test_hostile_bag_claim_frames_get_an_error_frame(node, room):
 async def test_the_report_and_verify_draw_recompute_the_winners(node, room, tmp_path, capsys):
     bag = await create_bag(node.port, room, winners=2)
     users = [f"u{i:02d}" for i in range(10)]
+    # The order carries its own time inside the bag's window: the bag opens on Redis's clock and an event
+    # without `ts` is stamped on the node's, and those two may differ by a few ms on a busy machine.
     await post_events(node.port, room, entries(users) + [
         {"id": "o1", "type": "order", "user": {"id": "u03", "name": "U3"}, "order_id": "A1",
-         "product_id": "p1", "qty": 1, "amount": 10, "status": "paid"},
+         "product_id": "p1", "qty": 1, "amount": 10, "status": "paid", "ts": bag["opens_at"] + 1},
         {"id": "o2", "type": "order", "user": {"id": "zz", "name": "Z"}, "order_id": "A2",
          "product_id": "p1", "qty": 1, "amount": 10, "status": "paid"}])
     drawn = await draw(node.port, room, bag["id"])
