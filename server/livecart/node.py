@@ -202,11 +202,11 @@ class Node:
         limits = SocketLimits(high_water=s.outbound_high_water, max_bytes=s.outbound_max_bytes,
                               max_inbound=s.max_inbound_bytes, heartbeat_s=s.heartbeat_s,
                               handshake_s=s.handshake_timeout_s)
-        rooms = RoomEndpoint(self.hub, self.store, self.cue_store, self.claims, self.revocations, self.clock,
-                             token_keys=s.token_keys, allowed_origins=s.allowed_origin_list,
-                             comment_limiter=self.comment_limiter, limit_address=self.admission.comment,
-                             bags=self.bags, interactions=self.interactions)
-        routes: dict[str, Endpoint] = {"/ws/rooms/": rooms,
+        self.rooms = RoomEndpoint(self.hub, self.store, self.cue_store, self.claims, self.revocations,
+                                  self.clock, token_keys=s.token_keys, allowed_origins=s.allowed_origin_list,
+                                  comment_limiter=self.comment_limiter, limit_address=self.admission.comment,
+                                  bags=self.bags, interactions=self.interactions)
+        routes: dict[str, Endpoint] = {"/ws/rooms/": self.rooms,
                                        "/ws/ingest/": IngestEndpoint(self.ingest, s.token_keys)}
         self.listener = Listener(routes, limits, self.metrics, self.admission,
                                  Intake(s.intake_messages, s.intake_ms / 1000))
@@ -270,6 +270,7 @@ class Node:
                 task.cancel()
             await asyncio.wait([self._hub_task, self._director_task, *self._companion_tasks], timeout=2)
             await self.hub.stop()
+            await self.rooms.stop()
             await self.poll_desk.stop()
             await self.goal_watch.stop()
         for runner in (self._probe_runner, self._runner):

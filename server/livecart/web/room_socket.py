@@ -155,6 +155,15 @@ class RoomEndpoint:
                 exc = Internal("the claim failed; try again")
             ws.send_error(exc, req)
 
+    async def stop(self) -> None:
+        """Cancel the joins and socket messages still running when the node stops: none may reach Redis
+        after the node has closed its client (a connection made then is never closed)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2)
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
