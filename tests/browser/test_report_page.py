@@ -62,7 +62,7 @@ async def test_the_report_renders_offline_without_errors_and_shows_the_ingested_
         # Strangers' and assistants' text is shown as text, never as markup.
         assert await page.locator("td", has_text="<b>pin</b> the scarf").count() == 1
         assert await page.evaluate("document.querySelectorAll('img, script, td b').length") == 0
-        assert await page.locator("a[download]").count() == 6  # JSON + five CSV tables
+        assert await page.locator("a[download]").count() == 8  # JSON + seven CSV tables (+ goals, tiers)
         await browser.close()
     assert problems == []
     assert requests == [page_file.as_uri()]  # nothing fetched: the page is self-contained
