@@ -14,6 +14,8 @@ import { translator } from "../lib/i18n.js";
 import { pageParams } from "../lib/page.js";
 import { ConsoleApi } from "./api.js";
 import { ConsoleModel } from "./model.js";
+import { ShopPanel } from "./shop.js";
+import { SourcesPanel } from "./sources.js";
 import { ConsoleView, translatePage } from "./views.js";
 
 const CUES_RECHECK_MS = 5_000; // cues go stale on their own, with no frame to say so
@@ -31,10 +33,13 @@ function main() {
     onStatus: (status, info) => view.status(status, info),
   });
   const model = new ConsoleModel(conn.state);
-  view = new ConsoleView({ t, lang, conn, model, api: new ConsoleApi(room, token) });
+  const consoleApi = new ConsoleApi(room, token);
+  view = new ConsoleView({ t, lang, conn, model, api: consoleApi });
   view.bind();
   conn.start();
   view.audit.load();
+  new SourcesPanel({ api: consoleApi, lang }).start();
+  new ShopPanel({ api: consoleApi, t, lang }).start();
   everyFrame(() => view.tick(), 4);
   setInterval(() => view.cues.render(conn.state.cues), CUES_RECHECK_MS);
 }

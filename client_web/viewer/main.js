@@ -7,6 +7,7 @@ import { countdown, everyFrame, fill, flash, h, money, safeImageUrl, setText } f
 import { renderGoalBars, renderTiers } from "../lib/goal_view.js";
 import { translator } from "../lib/i18n.js";
 import { pageParams, tokenClaims } from "../lib/page.js";
+import { checkoutLink, checkoutWord, loadCheckoutTemplate } from "./checkout.js";
 
 const COMMENTS_SHOWN = 30;
 const $ = (id) => document.getElementById(id);
@@ -18,6 +19,7 @@ class ViewerView {
     this.canAct = canAct;
     this.deal = null;
     this.claiming = false;
+    this.checkoutTemplate = null; // the room's checkout link (checkout.js), read once at start
   }
 
   render(state) {
@@ -96,6 +98,7 @@ class ViewerView {
       const minutes = Math.max(1, Math.round((reply.claim.expires_at - this.conn.now()) / 60000));
       result.className = "ok";
       setText(result, this.t("claimed", { m: minutes }));
+      this.showCheckout(reply.claim);
     } else {
       result.className = "refused";
       const key = `reason_${reply.reason || reply.error}`;
@@ -103,6 +106,14 @@ class ViewerView {
       setText(result, words === key ? reply.detail || reply.error || "" : words);
     }
     this.renderDeal(this.deal);
+  }
+
+  showCheckout(claim) {
+    const link = $("checkout");
+    const href = checkoutLink(this.checkoutTemplate, { claim: claim.id, deal: claim.deal,
+      product: this.deal ? this.deal.product.id : "", qty: claim.qty });
+    link.hidden = !href;
+    if (href) link.href = href;
   }
 }
 
@@ -122,6 +133,8 @@ function main() {
     },
   });
   view = new ViewerView(t, conn, canAct);
+  setText($("checkout"), checkoutWord(lang));
+  if (canAct) loadCheckoutTemplate(room, token).then((template) => { view.checkoutTemplate = template; });
   $("claim").addEventListener("click", () => view.claim());
   $("comment-text").placeholder = canAct ? t("say") : t("watchOnly");
   $("comment-text").disabled = !canAct;

@@ -70,7 +70,18 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--speed", type=float, default=1.0, help="10 plays ten times faster (default 1)")
     purge = sub.add_parser("purge", help="delete everything a room holds from a running node's Redis")
     purge.add_argument("--room", required=True)
-    for command in (report, record, replay, purge):
+    connect = sub.add_parser("connect", help="bridge a TikTok LIVE or Bilibili stream into a room (ingest)")
+    connect.add_argument("platform", choices=("tiktok", "bilibili"))
+    connect.add_argument("target", help="tiktok: the streamer's @handle; bilibili: the live room id")
+    connect.add_argument("--room", required=True)
+    connect.add_argument("--token",
+                         help="an ingest token for the room (default: signed with the node's secret)")
+    connect.add_argument("--gift-value", dest="gift_value", type=float,
+                         help="room currency per TikTok diamond / Bilibili gold coin (default: tiktok 0, "
+                              "bilibili 0.001 in a CNY room, else 0)")
+    connect.add_argument("--metrics-port", dest="bridge_metrics_port", type=int,
+                         help="serve the bridge's /metrics on 127.0.0.1:PORT")
+    for command in (report, record, replay, purge, connect):
         command.add_argument("--url", default=default_url, help=f"a running node (default {default_url})")
         command.add_argument("--data-dir", dest="data_dir", help="where the signing secret is kept")
     return parser
@@ -81,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items()
                  if k not in ("command", "room", "role", "user", "ttl", "out", "url", "file", "speed",
-                              "print_urls", "worker")}
+                              "print_urls", "worker", "platform", "target", "token", "gift_value",
+                              "bridge_metrics_port")}
     if getattr(args, "worker", False):
         overrides["reuse_port"] = True
     try:
@@ -96,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"livecart token: {exc}", file=sys.stderr)
             return 2
         return 0
+    if args.command == "connect":
+        return _connect(args, settings)
     if args.command in ("report", "record", "replay", "purge"):
         try:
             check_room_name(args.room)
@@ -141,6 +155,43 @@ def _remote(args: argparse.Namespace, settings: Settings) -> int:
         body = asyncio.run(recording.fetch(args.url, f"/api/rooms/{args.room}/report?format={fmt}", tok))
     Path(args.out).write_bytes(body)
     print(f"wrote {args.out} ({len(body)} bytes)")
+    return 0
+
+
+def _connect(args: argparse.Namespace, settings: Settings) -> int:
+    """`livecart connect`: a bridge, an ingest client of `--url` (livecart/bridges/)."""
+    from livecart.bridges import command as bridge
+
+    try:
+        check_room_name(args.room)
+        if args.platform == "bilibili" and not args.target.isdigit():
+            raise ValueError("a Bilibili room id is a number (the one in live.bilibili.com/ROOM_ID)")
+        if args.platform == "tiktok" and not args.target.lstrip("@"):
+            raise ValueError("a TikTok handle, such as @streamer")
+        if args.gift_value is not None and not 0 <= args.gift_value < 1e6:  # also refuses nan
+            raise ValueError("--gift-value must be a number from 0 (room currency per diamond or gold coin)")
+    except (ValueError, BadRequest) as exc:
+        print(f"livecart connect: {exc}", file=sys.stderr)
+        return 2
+    target = "@" + args.target.lstrip("@") if args.platform == "tiktok" else args.target
+    fixed = args.token
+
+    def token() -> str:  # signed anew now and then: a bridge outlives any one token's ttl
+        return fixed or auth.issue(settings.secret, role="ingest", room=args.room,
+                                   user=f"{args.platform}-bridge", ttl_s=3600)
+
+    configure_logging(node=settings.node_id)
+    opts = bridge.BridgeOptions(args.platform, target, args.room, args.url, token, args.gift_value,
+                                metrics_port=args.bridge_metrics_port)
+    try:
+        asyncio.run(bridge.run(opts))
+    except bridge.MissingConnectors as exc:
+        print(f"livecart connect: the bridges need the connectors extra ({exc}): run "
+              "`scripts/setup connectors`, or pip install 'livecart[connectors]'", file=sys.stderr)
+        return 2
+    except (OSError, RuntimeError, aiohttp.ClientError) as exc:
+        print(f"livecart connect: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

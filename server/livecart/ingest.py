@@ -22,6 +22,8 @@ from livecart.events import Event, InvalidEvent, carries_money, counter_deltas, 
 from livecart.metrics import Metrics
 from livecart.protocol import encode_json
 from livecart.ratelimit import RateLimiter
+from livecart.source_log import SourceLog
+from livecart.sources import Delivery, Source
 from livecart.store.deal_store import DealStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.values import CurrencyChanged
@@ -42,7 +44,7 @@ class IngestResult:
 class Ingest:
     def __init__(self, store: RedisStore, deal_store: DealStore, claims: ClaimDesk,
                  currencies: RoomCurrencies, clock: Clock, metrics: Metrics, *, limiter: RateLimiter,
-                 max_events: int, touch: Callable[[str], None]) -> None:
+                 max_events: int, touch: Callable[[str], None], sources: SourceLog | None = None) -> None:
         self.store = store
         self.deal_store = deal_store
         self.claims = claims
@@ -52,6 +54,7 @@ class Ingest:
         self.limiter = limiter  # events per second per token identity (limit_key)
         self.max_events = max_events
         self.touch = touch  # the room is active: the director folds its statistics
+        self.sources = sources  # who delivered what (the console's sources panel)
 
     def admit(self, key: str, items: Any) -> None:
         """Refuse a request before any work on its events: more events than `max_events` (413
@@ -66,8 +69,16 @@ class Ingest:
         if retry:
             raise RateLimited(retry)
 
-    async def batch(self, room: str, items: Any) -> IngestResult:
-        """Validate `items` one by one and append the valid ones, then apply them to flash deals."""
+    async def batch(self, room: str, items: Any, source: Source | None = None) -> IngestResult:
+        """Validate `items` one by one and append the valid ones, then apply them to flash deals; count the
+        delivery under `source` (sources.py) when one is given."""
+        result = await self._batch(room, items)
+        if source is not None and self.sources is not None:
+            delivery = Delivery(result.accepted, result.duplicates, len(result.rejected))
+            self.sources.note(room, source, delivery, self.clock.now_ms())
+        return result
+
+    async def _batch(self, room: str, items: Any) -> IngestResult:
         if not isinstance(items, list):
             raise BadRequest("not_an_array", "the body must be an array of events")
         now = self.clock.now_ms()

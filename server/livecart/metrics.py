@@ -57,6 +57,9 @@ class Metrics:
         self.redis_seconds = Histogram("livecart_redis_seconds", "Redis round trip (health probe)",
                                        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0),
                                        registry=r)
+        self.webhooks = Counter("livecart_webhooks", "Shop webhook deliveries by shop and outcome "
+                                "(accepted, duplicate, rejected, unmapped, bad_signature, no_secret, ...)",
+                                ["shop", "outcome"], registry=r)
 
         self.cues = Counter("livecart_cues", "Cues this node stored and published, by kind", ["kind"],
                             registry=r)

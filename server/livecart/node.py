@@ -39,11 +39,14 @@ from livecart.logs import quiet_bad_requests
 from livecart.metrics import Metrics
 from livecart.presence import Presence
 from livecart.ratelimit import RateLimiter
+from livecart.source_log import SourceLog
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.embedded import EmbeddedRedis
 from livecart.store.goal_store import GoalStore
 from livecart.store.redis_store import RedisStore
+from livecart.store.shop_store import ShopStore
+from livecart.store.source_store import SourceStore
 from livecart.store.stats_store import StatsStore
 from livecart.store.subscriber import subscriber_for
 from livecart.web.admission import Admission
@@ -161,9 +164,14 @@ class Node:
         for task in self._companion_tasks:
             task.add_done_callback(_report_crash)
         self._claims_task = asyncio.create_task(self.claims.run(), name="claim-stats")
+        self.source_store = SourceStore(redis, keep_days=s.room_retention_days)
+        self.source_log = SourceLog(self.source_store)
+        source_task = asyncio.create_task(self.source_log.run(), name="source-log")
+        source_task.add_done_callback(_report_crash)
+        self._companion_tasks.append(source_task)
         self.ingest = Ingest(self.store, self.deal_store, self.claims, self.currencies, self.clock,
                              self.metrics, limiter=self.ingest_limiter, max_events=s.ingest_max_events,
-                             touch=self.director.touch)
+                             touch=self.director.touch, sources=self.source_log)
         limits = SocketLimits(high_water=s.outbound_high_water, max_bytes=s.outbound_max_bytes,
                               max_inbound=s.max_inbound_bytes, heartbeat_s=s.heartbeat_s,
                               handshake_s=s.handshake_timeout_s)
@@ -179,6 +187,7 @@ class Node:
                          currencies=self.currencies, clock=self.clock, metrics=self.metrics,
                          admission=self.admission, revocations=self.revocations, listener=self.listener,
                          segmenter=self.director.segmenter, refresh_gauges=self._refresh_gauges,
+                         shop_store=ShopStore(redis), source_store=self.source_store,
                          goal_store=self.goal_store)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
@@ -219,6 +228,8 @@ class Node:
             self._claims_task.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.claims.flush(), 2)  # refusals answered from memory
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.source_log.flush(), 2)  # the last second of source counts
             self._hub_task.cancel()
             self._director_task.cancel()
             for task in self._companion_tasks:

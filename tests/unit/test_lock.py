@@ -32,6 +32,7 @@ def project() -> dict[str, list[Requirement]]:
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     return {"run": [Requirement(r) for r in meta["project"]["dependencies"]],
             "test": [Requirement(r) for r in meta["project"]["optional-dependencies"]["test"]],
+            "connectors": [Requirement(r) for r in meta["project"]["optional-dependencies"]["connectors"]],
             "build": [Requirement(r) for r in meta["build-system"]["requires"]]}
 
 
@@ -49,7 +50,16 @@ def check(reqs: list[Requirement], locked: dict[str, Version], lock: str) -> Non
 
 def test_every_runtime_and_test_dependency_is_pinned_with_hashes_within_its_range():
     deps, test = project(), pins("test.txt")
-    check(deps["run"] + deps["test"], test, "test.txt")
+    check(deps["run"] + deps["test"] + deps["connectors"], test, "test.txt")
+
+
+def test_the_connectors_lock_is_the_runtime_and_the_bridges_as_tested():
+    """`scripts/setup connectors` installs what the suite tested the bridges' mappings with."""
+    deps, run, connectors, test = project(), pins("run.txt"), pins("connectors.txt"), pins("test.txt")
+    check(deps["run"] + deps["connectors"], connectors, "connectors.txt")
+    assert set(run) <= set(connectors), "connectors.txt lacks part of the runtime"
+    assert {n: v for n, v in connectors.items() if n != "setuptools"} == {
+        n: test[n] for n in connectors if n != "setuptools"}, "connectors.txt and test.txt pin other versions"
 
 
 def test_the_runtime_lock_is_the_runtime_part_of_the_test_lock():

@@ -127,6 +127,25 @@ class RoomKeys:
     def funnel(self) -> str:  # hash: "<deal>:launch_viewers" and "<deal>:sold_out_at", set once
         return self._base + "funnel"
 
+    @property
+    def sources(self) -> str:  # sorted set: source id -> ms of its last delivery (source_note.lua)
+        return self._base + "sources"
+
+    def source(self, source_id: str) -> str:  # hash: via, first_at, last_at and the delivery counts
+        return self._base + "source:" + source_id
+
+    @property
+    def source_deliveries(self) -> str:  # sorted set: webhook delivery ids -> first ms (24 h)
+        return self._base + "source-deliveries"
+
+    @property
+    def shop(self) -> str:  # hash: webhook secrets, the generic mapping, the checkout link (shop_store.py)
+        return self._base + "shop"
+
+    @property
+    def shop_claims(self) -> str:  # hash: shop order id -> the claim it paid for (for its refunds)
+        return self._base + "shop-claims"
+
 
 def room_from_channel(channel: str) -> str | None:
     if channel.startswith(PREFIX + "{") and channel.endswith("}:ch"):

@@ -22,10 +22,13 @@ from livecart.errors import BadRequest, LivecartError, StoreUnavailable, TooLarg
 from livecart.ingest import Ingest, limit_key
 from livecart.metrics import Metrics
 from livecart.room import snapshot_frame
+from livecart.sources import SOURCE_HEADER, Source, source_id
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.goal_store import GoalStore
 from livecart.store.redis_store import RedisStore
+from livecart.store.shop_store import ShopStore
+from livecart.store.source_store import SourceStore
 from livecart.store.stats_store import StatsStore
 from livecart.web.admission import Admission
 from livecart.web.console import add_console_routes
@@ -46,7 +49,9 @@ from livecart.web.idempotency import idempotency_middleware
 from livecart.web.listener import Listener
 from livecart.web.pages import add_page_routes
 from livecart.web.revocation import Revocations
+from livecart.web.source_cues import add_source_cue_routes
 from livecart.web.upgrade import websocket_route
+from livecart.web.webhooks import add_webhook_routes
 
 __all__ = ["create_app", "create_probe_app"]
 
@@ -150,9 +155,10 @@ def add_node_routes(app: web.Application, *, store: RedisStore, ingest: Ingest, 
         room, claims = room_claims(request, Action.INGEST)
         if request.content_length is not None and request.content_length > max_body:
             raise TooLarge(f"body over {max_body} bytes")
+        source = Source(source_id(request.headers.get(SOURCE_HEADER), claims.user), "http")
         items = await read_body(request)
         ingest.admit(limit_key(claims), items)
-        result = await ingest.batch(room, items)
+        result = await ingest.batch(room, items, source)
         return json_response(result.to_wire())
 
     async def get_state(request: web.Request) -> web.Response:
@@ -170,8 +176,8 @@ def add_node_routes(app: web.Application, *, store: RedisStore, ingest: Ingest, 
 def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, cue_store: CueStore,
                stats_store: StatsStore, claim_desk: ClaimDesk, ingest: Ingest, currencies: RoomCurrencies,
                clock: Clock, metrics: Metrics, admission: Admission, revocations: Revocations,
-               listener: Listener, segmenter: Segmenter,
-               refresh_gauges: Callable[[], None], goal_store: GoalStore) -> web.Application:
+               listener: Listener, segmenter: Segmenter, refresh_gauges: Callable[[], None],
+               shop_store: ShopStore, source_store: SourceStore, goal_store: GoalStore) -> web.Application:
     """The aiohttp application of one node, from the node's parts (livecart/node.py builds them)."""
     app = web.Application(middlewares=[errors_middleware, handshake_middleware(listener),
                                        revocation_middleware(settings.token_keys, revocations),
@@ -185,9 +191,12 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
                     clock=clock, admission=admission, price_floor=settings.price_floor)
     add_cue_routes(app, store=store, deal_store=deal_store, cue_store=cue_store, stats_store=stats_store,
                    clock=clock, metrics=metrics, segmenter=segmenter, goal_store=goal_store)
+    add_source_cue_routes(app, cue_store=cue_store, clock=clock, metrics=metrics)
     add_console_routes(app, store=store, currencies=currencies, clock=clock, revocations=revocations,
                        secret=settings.secret)
     add_goal_routes(app, goal_store=goal_store, currencies=currencies, clock=clock)
+    add_webhook_routes(app, ingest=ingest, shops=shop_store, sources=source_store, currencies=currencies,
+                       clock=clock, metrics=metrics)
     add_page_routes(app)
     # A websocket request on a connection whose first request was HTTP: back to the websocket code.
     app.router.add_get("/ws/{tail:.*}", websocket_route(listener.adopt), allow_head=False)

@@ -11,6 +11,7 @@ from websockets.datastructures import Headers
 from livecart.auth import Action, authorize, check_room_name, verify
 from livecart.errors import BadRequest, Busy, LivecartError
 from livecart.ingest import Ingest, limit_key
+from livecart.sources import Source, source_id
 from livecart.web.ws import WebSocket
 
 __all__ = ["IngestEndpoint"]
@@ -22,6 +23,7 @@ MAX_QUEUED_BATCHES = 64  # per ingest socket, before it is told to slow down
 class _IngestSession:
     queue: asyncio.Queue[dict[str, Any]]
     limit_key: str
+    source: Source
     task: asyncio.Task[None] | None = None
 
 
@@ -39,7 +41,8 @@ class IngestEndpoint:
         authorize(claims, room, Action.INGEST)
         ws.room, ws.role, ws.user = room, claims.role, claims.user
         ws.expires_at = claims.expires_at
-        ws.session = _IngestSession(asyncio.Queue(MAX_QUEUED_BATCHES), limit_key(claims))
+        source = Source(source_id(query.get("source"), claims.user), "socket")
+        ws.session = _IngestSession(asyncio.Queue(MAX_QUEUED_BATCHES), limit_key(claims), source)
 
     def opened(self, ws: WebSocket) -> None:
         ws.session.task = asyncio.create_task(self._run(ws, ws.session.queue))
@@ -62,7 +65,7 @@ class IngestEndpoint:
             message = await queue.get()
             req = message.get("req")
             try:
-                result = await self.ingest.batch(ws.room, message.get("events"))
+                result = await self.ingest.batch(ws.room, message.get("events"), ws.session.source)
                 ws.send({"type": "ack", "req": req, **result.to_wire()})
             except LivecartError as exc:
                 ws.send_error(exc, req)
