@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     if not secret:
         parser.error("set LIVECART_SECRET to the node's signing secret (tokens are minted from it)")
     scenario = _scenario(args)
+    if scenario.name == "growth" and args.html:
+        parser.error("growth writes --json only (its checks are in the result's `growth` and `reasons`)")
     import uvloop
 
     from loadtest.report import render, summary_text
@@ -59,12 +61,29 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     if args.html:
         Path(args.html).write_text(render(result), encoding="utf-8")
-    print(summary_text(result))
+    if scenario.name == "growth":
+        from loadtest.growth import summary
+
+        print(summary(result))
+    else:
+        print(summary_text(result))
     return 0 if result["verdict"] == "pass" else 1
 
 
 async def _run(args: argparse.Namespace, scenario: Scenario, secret: str) -> dict[str, Any]:
     from loadtest.conductor import Conductor
+
+    if scenario.name == "lucky-bag":
+        from loadtest.lucky_bag import LuckyBagRun
+
+        return await LuckyBagRun(scenario, url=args.url, room=args.room, secret=secret, quiet=args.quiet,
+                                 drain_s=args.drain).run()
+
+    if scenario.name == "growth":
+        from loadtest.growth import GrowthRun
+
+        return await GrowthRun(scenario, url=args.url, room=args.room, secret=secret, fmt=args.format,
+                               quiet=args.quiet, drain_s=args.drain).run()
 
     workers = args.workers or (min(os.cpu_count() or 1, 4) if scenario.clients >= 500 else 1)
     if scenario.many_rooms:
@@ -85,6 +104,11 @@ def _scenario(args: argparse.Namespace) -> Scenario:
         text_size=args.text_size, stock=args.stock, small_rooms=getattr(args, "small_rooms", None),
         small_size=getattr(args, "small_size", None), big_rooms=getattr(args, "big_rooms", None),
         big_size=getattr(args, "big_size", None))
+    if getattr(args, "close", None) or getattr(args, "sockets", None) is not None:
+        extra = dict(s.extra, close=args.close or s.extra["close"])
+        if args.sockets is not None:
+            extra["sockets"] = args.sockets
+        s = replace(s, extra=extra)
     if args.share is not None:
         s = replace(s, drop_share=args.share, slow_share=args.share)
     if args.limit is not None or args.claims is not None or args.claim_rate is not None:
@@ -132,6 +156,12 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--redis-limit", action="store_true",
                            help="after the rush, measure the claim script alone in a throwaway "
                                 "redis-server with redis-benchmark (loadtest/redis_limit.py)")
+        if name == "lucky-bag":
+            p.add_argument("--close", choices=("console", "timer"),
+                           help="close the bag with the console's draw once every entry is counted "
+                                "(default), or wait for its end (--duration, at least 30 s)")
+            p.add_argument("--sockets", type=int, help="entrants that comment from a viewer socket "
+                                                       "(default 200; the others through ingest)")
         p.add_argument("--claim-rate", type=float,
                        help="claims per second from all claimers together, spread evenly (default: "
                             "each claimer sends all its claims at once)")

@@ -47,6 +47,13 @@ def summary_text(r: dict[str, Any]) -> str:
                      f" p99 {d['claim_latency_ms']['p99']} ms, "
                      f"live to sold out on every socket "
                      f"{d['live_to_sold_out_on_every_socket_s']} s")
+    if "lucky_bag" in r:
+        b = r["lucky_bag"]
+        lines.append(f"  lucky bag: {b['entrants']} entrants ({b['via_ingest']} by ingest, "
+                     f"{b['via_sockets']} by socket, {b['left_before_draw']} left), "
+                     f"{b['entries_per_s']} entries/s, close to "
+                     f"winners on the overlay {b['close_to_winners_on_overlay_ms']} ms (draw in the node "
+                     f"{b['draw_in_node_ms']} ms), winners recomputed: {b['recomputed']}")
     if "rooms" in r:
         rm = r["rooms"]
         for group, g in rm["groups"].items():

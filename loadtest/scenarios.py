@@ -118,8 +118,15 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              deals=(DealRush(0.2, 0.3, claimers=0.3, claims=1), DealRush(0.45, 0.3, claimers=0.3, claims=1),
                     DealRush(0.7, 0.5, limit=2, claimers=0.4, claims=3)),
              announcements=(0.1, 0.4, 0.65, 0.9), pins=True),
+    Scenario("lucky-bag", "N viewers enter a lucky bag by comment within seconds, the draw runs, and the "
+             "tool checks the winners against its own recomputation: entries/s, close to winners",
+             clients=10_000, rate=0, duration=30,
+             extra={"close": "console", "sockets": 200, "leave_share": 0.1}),
     Scenario("rooms", "many small rooms and a few big ones at once, each with comments at --rate per room "
              "and a live deal: per-room delivery, latency and the node's cost of many rooms",
              clients=1000 * 8 + 10 * 400, rate=2, duration=30, small_rooms=1000, small_size=8, big_rooms=10,
              big_size=400),
+    Scenario("growth", "N viewers arrive through invite links (a race for the first touch each) and like "
+             "toward a goal that starts a deal; checks one credit per invitee, the goal fired once, exact "
+             "stock and invited buyers' GMV (loadtest/growth.py)", clients=200, rate=200, duration=30),
 )}

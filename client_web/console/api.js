@@ -89,6 +89,20 @@ export class ConsoleApi {
     return this.expect(200, "GET", "/audit");
   }
 
+  /** The invite board: funnel, top inviters, goal, coupons left (docs/protocol.md "Invites"). */
+  invites() {
+    return this.expect(200, "GET", "/invites");
+  }
+
+  /** {overlay?: bool, goal?: {target, reward, cap} | null}; answers the board. */
+  inviteSettings(body) {
+    return this.expect(200, "POST", "/invites/settings", body);
+  }
+
+  uploadCoupons(codes) {
+    return this.expect(200, "POST", "/invites/coupons", { codes });
+  }
+
   /** Mint a token for an `overlay` or `host` page of this room: the body carries the page's path. */
   mintToken(role) {
     return this.expect(201, "POST", "/tokens", { role });

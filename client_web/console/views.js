@@ -6,7 +6,9 @@
 
 import { countdown, cueText, fill, h, money, setText } from "../lib/dom.js";
 import { refusal } from "./api.js";
+import { BagsPanel } from "./bags.js";
 import { goalProgress } from "../lib/goals.js";
+import { InvitesPanel } from "./invites.js";
 import {
   FEED_MAX, commenterName, cueState, cuesShown, dealActions, dealClockAt, dealFromFields, dealsNewestFirst,
   goalFromFields, goalsNewestFirst, needsConfirm, newComments, rejectionsText,
@@ -267,11 +269,14 @@ class CommentsPanel {
 
   item(event) {
     const name = commenterName(event);
-    const item = h("li", { class: "comment", dataset: { offset: event.offset } },
+    // Staff see hidden comments as written (moderation: "blocked" or "muted"), marked.
+    const item = h("li", { class: "comment", dataset: { offset: event.offset, ...(event.hidden ? { hidden: event.hidden } : {}) } },
       h("b", { class: "comment-name" }, name), " ", h("span", { class: "comment-text" }, event.text), " ",
       h("button", { type: "button", class: "do-highlight",
         onclick: () => this.highlight({ text: event.text, name, offset: event.offset }) },
-      this.t("pinToOverlay")));
+      this.t("pinToOverlay")), " ",
+      // Muting is the interactions panel's (interactions.js): it listens for these clicks.
+      h("button", { type: "button", class: "do-mute", dataset: { user: event.user.id } }, this.t("mute")));
     item.hidden = !this.model.shows(item.textContent);
     return item;
   }
@@ -493,11 +498,14 @@ export class ConsoleView {
     this.comments = new CommentsPanel(ctx);
     this.cues = new CuesPanel(ctx);
     this.audit = new AuditPanel(ctx);
+    this.bags = new BagsPanel({ ...ctx, toast });
     this.goals = new GoalsPanel(ctx);
+    this.invites = new InvitesPanel({ ...ctx, toast });
   }
 
   bind() {
-    for (const part of [this.top, this.deals, this.comments, this.cues, this.audit, this.goals]) part.bind();
+    const parts = [this.top, this.deals, this.comments, this.cues, this.audit, this.bags, this.goals, this.invites];
+    for (const part of parts) part.bind();
   }
 
   status(status, info) {
@@ -512,9 +520,12 @@ export class ConsoleView {
     this.comments.render(state, why);
     this.cues.render(state.cues);
     this.stats.render(state);
+    this.bags.render(state);
+    this.invites.render(state);
   }
 
   tick() {
     this.deals.tick();
+    this.bags.tick();
   }
 }

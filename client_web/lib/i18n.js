@@ -2,6 +2,16 @@
 
 const WORDS = {
   en: {
+    // invites (console board and settings, viewer progress, overlay list)
+    topInviters: "Top inviters", inviteFunnel: "Links opened {opens} · joins {joins} · buyers {buyers} · GMV {gmv}",
+    noInviters: "No invites yet", inviteJoins: "{n} joined", inviteOnOverlay: "Show on overlay",
+    inviteGoal: "Invite goal: every", inviteFriends: "friends →", inviteCap: "at most", rewardCoupon: "a coupon",
+    rewardClaimSlot: "a claim slot", saveGoal: "Save goal", clearGoal: "No goal", couponCodes: "Coupon codes, one a line",
+    uploadCoupons: "Upload coupons", couponsLeft: "{n} coupons left", goalSaved: "Invite goal saved",
+    couponsAdded: "{n} coupons added", yourInvites: "Invite friends", yourLink: "Your invite link",
+    youBrought: "You brought {n} friends", nextReward: "{n} more for {reward}", allRewards: "All rewards earned",
+    yourCoupons: "Your coupons: {codes}", yourSlots: "Extra claim slots: {n}", welcomeBy: "Welcome! {name} invited you",
+    ownLink: "This is your own invite link: share it with friends", badInvite: "This invite link is not valid",
     onlyLeft: "Only {n} left", soldOut: "Sold out", endsIn: "Ends in", startsIn: "Starts in",
     ended: "Ended", stopped: "Stopped", scheduled: "Coming up", live: "Live", sold_out: "Sold out",
     justBought: "{name} just bought {qty}", likes: "Likes", shares: "Shares", pinned: "Pinned",
@@ -43,6 +53,15 @@ const WORDS = {
     armed: "armed", fired: "fired", cancelled: "cancelled", tier: "tier", rebate: "owed back",
   },
   zh: {
+    topInviters: "邀请榜", inviteFunnel: "打开链接 {opens} · 进房 {joins} · 下单 {buyers} · 成交额 {gmv}",
+    noInviters: "暂无邀请", inviteJoins: "邀请 {n} 人", inviteOnOverlay: "在直播画面显示",
+    inviteGoal: "邀请目标：每邀请", inviteFriends: "位好友 →", inviteCap: "最多", rewardCoupon: "一张优惠券",
+    rewardClaimSlot: "一次额外抢购资格", saveGoal: "保存目标", clearGoal: "不设目标", couponCodes: "优惠券码，每行一个",
+    uploadCoupons: "上传优惠券", couponsLeft: "剩余 {n} 张优惠券", goalSaved: "邀请目标已保存",
+    couponsAdded: "已添加 {n} 张优惠券", yourInvites: "邀请好友", yourLink: "你的邀请链接",
+    youBrought: "你已邀请 {n} 位好友", nextReward: "再邀请 {n} 位可得{reward}", allRewards: "奖励已全部获得",
+    yourCoupons: "你的优惠券：{codes}", yourSlots: "额外抢购资格：{n}", welcomeBy: "欢迎！{name} 邀请了你",
+    ownLink: "这是你自己的邀请链接，分享给好友吧", badInvite: "邀请链接无效",
     onlyLeft: "仅剩 {n} 件", soldOut: "已抢光", endsIn: "距结束", startsIn: "距开抢",
     ended: "已结束", stopped: "已停止", scheduled: "即将开抢", live: "抢购中", sold_out: "已抢光",
     justBought: "{name} 刚刚买了 {qty} 件", likes: "点赞", shares: "分享", pinned: "置顶",

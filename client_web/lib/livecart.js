@@ -16,7 +16,9 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const KEEP_EVENTS = 200;
 const KEEP_CUES = 200; // as many as GET …/cues lists
 /** Server frames that answer a message this client sent (matched by `req`). */
-const REPLY_TYPES = new Set(["pong", "claim_result", "comment_result", "ack_result", "error"]);
+const REPLY_TYPES = new Set(["pong", "claim_result", "comment_result", "ack_result", "vote_result", "show_result",
+  "error", "bag_claim_result", "bag_entry"]); // (bag_entry follows a comment_result: it reaches onReply)
+const KEEP_SHOWS = 200; // the console's review queue (staff sockets)
 
 /** The room as this client knows it: plain data, changed only by `apply(frame)`. */
 export class RoomState {
@@ -28,11 +30,18 @@ export class RoomState {
     this.pinned = null;
     this.highlight = null;
     this.announcement = null;
+    this.bag = null; // the room's current lucky bag (a BAG map), or null
+    this.won = null; // the newest `won` frame of this socket's user (lucky bags), or null
     this.goals = null; // the room's goals (armed and fired), docs/protocol.md "Goals"
     this.currency = null; // the room's ISO 4217 code: what every amount of it is in
     this.events = []; // newest last, at most KEEP_EVENTS
     this.cues = []; // host and assistant sockets only; oldest first, replaced by id
     this.stats = null; // the newest live `stats` (sockets opened with stats: true), or null
+    this.poll = null; // the room's current POLL map (open, or the last one closed), or null
+    this.wall = null; // {shows: [...]}: the approved buyer shows on the wall, or null
+    this.shows = new Map(); // staff sockets: buyer shows posted or reviewed since the page opened, by id
+    this.showPrompt = null; // a viewer's own socket: "share a show?" after their paid order
+    this.invites = null; // the invite board (staff sockets; overlays when shown there), or null
   }
 
   /** Apply one server frame. Returns "hole" when an event is missing (the caller resumes), "ignored"
@@ -75,14 +84,33 @@ export class RoomState {
       case "stats":
         this.stats = frame.stats;
         return "stats";
+      case "won": // this user won a lucky bag: only their own sockets get it
+        this.won = frame;
+        return "state";
+      case "show": // staff: a show was posted or reviewed
+        this.shows.set(frame.show.id, frame.show);
+        if (this.shows.size > KEEP_SHOWS) this.shows.delete(this.shows.keys().next().value);
+        return "shows";
+      case "show_prompt": // this viewer paid: offer them a show
+        this.showPrompt = frame;
+        return "prompt";
+      case "invites":
+        this.applyInvites(frame.invites);
+        return "invites";
       default:
         // The contract lets the server add frame types: an older page ignores what it does not know.
         return "ignored";
     }
   }
 
+  /** The invite board from a frame or GET …/invites: the highest `seq` wins (two nodes' messages, or a
+   * listing read before a frame, may arrive out of order). */
+  applyInvites(board) {
+    if (board && (!this.invites || board.seq >= this.invites.seq)) this.invites = { ...this.invites, ...board };
+  }
+
   applyStage(frame) {
-    for (const name of ["pinned", "highlight", "announcement", "currency", "goals"]) {
+    for (const name of ["pinned", "highlight", "announcement", "bag", "currency", "poll", "wall", "goals"]) {
       if (name in frame) this[name] = frame[name];
     }
   }

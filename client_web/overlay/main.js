@@ -1,18 +1,23 @@
 // The OBS overlay: a read-only subscriber. It shows the last state it had through every drop and
 // restart, and resumes silently; nothing on it is clickable and nothing here can send to the room.
 //
-// Query: room, token, lang=zh|en, widgets=deal,pinned,orders,highlight,goal,comments,announcement,
-// position=bottom-left|bottom-right (the deal column), scale (0.5-2), theme=dark|light. The goal bars
-// are the room's goals (made in the console); a group buy's deal card shows its price tiers. Money is
-// in the room's currency (the state and each DEAL map say which): no option may relabel it.
+// Query: room, token, lang=zh|en, widgets=deal,pinned,orders,highlight,goal,comments,announcement,bag,poll,
+// wall, position=bottom-left|bottom-right (the deal column), scale (0.5-2), theme=dark|light. The
+// goal bars are the room's goals (made in the console); a group buy's deal card shows its price tiers.
+// Money is in the room's currency (the state and each DEAL map say which): no option may relabel it.
 
 import { RoomConnection } from "../lib/livecart.js";
 import { countdown, everyFrame, fill, flash, h, money, safeImageUrl, setText } from "../lib/dom.js";
 import { renderGoalBars, renderTiers } from "../lib/goal_view.js";
 import { translator } from "../lib/i18n.js";
+import { bagWords } from "../lib/lucky_bag.js";
+import { BagWidget } from "./bag_widget.js";
+import { ShowWall, playTranslator, renderPoll, tickPoll } from "../lib/interactions.js";
 import { pageParams } from "../lib/page.js";
+import { loadInviters, renderInviters } from "./inviters.js";
 
-const ALL_WIDGETS = ["deal", "pinned", "orders", "highlight", "goal", "comments", "announcement"];
+const ALL_WIDGETS = ["deal", "pinned", "orders", "highlight", "goal", "comments", "announcement", "bag", "poll",
+  "wall"];
 const TICKER_MS = 6000;
 const COMMENTS_SHOWN = 5;
 const GOALS_EVERY_MS = 500; // a reached goal leaves the screen on its own: re-drawn this often
@@ -47,6 +52,9 @@ class OverlayView {
     this.conn = conn;
     this.shownDeal = null; // {id, state}: to animate a start and a sell-out once
     this.deal = null;
+    this.bag = new BagWidget(document.getElementById("bag"), bagWords(options.lang));
+    this.poll = null;
+    this.wall = this.widget("wall") ? new ShowWall(this.widget("wall"), t) : null;
     this.goalsDrawnAt = 0;
   }
 
@@ -61,6 +69,11 @@ class OverlayView {
     this.renderAnnouncement(state.announcement);
     this.renderGoals(state);
     this.renderComments(state.events);
+    this.bag.render(state.bag, this.conn.now());
+    this.poll = state.poll;
+    if (this.widget("poll")) renderPoll(this.widget("poll"), state.poll, this.conn.now(), this.t);
+    if (this.wall) this.wall.render(state.wall);
+    renderInviters(this.widget("inviters"), state.invites, this.t);
   }
 
   renderDeal(deal) {
@@ -112,6 +125,8 @@ class OverlayView {
 
   /** Countdowns move every frame, on the server's clock. */
   tick() {
+    this.bag.tick(this.conn.now());
+    if (this.widget("poll")) tickPoll(this.widget("poll"), this.poll, this.conn.now(), this.t);
     if (performance.now() - this.goalsDrawnAt > GOALS_EVERY_MS) this.renderGoals(this.conn.state);
     const node = this.widget("deal");
     const deal = this.deal;
@@ -176,7 +191,8 @@ class OverlayView {
   renderComments(events) {
     const node = this.widget("comments");
     if (!node) return;
-    const comments = events.filter((e) => e.type === "comment").slice(-COMMENTS_SHOWN);
+    // A hidden comment (blocked words, a muted author) is never shown: it arrives without its text.
+    const comments = events.filter((e) => e.type === "comment" && !e.hidden).slice(-COMMENTS_SHOWN);
     node.hidden = comments.length === 0;
     const key = `${this.conn.state.epoch}:${comments.map((c) => c.offset).join(",")}`;
     if (node.dataset.key === key) return;
@@ -203,8 +219,8 @@ class OverlayView {
 
 function main() {
   const { room, token, lang, query } = pageParams();
-  const t = translator(lang);
-  const options = readOptions(query);
+  const t = playTranslator(lang, translator(lang));
+  const options = { ...readOptions(query), lang };
   applyLayout(options, lang);
   let view = null;
   const conn = new RoomConnection({
@@ -216,6 +232,7 @@ function main() {
   });
   view = new OverlayView(t, options, conn);
   conn.start();
+  loadInviters(room, token, conn.state, (state) => view.render(state));
   everyFrame(() => view.tick());
 }
 

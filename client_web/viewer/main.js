@@ -6,8 +6,13 @@ import { RoomConnection } from "../lib/livecart.js";
 import { countdown, everyFrame, fill, flash, h, money, safeImageUrl, setText } from "../lib/dom.js";
 import { renderGoalBars, renderTiers } from "../lib/goal_view.js";
 import { translator } from "../lib/i18n.js";
+import { bagWords } from "../lib/lucky_bag.js";
 import { pageParams, tokenClaims } from "../lib/page.js";
 import { checkoutLink, checkoutWord, loadCheckoutTemplate } from "./checkout.js";
+import { BagCard } from "./bag_card.js";
+import { playTranslator } from "../lib/interactions.js";
+import { ViewerPlay } from "./interactions.js";
+import { InvitePanel } from "./invites.js";
 
 const COMMENTS_SHOWN = 30;
 const $ = (id) => document.getElementById(id);
@@ -28,6 +33,7 @@ class ViewerView {
     setText($("online"), `${state.counters.online || 0} ${this.t("online")}`);
     $("announcement").hidden = !state.announcement;
     if (state.announcement) setText($("announcement"), state.announcement.text);
+    this.bag?.render(state);
     this.renderGoals(state);
   }
 
@@ -65,6 +71,7 @@ class ViewerView {
   }
 
   tick() {
+    this.bag?.tick();
     if (Date.now() - (this.goalsDrawnAt || 0) > 500) this.renderGoals(this.conn.state); // reached ones leave
     const deal = this.deal;
     if (!deal) return;
@@ -75,7 +82,7 @@ class ViewerView {
   }
 
   renderComments(events) {
-    const comments = events.filter((e) => e.type === "comment").slice(-COMMENTS_SHOWN);
+    const comments = events.filter((e) => e.type === "comment" && !e.hidden).slice(-COMMENTS_SHOWN);
     const key = `${this.conn.state.epoch}:${comments.length ? comments[comments.length - 1].offset : 0}`;
     const node = $("comments");
     if (node.dataset.key === String(key)) return;
@@ -118,14 +125,16 @@ class ViewerView {
 }
 
 function main() {
-  const { room, token, lang } = pageParams();
-  const t = translator(lang);
+  const { room, token, lang, query } = pageParams();
+  const t = playTranslator(lang, translator(lang));
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   const canAct = Boolean(tokenClaims(token).sub) && tokenClaims(token).role === "viewer";
   let view = null;
+  let play = null; // polls, the show prompt, the shows wall (interactions.js)
   const conn = new RoomConnection({
     room, token,
-    onChange: (state) => view.render(state),
+    onChange: (state) => { view.render(state); play.render(state); },
+    onReply: (frame) => { if (frame.type === "bag_entry") view.bag.entered(frame); },
     onStatus: (status) => {
       document.body.dataset.status = status;
       setText($("status"), status === "live" ? t("connected")
@@ -135,6 +144,9 @@ function main() {
   view = new ViewerView(t, conn, canAct);
   setText($("checkout"), checkoutWord(lang));
   if (canAct) loadCheckoutTemplate(room, token).then((template) => { view.checkoutTemplate = template; });
+  view.bag = new BagCard($("bag"), bagWords(lang), conn, canAct ? tokenClaims(token).sub : null);
+  play = new ViewerPlay(t, conn, canAct);
+  play.bind();
   $("claim").addEventListener("click", () => view.claim());
   $("comment-text").placeholder = canAct ? t("say") : t("watchOnly");
   $("comment-text").disabled = !canAct;
@@ -149,7 +161,8 @@ function main() {
     if (reply.type === "comment_result") input.value = "";
   });
   conn.start();
-  everyFrame(() => view.tick(), 4);
+  everyFrame(() => { view.tick(); play.tick(); }, 4);
+  new InvitePanel({ t, room, token, canAct, ref: query.get("ref") }).start();
 }
 
 main();

@@ -13,6 +13,9 @@ socket), and says `ticker: true` with the buyer's display name, product and quan
 order ("Lin just bought 2"): a placed order would show twice once paid, and a cancelled or refunded
 one is not news for viewers. Never `order_id`, `amount`, `claim_id`, `status`, the buyer's user id or
 the event's id (platforms often build it from the order id).
+
+A comment that moderation hid (its stored `hidden` is "blocked" or "muted": docs/protocol.md
+"Moderation") keeps its offset, type and time, says `hidden: true`, and nothing else: no text, no user.
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ def wire_of(role: str, fmt: Format) -> int:
 
 def _public_event(event: dict[str, Any]) -> dict[str, Any]:
     if event.get("type") != "order":
+        if event.get("hidden"):  # moderation: a blocked word, or a muted author; staff see it as written
+            return {"type": event.get("type"), "offset": event.get("offset"), "ts": event.get("ts"),
+                    "hidden": True}
         return event
     public: dict[str, Any] = {"type": "order", "offset": event.get("offset"), "ts": event.get("ts"),
                               "ticker": event.get("status") == "paid"}

@@ -175,8 +175,9 @@ class ClaimDesk:
 
     async def comment_claims(self, room: str, event: Event) -> dict[str, Any] | None:
         """Comment-to-claim: a comment containing an armed keyword claims one unit for its author,
-        idempotent by the comment's event id. Any other event claims nothing."""
-        if event["type"] != "comment":
+        idempotent by the comment's event id. Any other event, and a comment moderation hid (a blocked
+        word, a muted author: moderator.py), claims nothing."""
+        if event["type"] != "comment" or event.get("hidden"):  # moderation: a hidden comment claims nothing
             return None
         armed = await self.armed_keywords(room)
         text = event["text"].casefold()

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import aiohttp
 
-from livecart import auth, recording
+from livecart import auth, lucky_bag, recording
 from livecart.auth import check_room_name
 from livecart.config import DEFAULT_PORT, Settings, mask_password
 from livecart.cues import load_rules
 from livecart.errors import BadRequest
 from livecart.logs import configure_logging
+from livecart.protocol import load_json
 
 __all__ = ["main"]
 
@@ -81,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
                               "bilibili 0.001 in a CNY room, else 0)")
     connect.add_argument("--metrics-port", dest="bridge_metrics_port", type=int,
                          help="serve the bridge's /metrics on 127.0.0.1:PORT")
+    verify_draw = sub.add_parser("verify-draw", help="recompute a lucky bag's winners from its published "
+                                 "draw record (GET /api/rooms/ROOM/bags/BAG/record; - reads stdin)")
+    verify_draw.add_argument("file")
     for command in (report, record, replay, purge, connect):
         command.add_argument("--url", default=default_url, help=f"a running node (default {default_url})")
         command.add_argument("--data-dir", dest="data_dir", help="where the signing secret is kept")
@@ -90,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(argv) if argv is not None else sys.argv[1:]
     args = _parser().parse_args(argv)
+    if args.command == "verify-draw":
+        return verify_draw(args.file)
     overrides = {k: v for k, v in vars(args).items()
                  if k not in ("command", "room", "role", "user", "ttl", "out", "url", "file", "speed",
                               "print_urls", "worker", "platform", "target", "token", "gift_value",
@@ -129,6 +135,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.worker or workers == 1:
         return serve(settings, print_urls=print_urls, worker=args.worker)
     return supervise(settings, argv, workers, print_urls=print_urls)
+
+
+def verify_draw(file: str) -> int:
+    """`livecart verify-draw FILE`: 0 when every published winner is what the draw gives, 1 otherwise."""
+    try:
+        raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+        record = load_json(raw)
+    except (OSError, ValueError) as exc:
+        print(f"livecart verify-draw: {exc}", file=sys.stderr)
+        return 1
+    problems = lucky_bag.verify(record) if isinstance(record, dict) else ["not a draw record (a JSON object)"]
+    if problems:
+        for problem in problems:
+            print(f"livecart verify-draw: {problem}", file=sys.stderr)
+        return 1
+    print(f"bag {record.get('bag')}: the seed matches commitment {record['commitment']}; "
+          f"{len(record['entrants'])} entrants")
+    drawn: list[str] = []
+    count = int(record["winners"])
+    for rnd in record["rounds"]:
+        absent = rnd.get("absent", [])
+        winners = lucky_bag.draw_round(record["seed"], record["entrants"], count, absent, drawn)
+        print(f"round {rnd['round']}: {len(absent)} absent skipped; winners: {', '.join(winners)}")
+        drawn += winners
+        count = len([u for u in rnd.get("unclaimed", []) if u in winners])
+    print(f"OK: every winner recomputed ({lucky_bag.ALGORITHM})")
+    return 0
 
 
 def _remote(args: argparse.Namespace, settings: Settings) -> int:

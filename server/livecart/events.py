@@ -108,6 +108,9 @@ class _Said(TypedDict):
 
 class _CommentFields(TypedDict):
     text: str
+    # Set by the server only (moderator.py), never taken from input: "blocked" | "muted". Viewers and
+    # overlays then see the comment without its text or author (audience.py).
+    hidden: NotRequired[str]
 
 
 class _LikeFields(TypedDict):

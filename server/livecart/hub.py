@@ -30,16 +30,21 @@ from livecart.clock import Clock
 from livecart.errors import CloseCode, StoreUnavailable
 from livecart.events import counters_to_wire
 from livecart.first_frames import SharedRecovery, SharedSnapshot
+from livecart.invites import board_to_wire, public_board
 from livecart.metrics import Metrics
 from livecart.outbound import FrameKind
 from livecart.protocol import Format, encode_frame
 from livecart.room import Peer, Room, snapshot_frame
 from livecart.store import channel
 from livecart.store.channel import (
+    BagWon,
+    BuyerPrompt,
     CuePosted,
     DealChanged,
+    InviteBoard,
     LiveStats,
     RoomEvents,
+    ShowChanged,
     StageChanged,
     TokensRevoked,
     UndecodableMessage,
@@ -242,6 +247,14 @@ class RoomHub:
                 self._to_staff(room, "stats", stats)
             case TokensRevoked():
                 self._on_revoked(room, message)
+            case BagWon(user, frame):
+                self._to_user(room, user, frame)
+            case ShowChanged(show):
+                self._to_staff(room, "show", show)
+            case BuyerPrompt(user, prompt):
+                self._to_user(room, user, {"type": "show_prompt", **prompt}, viewers_only=True)
+            case InviteBoard(board):
+                self._to_invite_board(room, board)
 
     def _on_events(self, room: Room, message: RoomEvents) -> None:
         self.metrics.events_in.inc(len(message.events))
@@ -294,8 +307,29 @@ class RoomHub:
         frame = {"type": kind, kind: body}
         encoded: dict[Format, bytes] = {}
         for peer in room.peers:
-            if peer.role in STAFF_ROLES and peer.parked is None and (kind == "cue" or peer.stats):
+            if peer.role in STAFF_ROLES and peer.parked is None and (kind != "stats" or peer.stats):
                 data = encoded.get(peer.fmt) or encoded.setdefault(peer.fmt, encode_frame(frame, peer.fmt))
+                peer.send_frame(data, FrameKind.EVENTS)
+
+    def _to_user(self, room: Room, user: str, frame: dict[str, Any], *, viewers_only: bool = False) -> None:
+        """A frame for one user's own sockets on this node: a lucky bag's `won` whatever their role, a
+        buyer's show prompt to their viewer sockets only (`viewers_only`)."""
+        for peer in room.peers:
+            if peer.user == user and peer.parked is None and (not viewers_only or peer.role == "viewer"):
+                peer.send_frame(encode_frame(frame, peer.fmt), FrameKind.EVENTS)
+    def _to_invite_board(self, room: Room, board: dict[str, Any]) -> None:
+        """The top inviters go to host and assistant sockets, and, without money, to overlays while the
+        console shows them there; never to viewers (their own progress is GET …/invites/me). A direct
+        frame like a cue's, for the same reasons (_to_staff); encoded once per audience and format."""
+        staff = board_to_wire(board, room.currency)
+        frames = {True: {"type": "invites", "invites": staff},
+                  False: {"type": "invites", "invites": public_board(staff)}}
+        encoded: dict[tuple[bool, Format], bytes] = {}
+        for peer in room.peers:
+            is_staff = peer.role in STAFF_ROLES
+            if peer.parked is None and (is_staff or (staff["overlay"] and peer.role == "overlay")):
+                key = (is_staff, peer.fmt)
+                data = encoded.get(key) or encoded.setdefault(key, encode_frame(frames[is_staff], peer.fmt))
                 peer.send_frame(data, FrameKind.EVENTS)
 
     def apply_deal(self, room: Room, fields: dict[str, str]) -> None:

@@ -9,7 +9,7 @@ decided inside the append script, so a retried batch changes nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +19,14 @@ from livecart.clock import Clock
 from livecart.currencies import RoomCurrencies
 from livecart.errors import BadRequest, Conflict, RateLimited, TooLarge
 from livecart.events import Event, InvalidEvent, carries_money, counter_deltas, order_clause, validate_event
+from livecart.interactions import RoomInteractions
 from livecart.metrics import Metrics
 from livecart.protocol import encode_json
 from livecart.ratelimit import RateLimiter
 from livecart.source_log import SourceLog
 from livecart.sources import Delivery, Source
 from livecart.store.deal_store import DealStore
+from livecart.store.invite_store import InviteStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.values import CurrencyChanged
 
@@ -44,7 +46,10 @@ class IngestResult:
 class Ingest:
     def __init__(self, store: RedisStore, deal_store: DealStore, claims: ClaimDesk,
                  currencies: RoomCurrencies, clock: Clock, metrics: Metrics, *, limiter: RateLimiter,
-                 max_events: int, touch: Callable[[str], None], sources: SourceLog | None = None) -> None:
+                 max_events: int, touch: Callable[[str], None], sources: SourceLog | None = None,
+                 lucky_bags: Callable[[str, list[Event]], Awaitable[None]] | None = None,
+                 interactions: RoomInteractions | None = None,
+                 invite_store: InviteStore | None = None) -> None:
         self.store = store
         self.deal_store = deal_store
         self.claims = claims
@@ -55,6 +60,9 @@ class Ingest:
         self.max_events = max_events
         self.touch = touch  # the room is active: the director folds its statistics
         self.sources = sources  # who delivered what (the console's sources panel)
+        self.lucky_bags = lucky_bags  # bag_desk.BagDesk.observe: keyword entries, followers, presence
+        self.interactions = interactions  # polls, buyer shows, moderation (interactions.py)
+        self.invite_store = invite_store  # orders of invited users count for their inviters
 
     def admit(self, key: str, items: Any) -> None:
         """Refuse a request before any work on its events: more events than `max_events` (413
@@ -93,6 +101,8 @@ class Ingest:
                     result.rejected.append({"index": index, "error": exc.code, "detail": exc.detail})
             if not events:
                 return result
+            if self.interactions is not None:
+                await self.interactions.screen(room, events)  # hides comments before they are stored
             try:
                 # Money is validated in the room's currency; the append checks that it still is (and pins it).
                 rows = [(e["id"], encode_json(e), counter_deltas(e), order_clause(e)) for e in events]
@@ -110,6 +120,12 @@ class Ingest:
         self.metrics.events_ingested.inc(appended.accepted)
         self.touch(room)
         await self.apply_to_deals(room, events)
+        if self.lucky_bags is not None:
+            await self.lucky_bags(room, events)
+        if self.interactions is not None:  # accepted events only: a retried batch votes and prompts once
+            await self.interactions.after_append(
+                room, [e for e, offset in zip(events, appended.offsets, strict=True) if offset is not None])
+        await self.credit_inviters(room, events)
         return result
 
     async def apply_to_deals(self, room: str, events: list[Event]) -> None:
@@ -126,6 +142,17 @@ class Ingest:
                                                         "order:" + event["order_id"], event["amount_minor"])
             elif event["type"] == "comment":
                 await self.claims.comment_claims(room, event)
+
+
+    async def credit_inviters(self, room: str, events: list[Event]) -> None:
+        """Paid and refunded orders of invited users, to their inviters' GMV (invite_store.py). Like
+        apply_to_deals it runs for duplicates too: the script counts each order id once."""
+        if self.invite_store is None:
+            return
+        for event in events:
+            if event["type"] == "order" and event["status"] in ("paid", "refunded"):
+                await self.invite_store.order(room, event["user"]["id"], event["order_id"], event["status"],
+                                              event["amount_minor"])
 
 
 def limit_key(claims: Claims) -> str:

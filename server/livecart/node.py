@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 
 import redis.asyncio as aioredis
@@ -22,6 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from livecart.bag_desk import BagDesk
 from livecart.claims import ClaimDesk
 from livecart.clock import Clock
 from livecart.clock_sync import ClockSync
@@ -35,23 +37,33 @@ from livecart.goal_watch import GoalWatch
 from livecart.hub import RoomHub
 from livecart.ingest import Ingest
 from livecart.intake import Intake
+from livecart.interactions import RoomInteractions
 from livecart.logs import quiet_bad_requests
 from livecart.metrics import Metrics
+from livecart.moderator import Moderator
+from livecart.poll_desk import PollDesk
 from livecart.presence import Presence
 from livecart.ratelimit import RateLimiter
+from livecart.show_desk import ShowDesk
 from livecart.source_log import SourceLog
+from livecart.store.bag_store import BagStore
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.embedded import EmbeddedRedis
 from livecart.store.goal_store import GoalStore
+from livecart.store.invite_store import InviteStore
+from livecart.store.moderation_store import ModerationStore
+from livecart.store.poll_store import PollStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.shop_store import ShopStore
+from livecart.store.show_store import ShowStore
 from livecart.store.source_store import SourceStore
 from livecart.store.stats_store import StatsStore
 from livecart.store.subscriber import subscriber_for
 from livecart.web.admission import Admission
 from livecart.web.app import create_app, create_probe_app
 from livecart.web.ingest_socket import IngestEndpoint
+from livecart.web.interactions import add_interaction_routes, interaction_report_reader
 from livecart.web.listener import Listener
 from livecart.web.revocation import Revocations
 from livecart.web.room_socket import RoomEndpoint
@@ -149,6 +161,16 @@ class Node:
         self.currencies = RoomCurrencies(self.store)
         self.cue_store = CueStore(redis, retention_days=s.stats_retention_days, sharded_pubsub=sharded)
         self.stats_store = StatsStore(redis, retention_days=s.stats_retention_days)
+        # Room interactions (issue 17): polls, buyer shows, moderation.
+        self.poll_store = PollStore(redis, sharded_pubsub=sharded)
+        self.show_store = ShowStore(redis, sharded_pubsub=sharded)
+        self.moderation_store = ModerationStore(redis)
+        self.moderator = Moderator(self.moderation_store, self.show_store, self.clock)
+        # Lucky bags: a user muted for the show enters no bag (the moderator's one check).
+        self.bag_store = BagStore(redis, sharded_pubsub=sharded)
+        self.bags = BagDesk(self.bag_store, self.clock, is_muted=self.moderator.is_muted,
+                            cue_store=self.cue_store, cue_lang=s.cue_lang)
+        self.invite_store = InviteStore(redis, sharded_pubsub=sharded)
         self.director = Director(self.store, self.deal_store, self.cue_store, self.stats_store,
                                  clock=self.clock, node_id=s.node_id, rules=load_rules(s.cue_rules or None),
                                  lang=s.cue_lang, local_rooms=self.hub.rooms, metrics=self.metrics,
@@ -160,7 +182,7 @@ class Node:
         self._hub_task.add_done_callback(_report_crash)
         self._companion_tasks = [asyncio.create_task(c.run(), name=n) for c, n in (
             (self.presence, "presence"), (self.deal_timers, "deal-timers"), (self.clock_sync, "clock-sync"),
-            (self.goal_watch, "goal-watch"))]
+            (self.bags, "lucky-bags"), (self.goal_watch, "goal-watch"))]
         for task in self._companion_tasks:
             task.add_done_callback(_report_crash)
         self._claims_task = asyncio.create_task(self.claims.run(), name="claim-stats")
@@ -169,15 +191,21 @@ class Node:
         source_task = asyncio.create_task(self.source_log.run(), name="source-log")
         source_task.add_done_callback(_report_crash)
         self._companion_tasks.append(source_task)
+        show_desk = ShowDesk(self.show_store, self.cue_store, self.moderator, self.clock)
+        self.poll_desk = PollDesk(self.poll_store, self.clock)
+        self.interactions = RoomInteractions(self.moderator, self.poll_desk, show_desk)
         self.ingest = Ingest(self.store, self.deal_store, self.claims, self.currencies, self.clock,
                              self.metrics, limiter=self.ingest_limiter, max_events=s.ingest_max_events,
-                             touch=self.director.touch, sources=self.source_log)
+                             touch=self.director.touch, sources=self.source_log,
+                             lucky_bags=self.bags.observe, interactions=self.interactions,
+                             invite_store=self.invite_store)
         limits = SocketLimits(high_water=s.outbound_high_water, max_bytes=s.outbound_max_bytes,
                               max_inbound=s.max_inbound_bytes, heartbeat_s=s.heartbeat_s,
                               handshake_s=s.handshake_timeout_s)
         rooms = RoomEndpoint(self.hub, self.store, self.cue_store, self.claims, self.revocations, self.clock,
                              token_keys=s.token_keys, allowed_origins=s.allowed_origin_list,
-                             comment_limiter=self.comment_limiter, limit_address=self.admission.comment)
+                             comment_limiter=self.comment_limiter, limit_address=self.admission.comment,
+                             bags=self.bags, interactions=self.interactions)
         routes: dict[str, Endpoint] = {"/ws/rooms/": rooms,
                                        "/ws/ingest/": IngestEndpoint(self.ingest, s.token_keys)}
         self.listener = Listener(routes, limits, self.metrics, self.admission,
@@ -187,8 +215,14 @@ class Node:
                          currencies=self.currencies, clock=self.clock, metrics=self.metrics,
                          admission=self.admission, revocations=self.revocations, listener=self.listener,
                          segmenter=self.director.segmenter, refresh_gauges=self._refresh_gauges,
+                         invite_store=self.invite_store, goal_store=self.goal_store,
                          shop_store=ShopStore(redis), source_store=self.source_store,
-                         goal_store=self.goal_store)
+                         bag_desk=self.bags, bag_store=self.bag_store,
+                         interaction_routes=functools.partial(
+                             add_interaction_routes, interactions=self.interactions, polls=self.poll_store,
+                             shows=self.show_store, moderation=self.moderation_store, clock=self.clock),
+                         interaction_report=interaction_report_reader(self.poll_store, self.show_store,
+                                                                      self.moderation_store, self.clock))
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         assert self._runner.server is not None
@@ -236,6 +270,7 @@ class Node:
                 task.cancel()
             await asyncio.wait([self._hub_task, self._director_task, *self._companion_tasks], timeout=2)
             await self.hub.stop()
+            await self.poll_desk.stop()
             await self.goal_watch.stop()
         for runner in (self._probe_runner, self._runner):
             if runner is not None:

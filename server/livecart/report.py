@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
-from livecart import goal_report
+from livecart import goal_report, interaction_report, invite_report
 from livecart.comments import QuestionBoard, Segmenter, count_words
 from livecart.money import LEGACY_CURRENCY
 from livecart.protocol import encode_json
@@ -26,17 +26,20 @@ __all__ = ["TABLES", "build", "csv_cell", "csv_table", "html"]
 
 IMPACT_S = 120  # a cue's effect: rates over this long before and after it
 MAX_POINTS = 720
-TABLES = ("timeline", "deals", "cues", "questions", "hot_words", *goal_report.TABLES)
+TABLES = ("timeline", "deals", "cues", "questions", "hot_words", "lucky_bags", *goal_report.TABLES,
+          *invite_report.TABLES)
 # their CSV says which currency the amounts are in
-MONEY_TABLES = frozenset({"timeline", "deals", "tier_timeline"})
+MONEY_TABLES = frozenset({"timeline", "deals", "tier_timeline", "inviters"})
 
 
 def build(room: str, buckets: Mapping[int, Bucket], deals: list[dict[str, str]], marks: Mapping[str, int],
           cues: list[dict[str, Any]], comments: Iterable[tuple[int, str, str]], segmenter: Segmenter,
           now_ms: int, currency: str = LEGACY_CURRENCY,
-          goals: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+          lucky_bags: list[dict[str, Any]] | None = None, goals: list[dict[str, Any]] | None = None,
+          invites: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The whole report as data. `comments` are (ts, user, text) from the room's history; money is in
-    the room's `currency` (its decimals; `currency` names it); `goals` are the room's GOAL maps."""
+    the room's `currency` (its decimals; `currency` names it). `lucky_bags`: lucky_bag.report_rows;
+    `goals` are the room's GOAL maps; `invites` is InviteStore.board's."""
     seconds = sorted(buckets)
     starts = [int(d["starts_at"]) // 1000 for d in deals]
     first = min(seconds + starts) if seconds or starts else now_ms // 1000
@@ -66,7 +69,9 @@ def build(room: str, buckets: Mapping[int, Bucket], deals: list[dict[str, str]],
         "cues": [_impact(c, buckets) for c in cues],
         "questions": [c.to_wire() for c in board.clusters(now_ms)[:10]],
         "hot_words": [{"word": w, "comments": n} for w, n in count_words(map(segmenter.words, texts), 30)],
+        "lucky_bags": lucky_bags or [],
         **goal_report.sections(goals or [], deals, currency),
+        **invite_report.section(invites, currency),
     }
 
 
@@ -222,6 +227,11 @@ def html(report: Mapping[str, Any]) -> str:
     questions = _table([dict(q, examples=" · ".join(q["examples"])) for q in report["questions"]], [
         ("label_zh", "topic"), ("label_en", ""), ("askers", "askers"), ("asked", "questions"),
         ("examples", "examples")], frozenset({"label_zh", "label_en", "examples"}))
+    bags = _table(report.get("lucky_bags", []), [
+        ("product", "prize"), ("opens_at", "opened"), ("closed_at", "closed"), ("entrants", "entrants"),
+        ("prizes", "prizes"), ("winners", "winners"), ("bought_during_bag", "entrants who bought"),
+        ("verified", "draw verified"), ("commitment", "commitment (SHA-256 of the seed)"), ("seed", "seed")],
+        frozenset({"product", "winners", "commitment", "seed"}))
     words = _table(report["hot_words"], [("word", "word"), ("comments", "comments")], frozenset({"word"}))
     goals = _table(report.get("goals", []), [
         ("label", "goal"), ("metric", "number"), ("target", "target"), ("state", "state"),
@@ -247,8 +257,11 @@ Money in {currency}. Shaded: deal windows. Dashed: cues.</p>
 <h2>Cues and what followed (two minutes before and after)</h2>{cues}
 <h2>Top questions</h2>{questions}
 <h2>Hot words</h2>{words}
+<h2>Lucky bags</h2>{bags}
+{interaction_report.html_section(report.get("interactions"))}
 <h2>Goals</h2>{goals}
 <h2>Group buys: tier timeline</h2>{tiers}
+{invite_report.html_section(report, _table)}
 <h2>Exports</h2><p>{exports}</p>
 </body></html>
 """

@@ -14,21 +14,29 @@ import redis.asyncio as aioredis
 from livecart.cues import Cue
 from livecart.deals import DealSpec
 from livecart.errors import Conflict
+from livecart.polls import parse_poll_spec
+from livecart.shows import parse_show
 from livecart.store import channel
 from livecart.store.channel import (
+    BuyerPrompt,
     ChannelMessage,
     CuePosted,
     DealChanged,
+    InviteBoard,
     LiveStats,
     RoomEvents,
+    ShowChanged,
     StageChanged,
     TokensRevoked,
 )
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.goal_store import GoalStore
+from livecart.store.invite_store import InviteStore
 from livecart.store.keys import RoomKeys
+from livecart.store.poll_store import PollStore
 from livecart.store.redis_store import RedisStore
+from livecart.store.show_store import ShowStore
 
 
 class Published:
@@ -136,6 +144,30 @@ async def test_python_producers_publish_stage_stats_and_revocations(client, publ
     assert await published.next() == TokensRevoked("role:host", 1700000000.5)
 
 
+async def test_poll_and_show_scripts_publish_stage_fields_show_and_prompt_messages(client, published, room):
+    polls = PollStore(client)
+    poll = await polls.create(room, "a" * 12, parse_poll_spec(
+        {"question": "Q", "options": ["x", "y"], "duration_s": 60}), "amy")
+    assert await published.next() == StageChanged("poll", poll)  # poll.lua create
+    status, voted, _ = await polls.vote(room, "a" * 12, "lin", 1)
+    assert status == "ok" and await published.next() == StageChanged("poll", voted)  # poll.lua vote
+    answers = await polls.vote_many(room, [("a" * 12, "mei", 0), ("a" * 12, "max", 5)])
+    assert [a[0] for a in answers] == ["ok", "bad_option"]
+    assert await published.next() == StageChanged("poll", answers[0][1])  # one publish for the batch
+    assert answers[0][1]["votes"] == [1, 1]
+    shows = ShowStore(client)
+    await shows.note_buyer(room, "lin", "Lin")
+    await shows.prompt(room, "lin", {"product_id": "p1", "qty": 1})
+    assert await published.next() == BuyerPrompt("lin", {"product_id": "p1", "qty": 1})
+    show = await shows.post(room, "b" * 12, "lin", parse_show({"text": "nice"}), hidden=False)
+    assert await published.next() == ShowChanged(show)  # show.lua post
+    reviewed, _ = await shows.review(room, "b" * 12, "approved", "amy")
+    assert await published.next() == ShowChanged(reviewed)  # show.lua review
+    wall = await published.next()  # show.lua's wall rebuild
+    assert isinstance(wall, StageChanged) and wall.name == "wall"
+    assert [s["text"] for s in wall.value["shows"]] == ["nice"]
+
+
 async def test_goal_lua_publishes_the_goal_list_and_what_its_action_changed(client, published, room):
     goals = GoalStore(client)
     await client.hset(RoomKeys(room).counters, "likes", 5)
@@ -156,3 +188,16 @@ async def test_goal_lua_publishes_the_goal_list_and_what_its_action_changed(clie
     assert isinstance(message, StageChanged) and message.name == "goals"
     with pytest.raises(Conflict):  # a fired goal cannot be cancelled: nothing changes
         await goals.cancel(room, "0123456789ab", "amy")
+
+
+async def test_invites_lua_publishes_the_board(client, published, room):
+    invites = InviteStore(client)
+    await invites.register_code(room, "ann", "a" * 16)  # registering a code publishes nothing
+    await invites.open(room, "a" * 16, "bo")
+    message = await published.next()
+    assert isinstance(message, InviteBoard)
+    assert message.board["funnel"] == {"opens": 1, "joins": 1, "buyers": 0, "gmv_minor": 0}
+    assert message.board["top"] == [{"user": "ann", "joins": 1, "buyers": 0, "gmv_minor": 0}]
+    await invites.order(room, "bo", "o1", "paid", 990)
+    message = await published.next()
+    assert isinstance(message, InviteBoard) and message.board["top"][0]["gmv_minor"] == 990

@@ -192,3 +192,16 @@ async def test_the_idle_room_probe_opens_a_socket_per_room_and_reports_the_node_
             "stay_rss_mb", "connect_s"} <= r.keys()
     assert r["rooms"] == 3 and r["stay_rss_mb"] > 0
     assert len([name for name in node.hub.rooms if name.startswith("idle-")]) == 0  # they all left
+
+
+async def test_lucky_bag_entries_are_drawn_and_the_tool_recomputes_the_winners(node, loadtool, tmp_path):
+    html = tmp_path / "bag.html"
+    run = await loadtool.run("lucky-bag", node.port, "--clients", "600", "--sockets", "20",
+                             "--html", str(html))
+    r = assert_clean_pass(run, 21)  # the overlay and the 20 socket entrants
+    bag = r["lucky_bag"]
+    counts = (bag["entrants"], bag["via_ingest"], bag["via_sockets"], bag["left_before_draw"])
+    assert counts == (600, 580, 20, 58)
+    assert bag["recomputed"] and len(bag["winners"]) == 10 and bag["entries_per_s"] > 0
+    assert "lucky bag: 600 entrants" in run.stdout
+    assert "lucky-bag" in html.read_text()

@@ -60,3 +60,13 @@ def test_every_role_and_format_has_its_wire_number_and_staff_and_public_never_sh
         assert len(staff) == len(public) == 1 and staff != public
         assert WIRES[staff.pop()] == (Audience.STAFF, fmt) and WIRES[public.pop()] == (Audience.PUBLIC, fmt)
     assert len(set(WIRES)) == len(WIRES) == len(Audience) * len(Format)
+
+
+def test_a_hidden_comment_reaches_the_public_without_its_text_or_author_and_staff_see_it_all():
+    hidden = dict(COMMENT, text="buy elsewhere", hidden="blocked")
+    frame = {"type": "batch", "events": [hidden, COMMENT]}
+    public = view(frame, Audience.PUBLIC)["events"]
+    assert public[0] == {"type": "comment", "offset": 5, "ts": 1, "hidden": True}
+    assert public[1] == COMMENT
+    assert view(frame, Audience.STAFF)["events"][0]["text"] == "buy elsewhere"
+    assert frame["events"][0]["text"] == "buy elsewhere"  # the shared frame is never changed

@@ -12,6 +12,7 @@ from livecart.store.channel import (
     ChannelMessage,
     CuePosted,
     DealChanged,
+    InviteBoard,
     LiveStats,
     RoomEvents,
     StageChanged,
@@ -40,6 +41,7 @@ messages = st.one_of(
     st.builds(CuePosted, cue=st.dictionaries(names, values, max_size=5)),
     st.builds(LiveStats, stats=st.dictionaries(names, values, max_size=5)),
     st.builds(TokensRevoked, field=names, before=st.floats(0, 2e9)),
+    st.builds(InviteBoard, board=st.dictionaries(names, values, max_size=5)),
 )
 
 

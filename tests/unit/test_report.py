@@ -75,3 +75,29 @@ def test_the_report_says_its_currency_and_has_its_decimals():
     assert "GMV (KWD)" in html(report) and "Money in KWD" in html(report)
     for table in ("timeline", "deals"):
         assert {r["currency"] for r in csv.DictReader(io.StringIO(csv_table(report, table)))} == {"KWD"}
+
+
+def test_the_invite_funnel_and_top_inviters_are_in_the_data_the_csv_and_the_page():
+    buckets = {S: {"comments": 1}}
+    invites = {"funnel": {"opens": 10, "joins": 4, "buyers": 1, "gmv_minor": 19900},
+               "top": [{"user": "=cmd|' /C calc'!A0", "joins": 3, "buyers": 1, "gmv_minor": 19900},
+                       {"user": "<b>bo</b>", "joins": 1, "buyers": 0, "gmv_minor": 0}]}
+    report = build("demo", buckets, [], {}, [], [], Segmenter(), (S + 60) * 1000, "CNY", invites=invites)
+    assert report["invite_funnel"] == [
+        {"step": "links_opened", "count": 10, "of_previous": None},
+        {"step": "joins", "count": 4, "of_previous": 0.4},
+        {"step": "buyers", "count": 1, "of_previous": 0.25}]
+    assert report["invite_gmv"] == 199.0
+    assert report["inviters"][0] == {"rank": 1, "user": "=cmd|' /C calc'!A0", "joins": 3, "buyers": 1,
+                                     "gmv": 199.0}
+    rows = list(csv.DictReader(io.StringIO(csv_table(report, "inviters"))))
+    assert rows[0]["user"].startswith("'=") and rows[0]["currency"] == "CNY"  # a name is never a formula
+    page = html(report)
+    assert "&lt;b&gt;bo&lt;/b&gt;" in page and "<b>bo</b>" not in page
+    assert "GMV of invited buyers: <b>199.0</b> CNY" in page
+
+
+def test_a_report_without_invites_has_an_empty_funnel():
+    report = build("demo", {S: {"comments": 1}}, [], {}, [], [], Segmenter(), (S + 60) * 1000)
+    assert [r["count"] for r in report["invite_funnel"]] == [0, 0, 0] and report["inviters"] == []
+    assert csv_table(report, "inviters") == ""

@@ -14,6 +14,12 @@ string concatenation around the stored event JSON, which a nested body would mak
     "cue"      {"type":"cue","cue":CUE}                                     cue_emit.lua, CueStore.ack
     "stats"    {"type":"stats","stats":{...}}                               CueStore.publish_stats
     "revoked"  {"type":"revoked","field":F,"before":unix_s}                 RedisStore.revoke
+    "won"      {"type":"won","user":U,"bag":ID,"round":R,"claim_until":MS,  bag.lua commit
+                "prize":{...}}  (to the winner's own sockets only)
+    "show"     {"type":"show","show":SHOW}  (new or reviewed; staff only)    show.lua
+    "prompt"   {"type":"prompt","user":U,"prompt":{...}}  (one buyer's      ShowStore.prompt
+                sockets: "share a show?" after a paid order)
+    "invites"  {"type":"invites","board":BOARD}  (invites.lua's shape)      invites.lua
 
 `[name,value,...]` is a Redis hash as Lua's cjson writes HGETALL: values are strings, and an empty
 hash comes out as `{}`. Python producers call `encode`; the Lua scripts cannot import it, so each
@@ -44,8 +50,9 @@ from typing import Any
 from livecart.protocol import encode_json, load_json
 from livecart.store.values import ROOM_FIELDS
 
-__all__ = ["ChannelMessage", "CuePosted", "DealChanged", "LiveStats", "RoomEvents", "StageChanged",
-           "TokensRevoked", "UndecodableMessage", "decode", "encode"]
+__all__ = ["BagWon", "BuyerPrompt", "ChannelMessage", "CuePosted", "DealChanged", "InviteBoard", "LiveStats",
+           "RoomEvents", "ShowChanged", "StageChanged", "TokensRevoked", "UndecodableMessage", "decode",
+           "encode"]
 
 
 class UndecodableMessage(ValueError):
@@ -100,7 +107,41 @@ class TokensRevoked:
     before: float  # unix seconds
 
 
-ChannelMessage = RoomEvents | DealChanged | StageChanged | CuePosted | LiveStats | TokensRevoked
+@dataclass(frozen=True, slots=True)
+class BagWon:
+    """A lucky bag drew `user`: their own sockets get a `won` frame (the BAG map tells everyone)."""
+
+    user: str
+    frame: dict[str, Any]  # the message as it is, {"type": "won", ...}: it goes to the winner unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class ShowChanged:
+    """A buyer show was posted or reviewed: for the room's host and assistant sockets (the console's
+    approval queue). The public see approved shows only through the `wall` stage field."""
+
+    show: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerPrompt:
+    """For `user`'s own sockets only: they just paid, invite them to post a show."""
+
+    user: str
+    prompt: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class InviteBoard:
+    """The room's invite standing after a change: funnel, top inviters (money in minor units), `seq`
+    rising by one per change (two nodes' messages may cross: consumers keep the highest), and whether
+    the overlay shows it (invites.board_to_wire turns it into the wire's shape)."""
+
+    board: dict[str, Any]
+
+
+ChannelMessage = (RoomEvents | DealChanged | StageChanged | CuePosted | LiveStats | TokensRevoked
+                  | BagWon | ShowChanged | BuyerPrompt | InviteBoard)
 
 
 def encode(message: ChannelMessage) -> bytes:
@@ -119,6 +160,14 @@ def encode(message: ChannelMessage) -> bytes:
             return encode_json({"type": "stats", "stats": stats})
         case TokensRevoked(field, before):
             return encode_json({"type": "revoked", "field": field, "before": before})
+        case BagWon(_, frame):
+            return encode_json(frame)
+        case ShowChanged(show):
+            return encode_json({"type": "show", "show": show})
+        case BuyerPrompt(user, prompt):
+            return encode_json({"type": "prompt", "user": user, "prompt": prompt})
+        case InviteBoard(board):
+            return encode_json({"type": "invites", "board": board})
 
 
 def decode(data: bytes | str) -> ChannelMessage:
@@ -163,6 +212,12 @@ def _dict(m: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
+def _won(m: dict[str, Any]) -> BagWon:
+    if not isinstance(m["user"], str) or not isinstance(m["bag"], str):
+        raise UndecodableMessage("won: user and bag must be strings")
+    return BagWon(m["user"], m)
+
+
 def _revoked(m: dict[str, Any]) -> TokensRevoked:
     return TokensRevoked(str(m["field"]), float(m["before"]))
 
@@ -174,6 +229,10 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], ChannelMessage]] = {
     "cue": lambda m: CuePosted(_dict(m, "cue")),
     "stats": lambda m: LiveStats(_dict(m, "stats")),
     "revoked": _revoked,
+    "won": _won,
+    "show": lambda m: ShowChanged(_dict(m, "show")),
+    "prompt": lambda m: BuyerPrompt(str(m["user"]), _dict(m, "prompt")),
+    "invites": lambda m: InviteBoard(_dict(m, "board")),
 }
 
 

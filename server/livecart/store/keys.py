@@ -145,6 +145,42 @@ class RoomKeys:
     @property
     def shop_claims(self) -> str:  # hash: shop order id -> the claim it paid for (for its refunds)
         return self._base + "shop-claims"
+    # --- room interactions (issue 17: polls, buyer shows, moderation) ---
+
+    @property
+    def polls(self) -> str:  # sorted set: poll ids by creation ms (hash poll:<id> and its :voters, :moves)
+        return self._base + "polls"
+
+    def poll(self, poll_id: str) -> str:  # hash: the poll's fields (see poll.lua)
+        return self._base + "poll:" + poll_id
+
+    @property
+    def shows(self) -> str:  # hash: show id -> SHOW JSON (see show.lua)
+        return self._base + "shows"
+
+    @property
+    def show_order(self) -> str:  # sorted set: show ids by posted ms
+        return self._base + "show-order"
+
+    @property
+    def shows_approved(self) -> str:  # sorted set: approved show ids by approval ms (the wall's source)
+        return self._base + "shows-approved"
+
+    @property
+    def show_authors(self) -> str:  # hash: user -> shows posted
+        return self._base + "show-authors"
+
+    @property
+    def buyers(self) -> str:  # hash: user -> display name, set by a paid order (who may post a show)
+        return self._base + "buyers"
+
+    @property
+    def muted(self) -> str:  # hash: user -> "ms by"; Lua checks a user with HEXISTS (one check for all)
+        return self._base + "muted"
+
+    @property
+    def blocked_words(self) -> str:  # string: the room's blocked words, a JSON list (normalised)
+        return self._base + "blocked-words"
 
 
 def room_from_channel(channel: str) -> str | None:

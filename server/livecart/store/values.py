@@ -17,7 +17,10 @@ __all__ = ["ROOM_FIELDS", "STAGE", "AppendResult", "ClaimAnswer", "CurrencyChang
 # What the console puts on screen for the whole room, each a latest-value map or None: the pinned product
 # card, a highlighted comment, an announcement, and the room's goals (a list, written by goal.lua). Kept
 # in the room's meta hash, published as a StageChanged (store/channel.py).
-STAGE = ("pinned", "highlight", "announcement", "goals")
+# Room interactions keep their latest-value maps the same way: "bag", the room's current lucky bag (its
+# BAG map, written by bag.lua), "poll", the current POLL map, and "wall", the approved buyer shows
+# {"shows": [...]} (written and published by poll.lua and show.lua).
+STAGE: tuple[str, ...] = ("pinned", "highlight", "announcement", "goals", "bag", "poll", "wall")
 # Latest-value fields of a room's state: the stage, and its currency (a plain ISO code in meta, published
 # as a channel.StageChanged too; a room that never set one shows the node's default_currency).
 ROOM_FIELDS = (*STAGE, "currency")

@@ -7,12 +7,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from livecart.audience import audience_of, view
 from livecart.auth import Action, Claims, check_room_name, verify
+from livecart.bag_desk import BagDesk
 from livecart.claims import ClaimDesk
 from livecart.clock import Clock
 from livecart.comments import Segmenter
@@ -23,14 +25,17 @@ from livecart.ingest import Ingest, limit_key
 from livecart.metrics import Metrics
 from livecart.room import snapshot_frame
 from livecart.sources import SOURCE_HEADER, Source, source_id
+from livecart.store.bag_store import BagStore
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.goal_store import GoalStore
+from livecart.store.invite_store import InviteStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.shop_store import ShopStore
 from livecart.store.source_store import SourceStore
 from livecart.store.stats_store import StatsStore
 from livecart.web.admission import Admission
+from livecart.web.bags import add_bag_routes
 from livecart.web.console import add_console_routes
 from livecart.web.cues import add_cue_routes
 from livecart.web.deals import add_deal_routes
@@ -46,6 +51,7 @@ from livecart.web.http import (
     room_claims,
 )
 from livecart.web.idempotency import idempotency_middleware
+from livecart.web.invites import add_invite_routes
 from livecart.web.listener import Listener
 from livecart.web.pages import add_page_routes
 from livecart.web.revocation import Revocations
@@ -177,7 +183,11 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
                stats_store: StatsStore, claim_desk: ClaimDesk, ingest: Ingest, currencies: RoomCurrencies,
                clock: Clock, metrics: Metrics, admission: Admission, revocations: Revocations,
                listener: Listener, segmenter: Segmenter, refresh_gauges: Callable[[], None],
-               shop_store: ShopStore, source_store: SourceStore, goal_store: GoalStore) -> web.Application:
+               shop_store: ShopStore, source_store: SourceStore, bag_desk: BagDesk, bag_store: BagStore,
+               invite_store: InviteStore, goal_store: GoalStore,
+               interaction_routes: Callable[[web.Application], None] | None = None,
+               interaction_report: Callable[[str], Awaitable[dict[str, Any]]] | None = None,
+               ) -> web.Application:
     """The aiohttp application of one node, from the node's parts (livecart/node.py builds them)."""
     app = web.Application(middlewares=[errors_middleware, handshake_middleware(listener),
                                        revocation_middleware(settings.token_keys, revocations),
@@ -190,13 +200,18 @@ def create_app(*, settings: Settings, store: RedisStore, deal_store: DealStore, 
     add_deal_routes(app, store=store, deal_store=deal_store, claim_desk=claim_desk, currencies=currencies,
                     clock=clock, admission=admission, price_floor=settings.price_floor)
     add_cue_routes(app, store=store, deal_store=deal_store, cue_store=cue_store, stats_store=stats_store,
-                   clock=clock, metrics=metrics, segmenter=segmenter, goal_store=goal_store)
+                   clock=clock, metrics=metrics, segmenter=segmenter, bag_store=bag_store,
+                   interaction_report=interaction_report, goal_store=goal_store, invite_store=invite_store)
     add_source_cue_routes(app, cue_store=cue_store, clock=clock, metrics=metrics)
+    if interaction_routes is not None:  # polls, buyer shows, moderation (web/interactions.py)
+        interaction_routes(app)
     add_console_routes(app, store=store, currencies=currencies, clock=clock, revocations=revocations,
                        secret=settings.secret)
-    add_goal_routes(app, goal_store=goal_store, currencies=currencies, clock=clock)
     add_webhook_routes(app, ingest=ingest, shops=shop_store, sources=source_store, currencies=currencies,
                        clock=clock, metrics=metrics)
+    add_bag_routes(app, bag_desk=bag_desk, bag_store=bag_store)
+    add_invite_routes(app, invite_store=invite_store, currencies=currencies, secret=settings.secret)
+    add_goal_routes(app, goal_store=goal_store, currencies=currencies, clock=clock)
     add_page_routes(app)
     # A websocket request on a connection whose first request was HTTP: back to the websocket code.
     app.router.add_get("/ws/{tail:.*}", websocket_route(listener.adopt), allow_head=False)

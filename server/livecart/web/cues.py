@@ -4,6 +4,7 @@ report and the room's recording. Cues and numbers are for `host` and `assistant`
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -14,12 +15,15 @@ from livecart.clock import Clock
 from livecart.comments import Segmenter
 from livecart.cues import manual_cue
 from livecart.errors import BadRequest
+from livecart.lucky_bag import draw_record, report_rows
 from livecart.metrics import Metrics
 from livecart.protocol import encode_json
 from livecart.stats import series, to_wire
+from livecart.store.bag_store import BagStore
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
 from livecart.store.goal_store import GoalStore
+from livecart.store.invite_store import InviteStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.stats_store import StatsStore
 from livecart.web.http import json_response, read_body, room_claims
@@ -59,7 +63,8 @@ def parse_range(request: web.Request, now_ms: int) -> tuple[int, int, int]:
 
 def add_cue_routes(app: web.Application, *, store: RedisStore, deal_store: DealStore, cue_store: CueStore,
                    stats_store: StatsStore, clock: Clock, metrics: Metrics, segmenter: Segmenter,
-                   goal_store: GoalStore) -> None:
+                   goal_store: GoalStore, invite_store: InviteStore, bag_store: BagStore | None = None,
+                   interaction_report: Callable[[str], Awaitable[dict[str, Any]]] | None = None) -> None:
     async def gather_report(room: str) -> dict[str, Any]:
         """Everything the report shows, read from Redis, then built off the event loop (segmenting a
         whole stream's comments takes a moment)."""
@@ -68,12 +73,28 @@ def add_cue_routes(app: web.Application, *, store: RedisStore, deal_store: DealS
         deals = await deal_store.newest(room, 50)
         marks = await stats_store.marks(room)
         cues = await cue_store.list(room, 0, limit=2000)
-        comments = [(int(e["ts"]), e["user"]["id"], e["text"])
-                    for e, _t in await stats_store.log_all(room) if e["type"] == "comment"]
+        logged = await stats_store.log_all(room)
+        comments = [(int(e["ts"]), e["user"]["id"], e["text"]) for e, _t in logged if e["type"] == "comment"]
         currency = await store.room_currency(room)
+        bags = await lucky_bag_rows(room, logged)
         goals = await goal_store.all(room)
-        return await asyncio.to_thread(report.build, room, buckets, deals, marks, cues, comments,
-                                       segmenter, clock.now_ms(), currency, goals)
+        invites = await invite_store.board(room, 50)
+        built = await asyncio.to_thread(report.build, room, buckets, deals, marks, cues, comments,
+                                        segmenter, clock.now_ms(), currency, lucky_bags=bags, goals=goals,
+                                        invites=invites)
+        if interaction_report is not None:  # polls, buyer shows, moderation (interaction_report.py)
+            built["interactions"] = await interaction_report(room)
+        return built
+
+    async def lucky_bag_rows(room: str, logged: list[tuple[dict[str, Any], int]]) -> list[dict[str, Any]]:
+        if bag_store is None:
+            return []
+        stored = [await bag_store.record(room, b) for b in await bag_store.bag_ids(room)]
+        records = [draw_record(room, s["fields"], s["entrants"], s["winners"]) for s in stored]
+        names = {u: n for s in stored for u, n in s["entrants"].items()}
+        paid = [(int(e["ts"]), e["user"]["id"]) for e, _t in logged
+                if e["type"] == "order" and e.get("status") == "paid"]
+        return report_rows(records, paid, names)
 
     async def post_cue(request: web.Request) -> web.Response:
         room, claims = room_claims(request, Action.MANAGE)

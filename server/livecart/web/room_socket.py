@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -14,6 +15,7 @@ from websockets.datastructures import Headers
 
 from livecart.audience import wire_of
 from livecart.auth import STAFF_ROLES, Action, Claims, authorize, check_room_name, may, verify
+from livecart.bag_desk import BagDesk
 from livecart.claims import ClaimDesk
 from livecart.clock import Clock
 from livecart.errors import (
@@ -27,11 +29,14 @@ from livecart.errors import (
 )
 from livecart.events import MAX_TEXT, Event, counter_deltas, validate_event
 from livecart.hub import RoomHub
+from livecart.interactions import RoomInteractions
+from livecart.lucky_bag import is_bag_id
 from livecart.protocol import Format, claim_result_frame, echo_req, encode_json
 from livecart.ratelimit import RateLimiter
 from livecart.store.cue_store import CueStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.values import ClaimAnswer
+from livecart.web.interaction_socket import interaction_message
 from livecart.web.revocation import Revocations
 from livecart.web.ws import WebSocket
 
@@ -53,7 +58,8 @@ class RoomEndpoint:
     def __init__(self, hub: RoomHub, store: RedisStore, cue_store: CueStore, claim_desk: ClaimDesk,
                  revocations: Revocations, clock: Clock, *, token_keys: tuple[str, ...],
                  allowed_origins: frozenset[str], comment_limiter: RateLimiter,
-                 limit_address: Callable[[str | None], None]) -> None:
+                 limit_address: Callable[[str | None], None], bags: BagDesk | None = None,
+                 interactions: RoomInteractions | None = None) -> None:
         self.hub = hub
         self.store = store
         self.cue_store = cue_store
@@ -64,6 +70,8 @@ class RoomEndpoint:
         self.allowed_origins = allowed_origins
         self.comment_limiter = comment_limiter
         self.limit_address = limit_address  # raises RateLimited over the client address's comment rate
+        self.bags = bags  # lucky bags: keyword entries, winners' claims, entrants' presence
+        self.interactions = interactions  # votes, buyer shows, moderation (interaction_socket.py)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def accept(self, ws: WebSocket, path: str, query: dict[str, str], headers: Headers) -> None:
@@ -102,6 +110,9 @@ class RoomEndpoint:
             return
         if not ws.open:  # closed while joining: connection_lost ran before we were registered
             self.hub.leave(ws, ws.room)
+        elif self.bags is not None and ws.role == "viewer" and ws.user is not None \
+                and ws.room in self.bags.in_progress:
+            await self.bags.presence(ws.room, ws.user, here=True)
 
     def received(self, ws: WebSocket, message: Any) -> None:
         kind = message["type"]
@@ -113,6 +124,10 @@ class RoomEndpoint:
             self._comment(ws, message)
         elif kind == "ack":
             self._ack(ws, message)
+        elif kind == "bag_claim" and self.bags is not None:
+            self._bag_claim(ws, message)
+        elif kind in ("vote", "show") and self.interactions is not None:
+            self._spawn(interaction_message(self.interactions, self.comment_limiter, ws, message))
         else:
             raise BadRequest("unknown_type", f"unknown message type {kind!r}")
 
@@ -168,21 +183,57 @@ class RoomEndpoint:
 
     async def _append_comment(self, ws: WebSocket, event: Event, req: Any) -> None:
         try:
+            if self.interactions is not None:
+                await self.interactions.screen(ws.room, [event])  # hides it before it is stored
             result = await self.store.append(
                 ws.room, [(event["id"], encode_json(event), counter_deltas(event))], event["ts"])
         except StoreUnavailable as exc:
             ws.send_error(exc, req)
             return
         ws.send({"type": "comment_result", "req": req, "ok": True, "offset": result.offsets[0]})
+        if self.interactions is not None and result.offsets[0] is not None:
+            with contextlib.suppress(BadRequest, StoreUnavailable):
+                voted = (await self.interactions.after_append(ws.room, [event]))[0]
+                if voted is not None:
+                    ws.send({"type": "vote_result", "req": f"comment:{req or event['id']}", **voted})
         try:
             claimed = await self.claim_desk.comment_claims(ws.room, event)
         except (BadRequest, StoreUnavailable):
             return
         if claimed is not None:
             ws.send({"type": "claim_result", "req": f"comment:{req or event['id']}", **claimed})
+        if self.bags is not None:
+            try:
+                entry = await self.bags.comment(ws.room, event)
+            except (BadRequest, StoreUnavailable):
+                return
+            if entry is not None:
+                ws.send({"type": "bag_entry", "req": req, **entry})
+
+    def _bag_claim(self, ws: WebSocket, message: dict[str, Any]) -> None:
+        """A winner claims a lucky bag's prize: `{"type": "bag_claim", "bag": ID, "req"?}` →
+        `{"type": "bag_claim_result", "req", "ok", "bag"?, "reason"?}` (as HTTP POST …/bags/{bag}/claim)."""
+        authorize(Claims(ws.role, ws.room, ws.user, 0), ws.room, Action.CLAIM)
+        bag = message.get("bag")
+        if not isinstance(bag, str) or not is_bag_id(bag):
+            raise BadRequest("bad_field", "bag must be a lucky bag id")
+        self._spawn(self._run_bag_claim(ws, bag, echo_req(message.get("req"))))
+
+    async def _run_bag_claim(self, ws: WebSocket, bag: str, req: Any) -> None:
+        assert self.bags is not None and ws.user is not None
+        try:
+            ok, reason, bag_map = await self.bags.claim(ws.room, bag, ws.user)
+        except LivecartError as exc:
+            ws.send_error(exc, req)
+            return
+        answer = {"bag": bag_map} if ok else {"reason": reason}
+        ws.send({"type": "bag_claim_result", "req": req, "ok": ok, **answer})
 
     def closed(self, ws: WebSocket) -> None:
         self.hub.leave(ws, ws.room)
+        if self.bags is not None and ws.role == "viewer" and ws.user is not None \
+                and ws.room in self.bags.in_progress:  # an entrant leaving: skipped at the draw
+            self._spawn(self.bags.presence(ws.room, ws.user, here=False))
 
     def _ack(self, ws: WebSocket, message: dict[str, Any]) -> None:
         """A host (or assistant) marks a cue done: `{"type": "ack", "cue": ID, "req"?}`."""

@@ -40,6 +40,23 @@ local function open(id)
           users = {}, new_users = {}, user_args = {}, claim_ids = {}}
 end
 
+-- Invite rewards (invites.lua gives them): each claim slot lets its viewer claim one unit over a deal's
+-- limit. A slot leaves the room's pool (inv:slots) the first time the viewer needs it, for a claim that
+-- will succeed (`take`: the stock is there), and stays with that deal (its :bonus hash): "a claim slot
+-- on the next deal". Read only when a claim would pass the limit, so a rush without invite rewards
+-- costs nothing more. Whether `need` units over the limit are covered.
+local function invite_bonus(d, user, need, take)
+  local have = tonumber(redis.call('HGET', d.key .. ':bonus', user) or '0')
+  if have >= need then return true end
+  local slots = prefix .. 'inv:slots'
+  if have + tonumber(redis.call('HGET', slots, user) or '0') < need then return false end
+  if take then
+    redis.call('HINCRBY', slots, user, have - need)
+    redis.call('HSET', d.key .. ':bonus', user, need)
+  end
+  return true
+end
+
 for i = 5, #ARGV, 5 do
   local id, user, qty, key, claim_id = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4]
   local d = deals[id]
@@ -68,7 +85,9 @@ for i = 5, #ARGV, 5 do
       if d.status == 'stopped' or now >= d.ends_at then reason = 'ended'
       elseif not qty or qty < 1 or qty ~= math.floor(qty) then reason = 'invalid_qty'
       elseif now < d.starts_at then reason = 'not_live'
-      elseif held_by_user + qty > d.limit then reason = 'limit_reached'
+      elseif held_by_user + qty > d.limit
+        and not invite_bonus(d, user, held_by_user + qty - d.limit, qty <= d.left) then
+        reason = 'limit_reached'
       elseif qty > d.left then reason = 'sold_out'
       end
       local status, reply

@@ -18,7 +18,7 @@ if #ids > 0 then
   if redis.call('SCARD', dk .. ':claimids') > 0 then return 2 end
 end
 redis.call('DEL', dk, dk .. ':keys', dk .. ':users', dk .. ':buyers', dk .. ':external', dk .. ':ops',
-           dk .. ':claimids')
+           dk .. ':claimids', dk .. ':bonus')
 redis.call('ZREM', KEYS[1], id)
 redis.call('HDEL', prefix .. 'funnel', id .. ':launch_viewers', id .. ':sold_out_at')
 return 1

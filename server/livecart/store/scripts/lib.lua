@@ -75,8 +75,9 @@ local function settle(prefix, claim_id, outcome, now)
   elseif c.state == 'released' and outcome == 'paid' then
     -- Paid after the hold ran out: sell again if the units are still there and the user is still
     -- within the limit (they may have claimed again meanwhile); else flag it for the shop to refund.
+    -- (The limit counts the claim slots an invite reward added to this deal for the user: claim.lua.)
     local within = tonumber(redis.call('HGET', users, c.user) or '0') + c.qty
-      <= tonumber(redis.call('HGET', dk, 'limit_per_user'))
+      <= tonumber(redis.call('HGET', dk, 'limit_per_user')) + tonumber(redis.call('HGET', dk .. ':bonus', c.user) or '0')
     if within and tonumber(redis.call('HGET', dk, 'left')) >= c.qty then
       redis.call('HINCRBY', dk, 'left', -c.qty)
       redis.call('HINCRBY', dk, 'sold', c.qty)

@@ -1,9 +1,9 @@
 -- A room's current position and state, atomically.
 -- KEYS: meta, log, counters, deals index   ARGV: epoch_candidate, recent (latest events to include),
--- prefix ("lc:{room}:"), deals (how many of the newest deals to include), then the stage field names
--- (store/values.py STAGE: a new stage field needs no change here)
+-- prefix ("lc:{room}:"), deals (how many of the newest deals to include), then the stage's field names
+-- (store/values.py STAGE)
 -- Returns {epoch, offset, counters (flat), recent events (JSON, oldest first), deals (flat lists),
--- stage (the JSON of meta's stage fields, in ARGV order; nil where unset), currency (false when unset)}.
+-- stage (the JSON of meta's STAGE fields, in ARGV order; nil where unset), currency (false when unset)}.
 local meta, log, counters, index = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local epoch = redis.call('HGET', meta, 'epoch')
 if not epoch then
