@@ -31,6 +31,8 @@ async def test_goal_bars_fill_and_a_reached_goal_starts_its_deal(make_node, room
     assert status == 201, body
     await api(node.port, "POST", f"/api/rooms/{room}/goals", assistant,
               {"metric": "gmv", "target": 5000, "label": "GMV ¥5,000"})
+    await api(node.port, "POST", f"/api/rooms/{room}/goals", assistant,  # a label is text, never markup
+              {"metric": "shares", "target": 50, "label": '<img src=x onerror="window.__pwned=1">'})
     await post_events(node.port, room, [likes("l1", 250)])
     bar = overlay.locator('#goal [data-metric="likes"]')
     await expect(bar.locator(".goal-label")).to_have_text("1,000 likes 解锁秒杀")
@@ -42,6 +44,10 @@ async def test_goal_bars_fill_and_a_reached_goal_starts_its_deal(make_node, room
     await expect(gmv.locator(".goal-count")).to_have_text("")
     await expect(viewer.locator('#goals [data-metric="likes"] .goal-count')).to_have_text("250 / 1,000")
     await expect(viewer.locator("#deal")).to_have_attribute("data-state", "scheduled")
+    await expect(overlay.locator('#goal [data-metric="shares"] .goal-label')).to_have_text(
+        '<img src=x onerror="window.__pwned=1">')
+    pwned = "document.querySelectorAll('#goal img').length + (window.__pwned || 0)"
+    assert await overlay.evaluate(pwned) == 0
     await show_on_dark(overlay)
     await screenshot(overlay, "overlay-goals")
 
