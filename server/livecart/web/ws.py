@@ -24,7 +24,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import InvalidMessage, PayloadTooBig
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import Event, State
+from websockets.protocol import Event, Side, State
+from websockets.protocol import Protocol as WsProtocol
 from websockets.server import ServerProtocol
 
 from livecart.batch import Batch
@@ -108,7 +109,8 @@ class WebSocket(asyncio.Protocol):
 
     def __init__(self, listener: SocketHost) -> None:
         self.listener = listener
-        self.proto: ServerProtocol | None = ServerProtocol(max_size=listener.limits.max_inbound)
+        # websockets' sans-I/O protocol: a ServerProtocol for the handshake, then a plain open one
+        self.proto: WsProtocol | None = ServerProtocol(max_size=listener.limits.max_inbound)
         self.transport: asyncio.Transport | None = None
         self.endpoint: Endpoint | None = None
         self.fmt = Format.JSON
@@ -151,6 +153,7 @@ class WebSocket(asyncio.Protocol):
             if self.listener.admit(self, data):
                 self.read_frames(data)
             return
+        assert isinstance(proto, ServerProtocol)  # not upgraded: still the handshake's protocol
         if proto.state is State.CONNECTING and self.endpoint is None:
             # Only the request head goes to websockets before it is answered: bytes a client sends
             # after it without waiting for the 101 would otherwise be parsed as frames of a
@@ -330,11 +333,16 @@ class WebSocket(asyncio.Protocol):
             response = error_response(Internal("the upgrade failed; try again"))
         proto.send_response(response)
         if response.status_code == 101:
-            self.reader = FrameReader(proto, masked=True, max_size=self.listener.limits.max_inbound)
             self.endpoint = endpoint
             if self.ip_key is not None:
                 self.listener.admission.opened(self.ip_key)
-            self._flush_protocol()
+            self._flush_protocol()  # the 101 leaves
+            # From here on a plain open-state Protocol: the handshake's one keeps the request (its parser
+            # holds it), its headers and the handshake's state for the socket's whole life, about 2.5 KB
+            # per idle socket (tests/reliability/idle_probe.py).
+            max_inbound = self.listener.limits.max_inbound
+            self.proto = WsProtocol(Side.SERVER, max_size=max_inbound, logger=proto.logger)
+            self.reader = FrameReader(self.proto, masked=True, max_size=max_inbound)
             assert endpoint is not None
             endpoint.opened(self)
 
