@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from websockets.frames import Frame, Opcode
 from websockets.protocol import Event, Protocol, State
 
 try:  # websockets' C speedup, where its wheel has it
@@ -86,6 +87,10 @@ class FrameReader:
             proto = self._proto = proto()
         return proto
 
+    def _open(self) -> bool:
+        """Whether websockets' protocol is open, or not made yet (then it would be)."""
+        return not isinstance(self._proto, Protocol) or self._proto.state is State.OPEN
+
     def receive(self, data: bytes) -> list[Message | Event]:
         out: list[Message | Event] = []
         if self.general:
@@ -128,6 +133,13 @@ class FrameReader:
                     except UnicodeDecodeError:
                         return self._hand_over(buf[pos:], out)  # websockets closes 1007
                 out.append((first == TEXT, payload))
+            elif first == PONG and size <= 125 and self._open():
+                # websockets answers nothing to a pong: read here, so that an idle server socket answering
+                # the heartbeat's pings never needs a protocol (web/ws.py makes it on first use).
+                payload = buf[pos + head:stop]
+                if masked:
+                    payload = apply_mask(payload, buf[pos + head - 4:pos + head])
+                out.append(Frame(Opcode.PONG, payload))
             else:
                 self.proto.receive_data(buf[pos:stop])
                 out.extend(self.proto.events_received())

@@ -27,6 +27,22 @@ async def test_an_idle_socket_holds_no_protocol_and_answers_a_ping_with_one(node
     assert client.ws.close_code == 1000
 
 
+async def test_answering_the_heartbeat_needs_no_protocol(node, room):
+    client = await RoomClient.connect(ws_url(node.port, room))
+    await client.recv()
+    [ws] = sockets_of(node, room)
+    seen = ws.last_seen
+    ws.transport.write(b"\x89\x00")  # the heartbeat's ping (web/listener.py); the client answers a pong
+    for _ in range(100):
+        if ws.last_seen != seen:
+            break
+        await asyncio.sleep(0.05)
+    assert ws.last_seen != seen and ws.proto is None and ws.open
+    await client.send({"type": "ping", "req": "still"})
+    assert (await client.reply())["req"] == "still"
+    await client.close()
+
+
 async def test_a_server_close_of_an_idle_socket_is_a_proper_close_handshake(node, room):
     client = await RoomClient.connect(ws_url(node.port, room))
     await client.recv()
