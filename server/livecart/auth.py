@@ -8,6 +8,7 @@ whether a token may perform it.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -104,6 +105,7 @@ def issue(secret: str, *, role: str, room: str, user: str | None = None, ttl_s: 
     return signing_input + "." + _b64(_sign(secret, signing_input))
 
 
+@functools.lru_cache(maxsize=16)  # every verify names its keys: one hash per key, not per token
 def key_id(secret: str) -> str:
     """A token's `kid`: names its signing secret without revealing it, so verifiers pick the key."""
     return hashlib.sha256(secret.encode()).hexdigest()[:8]

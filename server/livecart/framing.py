@@ -21,7 +21,9 @@ it, call the protocol's `data_to_send()` (websockets may have queued a pong or a
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
+from websockets.frames import Frame, Opcode
 from websockets.protocol import Event, Protocol, State
 
 try:  # websockets' C speedup, where its wheel has it
@@ -65,15 +67,29 @@ class FrameReader:
     that is not is websockets' to refuse. `check_utf8`: validate text payloads here (a text frame that
     is not UTF-8 goes to websockets, which closes with 1007)."""
 
-    __slots__ = ("check_utf8", "general", "masked", "max_size", "pending", "proto")
+    __slots__ = ("_proto", "check_utf8", "general", "masked", "max_size", "pending")
 
-    def __init__(self, proto: Protocol, *, masked: bool, max_size: int, check_utf8: bool = True) -> None:
-        self.proto = proto
+    def __init__(self, proto: Protocol | Callable[[], Protocol], *, masked: bool, max_size: int,
+                 check_utf8: bool = True) -> None:
+        # The protocol, or what makes it when it is first needed (a server's idle socket then never has
+        # one: web/ws.py).
+        self._proto = proto
         self.masked = masked
         self.max_size = max_size
         self.check_utf8 = check_utf8
         self.pending = b""  # the start of a frame not complete yet
         self.general = False  # True: every byte goes to websockets from now on
+
+    @property
+    def proto(self) -> Protocol:
+        proto = self._proto
+        if not isinstance(proto, Protocol):
+            proto = self._proto = proto()
+        return proto
+
+    def _open(self) -> bool:
+        """Whether websockets' protocol is open, or not made yet (then it would be)."""
+        return not isinstance(self._proto, Protocol) or self._proto.state is State.OPEN
 
     def receive(self, data: bytes) -> list[Message | Event]:
         out: list[Message | Event] = []
@@ -117,6 +133,13 @@ class FrameReader:
                     except UnicodeDecodeError:
                         return self._hand_over(buf[pos:], out)  # websockets closes 1007
                 out.append((first == TEXT, payload))
+            elif first == PONG and size <= 125 and self._open():
+                # websockets answers nothing to a pong: read here, so that an idle server socket answering
+                # the heartbeat's pings never needs a protocol (web/ws.py makes it on first use).
+                payload = buf[pos + head:stop]
+                if masked:
+                    payload = apply_mask(payload, buf[pos + head - 4:pos + head])
+                out.append(Frame(Opcode.PONG, payload))
             else:
                 self.proto.receive_data(buf[pos:stop])
                 out.extend(self.proto.events_received())

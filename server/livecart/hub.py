@@ -181,6 +181,7 @@ class RoomHub:
 
     async def _read_recovery(self, room: Room, key: tuple[int, str],
                              future: asyncio.Future[SharedRecovery | None]) -> None:
+        await self._read_after(room, key, future)
         room.next_recoveries.pop(key, None)  # whoever resumes from now on needs a read after them
         try:
             history = await self.store.history(room.name, *key)
@@ -206,7 +207,26 @@ class RoomHub:
             self._spawn(self._read_snapshot(room, future))
         return room.next_snapshot
 
+    async def _read_after(self, room: Room, what: Any, future: asyncio.Future[Any]) -> None:
+        """Wait until the read of `what` in flight, if any, has ended; `future`'s read is next.
+
+        One read of each kind at a time per room: sockets that join while one is in flight share the
+        next, which starts when it ends. Without this, a steady stream of joiners (a connect storm)
+        started a read, and encoded its frames, for nearly every socket: each joiner arrived after the
+        last read had started."""
+        previous = room.reading.get(what)
+        room.reading[what] = future
+
+        def ended(done: asyncio.Future[Any]) -> None:
+            if room.reading.get(what) is done:
+                del room.reading[what]
+
+        future.add_done_callback(ended)
+        if previous is not None and not previous.done():
+            await asyncio.wait((previous,))
+
     async def _read_snapshot(self, room: Room, future: asyncio.Future[SharedSnapshot]) -> None:
+        await self._read_after(room, None, future)
         room.next_snapshot = None  # whoever joins from now on needs a read that starts after them
         try:
             snap = await self.store.snapshot(room.name)

@@ -44,6 +44,7 @@ class Peer(Protocol):
 class Room:
     __slots__ = ("batch", "busy", "claim_rates", "counters", "deals", "epoch", "flush_at", "flush_handle",
                  "last_flush", "name", "next_recoveries", "next_snapshot", "online", "overlays",
+                 "reading",
                  "overlays_here", "peers", "ready", "sent_states", "stage", "state_changed",
                  "transition_handle", "urgent", "viewers")
 
@@ -74,6 +75,9 @@ class Room:
         self.state_changed = False  # a deal's state changed since the last frame: it goes at the base tick
         self.next_snapshot: asyncio.Future[Any] | None = None  # see RoomHub._shared_snapshot
         self.next_recoveries: dict[tuple[int, str], asyncio.Future[Any]] = {}  # RoomHub._shared_recovery
+        # The first-frame reads in flight, by what they read (None: the snapshot; (offset, epoch): a
+        # history): the next read of the same thing starts when this one ends (RoomHub._read_after).
+        self.reading: dict[Any, asyncio.Future[Any]] = {}
 
     def load(self, snap: Snapshot, now_ms: int) -> None:
         """Start from a snapshot; its deals count as sent (every joiner's first frame carries them)."""

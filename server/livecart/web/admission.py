@@ -39,6 +39,8 @@ from livecart.ratelimit import ConnectLimiter, OpenCounts, RateLimiter
 
 __all__ = ["Admission", "IpLimit"]
 
+MAX_PEERS = 50_000  # peer addresses whose reading is remembered (Admission._peer)
+
 class IpLimit(StrEnum):
     """The per-IP limits, named as in the `limit` label of `livecart_ip_rejections_total`."""
 
@@ -59,11 +61,17 @@ class Admission:
                           IpLimit.CLAIMS: _limiter(settings.ip_claim_rate, settings.ip_claim_burst),
                           IpLimit.COMMENTS: _limiter(settings.ip_comment_rate, settings.ip_comment_burst)}
         self._node_connects = ConnectLimiter(settings.connect_rate, clock(), settings.connect_retry_max_s)
+        # What each peer address is, read once: parsing an address (ipaddress) three times per connect
+        # was a tenth of a connect's CPU, and a reconnect storm brings the same addresses back.
+        self._peers: dict[str, tuple[str, str | None, bool]] = {}
         self.metrics = metrics
         self.clock = clock
 
     def client(self, peername: Any, forwarded_for: Sequence[str]) -> tuple[str, str | None]:
         """(the client's IP, the key its per-IP limits count by, or None if it is exempt)."""
+        if not forwarded_for:  # the peer is the client
+            ip, key, _trusted = self._peer(peer_host(peername))
+            return ip, key
         ip = client_ip(peer_host(peername), forwarded_for, self.trusted)
         return ip, None if ip in self.exempt else limit_key(ip)
 
@@ -72,10 +80,20 @@ class Admission:
 
         Only the peer is known before a request arrives, so a balancer in `trusted_proxies` (whose
         connections carry many clients) and exempt clients are not capped."""
-        peer = peer_host(peername)
-        if peer in self.exempt or peer in self.trusted:
-            return None
-        return limit_key(client_ip(peer, (), self.trusted))
+        _ip, key, trusted = self._peer(peer_host(peername))
+        return None if trusted else key
+
+    def _peer(self, peer: str) -> tuple[str, str | None, bool]:
+        """A peer address as a client: (its IP, normalised; its limit key, None if exempt; whether it is
+        a trusted proxy). Remembered for up to MAX_PEERS addresses (then forgotten all at once)."""
+        known = self._peers.get(peer)
+        if known is None:
+            if len(self._peers) >= MAX_PEERS:
+                self._peers.clear()
+            ip = client_ip(peer, (), self.trusted)
+            key = None if ip in self.exempt else limit_key(ip)
+            known = self._peers[peer] = (ip, key, peer in self.trusted)
+        return known
 
     def admit(self, key: str | None) -> None:
         """Whether a new socket may open: raises TooManyConnections, RateLimited or Busy."""

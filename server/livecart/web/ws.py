@@ -24,7 +24,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import InvalidMessage, PayloadTooBig
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import Event, State
+from websockets.protocol import Event, Side, State
+from websockets.protocol import Protocol as WsProtocol
 from websockets.server import ServerProtocol
 
 from livecart.batch import Batch
@@ -39,6 +40,7 @@ __all__ = ["CLOSE_GRACE_S", "Endpoint", "SocketHost", "SocketLimits", "WebSocket
            "raw_error_response"]
 
 log = logging.getLogger("livecart.ws")
+_WS_LOG = logging.getLogger("websockets.server")  # what websockets' ServerProtocol logs to
 MAX_HEAD = 64 * 1024  # a request head longer than this is websockets' to refuse (431/414)
 MAX_ERRORS = 20  # error frames in a row before the socket is closed 1008
 QUIET_CLOSES = frozenset({CloseCode.GOING_AWAY})  # a node stopping closes every socket: one line, not N
@@ -103,12 +105,16 @@ class SocketLimits:
 class WebSocket(asyncio.Protocol):
     __slots__ = ("client", "endpoint", "errors", "expires_at", "floor", "fmt", "head", "held", "ip_key",
                  "issued_at", "reader",
-                 "last_seen", "listener", "open", "parked", "proto", "replies", "role", "room",
+                 "last_seen", "listener", "lost", "open", "parked", "proto", "replies", "role", "room",
                  "session", "stats", "token_id", "transport", "user", "wire")
 
     def __init__(self, listener: SocketHost) -> None:
         self.listener = listener
-        self.proto: ServerProtocol | None = ServerProtocol(max_size=listener.limits.max_inbound)
+        # websockets' sans-I/O protocol: a ServerProtocol for the handshake; once upgraded, None until a
+        # frame that is not simple data (a ping, a close, a fragment, an error) or our close needs one
+        # (`protocol()`). Most sockets never do: each websockets Protocol is ~1.2 KB of objects.
+        self.proto: WsProtocol | None = ServerProtocol(max_size=listener.limits.max_inbound)
+        self.lost = False  # the connection has ended (connection_lost)
         self.transport: asyncio.Transport | None = None
         self.endpoint: Endpoint | None = None
         self.fmt = Format.JSON
@@ -144,13 +150,14 @@ class WebSocket(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_seen = time.monotonic()
-        proto = self.proto
-        if proto is None:
+        if self.lost:
             return
         if self.reader is not None:  # upgraded: frames, as much as this loop pass reads (intake.py)
             if self.listener.admit(self, data):
                 self.read_frames(data)
             return
+        proto = self.proto
+        assert isinstance(proto, ServerProtocol)  # not upgraded: still the handshake's protocol
         if proto.state is State.CONNECTING and self.endpoint is None:
             # Only the request head goes to websockets before it is answered: bytes a client sends
             # after it without waiting for the 101 would otherwise be parsed as frames of a
@@ -180,7 +187,7 @@ class WebSocket(asyncio.Protocol):
 
     def read_frames(self, data: bytes) -> None:
         """Read frames from `data`, input of this socket that its listener admitted (`SocketHost.admit`)."""
-        if self.reader is None or self.proto is None:
+        if self.reader is None or self.lost:
             return  # closed while its input waited
         items = self.reader.receive(data)
         self.listener.took(len(items))
@@ -202,8 +209,8 @@ class WebSocket(asyncio.Protocol):
             self._flush_protocol()
 
     def eof_received(self) -> bool | None:
-        if self.proto is not None:
-            self.proto.receive_eof()
+        if not self.lost:
+            self.protocol().receive_eof()
             self._flush_protocol()
         return None
 
@@ -219,7 +226,8 @@ class WebSocket(asyncio.Protocol):
         if self.endpoint is not None:
             endpoint, self.endpoint = self.endpoint, None
             endpoint.closed(self)
-        self.proto = None
+        self.proto = self.reader = None  # the reader holds our `protocol`: no cycle left to collect
+        self.lost = True
         self.open = False
 
     def pause_writing(self) -> None:
@@ -281,10 +289,18 @@ class WebSocket(asyncio.Protocol):
         """Names this connection in logs (unique among the node's open sockets)."""
         return f"{id(self):x}"
 
+    def protocol(self) -> WsProtocol:
+        """websockets' protocol of this connection, made now if it was not needed until now. Not after
+        the connection is lost."""
+        if self.proto is None:
+            self.proto = WsProtocol(Side.SERVER, max_size=self.listener.limits.max_inbound, logger=_WS_LOG)
+        return self.proto
+
     def close(self, code: CloseCode, reason: str) -> None:
-        proto, transport = self.proto, self.transport
-        if proto is None or transport is None or transport.is_closing():
+        transport = self.transport
+        if self.lost or transport is None or transport.is_closing():
             return
+        proto = self.protocol()
         if code not in QUIET_CLOSES:  # the ones an operator may want to trace to a room and a client
             log.info("closing socket: %s", reason, extra={"room": self.room or None, "conn": self.conn_id,
                                                           "code": int(code), "client": self.client or None})
@@ -330,11 +346,16 @@ class WebSocket(asyncio.Protocol):
             response = error_response(Internal("the upgrade failed; try again"))
         proto.send_response(response)
         if response.status_code == 101:
-            self.reader = FrameReader(proto, masked=True, max_size=self.listener.limits.max_inbound)
             self.endpoint = endpoint
             if self.ip_key is not None:
                 self.listener.admission.opened(self.ip_key)
-            self._flush_protocol()
+            self._flush_protocol()  # the 101 leaves
+            # From here on a plain open-state Protocol, made when first needed (`protocol()`): the
+            # handshake's one kept the request (its parser holds it), its headers and the handshake's
+            # state for the socket's whole life, ~2.5 KB per idle socket, and a Protocol is ~1.2 KB more
+            # (tests/reliability/idle_probe.py).
+            self.proto = None
+            self.reader = FrameReader(self.protocol, masked=True, max_size=self.listener.limits.max_inbound)
             assert endpoint is not None
             endpoint.opened(self)
 
@@ -388,11 +409,14 @@ class WebSocket(asyncio.Protocol):
 
     def _flush_protocol(self) -> None:
         proto, transport = self.proto, self.transport
-        if proto is None or transport is None:
+        if self.lost or transport is None:
             self.open = False
             return
         if self.replies:  # an error frame goes out before the close frame that follows it
             self.uncork()
+        if proto is None:  # open, and websockets has not been needed: nothing of its to send
+            self.open = not transport.is_closing()
+            return
         self.open = proto.state is State.OPEN and not transport.is_closing()
         for data in proto.data_to_send():
             if data:
