@@ -1,0 +1,66 @@
+"""A room's frame goes out a slice of sockets per event-loop pass (hub.RoomHub._write_slice), the node
+reading between slices: every socket still gets every event once and in order, the next frame waits for
+the one going out, and a socket that joins while a frame is going out misses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tests.support import RoomClient, comment, post_events, ws_url
+
+
+async def test_a_frame_in_slices_reaches_every_socket_once_in_order(make_node, room):
+    node = await make_node(fanout_slice=2, tick_ms=1, max_tick_ms=1)
+    hub = node.hub
+    slices: list[int] = []  # where each slice started
+    flushes_while_sending: list[bool] = []
+    write_slice, flush = hub._write_slice, hub._flush
+
+    going_out: list[object] = []  # the frame going out, while it does
+
+    def spy_write_slice(r, out, peers, start):
+        slices.append(start)
+        if start == 0:
+            assert not going_out, "a frame started while the previous one was still going out"
+            going_out.append(out)
+        assert going_out == [out]
+        if start + hub.fanout_slice >= len(peers):
+            going_out.clear()
+        if start:
+            # A slow frame (a few ms a slice, like a big room's): the next tick comes while it goes out.
+            time.sleep(0.002)
+            hub.schedule_flush(r)
+        write_slice(r, out, peers, start)
+
+    def spy_flush(r):
+        flushes_while_sending.append(r.sending)
+        flush(r)
+
+    hub._write_slice, hub._flush = spy_write_slice, spy_flush
+    clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(7)]
+    late = None
+    try:
+        for c in clients:
+            await c.until(lambda f: f["type"] == "snapshot")
+        total = 0
+        for round_ in range(6):
+            # Several requests at once: their events reach the room while earlier frames are going out.
+            pairs = [[comment(f"e{round_}-{i}-a"), comment(f"e{round_}-{i}-b")] for i in range(5)]
+            await asyncio.gather(*(post_events(node.port, room, pair) for pair in pairs))
+            total += 10
+            if round_ == 2:
+                late = await RoomClient.connect(ws_url(node.port, room))
+        for c in clients:
+            events = await c.events_until(total)
+            assert [e["offset"] for e in events] == list(range(1, total + 1))
+        assert late is not None
+        await late.events_until(total)
+        start = late.frames[0]["offset"]
+        assert late.frames[0]["type"] == "snapshot"
+        assert [e["offset"] for e in late.events] == list(range(start + 1, total + 1))
+        assert any(s > 0 for s in slices), "no frame went out in more than one slice"
+        assert any(flushes_while_sending), "no tick came while a frame was going out"
+    finally:
+        for c in [*clients, *([late] if late else [])]:
+            await c.close()
