@@ -71,6 +71,10 @@ class Outgoing:
     encoded: dict[int, bytes] = field(default_factory=dict)  # by audience.WIRES number
     seconds: float = 0.0  # time spent writing it so far
 
+    @classmethod
+    def of(cls, batch: Batch, now_ms: int) -> Outgoing:
+        return cls(batch, batch.frame(now_ms), FrameKind.EVENTS if batch.events else FrameKind.STATE)
+
 
 class RoomHub:
     def __init__(self, store: RedisStore, subscribe: SubscriberFactory, *, clock: Clock, tick_ms: int,
@@ -401,8 +405,7 @@ class RoomHub:
             # A state-only frame may be held back for a slow socket and replaced by the next one
             # (outbound.py), so it carries the whole room state, not just what changed this tick.
             room.complete_state(batch, now)
-        out = Outgoing(batch, batch.frame(now), FrameKind.EVENTS if batch.events else FrameKind.STATE)
-        self._write_slice(room, out, list(room.peers), 0)
+        self._write_slice(room, Outgoing.of(batch, now), list(room.peers), 0)
 
     def _write_slice(self, room: Room, out: Outgoing, peers: list[Peer], start: int) -> None:
         """Write `out` to the next `fanout_slice` of `peers`; the rest in the next pass of the loop, so
