@@ -70,6 +70,7 @@ class Outgoing:
     kind: FrameKind
     encoded: dict[int, bytes] = field(default_factory=dict)  # by audience.WIRES number
     seconds: float = 0.0  # time spent writing it so far
+    whole: bool = False  # written in one pass, not in slices
 
     @classmethod
     def of(cls, batch: Batch, now_ms: int) -> Outgoing:
@@ -394,6 +395,10 @@ class RoomHub:
             # (never beside it: a socket must get the room's frames in order).
             room.flush_waiting = True
             return
+        # A deal's new state (live, sold out) goes to every socket in one pass: in a rush, slices
+        # interleaved with the claims being answered made "sold out" reach the last of 8,000 sockets
+        # 0.15-0.75 s after the first, where in one go it takes the ~0.12 s of its writes.
+        whole = room.state_changed
         room.urgent = room.state_changed = False
         room.last_flush = self._loop.time()
         batch = room.batch.flush()
@@ -405,7 +410,9 @@ class RoomHub:
             # A state-only frame may be held back for a slow socket and replaced by the next one
             # (outbound.py), so it carries the whole room state, not just what changed this tick.
             room.complete_state(batch, now)
-        self._write_slice(room, Outgoing.of(batch, now), list(room.peers), 0)
+        out = Outgoing.of(batch, now)
+        out.whole = whole
+        self._write_slice(room, out, list(room.peers), 0)
 
     def _write_slice(self, room: Room, out: Outgoing, peers: list[Peer], start: int) -> None:
         """Write `out` to the next `fanout_slice` of `peers`; the rest in the next pass of the loop, so
@@ -413,7 +420,7 @@ class RoomHub:
         A socket that joins meanwhile is not in `peers`: its first frame, read from Redis after it
         registered, already holds this batch (Redis has a batch's events before this node does)."""
         started = time.perf_counter()
-        end = start + self.fanout_slice
+        end = len(peers) if out.whole else start + self.fanout_slice
         self._deliver(peers[start:end] if start or end < len(peers) else peers, out)
         out.seconds += time.perf_counter() - started
         if end < len(peers):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tests.support import RoomClient, comment, post_events, ws_url
+from tests.support import RoomClient, comment, create_deal, post_events, ws_url
 
 
 async def test_a_frame_in_slices_reaches_every_socket_once_in_order(make_node, room):
@@ -63,4 +63,34 @@ async def test_a_frame_in_slices_reaches_every_socket_once_in_order(make_node, r
         assert any(flushes_while_sending), "no tick came while a frame was going out"
     finally:
         for c in [*clients, *([late] if late else [])]:
+            await c.close()
+
+
+async def test_a_deals_new_state_goes_to_every_socket_in_one_pass(make_node, room):
+    """Live and sold out are what a rush waits for: their frame is not interleaved with the claims."""
+    node = await make_node(fanout_slice=2)
+    hub = node.hub
+    written: list[tuple[object, int]] = []  # (frame, where a slice started)
+    write_slice = hub._write_slice
+
+    def spy_write_slice(r, out, peers, start):
+        written.append((out, start))
+        write_slice(r, out, peers, start)
+
+    hub._write_slice = spy_write_slice
+    clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(7)]
+    try:
+        for c in clients:
+            await c.until(lambda f: f["type"] == "snapshot")
+        deal = await create_deal(node.port, room)
+        for c in clients:
+            await c.until(lambda f: any(d["id"] == deal["id"] for d in f.get("deals", [])))
+        first = next(out for out, _ in written if any(d["id"] == deal["id"] for d in out.batch.deals))
+        assert [start for out, start in written if out is first] == [0]  # one pass for all seven
+        await post_events(node.port, room, [comment(f"c{i}") for i in range(3)])
+        for c in clients:
+            await c.events_until(3)
+        assert any(start > 0 for _, start in written)  # while frames of events still go in slices
+    finally:
+        for c in clients:
             await c.close()
