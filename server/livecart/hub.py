@@ -68,9 +68,12 @@ class Outgoing:
     batch: Batch
     frame: dict[str, Any]
     kind: FrameKind
+    peers: list[Peer] = field(default_factory=list)  # the room's sockets when it was flushed
+    next: int = 0  # where in `peers` the next slice starts
+    handle: asyncio.Handle | None = None  # the next slice's call
     encoded: dict[int, bytes] = field(default_factory=dict)  # by audience.WIRES number
     seconds: float = 0.0  # time spent writing it so far
-    whole: bool = False  # written in one pass, not in slices
+    whole: bool = False  # the rest goes in one pass, not in slices
 
     @classmethod
     def of(cls, batch: Batch, now_ms: int) -> Outgoing:
@@ -390,15 +393,22 @@ class RoomHub:
 
     def _flush(self, room: Room) -> None:
         room.flush_handle = None
-        if room.sending:
-            # The previous frame is still going out, slice by slice: this one follows as soon as it is out
-            # (never beside it: a socket must get the room's frames in order).
-            room.flush_waiting = True
-            return
         # A deal's new state (live, sold out) goes to every socket in one pass: in a rush, slices
         # interleaved with the claims being answered made "sold out" reach the last of 8,000 sockets
         # 0.15-0.75 s after the first, where in one go it takes the ~0.12 s of its writes.
         whole = room.state_changed
+        going = room.sending
+        if going is not None:
+            if not whole:
+                # The previous frame is still going out, slice by slice: this one follows as soon as it
+                # is out (never beside it: a socket must get the room's frames in order).
+                room.flush_waiting = True
+                return
+            # Nor does a deal's new state wait behind slices: the rest of that frame goes now, whole.
+            if going.handle is not None:
+                going.handle.cancel()
+            going.whole, room.flush_waiting = True, False
+            self._write_slice(room, going)
         room.urgent = room.state_changed = False
         room.last_flush = self._loop.time()
         batch = room.batch.flush()
@@ -411,23 +421,24 @@ class RoomHub:
             # (outbound.py), so it carries the whole room state, not just what changed this tick.
             room.complete_state(batch, now)
         out = Outgoing.of(batch, now)
-        out.whole = whole
-        self._write_slice(room, out, list(room.peers), 0)
+        out.peers, out.whole = list(room.peers), whole
+        self._write_slice(room, out)
 
-    def _write_slice(self, room: Room, out: Outgoing, peers: list[Peer], start: int) -> None:
-        """Write `out` to the next `fanout_slice` of `peers`; the rest in the next pass of the loop, so
+    def _write_slice(self, room: Room, out: Outgoing) -> None:
+        """Write `out` to its next `fanout_slice` sockets; the rest in the next pass of the loop, so
         that between two slices the node reads (socket input, Redis replies, pub/sub) and answers.
-        A socket that joins meanwhile is not in `peers`: its first frame, read from Redis after it
+        A socket that joins meanwhile is not in `out.peers`: its first frame, read from Redis after it
         registered, already holds this batch (Redis has a batch's events before this node does)."""
         started = time.perf_counter()
-        end = len(peers) if out.whole else start + self.fanout_slice
+        peers, start = out.peers, out.next
+        end = out.next = len(peers) if out.whole else start + self.fanout_slice
         self._deliver(peers[start:end] if start or end < len(peers) else peers, out)
         out.seconds += time.perf_counter() - started
         if end < len(peers):
-            room.sending = True
-            self._loop.call_soon(self._write_slice, room, out, peers, end)
+            room.sending = out
+            out.handle = self._loop.call_soon(self._write_slice, room, out)
             return
-        room.sending = False
+        room.sending = None
         self.metrics.tick_seconds.observe(out.seconds)
         if room.flush_waiting:  # its tick came while this frame was going out: it is due now
             room.flush_waiting = False

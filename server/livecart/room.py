@@ -67,7 +67,7 @@ class Room:
         self.flush_at = 0.0  # when flush_handle runs (loop time)
         self.transition_handle: asyncio.TimerHandle | None = None
         self.last_flush = 0.0
-        self.sending = False  # a frame is going out slice by slice (hub.RoomHub._write_slice)
+        self.sending: Any = None  # the frame going out slice by slice (hub.Outgoing, RoomHub._write_slice)
         self.flush_waiting = False  # and the next one's tick came meanwhile: it goes right after
         self.busy = False  # the last frame carried many events: the next one may wait longer
         # The next frame carries more than moving numbers (events, a deal's new state, a pin): it goes at

@@ -19,7 +19,8 @@ async def test_a_frame_in_slices_reaches_every_socket_once_in_order(make_node, r
 
     going_out: list[object] = []  # the frame going out, while it does
 
-    def spy_write_slice(r, out, peers, start):
+    def spy_write_slice(r, out):
+        start, peers = out.next, out.peers
         slices.append(start)
         if start == 0:
             assert not going_out, "a frame started while the previous one was still going out"
@@ -31,10 +32,10 @@ async def test_a_frame_in_slices_reaches_every_socket_once_in_order(make_node, r
             # A slow frame (a few ms a slice, like a big room's): the next tick comes while it goes out.
             time.sleep(0.002)
             hub.schedule_flush(r)
-        write_slice(r, out, peers, start)
+        write_slice(r, out)
 
     def spy_flush(r):
-        flushes_while_sending.append(r.sending)
+        flushes_while_sending.append(r.sending is not None)
         flush(r)
 
     hub._write_slice, hub._flush = spy_write_slice, spy_flush
@@ -73,9 +74,9 @@ async def test_a_deals_new_state_goes_to_every_socket_in_one_pass(make_node, roo
     written: list[tuple[object, int]] = []  # (frame, where a slice started)
     write_slice = hub._write_slice
 
-    def spy_write_slice(r, out, peers, start):
-        written.append((out, start))
-        write_slice(r, out, peers, start)
+    def spy_write_slice(r, out):
+        written.append((out, out.next))
+        write_slice(r, out)
 
     hub._write_slice = spy_write_slice
     clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(7)]
@@ -91,6 +92,38 @@ async def test_a_deals_new_state_goes_to_every_socket_in_one_pass(make_node, roo
         for c in clients:
             await c.events_until(3)
         assert any(start > 0 for _, start in written)  # while frames of events still go in slices
+    finally:
+        for c in clients:
+            await c.close()
+
+
+async def test_a_deals_new_state_does_not_wait_behind_a_frame_in_slices(make_node, room):
+    """When a deal's new state comes due while a frame goes out in slices, the rest of that frame goes
+    at once, whole, and the sockets still get every event once and in order."""
+    node = await make_node(fanout_slice=2)
+    hub = node.hub
+    written: list[tuple[object, int]] = []  # (frame, where a slice started)
+    interrupted: list[object] = []
+    write_slice = hub._write_slice
+
+    def spy_write_slice(r, out):
+        written.append((out, out.next))
+        write_slice(r, out)
+        if out.next < len(out.peers) and not interrupted:  # mid-frame: a deal's new state comes due
+            interrupted.append(out)
+            r.state_changed = True
+            hub._flush(r)
+
+    hub._write_slice = spy_write_slice
+    clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(7)]
+    try:
+        for c in clients:
+            await c.until(lambda f: f["type"] == "snapshot")
+        await post_events(node.port, room, [comment("a"), comment("b")])
+        await post_events(node.port, room, [comment("c")])
+        for c in clients:
+            assert [e["offset"] for e in await c.events_until(3)] == [1, 2, 3]
+        assert [start for out, start in written if out is interrupted[0]] == [0, 2]  # then the rest at once
     finally:
         for c in clients:
             await c.close()
