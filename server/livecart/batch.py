@@ -19,6 +19,7 @@ __all__ = ["Batch", "RoomBatch", "tick_for"]
 
 SOCKETS_PER_BASE_TICK = 2000
 BUSY_EVENTS = 8
+MAX_STATE_S = 1.0  # a big room's state tick grows with it up to this: the numbers still move every second
 
 
 def tick_for(base_s: float, sockets: int, cap_s: float, busy: bool = False, *,
@@ -32,7 +33,10 @@ def tick_for(base_s: float, sockets: int, cap_s: float, busy: bool = False, *,
     least `state_s`: a person reads "only 37 left" a few times a second at most, while every frame
     costs the node one write per socket and each viewer's phone a wake-up. In a rush of 2,000 sockets
     at a 50 ms tick those frames were most of the node's CPU. Events, deal state changes (live, sold
-    out, ended) and pins are never held back by it.
+    out, ended) and pins are never held back by it. In a bigger room that wait grows like the tick,
+    state_s × sockets / 2000 up to MAX_STATE_S (8,000 sockets: 0.8 s), so that these frames cost the
+    node the same number of writes a second whatever the room's size: in a rush of 8,000 they were a
+    third of the node's CPU while the claims waited behind them.
 
     A frame with a deal's new state (`deal_state`: live, sold out, ended) goes at the base tick whatever
     the room's size: it happens once per deal, and in a rush every viewer is waiting for "sold out"."""
@@ -40,7 +44,9 @@ def tick_for(base_s: float, sockets: int, cap_s: float, busy: bool = False, *,
         return base_s
     tick = max(base_s, base_s * sockets / SOCKETS_PER_BASE_TICK)
     tick = min(cap_s, 2 * tick if busy else tick)
-    return max(tick, state_s) if state_only else tick
+    if not state_only:
+        return tick
+    return max(tick, state_s, min(MAX_STATE_S, state_s * sockets / SOCKETS_PER_BASE_TICK))
 
 
 @dataclass(slots=True)

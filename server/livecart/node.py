@@ -136,7 +136,8 @@ class Node:
         self.deal_store = DealStore(redis, sharded_pubsub=sharded)
         self.hub = RoomHub(self.store, subscriber_for(subscriber_client), clock=self.clock,
                            tick_ms=s.tick_ms, max_tick_ms=s.max_tick_ms, state_tick_ms=s.state_tick_ms,
-                           revocation_check_s=s.revocation_check_s, metrics=self.metrics)
+                           revocation_check_s=s.revocation_check_s, metrics=self.metrics,
+                           fanout_slice=s.fanout_slice)
         self.presence = Presence(self.store, self.hub, clock=self.clock, node_id=s.node_id,
                                  presence_s=s.presence_s)
         self.deal_timers = DealTimers(self.deal_store, self.hub, clock=self.clock)

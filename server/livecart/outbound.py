@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["Decision", "FrameKind", "decide"]
+__all__ = ["Decision", "FrameKind", "always_write", "decide"]
 
 
 class FrameKind(Enum):
@@ -35,3 +35,10 @@ def decide(kind: FrameKind, size: int, buffered: int, *, high_water: int, max_by
     if kind is FrameKind.STATE and buffered > high_water:
         return Decision.HOLD
     return Decision.WRITE
+
+
+def always_write(*, high_water: int, max_bytes: int) -> int:
+    """A bound under which `decide` answers WRITE for any kind: a frame that leaves the socket's buffer
+    at or below it is written without asking (web/ws.py does so for every fan-out write that finds
+    nothing held)."""
+    return min(high_water, max_bytes)

@@ -44,9 +44,8 @@ class Peer(Protocol):
 class Room:
     __slots__ = ("batch", "busy", "claim_rates", "counters", "deals", "epoch", "flush_at", "flush_handle",
                  "last_flush", "name", "next_recoveries", "next_snapshot", "online", "overlays",
-                 "reading",
-                 "overlays_here", "peers", "ready", "sent_states", "stage", "state_changed",
-                 "transition_handle", "urgent", "viewers")
+                 "overlays_here", "peers", "reading", "ready", "flush_waiting", "sending", "sent_states",
+                 "stage", "state_changed", "transition_handle", "urgent", "viewers")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -68,6 +67,8 @@ class Room:
         self.flush_at = 0.0  # when flush_handle runs (loop time)
         self.transition_handle: asyncio.TimerHandle | None = None
         self.last_flush = 0.0
+        self.sending: Any = None  # the frame going out slice by slice (hub.Outgoing, RoomHub._write_slice)
+        self.flush_waiting = False  # and the next one's tick came meanwhile: it goes right after
         self.busy = False  # the last frame carried many events: the next one may wait longer
         # The next frame carries more than moving numbers (events, a deal's new state, a pin): it goes at
         # the room's tick, not the slower one of counter-only frames (batch.tick_for).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -93,8 +94,20 @@ def test_frames_of_moving_numbers_only_wait_for_the_state_tick():
 
     assert tick_for(0.05, 2000, 0.15, state_only=True, state_s=0.2) == 0.2
     assert tick_for(0.05, 2000, 0.15, state_only=False, state_s=0.2) == 0.05
-    assert tick_for(0.05, 8000, 0.3, state_only=True, state_s=0.2) == 0.2
-    assert tick_for(0.05, 16000, 0.5, state_only=True, state_s=0.2) == 0.4  # a big room's tick is longer
+    assert tick_for(0.05, 16000, 0.5, state_only=True, state_s=0.2) == 1.0  # a big room's tick is longer
+
+
+def test_a_big_rooms_moving_numbers_wait_longer_up_to_a_second():
+    """Their frames cost one write per socket: a room of N waits 0.2 s × N / 2000, at most 1 s."""
+    from livecart.batch import tick_for
+
+    assert tick_for(0.05, 1000, 0.15, state_only=True, state_s=0.2) == 0.2
+    assert tick_for(0.05, 4000, 0.15, state_only=True, state_s=0.2) == pytest.approx(0.4)
+    assert tick_for(0.05, 8000, 0.15, state_only=True, state_s=0.2) == pytest.approx(0.8)
+    assert tick_for(0.05, 20000, 0.15, state_only=True, state_s=0.2) == 1.0
+    assert tick_for(0.05, 8000, 0.15, state_only=True, state_s=2.0) == 2.0  # a longer setting stays longer
+    assert tick_for(0.05, 8000, 0.15, state_only=False, state_s=0.2) == 0.15  # events do not wait for it
+    assert tick_for(0.05, 8000, 0.15, state_only=True, state_s=0.2, deal_state=True) == 0.05
 
 
 def test_a_deals_new_state_goes_at_the_base_tick_whatever_the_rooms_size():

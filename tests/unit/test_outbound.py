@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from livecart.outbound import Decision, FrameKind, decide
+from livecart.outbound import Decision, FrameKind, always_write, decide
 
 HW, MAX = 1000, 10_000
 
@@ -21,3 +23,11 @@ HW, MAX = 1000, 10_000
 ])
 def test_decide(kind, size, buffered, expected):
     assert decide(kind, size, buffered, high_water=HW, max_bytes=MAX) is expected
+
+
+@given(kind=st.sampled_from(FrameKind), size=st.integers(0, 20_000), buffered=st.integers(0, 20_000),
+       high_water=st.integers(0, 20_000), max_bytes=st.integers(0, 20_000))
+def test_a_write_under_always_write_is_what_decide_answers(kind, size, buffered, high_water, max_bytes):
+    """The socket's shortcut (web/ws.py writes without asking under this bound) never disagrees."""
+    if buffered + size <= always_write(high_water=high_water, max_bytes=max_bytes):
+        assert decide(kind, size, buffered, high_water=high_water, max_bytes=max_bytes) is Decision.WRITE

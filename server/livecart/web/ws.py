@@ -32,7 +32,7 @@ from livecart.batch import Batch
 from livecart.errors import BadRequest, CloseCode, Internal, LivecartError, NotFound, wire_error
 from livecart.framing import FrameReader, Message
 from livecart.metrics import Metrics
-from livecart.outbound import Decision, FrameKind, decide
+from livecart.outbound import Decision, FrameKind, always_write, decide
 from livecart.protocol import Format, decode, echo_req, encode_frame, encode_json
 from livecart.web.admission import Admission
 
@@ -93,11 +93,12 @@ class SocketHost(Protocol):
 
 
 class SocketLimits:
-    __slots__ = ("handshake_s", "heartbeat_s", "high_water", "max_bytes", "max_inbound")
+    __slots__ = ("always_write", "handshake_s", "heartbeat_s", "high_water", "max_bytes", "max_inbound")
 
     def __init__(self, *, high_water: int, max_bytes: int, max_inbound: int, heartbeat_s: float,
                  handshake_s: float = 10.0) -> None:
         self.high_water, self.max_bytes = high_water, max_bytes
+        self.always_write = always_write(high_water=high_water, max_bytes=max_bytes)
         self.max_inbound, self.heartbeat_s = max_inbound, heartbeat_s
         self.handshake_s = handshake_s  # from accept to a complete request head (or the upgrade's answer)
 
@@ -246,8 +247,11 @@ class WebSocket(asyncio.Protocol):
         if transport is None or not self.open:
             return
         limits = self.listener.limits
-        decision = decide(kind, len(data), transport.get_write_buffer_size(),
-                          high_water=limits.high_water, max_bytes=limits.max_bytes)
+        buffered = transport.get_write_buffer_size()
+        if buffered + len(data) <= limits.always_write and self.held is None:
+            transport.write(data)  # decide's answer for any kind this far below the limits: the fan-out's
+            return                 # common case, without its per-socket call (outbound.always_write)
+        decision = decide(kind, len(data), buffered, high_water=limits.high_water, max_bytes=limits.max_bytes)
         if decision is Decision.WRITE:
             if self.held is not None:
                 held, self.held = self.held, None
