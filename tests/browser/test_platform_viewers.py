@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from tests.browser.conftest import Browsing
+from tests.browser.conftest import Browsing, screenshot
 from tests.browser.test_pages import live, page_path
 from tests.support import post_events
 
@@ -26,6 +26,7 @@ async def test_the_console_shows_the_platform_s_viewers_beside_its_own(make_node
     await expect(counters).to_contain_text("Watching on the platform 1234")
     await post_events(node.port, room, [viewers("v2", 987)])  # the latest, not a sum
     await expect(counters).to_contain_text("Watching on the platform 987")
+    await screenshot(console, "console-platform-viewers", clip={"x": 0, "y": 0, "width": 1280, "height": 120})
     zh = await b.open(page_path("console", room, user="amy", lang="zh"), 1280, 800)
     await live(zh)
     await expect(zh.locator("#counters")).to_contain_text("平台在看 987")
