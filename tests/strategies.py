@@ -23,6 +23,8 @@ valid_events = st.one_of(
     _event("gift", gift=st.text(min_size=1, max_size=20), count=counts, value=money),
     _event("order", order_id=ids, product_id=ids, qty=counts, amount=money,
            status=st.sampled_from(["placed", "paid", "cancelled", "refunded"])),
+    _event("viewers", count=st.integers(min_value=0, max_value=10**9),
+           platform=st.sampled_from(["tiktok", "bilibili", "douyin-2", "x.y_z"])),
 )
 
 # Anything JSON or msgpack can carry, for "never anything but a value or BadRequest" checks.

@@ -75,7 +75,9 @@ class TopBar {
     presence.className = `pill ${overlays > 0 ? "on" : "off"}`;
     presence.dataset.overlays = String(overlays);
     setText(presence, overlays > 0 ? t("overlayOn", { n: overlays }) : t("overlayOff"));
-    setText($("counters"), [`${t("viewers")} ${c.online || 0}`, `${t("likes")} ${c.likes || 0}`,
+    // The platform's own viewer count (a bridge's `viewers` events) beside livecart's sockets, once one came.
+    const onPlatform = c.platform_viewers ? [`${t("platformViewers")} ${c.platform_viewers}`] : [];
+    setText($("counters"), [`${t("viewers")} ${c.online || 0}`, ...onPlatform, `${t("likes")} ${c.likes || 0}`,
       `${t("comments")} ${c.comments || 0}`, `${t("orders")} ${c.orders || 0}`,
       `${t("gmv")} ${money(c.gmv, state.currency)}`].join(" · "));
   }

@@ -13,6 +13,7 @@ the wire shows it as a number with the currency's decimals, and the exact intege
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, Literal, NotRequired, TypedDict, get_args
 
@@ -28,11 +29,13 @@ __all__ = [
     "EventType",
     "GiftEvent",
     "InvalidEvent",
+    "LATEST_COUNTERS",
     "LikeEvent",
     "OrderEvent",
     "OrderStatus",
     "PlainEvent",
     "User",
+    "ViewersEvent",
     "counter_deltas",
     "carries_money",
     "logged_counter_deltas",
@@ -46,9 +49,14 @@ MAX_TEXT = 4096
 MAX_NAME = 100
 MAX_COUNT = 1_000_000
 MAX_MONEY = 1e10
+MAX_VIEWERS = 1_000_000_000  # a platform's viewer count (the biggest streams have tens of millions)
 # Room counters kept in Redis (a hash per room). *_cents are shown to clients without the suffix.
 COUNTERS = ("comments", "likes", "shares", "follows", "joins", "leaves", "gifts", "gifts_value_cents",
-            "orders", "gmv_cents", "refunds")
+            "orders", "gmv_cents", "refunds", "platform_viewers")
+# Counters that hold a latest value, set by an event (append.lua HSETs them), not a running sum. A
+# room streamed to two platforms shows the latest count either sent (the event says which platform).
+LATEST_COUNTERS = frozenset({"platform_viewers"})
+_PLATFORM = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
 
 
 class InvalidEvent(BadRequest):
@@ -138,6 +146,11 @@ class _OrderFields(TypedDict):
     claim_id: NotRequired[str]  # the flash-deal claim the order pays for (ingest settles it)
 
 
+class _ViewersFields(TypedDict):
+    count: int  # how many the platform says are watching (0 allowed: a stream nobody watches yet)
+    platform: str  # "tiktok", "bilibili": whose count it is
+
+
 class CommentEvent(_Said, _CommentFields):
     type: Literal["comment"]
 
@@ -158,8 +171,14 @@ class OrderEvent(_Said, _OrderFields):
     type: Literal["order"]
 
 
-Event = CommentEvent | LikeEvent | PlainEvent | GiftEvent | OrderEvent
-EventType = Literal["comment", "like", "share", "follow", "join", "leave", "gift", "order"]
+class ViewersEvent(_Said, _ViewersFields):
+    """A platform's viewer count (a bridge sends it every few seconds): sets `platform_viewers`."""
+
+    type: Literal["viewers"]
+
+
+Event = CommentEvent | LikeEvent | PlainEvent | GiftEvent | OrderEvent | ViewersEvent
+EventType = Literal["comment", "like", "share", "follow", "join", "leave", "gift", "order", "viewers"]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 
 
@@ -175,6 +194,19 @@ def _gift(ev: dict[str, Any], currency: str) -> _GiftFields:
     minor = _money(ev, "value", currency)
     return {"gift": _text(ev, "gift", MAX_NAME), "count": _int(ev, "count"),
             "value": from_minor(minor, currency), "value_minor": minor}
+
+
+def _platform(ev: dict[str, Any]) -> str:
+    platform = ev.get("platform")
+    if platform is None:
+        raise InvalidEvent("missing_field", "platform is required")
+    if not isinstance(platform, str) or not _PLATFORM.fullmatch(platform):
+        raise InvalidEvent("bad_field", "platform must be 1-32 characters of a-z, 0-9, '_', '.', '-'")
+    return platform
+
+
+def _viewers(ev: dict[str, Any]) -> _ViewersFields:
+    return {"count": _int(ev, "count", low=0, high=MAX_VIEWERS), "platform": _platform(ev)}
 
 
 def _order(ev: dict[str, Any], currency: str) -> _OrderFields:
@@ -201,6 +233,8 @@ def validate_event(raw: Any, now_ms: int, currency: str = LEGACY_CURRENCY) -> Ev
     if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise InvalidEvent("bad_type", f"type must be one of {', '.join(EVENT_TYPES)}")
     user = raw.get("user")
+    if kind == "viewers" and user is None:  # a count is nobody's: the platform stands in as its author
+        user = {"id": _platform(raw), "name": _platform(raw)}
     if not isinstance(user, dict):
         raise InvalidEvent("missing_field", "user {id, name} is required")
     user_id = _text(user, "id", MAX_ID)
@@ -222,6 +256,8 @@ def validate_event(raw: Any, now_ms: int, currency: str = LEGACY_CURRENCY) -> Ev
             return {"id": event_id, "type": kind, "user": who, "ts": ts, **_gift(raw, currency)}
         case "order":
             return {"id": event_id, "type": kind, "user": who, "ts": ts, **_order(raw, currency)}
+        case "viewers":
+            return {"id": event_id, "type": kind, "user": who, "ts": ts, **_viewers(raw)}
         case "share" | "follow" | "join" | "leave":
             return {"id": event_id, "type": kind, "user": who, "ts": ts}
 
@@ -247,6 +283,8 @@ def counter_deltas(event: Mapping[str, Any]) -> dict[str, int]:
         if minor is None:  # a gift logged before `value_minor` existed: its value was in cents
             minor = round(event["value"] * 100)
         return {"gifts": int(event["count"]), "gifts_value_cents": int(minor)}
+    if kind == "viewers":  # a latest value (LATEST_COUNTERS): append.lua sets it, never adds it
+        return {"platform_viewers": int(event["count"])}
     return {}
 
 

@@ -20,7 +20,7 @@ from livecart import goal_report, interaction_report, invite_report
 from livecart.comments import QuestionBoard, Segmenter, count_words
 from livecart.money import LEGACY_CURRENCY
 from livecart.protocol import encode_json
-from livecart.stats import METRICS, Bucket, deal_funnel, series, to_wire
+from livecart.stats import GAUGES, METRICS, Bucket, deal_funnel, series, to_wire
 
 __all__ = ["TABLES", "build", "csv_cell", "csv_table", "html"]
 
@@ -46,9 +46,10 @@ def build(room: str, buckets: Mapping[int, Bucket], deals: list[dict[str, str]],
     end = max(seconds + [s + 1 for s in starts]) + 1 if seconds or starts else first + 1
     step = max(1, math.ceil((end - first) / MAX_POINTS))
     rows = series(buckets, first, end, step)
-    totals = {name: sum(b.get(name, 0) for b in buckets.values()) for name in METRICS if name != "viewers"}
+    totals = {name: sum(b.get(name, 0) for b in buckets.values()) for name in METRICS if name not in GAUGES}
     totals_wire = to_wire(totals, currency)
-    totals_wire["viewers_peak"] = max((b.get("viewers", 0) for b in buckets.values()), default=0)
+    for gauge in sorted(GAUGES):  # viewers_peak, platform_viewers_peak
+        totals_wire[f"{gauge}_peak"] = max((b.get(gauge, 0) for b in buckets.values()), default=0)
     board = QuestionBoard(window_ms=2**62)
     texts: list[str] = []
     for ts, user, text in comments:
@@ -133,7 +134,8 @@ table{border-collapse:collapse;margin:4px 0}td,th{padding:3px 10px;border-bottom
 text-align:right}th{background:#f6f6f6}td.l,th.l{text-align:left}.kpis{display:flex;gap:22px;flex-wrap:wrap}
 .kpi b{display:block;font-size:20px}.up{color:#1a7f37}.down{color:#c62828}svg{display:block;margin:6px 0}
 a{color:#0b5cad}"""
-_SERIES = (("viewers", "Viewers online", "#1f6feb"), ("comments", "Comments", "#8250df"),
+_SERIES = (("viewers", "Viewers online", "#1f6feb"),
+           ("platform_viewers", "Watching on the platform", "#0a7f8c"), ("comments", "Comments", "#8250df"),
            ("orders", "Orders", "#1a7f37"), ("gmv", "GMV", "#bf8700"))
 
 
@@ -207,12 +209,14 @@ def html(report: Mapping[str, Any]) -> str:
     room, totals = report["room"], report["totals"]
     currency = escape(str(report.get("currency", LEGACY_CURRENCY)))
     kpis = "".join(f'<div class="kpi"><b>{escape(str(totals.get(k, 0)))}</b>{escape(t)}</div>' for k, t in (
-        ("viewers_peak", "peak viewers"), ("entries", "entries"), ("comments", "comments"),
+        ("viewers_peak", "peak viewers"), ("platform_viewers_peak", "peak on the platform"),
+        ("entries", "entries"), ("comments", "comments"),
         ("likes", "likes"), ("orders", "orders"), ("gmv", f"GMV ({currency})"),
         ("gifts_value", f"gifts value ({currency})"),
         ("claims", "claims"), ("claim_rejections", "claim rejections"), ("follows", "follows"),
         ("shares", "shares")))
-    charts = "".join(_chart(report, key, label, color) for key, label, color in _SERIES)
+    charts = "".join(_chart(report, key, label, color) for key, label, color in _SERIES  # no bridge: no chart
+                     if key != "platform_viewers" or totals.get("platform_viewers_peak"))
     deals = _table(report["deals"], [
         ("product", "product"), ("starts_at", "start"), ("ends_at", "end"), ("stock", "stock"),
         ("viewers_at_launch", "viewers at launch"), ("claim_attempts", "attempts"), ("claims", "claims"),

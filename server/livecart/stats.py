@@ -2,11 +2,11 @@
 windows, series and per-deal funnels read from them.
 
 A bucket is a dict of metric -> int for one second of one room (money in cents, like the counters).
-Only non-zero metrics are kept. Every metric but `viewers` is a count that adds up; `viewers` is a
-gauge, stored only in the seconds where it changed and carried forward when read, so merging keeps
-the latest sample and a series shows the highest value of each step. The director (director.py)
-folds the room log into buckets once a second and store/stats_store.py keeps them in Redis; nothing
-here awaits.
+Only non-zero metrics are kept. Every metric but `viewers` and `platform_viewers` is a count that adds
+up; those two are gauges, stored only in the seconds where they changed and carried forward when
+read, so merging keeps the latest sample and a series shows the highest value of each step. The
+director (director.py) folds the room log into buckets once a second and store/stats_store.py keeps
+them in Redis; nothing here awaits.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ __all__ = [
 
 Bucket = dict[str, int]
 METRICS = ("viewers", "entries", "leaves", "comments", "likes", "shares", "follows", "gifts_value_cents",
-           "orders", "gmv_cents", "claims", "claim_rejections")
-GAUGES = frozenset({"viewers"})
+           "orders", "gmv_cents", "claims", "claim_rejections", "platform_viewers")
+# Latest values, not counts: livecart's viewers, and the platform's count (a bridge's `viewers` events).
+GAUGES = frozenset({"viewers", "platform_viewers"})
 METRIC_OF = {"joins": "entries"}  # room counters whose stats metric has another name
 MAX_SKEW_MS = 3600 * 1000  # an event `ts` further than this from its receipt is bucketed by receipt time
 
@@ -119,27 +120,29 @@ class Window:
 
 
 def series(buckets: Mapping[int, Bucket], start: int, end: int, step: int) -> list[dict[str, int]]:
-    """One row per step from `start` (seconds, end exclusive): counts summed, viewers at their highest
-    (carried forward from the last sample before a step that has none, so a quiet step is not 0)."""
+    """One row per step from `start` (seconds, end exclusive): counts summed, each gauge (viewers, the
+    platform's viewers) at its highest (carried forward from the last sample before a step that has
+    none, so a quiet step is not 0)."""
     rows: list[dict[str, int]] = []
-    last_viewers = 0
+    last = dict.fromkeys(GAUGES, 0)
     for s in sorted(buckets):
-        if s < start and "viewers" in buckets[s]:
-            last_viewers = buckets[s]["viewers"]
+        if s < start:
+            last.update((name, buckets[s][name]) for name in GAUGES if name in buckets[s])
     for t in range(start, end, step):
         row = {name: 0 for name in METRICS}
-        peak: int | None = None
+        peaks: dict[str, int] = {}
         for s in range(t, min(t + step, end)):
             bucket = buckets.get(s)
             if not bucket:
                 continue
             for name, value in bucket.items():
                 if name in GAUGES:
-                    peak = value if peak is None else max(peak, value)
-                    last_viewers = value
+                    peaks[name] = max(peaks.get(name, value), value)
+                    last[name] = value
                 elif name in row:
                     row[name] += value
-        row["viewers"] = last_viewers if peak is None else peak
+        for name in GAUGES:
+            row[name] = peaks.get(name, last[name])
         row["t"] = t
         rows.append(row)
     return rows

@@ -63,13 +63,17 @@ async def test_report_numbers_match_the_ingested_events_exactly(node, room, tmp_
         ev(23, "order", base + 70_000, order_id="o4", product_id="p9", qty=1, amount=3.0, status="placed"),
         ev(24, "comment", now + 10_000, "u4", text="after the cue"),
         ev(25, "comment", now + 20_000, "u5", text="after the cue too"),
+        # The platform's own viewer count, from a bridge: a gauge (its peak), never a sum.
+        {"id": "e26", "type": "viewers", "ts": base + 2000, "platform": "tiktok", "count": 1200},
+        {"id": "e27", "type": "viewers", "ts": base + 62_000, "platform": "tiktok", "count": 900},
     ]
     assert (await post_events(node.port, room, events))[1]["accepted"] == len(events)
     status, made = await api(node.port, "POST", f"/api/rooms/{room}/cues", token("assistant", room, "amy"),
                              {"text": "push the scarf", "priority": "high"})
     assert status == 201
     want = {"comments": 5, "likes": 12, "shares": 2, "follows": 3, "entries": 5, "leaves": 1,
-            "gifts_value": 11.5, "orders": 3, "gmv": 118.99, "claims": 3, "claim_rejections": 1}
+            "gifts_value": 11.5, "orders": 3, "gmv": 118.99, "claims": 3, "claim_rejections": 1,
+            "platform_viewers_peak": 1200}
     report = await until_report(node.port, room, want)
     assert report["totals"] == dict(want, viewers_peak=report["totals"]["viewers_peak"])
     status, state = await api(node.port, "GET", f"/api/rooms/{room}/state", token("host", room))
@@ -79,6 +83,8 @@ async def test_report_numbers_match_the_ingested_events_exactly(node, room, tmp_
     for name in ("comments", "likes", "orders", "entries", "claims"):
         assert sum(r[name] for r in timeline) == want[name], name
     assert round(sum(r["gmv"] for r in timeline), 2) == want["gmv"]
+    platform = [r["platform_viewers"] for r in timeline]
+    assert max(platform) == 1200 and platform[-1] == 900  # carried forward after its last sample
 
     (funnel,) = report["deals"]
     assert (funnel["deal"], funnel["claim_attempts"], funnel["claims"], funnel["paid"], funnel["buyers"]) == (
@@ -110,7 +116,7 @@ async def test_report_numbers_match_the_ingested_events_exactly(node, room, tmp_
     status, page = await get_text(node.port, f"/api/rooms/{room}/report", token("host", room))
     assert status == 200 and page.startswith("<!doctype html>") and "<svg" in page
     assert "<script" not in page and "src=" not in page and 'href="http' not in page and "url(" not in page
-    assert "push the scarf" in page and "Silk scarf" in page
+    assert "push the scarf" in page and "Silk scarf" in page and "Watching on the platform" in page
 
     out = tmp_path / "report.html"
     env = dict(os.environ, LIVECART_SECRET=SECRET, LIVECART_DATA_DIR=str(tmp_path))

@@ -99,7 +99,11 @@ def test_the_stream_s_end_and_start_are_notices_and_totals_are_not_counted_again
     assert (
         m.map_command({"cmd": "LIKE_INFO_V3_UPDATE", "data": {"click_count": 999}}, NOW).outcome == "dropped"
     )
-    assert m.map_command({"cmd": "WATCHED_CHANGE", "data": {"num": 5021}}, NOW).viewers == 5021
+    # The viewer count is the online count; 看过 (everyone who has watched so far) is not one.
+    online = m.map_command({"cmd": "ONLINE_RANK_COUNT", "data": {"count": 120, "online_count": 4321}}, NOW)
+    assert (online.outcome, online.viewers, online.events) == ("mapped", 4321, [])
+    watched = m.map_command({"cmd": "WATCHED_CHANGE", "data": {"num": 5021, "text_small": "5021"}}, NOW)
+    assert (watched.outcome, watched.viewers) == ("dropped", None)
 
 
 def test_unknown_commands_are_unmapped_and_bad_ones_dropped():

@@ -9,7 +9,9 @@ from hypothesis import example, given
 
 from livecart.errors import BadRequest
 from livecart.events import (
+    COUNTERS,
     EVENT_TYPES,
+    LATEST_COUNTERS,
     Event,
     InvalidEvent,
     User,
@@ -49,6 +51,19 @@ def test_a_missing_user_name_defaults_to_the_user_id():
     ({"id": "a", "type": "order", "user": {"id": "u"}, "order_id": "o", "product_id": "p", "qty": 1,
       "amount": 1, "status": "shipped"}, "bad_field", "status"),
     ({"id": "a", "type": "share", "user": {"id": "u"}, "ts": "yesterday"}, "bad_field", "ts"),
+    ({"id": "a", "type": "viewers", "platform": "tiktok"}, "missing_field", "count"),
+    ({"id": "a", "type": "viewers", "platform": "tiktok", "count": -1}, "bad_field", "count"),
+    ({"id": "a", "type": "viewers", "platform": "tiktok", "count": 10**9 + 1}, "bad_field", "count"),
+    ({"id": "a", "type": "viewers", "platform": "tiktok", "count": 1.5}, "bad_field", "count"),
+    ({"id": "a", "type": "viewers", "platform": "tiktok", "count": True}, "bad_field", "count"),
+    ({"id": "a", "type": "viewers", "platform": "tiktok", "count": "12"}, "bad_field", "count"),
+    ({"id": "a", "type": "viewers", "count": 5}, "missing_field", "platform"),
+    ({"id": "a", "type": "viewers", "count": 5, "platform": ""}, "bad_field", "platform"),
+    ({"id": "a", "type": "viewers", "count": 5, "platform": "TikTok"}, "bad_field", "platform"),
+    ({"id": "a", "type": "viewers", "count": 5, "platform": "x" * 33}, "bad_field", "platform"),
+    ({"id": "a", "type": "viewers", "count": 5, "platform": ["tiktok"]}, "bad_field", "platform"),
+    ({"id": "a", "type": "viewers", "count": 5, "platform": "tiktok", "user": "tiktok"}, "missing_field",
+     "user"),
 ])
 def test_invalid_events_name_the_field(raw, code, field):
     with pytest.raises(InvalidEvent) as info:
@@ -86,6 +101,18 @@ def test_a_logged_order_moved_the_counters_as_append_lua_counted_it():
 def test_a_gift_logged_before_minor_units_counts_its_value_in_cents():
     legacy = {"type": "gift", "count": 2, "value": 1.5}
     assert counter_deltas(legacy) == {"gifts": 2, "gifts_value_cents": 150}
+
+
+def test_a_platform_viewer_count_is_nobody_s_and_sets_a_latest_value():
+    event = validate_event({"id": "tiktok:viewers:@shop:1", "type": "viewers", "platform": "tiktok",
+                            "count": 0}, NOW)  # 0 is a count: a stream nobody watches yet
+    assert event == {"id": "tiktok:viewers:@shop:1", "type": "viewers",
+                     "user": {"id": "tiktok", "name": "tiktok"}, "ts": NOW, "count": 0, "platform": "tiktok"}
+    big = dict(event, count=10**9)
+    assert validate_event(big, NOW)["count"] == 10**9
+    assert counter_deltas(big) == logged_counter_deltas(big) == {"platform_viewers": 10**9}
+    assert LATEST_COUNTERS <= set(COUNTERS) and "platform_viewers" in LATEST_COUNTERS
+    assert counters_to_wire({})["platform_viewers"] == 0
 
 
 def test_counters_on_the_wire_show_money_and_every_counter():

@@ -40,6 +40,18 @@ def test_series_sums_counts_and_shows_the_viewer_peak_carried_over_quiet_steps()
     assert to_wire(rows[2])["gmv"] == 5.0
 
 
+def test_the_platform_s_viewer_count_is_a_gauge_of_its_own_beside_livecart_s_viewers():
+    s = T // 1000
+    buckets = fold([(ev("viewers", T, platform="tiktok", count=1200), T),
+                    (ev("viewers", T + 300, platform="tiktok", count=1100), T),  # same second: the latest
+                    (ev("viewers", T + 4000, platform="tiktok", count=0), T)])  # 0 is a sample too
+    assert buckets == {s: {"platform_viewers": 1100}, s + 4: {"platform_viewers": 0}}
+    buckets.update({s - 9: {"platform_viewers": 50, "viewers": 3}, s + 1: {"viewers": 9}})
+    rows = series(buckets, s - 2, s + 6, 2)
+    assert [(r["t"], r["viewers"], r["platform_viewers"]) for r in rows] == [
+        (s - 2, 3, 50), (s, 9, 1100), (s + 2, 9, 1100), (s + 4, 9, 0)]
+
+
 def test_window_rates_and_viewer_samples():
     w = Window()
     for i in range(60):

@@ -5,8 +5,9 @@
 (`SuperChatMessage`): `map_message` reads those, by attribute and class name (this module imports
 nothing of the library). Commands it has no model for reach its handlers raw, and `map_command` maps
 the ones a room needs: entries and follows (`INTERACT_WORD`), likes (`LIKE_INFO_V3_CLICK`), the
-stream's start and end (`LIVE`, `PREPARING`) and viewer counts (`WATCHED_CHANGE`,
-`ONLINE_RANK_COUNT`).
+stream's start and end (`LIVE`, `PREPARING`) and viewer counts (`ONLINE_RANK_COUNT`'s
+`online_count`, sent on as `viewers` room events at most every few seconds: viewer_count.py).
+`WATCHED_CHANGE` (看过: everyone who has watched so far, which never goes down) is dropped.
 
 - Ids: the platform's own where it has one (a gift's `tid`, a Super Chat's `id`, a danmaku's
   `id_str`), else the fields that make the message unique (user, time, the danmaku's `rnd`), else a
@@ -208,8 +209,8 @@ class BilibiliMapper:
                     {"platform": PLATFORM, "room_id": self.room_id},
                 )
                 return Mapped(cmd, "mapped", notices=[notice])
-            case "WATCHED_CHANGE":
-                return Mapped(cmd, "mapped", viewers=int(data.get("num") or 0))
+            case "WATCHED_CHANGE":  # 看过: everyone who has watched so far, never down: not a viewer count
+                return Mapped(cmd, "dropped", reason="a running total of who has watched, not who watches")
             case "ONLINE_RANK_COUNT":
                 return Mapped(cmd, "mapped", viewers=int(data.get("online_count") or data.get("count") or 0))
             case "LIKE_INFO_V3_UPDATE" | "COMBO_SEND":

@@ -26,6 +26,7 @@ from livecart.bridges.metrics import BridgeMetrics
 from livecart.bridges.outbox import Outbox
 from livecart.bridges.run import Sink, now_ms, serve_metrics, supervise
 from livecart.bridges.tiktok import TikTokMapper
+from livecart.bridges.viewer_count import ViewerThrottle
 from livecart.protocol import load_json
 
 __all__ = ["BridgeOptions", "MissingConnectors", "run"]
@@ -88,7 +89,7 @@ async def run(
             exponent = money.exponent(currency)
             outbox = Outbox(session, opts.url, opts.room, opts.source, opts.token, metrics)
             connect, flush, expire = platform or _platform(opts, currency, exponent, metrics, live)
-            sink = Sink(opts.platform, outbox, metrics, expire)
+            sink = Sink(opts.platform, outbox, metrics, expire, ViewerThrottle(opts.platform, opts.target))
             tasks = [
                 asyncio.create_task(outbox.run()),
                 asyncio.create_task(

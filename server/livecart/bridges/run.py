@@ -2,7 +2,8 @@
 and connect again with backoff when the connection ends or fails.
 
 `Sink` is the one place a mapped event goes through: it counts it (per platform type and outcome),
-puts its room events and notices in the outbox, records viewer counts, and sends the gift streaks
+puts its room events and notices in the outbox, records viewer counts (the gauge, and `viewers` room
+events at most every few seconds: viewer_count.py), and sends the gift streaks
 that went quiet. The platform connection (`tiktok_live`, `bilibili_live`) is a function that calls
 `sink.take(...)` for each of its library's events and returns or raises when the connection ends;
 `supervise` runs it again, waiting 1 s doubling to 60 s (reset once a connection has lasted a
@@ -24,6 +25,7 @@ from aiohttp import web
 from livecart.bridges.mapped import Mapped, Notice
 from livecart.bridges.metrics import BridgeMetrics
 from livecart.bridges.outbox import Outbox
+from livecart.bridges.viewer_count import ViewerThrottle
 
 __all__ = ["Sink", "serve_metrics", "supervise"]
 
@@ -41,11 +43,15 @@ class Sink:
         outbox: Outbox,
         metrics: BridgeMetrics,
         expire: Callable[[int], list[dict[str, Any]]] | None = None,
+        viewers: ViewerThrottle | None = None,
+        clock: Callable[[], int] = now_ms,
     ) -> None:
         self.platform = platform
         self.outbox = outbox
         self.metrics = metrics
         self._expire = expire
+        self._viewers = viewers  # the platform's viewer count as `viewers` room events, throttled
+        self._clock = clock
         self._kinds: set[str] = set()
 
     MAX_KINDS = 200  # a platform names its own types: label values stay bounded whatever it sends
@@ -58,13 +64,21 @@ class Sink:
             else:
                 self._kinds.add(kind)
         self.metrics.platform_events.labels(self.platform, kind, mapped.outcome).inc()
+        events = mapped.events
         if mapped.viewers is not None:
             self.metrics.viewers.set(mapped.viewers)
-        self.outbox.put(mapped.events, mapped.notices)
+            if self._viewers is not None:
+                events = events + self._viewers.offer(mapped.viewers, self._clock())
+        self.outbox.put(events, mapped.notices)
 
     def tick(self, at_ms: int) -> None:
         """Send the gift streaks that went quiet (`livecart connect` calls it every second: a streak may
-        be the last thing a stream sends, so no later message can be what notices it)."""
+        be the last thing a stream sends, so no later message can be what notices it), and the viewer
+        count held back by the throttle once its interval is over."""
+        if self._viewers is not None:
+            held = self._viewers.tick(at_ms)
+            if held:
+                self.outbox.put(held)
         if self._expire is not None:
             quiet = self._expire(at_ms)
             if quiet:

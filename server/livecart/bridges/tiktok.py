@@ -18,8 +18,8 @@ classes, parsed from protobuf bytes exactly as its client parses the wire.
   `flush` sends every open streak when the connection ends. Since the id is the streak's, a final
   message arriving after that (or from a second bridge) is a duplicate at ingest: a streak counts
   once, at worst with the count it had when it went quiet.
-- Viewer counts (RoomUserSeqEvent `total`) are reported as `viewers`, for the bridge's gauge: the
-  room event types have no platform viewer count.
+- Viewer counts (RoomUserSeqEvent `total`) are reported as `viewers`: the bridge's gauge, and a
+  `viewers` room event at most every few seconds (viewer_count.py throttles them; `Sink` sends them).
 - The stream's end, pause and resume become notices for staff.
 """
 

@@ -18,7 +18,7 @@ from livecart.errors import BadRequest
 from livecart.lucky_bag import draw_record, report_rows
 from livecart.metrics import Metrics
 from livecart.protocol import encode_json
-from livecart.stats import series, to_wire
+from livecart.stats import GAUGES, series, to_wire
 from livecart.store.bag_store import BagStore
 from livecart.store.cue_store import CueStore
 from livecart.store.deal_store import DealStore
@@ -126,9 +126,10 @@ def add_cue_routes(app: web.Application, *, store: RedisStore, deal_store: DealS
         totals: dict[str, Any] = {}
         for row in rows:
             for name, value in row.items():
-                if name not in ("t", "viewers"):
+                if name != "t" and name not in GAUGES:
                     totals[name] = round(totals.get(name, 0) + value, 2)
-        totals["viewers_peak"] = max((r["viewers"] for r in rows), default=0)
+        for gauge in sorted(GAUGES):  # viewers_peak, platform_viewers_peak
+            totals[f"{gauge}_peak"] = max((r[gauge] for r in rows), default=0)
         return json_response({"from": first * 1000, "to": end * 1000, "step": step, "currency": currency,
                               "series": [dict(r, t=r["t"] * 1000) for r in rows], "totals": totals})
 

@@ -8,7 +8,7 @@
 -- validates the money again in C (its cached currency was stale) and retries.
 -- The first money pins the room's currency in meta (a later default or setting cannot re-denominate it).
 -- Accepted events get contiguous offsets, are stored in the stream under id "<offset>-0" with the offset
--- spliced into their JSON, move the counters, and are published in one room channel message, whose
+-- spliced into their JSON, move the counters (`platform_viewers` is set to its value, not added), and are published in one room channel message, whose
 -- shape is written down in livecart/store/channel.py (type "events"):
 --   {"type":"events","epoch":E,"offset":LAST,"counters":[name,value,...],"events":[EVENT,...]}
 local meta, log, counters, ids, orders = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -70,7 +70,12 @@ for i = 0, n - 1 do
     local event = head .. string.sub(body, 2)
     redis.call('XADD', log, 'MAXLEN', '~', maxlen, last .. '-0', 'e', event, 't', now)
     for name, value in string.gmatch(deltas, '(%w[%w_]*)=(-?%d+)') do
-      redis.call('HINCRBY', counters, name, value)
+      -- A latest value (events.LATEST_COUNTERS: a platform's viewer count) is set; the rest add up.
+      if name == 'platform_viewers' then
+        redis.call('HSET', counters, name, value)
+      else
+        redis.call('HINCRBY', counters, name, value)
+      end
     end
     out[#out + 1] = event
   end

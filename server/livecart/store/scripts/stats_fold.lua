@@ -5,7 +5,7 @@
 --       retention_ms, key prefix, n, then n pairs: unix second, deltas "name=int ..."
 -- Buckets live in one hash per UTC day, prefix .. "stats:" .. day (the room's hash tag is in the
 -- prefix), each expiring retention_ms after its last write, so old days go on their own.
--- `viewers` is a gauge (set); every other metric adds. Returns 1, or 0 when the cursor had moved.
+-- `viewers` and `platform_viewers` are gauges (set: stats.GAUGES); every other metric adds. Returns 1, or 0 when the cursor had moved.
 local cursor, days = KEYS[1], KEYS[2]
 if (redis.call('HGET', cursor, 'at') or '') ~= ARGV[1] then return 0 end
 local retention, prefix, n = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
@@ -18,7 +18,7 @@ for i = 0, n - 1 do
   local raw = redis.call('HGET', stats, second)
   local bucket = raw and cjson.decode(raw) or {}
   for name, value in string.gmatch(deltas, '([%w_]+)=(-?%d+)') do
-    if name == 'viewers' then
+    if name == 'viewers' or name == 'platform_viewers' then
       bucket[name] = tonumber(value)
     else
       bucket[name] = (bucket[name] or 0) + tonumber(value)
