@@ -6,7 +6,8 @@ one atomic call, so two nodes that both see the number cross fire it once. This 
 console input (`parse_goal`, `parse_changes`), says which number a goal watches (`metric_value`, the
 same rule goal.lua's `metric_value` applies), and shapes the GOAL map for each audience.
 
-Adding an action type: a parser in ACTIONS here, and a function in goal.lua's ACTIONS table.
+Adding an action type: a parser in ACTIONS here, and a function in goal.lua's ACTIONS table. The
+open_bag action's parser also picks its lucky bag's secret seed (goal.lua keeps it out of the goal).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Guarantees:
 - Every change publishes the room's goal list (stage field `goals`) and is in the audit log.
 - `lc:goal-rooms` lists every room that may have an armed goal, so every node's once-a-second sweep
   (goal_watch.py) fires goals in rooms no node is watching. It has no hash tag (like lc:hold-rooms),
-  so it is written beside the script, not inside it.
+  so it is written beside the script, not inside it. For the same reason, a lucky bag that a goal's
+  open_bag action opened is noted in lc:bags-due (bag_store.BAGS_DUE) here, after the call.
 """
 
 from __future__ import annotations
