@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 
 from livecart.errors import BadRequest
+from livecart.goal_report import goal_rows
 from livecart.goals import goal_view, goals_view, metric_value, parse_changes, parse_goal, reached
 from livecart.lucky_bag import commitment
 from livecart.tiers import parse_tiers, stored_tiers, tier_for, tiers_to_wire
@@ -143,3 +144,12 @@ def test_a_bad_bag_in_an_open_bag_action_is_400_when_the_goal_is_made(change):
     with pytest.raises(BadRequest) as raised:
         parse_goal({"metric": "likes", "target": 10, "action": {"type": "open_bag", **BAG, **change}})
     assert raised.value.code == "bad_field"
+
+
+def test_the_report_names_the_bag_a_goal_opened_and_never_a_seed():
+    action = parse_goal({"metric": "likes", "target": 10, "action": {"type": "open_bag", **BAG}})["action"]
+    seed = action.pop("seed")  # goal.lua keeps it out of the stored goal
+    [row] = goal_rows([{"id": "g1", "metric": "likes", "target": 10, "state": "fired", "action": action,
+                        "result": {"ok": True, "detail": "opened", "bag": "g1"}}])
+    assert row["action"] == "open_bag: Mystery box ×3" and row["result"] == "opened g1" and row["ok"]
+    assert seed not in str(row)
