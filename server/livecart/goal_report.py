@@ -17,7 +17,8 @@ TABLES = ("goals", "tier_timeline")
 
 def _action(action: Mapping[str, Any]) -> str:
     kind = str(action.get("type", "none"))
-    prize = action.get("product") if isinstance(action.get("product"), dict) else {}
+    product = action.get("product")
+    prize: Mapping[str, Any] = product if isinstance(product, dict) else {}
     detail = {"restock": f" +{action.get('add')}", "announce": f": {action.get('text', '')}",
               "open_bag": f": {prize.get('name', '')} ×{action.get('winners')}"}.get(kind, "")
     return kind + (f" {action['deal']}" if action.get("deal") else "") + detail
