@@ -25,7 +25,7 @@ from livecart.store.goal_store import GoalStore
 from livecart.store.keys import RoomKeys
 
 METRICS = st.sampled_from(["likes", "shares"])
-ACTIONS = st.sampled_from(["none", "restock", "open_bag"])
+ACTIONS = st.sampled_from(["none", "restock", "open_bag", "open_bag"])
 BAG = {"product": {"id": "p", "name": "P"}, "winners": 1, "keyword": "bag", "duration_s": 60}
 NODES = 3
 
