@@ -73,8 +73,10 @@ export function tiersFromText(text, dealPrice) {
 
 export const DEAL_METRICS = new Set(["deal_sold", "deal_claimed", "deal_buyers"]);
 
-/** The new-goal form's fields (strings by input name) as a POST …/goals body: [body, error]. */
-export function goalFromFields(v) {
+/** The new-goal form's fields (strings by input name) as a POST …/goals body: [body, error]. The
+ * "open a lucky bag" action's fields go through `bagFromFields` (lib/lucky_bag.js, passed in by the
+ * view: this module imports nothing). */
+export function goalFromFields(v, bagFromFields = null) {
   const target = Number(v.target);
   if (!(target > 0)) return [null, "the target must be above 0"];
   if (v.metric !== "gmv" && !Number.isInteger(target)) return [null, "the target must be a whole number"];
@@ -82,7 +84,7 @@ export function goalFromFields(v) {
   const needsDeal = DEAL_METRICS.has(v.metric) || ["start_deal", "restock", "next_tier"].includes(v.action);
   if (needsDeal && !v.deal) return [null, "choose the deal"];
   if (DEAL_METRICS.has(v.metric)) body.deal = v.deal;
-  if (body.action.type !== "none" && body.action.type !== "announce") body.action.deal = v.deal;
+  if (["start_deal", "restock", "next_tier"].includes(v.action)) body.action.deal = v.deal;
   if (v.action === "restock") {
     const add = Number(v.add);
     if (!(Number.isInteger(add) && add >= 1)) return [null, "restock at least 1"];
@@ -91,6 +93,11 @@ export function goalFromFields(v) {
   if (v.action === "announce") {
     if (!v.text.trim()) return [null, "the announcement needs a text"];
     body.action.text = v.text.trim();
+  }
+  if (v.action === "open_bag") { // the bag form's fields and checks
+    const [bag, error] = bagFromFields ? bagFromFields(v) : [null, "no lucky bag form"];
+    if (!bag) return [null, error];
+    Object.assign(body.action, bag);
   }
   if (v.label.trim()) body.label = v.label.trim();
   return [body, null];

@@ -8,6 +8,7 @@ import { countdown, cueText, fill, h, money, setText } from "../lib/dom.js";
 import { refusal } from "./api.js";
 import { BagsPanel } from "./bags.js";
 import { goalProgress } from "../lib/goals.js";
+import { bagFromFields, bagWords } from "../lib/lucky_bag.js";
 import { InvitesPanel } from "./invites.js";
 import {
   FEED_MAX, commenterName, cueState, cuesShown, dealActions, dealClockAt, dealFromFields, dealsNewestFirst,
@@ -383,12 +384,19 @@ class CuesPanel {
 /** The new-goal form and the room's goals (armed and fired), newest first: an armed goal's target can
  * be changed, or the goal cancelled, until it fires. */
 class GoalsPanel {
-  constructor({ t, api }) {
-    Object.assign(this, { t, api });
+  constructor({ t, lang, api }) {
+    Object.assign(this, { t, lang, api });
   }
 
   bind() {
-    $("goal-form").addEventListener("submit", (e) => { e.preventDefault(); this.create(e.target); });
+    const form = $("goal-form");
+    form.addEventListener("submit", (e) => { e.preventDefault(); this.create(e.target); });
+    // "open a lucky bag": the bag form's fields, in the bag panel's words, shown for that action only
+    const w = bagWords(this.lang);
+    for (const node of form.querySelectorAll("[data-bag-word]")) setText(node, w(node.dataset.bagWord));
+    const showBag = () => { $("goal-bag").hidden = form.elements.action.value !== "open_bag"; };
+    form.elements.action.addEventListener("change", showBag);
+    showBag();
   }
 
   render(state) {
@@ -440,7 +448,7 @@ class GoalsPanel {
 
   async create(form) {
     const fields = Object.fromEntries(new FormData(form).entries());
-    const [body, error] = goalFromFields(fields);
+    const [body, error] = goalFromFields(fields, bagFromFields);
     setText($("goal-form-error"), error || "");
     if (!body) return;
     const reply = await this.api.createGoal(body);

@@ -17,7 +17,10 @@ TABLES = ("goals", "tier_timeline")
 
 def _action(action: Mapping[str, Any]) -> str:
     kind = str(action.get("type", "none"))
-    detail = {"restock": f" +{action.get('add')}", "announce": f": {action.get('text', '')}"}.get(kind, "")
+    product = action.get("product")
+    prize: Mapping[str, Any] = product if isinstance(product, dict) else {}
+    detail = {"restock": f" +{action.get('add')}", "announce": f": {action.get('text', '')}",
+              "open_bag": f": {prize.get('name', '')} ×{action.get('winners')}"}.get(kind, "")
     return kind + (f" {action['deal']}" if action.get("deal") else "") + detail
 
 
@@ -26,12 +29,13 @@ def goal_rows(goals: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for g in sorted(goals, key=lambda g: g.get("created_at", 0)):
         result = g.get("result") or {}
+        said = " ".join(str(x) for x in (result.get("detail"), result.get("bag")) if x)  # bag: open_bag's
         rows.append({"goal": g.get("id"), "label": g.get("label") or g.get("metric"),
                      "metric": g.get("metric"), "deal": g.get("deal"), "target": g.get("target"),
                      "state": g.get("state"),
                      "created_at": g.get("created_at"), "fired_at": g.get("fired_at"),
                      "fired_value": g.get("fired_value"), "action": _action(g.get("action") or {}),
-                     "result": result.get("detail"), "ok": result.get("ok")})
+                     "result": said or None, "ok": result.get("ok")})
     return rows
 
 

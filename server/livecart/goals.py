@@ -6,7 +6,8 @@ one atomic call, so two nodes that both see the number cross fire it once. This 
 console input (`parse_goal`, `parse_changes`), says which number a goal watches (`metric_value`, the
 same rule goal.lua's `metric_value` applies), and shapes the GOAL map for each audience.
 
-Adding an action type: a parser in ACTIONS here, and a function in goal.lua's ACTIONS table.
+Adding an action type: a parser in ACTIONS here, and a function in goal.lua's ACTIONS table. The
+open_bag action's parser also picks its lucky bag's secret seed (goal.lua keeps it out of the goal).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from livecart.deals import is_deal_id
 from livecart.errors import BadRequest
+from livecart.lucky_bag import commitment, new_seed, parse_spec
 from livecart.money import LEGACY_CURRENCY, exponent, to_minor
 
 __all__ = ["ACTIONS", "COUNTER_METRICS", "DEAL_METRICS", "GOAL_ID_HEX", "MAX_ARMED", "MONEY_METRICS",
@@ -74,6 +76,22 @@ def _text(body: Mapping[str, Any], key: str, high: int) -> str:
     return value
 
 
+def _open_bag(action: Mapping[str, Any]) -> dict[str, Any]:
+    """A lucky bag to open when the goal fires: the fields of `POST …/bags` (lucky_bag.parse_spec
+    checks them now, so a bad bag is a 400 when the goal is made). Its draw's secret seed is chosen
+    now too (Lua in Redis has no SHA-256 to commit to one later): goal.lua keeps `seed` apart from the
+    goal (lc:{room}:goal-seeds), so no goal map, list or audit entry ever shows it; `commitment` is
+    public, as on any bag."""
+    spec = parse_spec(action)
+    seed = new_seed()
+    return {"type": "open_bag",
+            "product": {"id": spec.product_id, "name": spec.product_name, "image_url": spec.image_url},
+            "winners": spec.winners, "keyword": spec.keyword,
+            "rules": {"follows": spec.follows, "present": spec.present},
+            "duration_s": spec.duration_ms / 1000, "claim_s": spec.claim_ms / 1000,
+            "commitment": commitment(seed), "seed": seed}
+
+
 # type -> parser of the rest of the action; each returns the action as goal.lua reads it.
 ACTIONS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "none": lambda a: {"type": "none"},
@@ -82,6 +100,7 @@ ACTIONS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
                           "add": _int(a, "add", 1, MAX_RESTOCK)},
     "next_tier": lambda a: {"type": "next_tier", "deal": _deal(a, "next_tier")},
     "announce": lambda a: {"type": "announce", "text": _text(a, "text", MAX_TEXT)},
+    "open_bag": _open_bag,
 }
 
 

@@ -1,7 +1,8 @@
 """A Hypothesis state machine drives goal.lua with random creates, edits, cancels, counter moves and
 checks from several "nodes" at once (separate Redis connections, calls gathered together), and checks
 after every step that each goal fired at most once, only when its number had reached its target, and
-that its action ran exactly as often as it fired."""
+that its action ran exactly as often as it fired. Goals that open a lucky bag open at most one at a
+time (a bag already running: the action fires with ok=false), and their seeds are in no goal map."""
 
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ from livecart.deals import parse_spec
 from livecart.errors import Conflict, NotFound
 from livecart.goals import new_goal_id, parse_changes, parse_goal
 from livecart.protocol import load_json
+from livecart.store.bag_store import BagStore
 from livecart.store.deal_store import DealStore
 from livecart.store.goal_store import GoalStore
 from livecart.store.keys import RoomKeys
 
 METRICS = st.sampled_from(["likes", "shares"])
+ACTIONS = st.sampled_from(["none", "restock", "open_bag", "open_bag"])
+BAG = {"product": {"id": "p", "name": "P"}, "winners": 1, "keyword": "bag", "duration_s": 60}
 NODES = 3
 
 
@@ -51,9 +55,10 @@ class GoalsFireOnce(RuleBasedStateMachine):
         self.deal = uuid.uuid4().hex[:12]
         self.run(DealStore(self.clients[0]).create(self.room, self.deal, spec, "test", start_now=True))
 
-    @rule(target=goals, metric=METRICS, target_value=st.integers(1, 30), restock=st.booleans())
-    def create(self, metric: str, target_value: int, restock: bool) -> str:
-        action = {"type": "restock", "deal": self.deal, "add": 1} if restock else {"type": "none"}
+    @rule(target=goals, metric=METRICS, target_value=st.integers(1, 30), kind=ACTIONS)
+    def create(self, metric: str, target_value: int, kind: str) -> str:
+        action = {"none": {"type": "none"}, "restock": {"type": "restock", "deal": self.deal, "add": 1},
+                  "open_bag": {"type": "open_bag", **BAG}}[kind]
         spec = parse_goal({"metric": metric, "target": target_value, "action": action})
         goal_id = new_goal_id()
         try:
@@ -79,6 +84,14 @@ class GoalsFireOnce(RuleBasedStateMachine):
                 self.cancelled.add(goal)
         except (Conflict, NotFound):
             pass
+
+    @rule()
+    def cancel_the_bag(self) -> None:
+        """The console cancels the running bag, so the next open_bag goal can open one."""
+        try:
+            self.run(BagStore(self.clients[1]).cancel(self.room, ""))
+        except (Conflict, NotFound):
+            pass  # none running
 
     @rule(metric=METRICS, add=st.integers(1, 12))
     def count(self, metric: str, add: int) -> None:
@@ -132,6 +145,20 @@ class GoalsFireOnce(RuleBasedStateMachine):
         newest_fired = sorted(fired_now, key=lambda g: (g["fired_at"], g["id"]), reverse=True)[:5]
         shown = {g["id"] for g in goals_now if g["state"] == "armed"} | {g["id"] for g in newest_fired}
         assert sorted(listed) == sorted(shown)
+        # open_bag: a bag per goal that fired ok, none for the others; at most one running; the seed of
+        # an armed goal is kept apart from every goal map, and dropped once the goal fired
+        bag_ids = {b.decode() for b in self.run(self.clients[0].zrange(self.keys.prefix + "bags", 0, -1))}
+        bag_goals = {i: g for i, g in goals.items() if g["action"]["type"] == "open_bag"}
+        opened = {i for i, g in bag_goals.items() if g["state"] == "fired" and g["result"]["ok"]}
+        assert bag_ids == opened
+        assert all(g["result"] == {"ok": False, "detail": "bag_open", "bag": g["result"]["bag"]}
+                   for g in bag_goals.values() if g["state"] == "fired" and g["id"] not in opened)
+        assert sum(e["op"] == "bag_create" for e in ops) == len(opened)
+        stored = self.run(self.clients[0].hgetall(self.keys.goal_seeds))
+        seeds = {k.decode(): v.decode() for k, v in stored.items()}
+        assert set(seeds) == {i for i, g in bag_goals.items() if g["state"] == "armed"}
+        for raw in [stage or b"", *self.run(self.clients[0].hvals(self.keys.goals))]:
+            assert not any(seed.encode() in raw for seed in seeds.values())
 
     def teardown(self) -> None:
         for client in self.clients:

@@ -7,7 +7,9 @@ import pytest
 from hypothesis import given
 
 from livecart.errors import BadRequest
+from livecart.goal_report import goal_rows
 from livecart.goals import goal_view, goals_view, metric_value, parse_changes, parse_goal, reached
+from livecart.lucky_bag import commitment
 from livecart.tiers import parse_tiers, stored_tiers, tier_for, tiers_to_wire
 
 DEAL = "0123456789ab"
@@ -116,3 +118,38 @@ def test_the_tier_is_the_last_threshold_reached_or_the_boost(thresholds, buyers,
     assert buyers >= tiers[tier][0] or tier <= boost
     if tier + 1 < len(tiers) and tier >= boost:
         assert buyers < tiers[tier + 1][0]
+
+
+BAG = {"product": {"id": "p9", "name": " Mystery box "}, "winners": 3, "keyword": "ＬＵＣＫＹ  Bag",
+       "rules": {"follows": True}, "duration_s": 90.5, "claim_s": 60}
+
+
+def test_an_open_bag_action_is_the_bag_form_checked_by_lucky_bag_with_a_fresh_committed_seed():
+    action = parse_goal({"metric": "likes", "target": 10, "action": {"type": "open_bag", **BAG}})["action"]
+    seed = action.pop("seed")
+    assert action == {"type": "open_bag", "product": {"id": "p9", "name": "Mystery box", "image_url": ""},
+                      "winners": 3, "keyword": "lucky bag", "rules": {"follows": True, "present": True},
+                      "duration_s": 90.5, "claim_s": 60, "commitment": commitment(seed)}
+    assert len(seed) == 64 and int(seed, 16) >= 0
+    again = parse_changes({"action": {"type": "open_bag", **BAG}}, "likes")["action"]
+    assert again["seed"] != seed and again["commitment"] == commitment(again["seed"])
+
+
+@pytest.mark.parametrize("change", [
+    {"winners": 0}, {"winners": 1001}, {"keyword": "   "}, {"duration_s": 10}, {"duration_s": 3600},
+    {"claim_s": 5}, {"product": None}, {"product": {"id": "p"}}, {"rules": {"present": "yes"}},
+    {"product": {"name": "x", "image_url": "javascript:alert(1)"}},
+])
+def test_a_bad_bag_in_an_open_bag_action_is_400_when_the_goal_is_made(change):
+    with pytest.raises(BadRequest) as raised:
+        parse_goal({"metric": "likes", "target": 10, "action": {"type": "open_bag", **BAG, **change}})
+    assert raised.value.code == "bad_field"
+
+
+def test_the_report_names_the_bag_a_goal_opened_and_never_a_seed():
+    action = parse_goal({"metric": "likes", "target": 10, "action": {"type": "open_bag", **BAG}})["action"]
+    seed = action.pop("seed")  # goal.lua keeps it out of the stored goal
+    [row] = goal_rows([{"id": "g1", "metric": "likes", "target": 10, "state": "fired", "action": action,
+                        "result": {"ok": True, "detail": "opened", "bag": "g1"}}])
+    assert row["action"] == "open_bag: Mystery box ×3" and row["result"] == "opened g1" and row["ok"]
+    assert seed not in str(row)

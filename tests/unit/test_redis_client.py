@@ -49,3 +49,11 @@ def test_the_deal_scripts_get_lib_lua_prepended_and_the_others_do_not():
     claim = lua_source("claim.lua")
     assert lua_source("claim.lua", with_lib=True) == lib + "\n" + claim
     assert lua_source("append.lua").startswith("--") and lib not in lua_source("append.lua")
+
+
+def test_bag_lua_and_goal_lua_share_bag_lib_lua_after_lib_lua():
+    lib, bag_lib = lua_source("lib.lua"), lua_source("bag_lib.lua")
+    for name in ("bag.lua", "goal.lua"):
+        source = lua_source(name, with_lib=True, libs=("bag_lib.lua",))
+        assert source == lib + "\n" + bag_lib + "\n" + lua_source(name)
+        assert "local function bag_create(" not in lua_source(name)  # one copy, in bag_lib.lua

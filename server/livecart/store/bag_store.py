@@ -22,7 +22,7 @@ from livecart.errors import Conflict, NotFound
 from livecart.lucky_bag import BagSpec
 from livecart.protocol import load_json
 from livecart.store.keys import PREFIX, RoomKeys
-from livecart.store.redis_client import Client, as_store_unavailable, decode_str, register
+from livecart.store.redis_client import BAG_LIB, Client, as_store_unavailable, decode_str, register
 
 __all__ = ["BAGS_DUE", "BagStore", "Freeze"]
 
@@ -53,7 +53,7 @@ class BagStore:
     def __init__(self, client: Client, *, sharded_pubsub: bool = False) -> None:
         self.client = client
         self._publish = "SPUBLISH" if sharded_pubsub else "PUBLISH"
-        self._bag = register(client, "bag.lua", with_lib=True)
+        self._bag = register(client, "bag.lua", with_lib=True, libs=(BAG_LIB,))
 
     async def _call(self, room: str, op: str, bag: str, *args: Any) -> list[Any]:
         keys = RoomKeys(room)

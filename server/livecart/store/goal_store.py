@@ -6,7 +6,8 @@ Guarantees:
 - Every change publishes the room's goal list (stage field `goals`) and is in the audit log.
 - `lc:goal-rooms` lists every room that may have an armed goal, so every node's once-a-second sweep
   (goal_watch.py) fires goals in rooms no node is watching. It has no hash tag (like lc:hold-rooms),
-  so it is written beside the script, not inside it.
+  so it is written beside the script, not inside it. For the same reason, a lucky bag that a goal's
+  open_bag action opened is noted in lc:bags-due (bag_store.BAGS_DUE) here, after the call.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 
 from livecart.errors import Conflict, NotFound
 from livecart.protocol import encode_json, load_json
+from livecart.store.bag_store import BAGS_DUE
 from livecart.store.keys import PREFIX, RoomKeys
-from livecart.store.redis_client import Client, as_store_unavailable, decode_str, register, run_many
+from livecart.store.redis_client import BAG_LIB, Client, as_store_unavailable, decode_str, register, run_many
 
 __all__ = ["GOAL_ROOMS", "GoalStore"]
 
@@ -28,6 +30,8 @@ _CONFLICT = {"goal_closed": "the goal has fired or was cancelled",
              "deal_closed": "the deal is stopped or ended",
              "no_tiers": "the deal has no price tiers",
              "too_many_goals": "the room has 20 armed goals (or 500 goals in all) already"}
+# What an open_bag action adds to the reply: the ends_at of the bag it opened (0: none), noted in
+# BAGS_DUE beside the script (no hash tag) so the bag timers draw it on time.
 
 # Remove a room from the registry only if nobody re-added it since `cutoff` (a goal made meanwhile).
 _FORGET = """
@@ -41,7 +45,7 @@ class GoalStore:
     def __init__(self, client: Client, *, sharded_pubsub: bool = False) -> None:
         self.client = client
         self._publish = "SPUBLISH" if sharded_pubsub else "PUBLISH"
-        self._goal = register(client, "goal.lua", with_lib=True)
+        self._goal = register(client, "goal.lua", with_lib=True, libs=(BAG_LIB,))
         self._forget = client.register_script(_FORGET)
 
     def _call(self, room: str, by: str, op: str, *rest: Any) -> tuple[list[Any], list[Any]]:
@@ -58,6 +62,8 @@ class GoalStore:
             if body in _NOT_FOUND:
                 raise NotFound(body, _NOT_FOUND[body])
             raise Conflict(body, _CONFLICT.get(body, body))
+        if len(reply) > 2:
+            await self.note_bag(room, int(reply[2]))
         goal: dict[str, Any] = load_json(body)
         return goal
 
@@ -96,13 +102,22 @@ class GoalStore:
         keys, args = self._call(room, by, "check")
         with as_store_unavailable():
             reply = await self._goal(keys=keys, args=args)
-        return int(reply[1]), [decode_str(i) for i in reply[2:]]
+        await self.note_bag(room, int(reply[2]))
+        return int(reply[1]), [decode_str(i) for i in reply[3:]]
 
     async def check_many(self, rooms: list[str], by: str) -> list[tuple[int, list[str]]]:
         """`check` in many rooms, pipelined (the once-a-second sweep)."""
         calls = [self._call(room, by, "check") for room in rooms]
         replies = await run_many(self.client, self._goal, calls)
-        return [(int(r[1]), [decode_str(i) for i in r[2:]]) for r in replies]
+        for room, reply in zip(rooms, replies, strict=True):
+            await self.note_bag(room, int(reply[2]))
+        return [(int(r[1]), [decode_str(i) for i in r[3:]]) for r in replies]
+
+    async def note_bag(self, room: str, ends_at: int) -> None:
+        """A goal opened a lucky bag ending at `ends_at` (0: none did): tell the bag timers."""
+        if ends_at > 0:
+            with as_store_unavailable():
+                await self.client.zadd(BAGS_DUE, {room: ends_at})
 
     async def note_room(self, room: str, now_ms: int) -> None:
         with as_store_unavailable():

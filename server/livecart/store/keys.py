@@ -124,6 +124,10 @@ class RoomKeys:
         return self._base + "goals"
 
     @property
+    def goal_seeds(self) -> str:  # hash: goal id -> the secret seed of its open_bag action (goal.lua)
+        return self._base + "goal-seeds"
+
+    @property
     def funnel(self) -> str:  # hash: "<deal>:launch_viewers" and "<deal>:sold_out_at", set once
         return self._base + "funnel"
 

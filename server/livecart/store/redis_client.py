@@ -23,7 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from livecart.errors import StoreUnavailable
 
-__all__ = ["UNAVAILABLE", "Client", "as_store_unavailable", "counters_from_flat", "decode_str",
+__all__ = ["BAG_LIB", "UNAVAILABLE", "Client", "as_store_unavailable", "counters_from_flat", "decode_str",
            "fields_from_flat", "lua_source", "presence_total", "register", "run_many", "store_error"]
 
 # The errors that mean "Redis is not reachable right now" (a retry later may succeed), as opposed to an
@@ -32,6 +32,7 @@ UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError
 # A node talks to one Redis, or to a Redis Cluster where each room lives on the shard of its hash tag.
 Client = aioredis.Redis | RedisCluster
 LIB = "lib.lua"
+BAG_LIB = "bag_lib.lua"  # the lucky-bag steps shared by bag.lua and goal.lua
 PIPELINE_CHUNK = 500  # script calls per round trip in run_many
 
 
@@ -68,17 +69,18 @@ def as_store_unavailable() -> _AsStoreUnavailable:
     return _AS_STORE_UNAVAILABLE
 
 
-def lua_source(name: str, *, with_lib: bool = False) -> str:
+def lua_source(name: str, *, with_lib: bool = False, libs: Sequence[str] = ()) -> str:
     """The source of store/scripts/`name`; `with_lib` prepends lib.lua (the deal scripts' shared
-    functions: Lua in Redis has no includes)."""
+    functions: Lua in Redis has no includes), then each of `libs` (other shared files, such as
+    bag_lib.lua, which bag.lua and goal.lua both use), in order."""
     folder = resources.files("livecart.store").joinpath("scripts")
-    source = folder.joinpath(name).read_text()
-    return folder.joinpath(LIB).read_text() + "\n" + source if with_lib else source
+    files = [*([LIB] if with_lib else []), *libs, name]
+    return "\n".join(folder.joinpath(file).read_text() for file in files)
 
 
-def register(client: Client, name: str, *, with_lib: bool = False) -> AsyncScript:
+def register(client: Client, name: str, *, with_lib: bool = False, libs: Sequence[str] = ()) -> AsyncScript:
     """store/scripts/`name` registered on `client` (EVALSHA, reloaded by redis-py when Redis lost it)."""
-    return client.register_script(lua_source(name, with_lib=with_lib))
+    return client.register_script(lua_source(name, with_lib=with_lib, libs=libs))
 
 
 def decode_str(value: str | bytes) -> str:

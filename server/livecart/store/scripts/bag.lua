@@ -1,6 +1,7 @@
 -- Lucky bags (livecart/lucky_bag.py has the rules and the draw; store/bag_store.py calls this).
 -- One script, one operation per call (ARGV[1]), so every state change of a bag is atomic and the
--- public BAG map is built in one place (`publish`). lib.lua is prepended (now_ms, hash, ledger).
+-- public BAG map is built in one place (`publish`). lib.lua and bag_lib.lua (bag_create,
+-- bag_public, bag_publish: goal.lua opens bags too) are prepended.
 -- KEYS[1]: the room's meta hash (routes the call to the room's shard)
 -- ARGV: op, prefix ("lc:{room}:"), channel, publish_cmd, bag id ("" for the room's current bag), then
 -- the op's own arguments.
@@ -22,36 +23,8 @@ local bag = prefix .. 'bag:' .. id
 local entrants, away, winners = bag .. ':entrants', bag .. ':away', bag .. ':winners'
 local PUBLISH_EVERY_MS = 100  -- entry counts: a storm of entries costs each node ~10 messages a second
 
-local function public()
-  local b = hash(bag)
-  local pub = {id = b.id, state = b.state, keyword = b.keyword,
-               prize = {product_id = b.product_id, name = b.product_name, image_url = b.image_url,
-                        winners = tonumber(b.winners)},
-               rules = {follows = b.follows == '1', present = b.present == '1'},
-               opens_at = tonumber(b.opens_at), ends_at = tonumber(b.ends_at),
-               claim_s = math.floor(tonumber(b.claim_ms) / 1000), entrants = redis.call('HLEN', entrants),
-               commitment = b.commitment, round = tonumber(b.round), claim_until = tonumber(b.claim_until)}
-  if b.state ~= 'open' then pub.seed = b.seed; pub.closed_at = tonumber(b.closed_at) end
-  local list, flat = {}, redis.call('HGETALL', winners)
-  for i = 1, #flat, 2 do
-    local state, round = string.match(flat[i + 1], '^(%a+):(%d+)')
-    list[#list + 1] = {user = flat[i], name = redis.call('HGET', entrants, flat[i]) or flat[i],
-                       state = state, round = tonumber(round)}
-  end
-  table.sort(list, function(a, b) return a.round < b.round or (a.round == b.round and a.user < b.user) end)
-  if #list > 0 then pub.winners = list end  -- (cjson writes an empty table as {}: no key means none)
-  return cjson.encode(pub)
-end
-
-local function publish(now)
-  local json = public()
-  redis.call('HSET', bag, 'published_at', now, 'published_entrants', redis.call('HLEN', entrants))
-  if redis.call('HGET', meta, 'bag_open') == id or redis.call('HGET', meta, 'bag_id') == id then
-    redis.call('HSET', meta, 'bag', json, 'bag_id', id)
-    redis.call(cmd, channel, '{"type":"stage","name":"bag","value":' .. json .. '}')
-  end
-  return json
-end
+local function public() return bag_public(prefix, id) end
+local function publish(now) return bag_publish(prefix, meta, channel, cmd, id, now) end
 
 local function finish(now, state)
   redis.call('HSET', bag, 'state', state)
@@ -70,17 +43,9 @@ local now = now_ms()
 if op == 'create' then
   -- ARGV[6]: by, then field/value pairs (id, product_*, winners, keyword, follows, present, duration_ms,
   -- claim_ms, seed, commitment). A retried create finds its bag and changes nothing.
-  if redis.call('EXISTS', bag) == 1 then return {'ok', public()} end
-  local current = redis.call('HGET', meta, 'bag_open')
-  if current then return {'err', 'bag_open', current} end
-  for i = 7, #ARGV, 2 do redis.call('HSET', bag, ARGV[i], ARGV[i + 1]) end
-  redis.call('HSET', bag, 'state', 'open', 'opens_at', now,
-             'ends_at', now + tonumber(redis.call('HGET', bag, 'duration_ms')), 'round', 0, 'claim_until', 0,
-             'closed_at', 0, 'created_by', ARGV[6])
-  redis.call('ZADD', prefix .. 'bags', now, id)
-  redis.call('HSET', meta, 'bag_open', id, 'bag_id', id)
-  ledger(prefix, 'op', 'bag_create', 'bag', id, 'by', ARGV[6], 'at', now)
-  return {'ok', publish(now)}
+  local fields = {}
+  for i = 7, #ARGV, 2 do fields[ARGV[i]] = ARGV[i + 1] end
+  return {bag_create(prefix, meta, channel, cmd, id, ARGV[6], fields, now)}
 end
 
 if id == '' or redis.call('EXISTS', bag) == 0 then return {'err', 'no_such_bag'} end

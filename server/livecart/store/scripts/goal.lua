@@ -1,12 +1,17 @@
--- Goals: create, edit, cancel, and check-and-fire, each one atomic call (lib.lua is prepended).
+-- Goals: create, edit, cancel, and check-and-fire, each one atomic call (lib.lua and bag_lib.lua are
+-- prepended: the open_bag action opens a lucky bag with bag.lua's own bag_create).
 -- A goal fires exactly once: the check that its number reached the target and its action run in this
 -- same call, so two nodes that both saw the threshold cross and both call `check` fire it once.
 -- KEYS: goals hash (lc:{room}:goals: id -> GOAL JSON), meta, counters
 -- ARGV: prefix, channel, publish_cmd, by, op, then per op:
---   create  goal_id, spec JSON {metric, deal?, target, label?, action, scale?} -> {'ok', GOAL JSON} | {'err', code}
---   edit    goal_id, changes JSON {target?, label?, action?}                 -> {'ok', GOAL JSON} | {'err', code}
+--   create  goal_id, spec JSON {metric, deal?, target, label?, action, scale?} -> {'ok', GOAL JSON, bag_due} | {'err', code}
+--   edit    goal_id, changes JSON {target?, label?, action?}                 -> {'ok', GOAL JSON, bag_due} | {'err', code}
 --   cancel  goal_id                                                          -> {'ok', GOAL JSON} | {'err', code}
---   check                                                                    -> {'ok', armed left, fired id...}
+--   check                                                                    -> {'ok', armed left, bag_due, fired id...}
+-- bag_due: the ends_at of a lucky bag this call opened (an open_bag action), else 0; the caller notes
+-- it in lc:bags-due (no hash tag, so not written here) for the bag timers.
+-- An open_bag action arrives with its secret `seed`: it is kept apart in the goal-seeds hash (goal id
+-- -> seed), never in the GOAL JSON, and moves into the bag when the goal fires (or is dropped).
 -- Every change rewrites the stage field `goals` in meta (the goals not cancelled, oldest first) and
 -- publishes it: room channel type "stage", name "goals" (livecart/store/channel.py). Actions publish
 -- what they change (the deal, the announcement). The audit log (ledger) gets goal_create, goal_edit,
@@ -17,6 +22,8 @@ local prefix, channel, cmd, by, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local now = now_ms()
 local MAX_ARMED = 20  -- goals.MAX_ARMED
 local MAX_GOALS = 500  -- goals kept per room (fired and cancelled ones too: the report lists them)
+local seeds = prefix .. 'goal-seeds'  -- RoomKeys.goal_seeds
+local bag_due = 0  -- the ends_at of a bag an open_bag action opened in this call
 
 local COUNTER = {likes = 'likes', shares = 'shares', follows = 'follows', joins = 'joins',
                  orders = 'orders', gmv = 'gmv_cents'}
@@ -132,14 +139,40 @@ local ACTIONS = {
     redis.call(cmd, channel, '{"type":"stage","name":"announcement","value":' .. value .. '}')
     return true, 'announced'
   end,
+  -- A lucky bag (bag_lib.lua's bag_create, as the console's), its id the goal's; at most one per room.
+  open_bag = function(g)
+    local a = g.action
+    local seed = redis.call('HGET', seeds, g.id)
+    if not seed then return false, 'no_seed' end
+    local fields = {product_id = a.product.id, product_name = a.product.name, image_url = a.product.image_url,
+                    winners = a.winners, keyword = a.keyword, follows = a.rules.follows and 1 or 0,
+                    present = a.rules.present and 1 or 0, duration_ms = math.floor(a.duration_s * 1000 + 0.5),
+                    claim_ms = math.floor(a.claim_s * 1000 + 0.5), seed = seed, commitment = a.commitment,
+                    opened_by = 'goal:' .. g.id}
+    local status, body, current = bag_create(prefix, meta, channel, cmd, g.id, 'goal:' .. g.id, fields, now)
+    if status ~= 'ok' then return false, body, current end
+    bag_due = cjson.decode(body).ends_at
+    return true, 'opened', g.id
+  end,
 }
+
+-- Where an open_bag action's seed lives: apart from the goal (its JSON goes to every audience).
+local function keep_seed(g)
+  if g.action.seed then
+    redis.call('HSET', seeds, g.id, g.action.seed)
+    g.action.seed = nil
+  else
+    redis.call('HDEL', seeds, g.id)
+  end
+end
 
 local function fire(g, value)
   g.state = 'fired'
   g.fired_at = now
   set_number(g, 'fired_value', value)
-  local ok, detail = ACTIONS[g.action.type](g)
-  g.result = {ok = ok, detail = detail}
+  local ok, detail, bag = ACTIONS[g.action.type](g)
+  g.result = {ok = ok, detail = detail, bag = bag}
+  redis.call('HDEL', seeds, g.id)  -- an opened bag holds its seed now; an unopened one needs none
   save(g)
   ledger(prefix, 'op', 'goal_fired', 'goal', g.id, 'metric', g.metric, 'value', value, 'target', target_of(g),
          'action', g.action.type, 'result', detail, 'ok', ok and '1' or '0', 'by', by, 'at', now)
@@ -191,6 +224,7 @@ if op == 'create' then
   local why = check_deals(g)
   if why then return {'err', why} end
   g.id, g.state, g.created_at, g.updated_at, g.by = id, 'armed', now, now, by
+  keep_seed(g)
   local target = g.target
   set_number(g, 'target', target)
   set_number(g, 'base', metric_value(g))
@@ -199,7 +233,7 @@ if op == 'create' then
          'action', g.action.type, 'by', by, 'at', now)
   fire_if_reached(g)
   publish_stage()
-  return {'ok', redis.call('HGET', goals_key, id)}
+  return {'ok', redis.call('HGET', goals_key, id), bag_due}
 elseif op == 'edit' then
   local g = load(ARGV[6])
   if not g then return {'err', 'no_such_goal'} end
@@ -209,6 +243,7 @@ elseif op == 'edit' then
   if changes.label then g.label = changes.label ~= '' and changes.label or nil end
   local why = check_deals(g)
   if why then return {'err', why} end
+  if changes.action then keep_seed(g) end  -- (after the checks: a refused edit keeps the old seed)
   if changes.target then
     set_number(g, 'target', changes.target)
     set_number(g, 'base', metric_value(g))
@@ -219,7 +254,7 @@ elseif op == 'edit' then
          'by', by, 'at', now)
   fire_if_reached(g)
   publish_stage()
-  return {'ok', redis.call('HGET', goals_key, g.id)}
+  return {'ok', redis.call('HGET', goals_key, g.id), bag_due}
 elseif op == 'cancel' then
   local g = load(ARGV[6])
   if not g then return {'err', 'no_such_goal'} end
@@ -227,12 +262,13 @@ elseif op == 'cancel' then
   if g.state == 'armed' then
     g.state, g.cancelled_at, g.updated_at = 'cancelled', now, now
     save(g)
+    redis.call('HDEL', seeds, g.id)
     ledger(prefix, 'op', 'goal_cancel', 'goal', g.id, 'by', by, 'at', now)
     publish_stage()
   end
   return {'ok', cjson.encode(g)}
 elseif op == 'check' then
-  local out, armed = {'ok', 0}, 0
+  local out, armed = {'ok', 0, 0}, 0
   for _, raw in ipairs(redis.call('HVALS', goals_key)) do
     local g = cjson.decode(raw)
     if fire_if_reached(g) then
@@ -241,8 +277,8 @@ elseif op == 'check' then
       armed = armed + 1
     end
   end
-  out[2] = armed
-  if #out > 2 then publish_stage() end
+  out[2], out[3] = armed, bag_due
+  if #out > 3 then publish_stage() end
   return out
 end
 return {'err', 'bad_op'}
