@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -57,7 +58,9 @@ class BagDesk:
         # entries are matched against it. The entry script itself checks that the bag is open, by
         # Redis's clock.
         self._current: dict[str, tuple[float, dict[str, Any] | None]] = {}
-        self.draws = 0  # rounds this node committed (tests and metrics read it)
+        # Rounds this node committed, per room: one node's timers serve every room, so a count over all
+        # of them says nothing about one bag.
+        self.draws: Counter[str] = Counter()
 
     # --- the console -------------------------------------------------------------------------------
 
@@ -154,7 +157,7 @@ class BagDesk:
                 winners = draw_round(frozen.seed, frozen.entrants, frozen.count, frozen.absent, frozen.drawn)
                 first, bag_map = await self.store.commit(room, bag, frozen.round, winners)
                 if first:
-                    self.draws += 1
+                    self.draws[room] += 1
                     await self._cue(room, bag_map, frozen.round)
                 continue
             await self._note_due(room, -1 if frozen is None else frozen)
@@ -194,7 +197,8 @@ class BagDesk:
     async def publish_counts(self) -> None:
         """Publish the entry counts the entry script's throttle left unpublished (open bags only)."""
         now = self.clock.now_ms()
-        for room, due in self.in_progress.items():
+        # A copy: a bag opened here meanwhile (create) adds its room while this loop awaits Redis.
+        for room, due in list(self.in_progress.items()):
             if due > now:
                 await self.store.tick(room)
 
@@ -209,5 +213,7 @@ class BagDesk:
                     await self.publish_counts()
             except StoreUnavailable:
                 pass  # Redis away: the next pass tries again
+            except Exception:  # one bad pass must not stop every room's draws on this node
+                log.exception("lucky bag timer pass failed")
             count += 1
             await asyncio.sleep(TIMER_S)
