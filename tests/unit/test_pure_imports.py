@@ -27,6 +27,7 @@ PURE = [
     "livecart.framing",
     "livecart.goal_report",
     "livecart.goals",
+    "livecart.handshake",
     "livecart.intake",
     "livecart.interaction_report",
     "livecart.invites",

@@ -6,10 +6,9 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from websockets.datastructures import Headers
-
 from livecart.auth import Action, authorize, check_room_name, verify
 from livecart.errors import BadRequest, Busy, LivecartError
+from livecart.handshake import RequestHeaders
 from livecart.ingest import Ingest, limit_key
 from livecart.sources import Source, source_id
 from livecart.web.ws import WebSocket
@@ -35,7 +34,7 @@ class IngestEndpoint:
         self.ingest = ingest
         self.token_keys = token_keys
 
-    def accept(self, ws: WebSocket, path: str, query: dict[str, str], headers: Headers) -> None:
+    def accept(self, ws: WebSocket, path: str, query: dict[str, str], headers: RequestHeaders) -> None:
         room = check_room_name(path.removeprefix("/ws/ingest/"))
         claims = verify(self.token_keys, query.get("token"))
         authorize(claims, room, Action.INGEST)

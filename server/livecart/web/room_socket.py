@@ -11,8 +11,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from websockets.datastructures import Headers
-
 from livecart.audience import wire_of
 from livecart.auth import STAFF_ROLES, Action, Claims, authorize, check_room_name, may, verify
 from livecart.bag_desk import BagDesk
@@ -28,6 +26,7 @@ from livecart.errors import (
     wire_error,
 )
 from livecart.events import MAX_TEXT, Event, counter_deltas, validate_event
+from livecart.handshake import RequestHeaders
 from livecart.hub import RoomHub
 from livecart.interactions import RoomInteractions
 from livecart.lucky_bag import is_bag_id
@@ -74,7 +73,7 @@ class RoomEndpoint:
         self.interactions = interactions  # votes, buyer shows, moderation (interaction_socket.py)
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def accept(self, ws: WebSocket, path: str, query: dict[str, str], headers: Headers) -> None:
+    def accept(self, ws: WebSocket, path: str, query: dict[str, str], headers: RequestHeaders) -> None:
         room = check_room_name(path.removeprefix("/ws/rooms/"))
         fmt = Format.parse(query.get("format"))
         since, epoch = _offset(query.get("since")), query.get("epoch")

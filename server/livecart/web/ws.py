@@ -31,6 +31,7 @@ from websockets.server import ServerProtocol
 from livecart.batch import Batch
 from livecart.errors import BadRequest, CloseCode, Internal, LivecartError, NotFound, wire_error
 from livecart.framing import FrameReader, Message
+from livecart.handshake import RequestHeaders, accept_response, read_upgrade
 from livecart.metrics import Metrics
 from livecart.outbound import Decision, FrameKind, always_write, decide
 from livecart.protocol import Format, decode, echo_req, encode_frame, encode_json
@@ -50,7 +51,7 @@ CLOSE_GRACE_S = 5.0  # how long a closing socket may take to read its close fram
 class Endpoint(Protocol):
     """One websocket route. Objects are shared by all sockets of the route; state lives on the socket."""
 
-    def accept(self, ws: WebSocket, path: str, query: dict[str, str], headers: Headers) -> None:
+    def accept(self, ws: WebSocket, path: str, query: dict[str, str], headers: RequestHeaders) -> None:
         """Authenticate and set up `ws` (room, role, fmt); raise a LivecartError to refuse the upgrade."""
 
     def opened(self, ws: WebSocket) -> None: ...
@@ -105,16 +106,17 @@ class SocketLimits:
 
 class WebSocket(asyncio.Protocol):
     __slots__ = ("client", "endpoint", "errors", "expires_at", "floor", "fmt", "head", "held", "ip_key",
-                 "issued_at", "reader",
-                 "last_seen", "listener", "lost", "open", "parked", "proto", "replies", "role", "room",
-                 "session", "stats", "token_id", "transport", "user", "wire")
+                 "issued_at", "last_seen", "listener", "lost", "open", "parked", "proto", "reader", "refused",
+                 "replies", "role", "room", "session", "stats", "token_id", "transport", "user", "wire")
 
     def __init__(self, listener: SocketHost) -> None:
         self.listener = listener
-        # websockets' sans-I/O protocol: a ServerProtocol for the handshake; once upgraded, None until a
-        # frame that is not simple data (a ping, a close, a fragment, an error) or our close needs one
-        # (`protocol()`). Most sockets never do: each websockets Protocol is ~1.2 KB of objects.
-        self.proto: WsProtocol | None = ServerProtocol(max_size=listener.limits.max_inbound)
+        # websockets' sans-I/O protocol: None while handshake.py reads the request, a ServerProtocol for a
+        # request it leaves to websockets; once upgraded, None until a frame that is not simple data (a
+        # ping, a close, a fragment, an error) or our close needs one (`protocol()`). Most sockets never
+        # do: each websockets Protocol is ~1.2 KB of objects.
+        self.proto: WsProtocol | None = None
+        self.refused = False  # the upgrade was answered with a refusal (handshake.py's way in)
         self.lost = False  # the connection has ended (connection_lost)
         self.transport: asyncio.Transport | None = None
         self.endpoint: Endpoint | None = None
@@ -157,21 +159,34 @@ class WebSocket(asyncio.Protocol):
             if self.listener.admit(self, data):
                 self.read_frames(data)
             return
-        proto = self.proto
-        assert isinstance(proto, ServerProtocol)  # not upgraded: still the handshake's protocol
-        if proto.state is State.CONNECTING and self.endpoint is None:
-            # Only the request head goes to websockets before it is answered: bytes a client sends
-            # after it without waiting for the 101 would otherwise be parsed as frames of a
-            # connection that is not open, and a protocol error there ends the stream before our
-            # answer (websockets then fails on sending that answer). They are read once it is open.
-            self.head = data = self.head + data
-            end = data.find(b"\r\n\r\n")
-            if end < 0 and len(data) <= MAX_HEAD:
-                return
-            if end >= 0:
-                self.head, data = data[end + 4:], data[:end + 4]
-            else:
-                self.head = b""  # too long: websockets answers 431 or 414
+        if self.proto is not None:  # websockets answers this request (handshake.py did not take it)
+            self._websockets_receive(self.proto, data)
+            return
+        if self.refused:
+            return  # answered with a refusal: what follows is read and dropped until the peer closes
+        # Only the request head is parsed before it is answered: bytes a client sends after it without
+        # waiting for the 101 are frames, read once the socket is open (and dropped if it is refused).
+        self.head = data = self.head + data
+        end = data.find(b"\r\n\r\n")
+        if end < 0 and len(data) <= MAX_HEAD:
+            return
+        if end >= 0:
+            self.head, head = data[end + 4:], data[:end + 4]
+            upgrade = read_upgrade(head)
+        else:
+            self.head, head, upgrade = b"", data, None  # too long: websockets answers 431 or 414
+        if upgrade is not None:
+            self._upgrade(upgrade.target, upgrade.headers, upgrade.key)
+        else:  # anything but a plain valid upgrade: websockets' handshake answers it, as it always did
+            self.proto = ServerProtocol(max_size=self.listener.limits.max_inbound)
+            self._websockets_receive(self.proto, head)
+        if self.head and self.open:  # upgraded: what came behind the request is read as frames now
+            early, self.head = self.head, b""
+            self.data_received(early)
+
+    def _websockets_receive(self, proto: WsProtocol, data: bytes) -> None:
+        """Bytes of a request that websockets' handshake answers, and of what follows it."""
+        assert isinstance(proto, ServerProtocol)
         refused_before = proto.handshake_exc
         proto.receive_data(data)
         if proto.handshake_exc is not refused_before and self.transport is not None:
@@ -182,9 +197,6 @@ class WebSocket(asyncio.Protocol):
             if isinstance(event, Request):
                 self._handshake(proto, event)
         self._flush_protocol()
-        if self.head and self.open:  # upgraded: what came behind the request is read as frames now
-            early, self.head = self.head, b""
-            self.data_received(early)
 
     def read_frames(self, data: bytes) -> None:
         """Read frames from `data`, input of this socket that its listener admitted (`SocketHost.admit`)."""
@@ -210,6 +222,10 @@ class WebSocket(asyncio.Protocol):
             self._flush_protocol()
 
     def eof_received(self) -> bool | None:
+        if self.reader is None and self.proto is None:  # no complete request, or refused: nothing to say
+            if self.transport is not None:
+                self.transport.close()
+            return None
         if not self.lost:
             self.protocol().receive_eof()
             self._flush_protocol()
@@ -304,6 +320,9 @@ class WebSocket(asyncio.Protocol):
         transport = self.transport
         if self.lost or transport is None or transport.is_closing():
             return
+        if self.reader is None and self.proto is None:  # no request answered yet, or refused: no frames
+            transport.close()
+            return
         proto = self.protocol()
         if code not in QUIET_CLOSES:  # the ones an operator may want to trace to a room and a client
             log.info("closing socket: %s", reason, extra={"room": self.room or None, "conn": self.conn_id,
@@ -325,23 +344,49 @@ class WebSocket(asyncio.Protocol):
 
     # --- internals -------------------------------------------------------------------------------
 
-    def _handshake(self, proto: ServerProtocol, request: Request) -> None:
-        url = urlsplit(request.path)
-        query = dict(parse_qsl(url.query))
-        response: Response
+    def _admit(self, target: str, headers: RequestHeaders) -> Endpoint:
+        """The endpoint that takes the upgrade to `target`, which has accepted this socket; raises a
+        LivecartError to refuse it."""
+        url = urlsplit(target)
         endpoint = self.listener.route(url.path)
         assert self.transport is not None
         self.listener.finished(self.transport)  # the request is complete: no handshake deadline now
+        if endpoint is None:
+            raise NotFound("not_found", f"no websocket endpoint at {url.path}")
+        admission = self.listener.admission
+        self.client, self.ip_key = admission.client(self.transport.get_extra_info("peername"),
+                                                    headers.get_all("X-Forwarded-For"))
+        # The token (an HMAC, cheap) before the node's connect budget: upgrades without a valid
+        # token, however many, must not spend the places of viewers who have one.
+        endpoint.accept(self, url.path, dict(parse_qsl(url.query)), headers)
+        admission.admit(self.ip_key)
+        return endpoint
+
+    def _upgrade(self, target: str, headers: RequestHeaders, key: str) -> None:
+        """A valid upgrade request read by handshake.py: 101 and open, or refused with a reason."""
+        transport = self.transport
+        assert transport is not None
         try:
-            if endpoint is None:
-                raise NotFound("not_found", f"no websocket endpoint at {url.path}")
-            admission = self.listener.admission
-            self.client, self.ip_key = admission.client(self.transport.get_extra_info("peername"),
-                                                        request.headers.get_all("X-Forwarded-For"))
-            # The token (an HMAC, cheap) before the node's connect budget: upgrades without a valid
-            # token, however many, must not spend the places of viewers who have one.
-            endpoint.accept(self, url.path, query, request.headers)
-            admission.admit(self.ip_key)
+            endpoint = self._admit(target, headers)
+        except LivecartError as exc:
+            refusal = raw_error_response(exc)
+        except Exception:  # a bug, not bad input: the client still gets an answer, not a dropped socket
+            log.exception("websocket handshake failed", extra={"client": self.client or None})
+            refusal = raw_error_response(Internal("the upgrade failed; try again"))
+        else:
+            transport.write(accept_response(key))
+            self._opened(endpoint)
+            return
+        self.refused = True
+        self.head = b""
+        transport.write(refusal)
+        self._end_stream(transport)  # as websockets ends a refused handshake: the answer, then FIN
+
+    def _handshake(self, proto: ServerProtocol, request: Request) -> None:
+        """A request websockets parsed (one handshake.py left to it): websockets checks and answers it."""
+        response: Response
+        try:
+            endpoint = self._admit(request.path, RequestHeaders(list(request.headers.raw_items())))
             response = proto.accept(request)
         except LivecartError as exc:
             response = error_response(exc)
@@ -350,18 +395,23 @@ class WebSocket(asyncio.Protocol):
             response = error_response(Internal("the upgrade failed; try again"))
         proto.send_response(response)
         if response.status_code == 101:
-            self.endpoint = endpoint
-            if self.ip_key is not None:
-                self.listener.admission.opened(self.ip_key)
             self._flush_protocol()  # the 101 leaves
-            # From here on a plain open-state Protocol, made when first needed (`protocol()`): the
-            # handshake's one kept the request (its parser holds it), its headers and the handshake's
-            # state for the socket's whole life, ~2.5 KB per idle socket, and a Protocol is ~1.2 KB more
-            # (tests/reliability/idle_probe.py).
-            self.proto = None
-            self.reader = FrameReader(self.protocol, masked=True, max_size=self.listener.limits.max_inbound)
-            assert endpoint is not None
-            endpoint.opened(self)
+            self._opened(endpoint)
+
+    def _opened(self, endpoint: Endpoint) -> None:
+        """The 101 is written: the socket is open and its endpoint's."""
+        self.endpoint = endpoint
+        if self.ip_key is not None:
+            self.listener.admission.opened(self.ip_key)
+        # From here on a plain open-state Protocol, made when first needed (`protocol()`): the
+        # handshake's one kept the request (its parser holds it), its headers and the handshake's state
+        # for the socket's whole life, ~2.5 KB per idle socket, and a Protocol is ~1.2 KB more
+        # (tests/reliability/idle_probe.py).
+        self.proto = None
+        self.reader = FrameReader(self.protocol, masked=True, max_size=self.listener.limits.max_inbound)
+        assert self.transport is not None
+        self.open = not self.transport.is_closing()
+        endpoint.opened(self)
 
     def _bad_request(self, exc: InvalidMessage) -> None:
         """websockets ends the stream without a word when the request is not valid HTTP (it answers
@@ -418,8 +468,8 @@ class WebSocket(asyncio.Protocol):
             return
         if self.replies:  # an error frame goes out before the close frame that follows it
             self.uncork()
-        if proto is None:  # open, and websockets has not been needed: nothing of its to send
-            self.open = not transport.is_closing()
+        if proto is None:  # open (or not yet), and websockets has not been needed: nothing of its to send
+            self.open = self.reader is not None and not transport.is_closing()
             return
         self.open = proto.state is State.OPEN and not transport.is_closing()
         for data in proto.data_to_send():
