@@ -137,7 +137,9 @@ class Settings:
     comment_burst: int = 5
     claim_rate: float = 5.0  # claims per second per user and node (a person taps; a script floods)
     claim_burst: int = 20
-    connect_rate: float = 2000.0  # new sockets per second per node; past it, upgrades get 503 busy
+    # New sockets per second per node; past it, upgrades get 503 busy. About what one core connects (a
+    # connect costs the node ~320 us of CPU): a herd beyond it waits its turn instead of timing out.
+    connect_rate: float = 3000.0
     connect_retry_max_s: int = 30  # the longest Retry-After of a 503 busy (it grows with the backlog)
     # Per client IP, per node (docs/operations.md "Per-IP limits"). Loose on purpose: a campus, an office
     # or a mobile carrier's NAT puts hundreds of viewers behind one address. A rate of 0 (or a maximum

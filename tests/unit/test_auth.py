@@ -38,6 +38,14 @@ def test_tampered_or_malformed_tokens_are_unauthorized(mangle):
         verify(SECRET, mangle(token), now=NOW)
 
 
+@pytest.mark.parametrize("header", [b"[" * 1500, b'{"alg": NaN}', b'{"alg": "HS256", "kid": 1e999}', b"\xff"])
+def test_a_header_no_json_parser_should_take_is_a_malformed_token(header):
+    token = issue(SECRET, role="viewer", room="r1", now=NOW)
+    forged = auth._b64(header) + token[token.index("."):]
+    with pytest.raises(Unauthorized, match="malformed"):
+        verify(SECRET, forged, now=NOW)
+
+
 def test_another_secret_does_not_verify():
     with pytest.raises(Unauthorized, match="signature"):
         verify("other", issue(SECRET, role="viewer", room="r1", now=NOW), now=NOW)
