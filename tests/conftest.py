@@ -13,6 +13,7 @@ import gc
 import os
 import re
 import signal
+import sys
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -87,10 +88,15 @@ async def no_task_outlives_its_test() -> AsyncIterator[None]:
     waits on, a few times over; any that still will not end is printed with its stack, to name it."""
     yield
     current = asyncio.current_task()
-    for _ in range(50):
+    for attempt in range(50):
         stragglers = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
         if not stragglers:
             return
+        if attempt == 0:  # shown when the test then fails: a task that outlived its node may have
+            # opened the Redis connection the loop's close reports as leaked (the pool was closed)
+            print("tasks still running after the test and its nodes:", file=sys.stderr)
+            for task in stragglers:
+                task.print_stack(limit=3, file=sys.stderr)
         for task in stragglers:
             task.cancel()
             waiter = getattr(task, "_fut_waiter", None)
