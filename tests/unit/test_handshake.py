@@ -24,14 +24,16 @@ def websockets_accepts(head: bytes) -> bool:
 
 
 def head_of(lines: list[str], target: str = "/ws/rooms/r?token=t") -> bytes:
-    return (f"GET {target} HTTP/1.1\r\n" + "".join(f"{line}\r\n" for line in lines) + "\r\n").encode("latin-1")
+    request = f"GET {target} HTTP/1.1\r\n" + "".join(f"{line}\r\n" for line in lines) + "\r\n"
+    return request.encode("latin-1")
 
 
 BROWSER = ["Host: shop.example:8080", "Connection: Upgrade", "Pragma: no-cache", "Cache-Control: no-cache",
            "User-Agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0", "Upgrade: websocket",
            "Origin: https://shop.example", "Sec-WebSocket-Version: 13",
            "Accept-Encoding: gzip, deflate, br", "Accept-Language: zh-CN,zh;q=0.9",
-           f"Sec-WebSocket-Key: {KEY}", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"]
+           f"Sec-WebSocket-Key: {KEY}",
+           "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"]
 
 
 def test_a_browsers_upgrade_is_read_with_its_target_and_headers():
@@ -68,9 +70,10 @@ CANONICAL = ["Host: x", "Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSo
                                        "Sec-WebSocket-Protocol: chat, superchat",
                                        "Sec-WebSocket-Extensions: permessage-deflate"]), unique=True))
 def test_every_spelling_of_a_valid_upgrade_is_taken(order, upper, connection, extra):
-    lines = [CANONICAL[i].replace("Upgrade", connection) if CANONICAL[i].startswith("Connection") else CANONICAL[i]
-             for i in order]
-    lines = [line.split(":")[0].upper() + line[line.index(":"):] if up else line for line, up in zip(lines, upper)]
+    lines = [CANONICAL[i] for i in order]
+    lines = [line.replace("Upgrade", connection) if line.startswith("Connection") else line for line in lines]
+    lines = [line.split(":")[0].upper() + line[line.index(":"):] if up else line
+             for line, up in zip(lines, upper, strict=True)]
     head = head_of(lines + extra)
     assert websockets_accepts(head)
     assert read_upgrade(head) is not None
@@ -79,8 +82,8 @@ def test_every_spelling_of_a_valid_upgrade_is_taken(order, upper, connection, ex
 @given(mangle=st.lists(st.tuples(st.integers(0, 220), st.binary(max_size=4)), min_size=1, max_size=3),
        extra=st.lists(st.sampled_from(["Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==", "Origin: a",
                                        "Content-Length: 0", "Transfer-Encoding: chunked", "Host: y",
-                                       "Upgrade: h2c", "Sec-WebSocket-Version: 8", "Sec-WebSocket-Protocol: ,",
-                                       "Connection: close"]), max_size=2))
+                                       "Upgrade: h2c", "Sec-WebSocket-Version: 8", "Connection: close",
+                                       "Sec-WebSocket-Protocol: ,"]), max_size=2))
 def test_the_fast_path_never_takes_a_request_websockets_refuses(mangle, extra):
     data = bytearray(head_of(CANONICAL + extra))
     for pos, insert in mangle:
