@@ -9,8 +9,8 @@ them together:
   time is up, redraws prizes left unclaimed when their window closes, and publishes entry counts that
   the entry script's throttle left unpublished. Nodes race freely: each round commits once
   (bag_store.py), and every node computes the same winners.
-- `is_muted(room, user)`: the one place entries ask whether a user is muted in the room. The moderation
-  service provides it (the composition root passes it in); until then nobody is muted.
+- Muted users (moderation) enter nothing: the entry script checks each entrant against the room's mutes
+  in the same atomic call that enters them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from livecart.clock import Clock
@@ -28,28 +27,22 @@ from livecart.lucky_bag import BagSpec, commitment, draw_round, keyword_in, new_
 from livecart.store.bag_store import BagStore, Freeze
 from livecart.store.cue_store import CueStore
 
-__all__ = ["BagDesk", "MutedCheck", "nobody_muted"]
+__all__ = ["BagDesk"]
 
 log = logging.getLogger("livecart.bags")
 
-MutedCheck = Callable[[str, str], Awaitable[bool]]  # (room, user) -> is that user muted in that room
 TIMER_S = 0.1  # how often the timers look for due bags (the draw's delay after a bag closes)
 COUNTS_S = 0.5  # how often they publish entry counts that the entry script's throttle held back
 CACHE_S = 0.1  # how old the room's bag may be when a comment is matched against its keyword
 
 
-async def nobody_muted(room: str, user: str) -> bool:
-    return False
-
-
 class BagDesk:
-    def __init__(self, store: BagStore, clock: Clock, *, is_muted: MutedCheck = nobody_muted,
-                 cue_store: CueStore | None = None, cue_lang: str = "zh") -> None:
+    def __init__(self, store: BagStore, clock: Clock, *, cue_store: CueStore | None = None,
+                 cue_lang: str = "zh") -> None:
         self.store = store
         self.cue_store = cue_store  # the host's cue "announce the winners" after each round
         self.cue_lang = cue_lang
         self.clock = clock
-        self.is_muted = is_muted
         # The rooms with a bag in progress (lc:bags-due, read by every timer pass: room -> due ms). A
         # room not in it has no bag to enter, and costs ingest nothing; a bag opened on another node
         # takes entries here from the next pass (TIMER_S).
@@ -110,8 +103,7 @@ class BagDesk:
         for event in events:
             user = event["user"]
             if event["type"] == "comment":
-                if keyword_in(keyword, event["text"]) and user["id"] not in entries \
-                        and not await self.is_muted(room, user["id"]):
+                if keyword_in(keyword, event["text"]) and user["id"] not in entries:
                     entries[user["id"]] = user.get("name") or user["id"]
             elif event["type"] in ("join", "leave"):
                 signals.append((user["id"], "back" if event["type"] == "join" else "away"))
@@ -129,8 +121,6 @@ class BagDesk:
         user = event["user"]["id"]
         if bag is None or not keyword_in(bag["keyword"], event["text"]):
             return None
-        if await self.is_muted(room, user):
-            return {"bag": bag["id"], "result": "muted"}
         is_open, entrants, codes = await self.store.enter(room, [(user, event["user"].get("name") or user)])
         return {"bag": bag["id"], "result": codes[0] if is_open else "closed", "entrants": entrants}
 

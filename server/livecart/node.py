@@ -167,10 +167,9 @@ class Node:
         self.show_store = ShowStore(redis, sharded_pubsub=sharded)
         self.moderation_store = ModerationStore(redis)
         self.moderator = Moderator(self.moderation_store, self.show_store, self.clock)
-        # Lucky bags: a user muted for the show enters no bag (the moderator's one check).
+        # Lucky bags: a user muted for the show enters no bag (bag.lua checks moderation's mutes).
         self.bag_store = BagStore(redis, sharded_pubsub=sharded)
-        self.bags = BagDesk(self.bag_store, self.clock, is_muted=self.moderator.is_muted,
-                            cue_store=self.cue_store, cue_lang=s.cue_lang)
+        self.bags = BagDesk(self.bag_store, self.clock, cue_store=self.cue_store, cue_lang=s.cue_lang)
         self.invite_store = InviteStore(redis, sharded_pubsub=sharded)
         self.director = Director(self.store, self.deal_store, self.cue_store, self.stats_store,
                                  clock=self.clock, node_id=s.node_id, rules=load_rules(s.cue_rules or None),

@@ -182,12 +182,16 @@ async def test_the_follow_rule_admits_only_followers(node, room):
 
 
 async def test_muted_users_do_not_enter(node, room):
-    async def muted(room_name: str, user: str) -> bool:
-        return user == "troll"
-
-    node.bags.is_muted = muted
     bag = await create_bag(node.port, room)
+    status, _ = await api(node.port, "POST", f"/api/rooms/{room}/mutes", token("assistant", room),
+                          {"user": "troll"})
+    assert status == 200
     await post_events(node.port, room, entries(["troll", "ann"]))
+    viewer = await RoomClient.connect(ws_url(node.port, room, token("viewer", room, user="troll")))
+    await viewer.recv()
+    await viewer.send({"type": "comment", "text": "福袋", "req": "a"})
+    assert (await viewer.until(lambda f: f["type"] == "bag_entry"))["result"] == "muted"
+    await viewer.close()
     drawn = await draw(node.port, room, bag["id"])
     assert drawn["entrants"] == 1
     assert (await record(node.port, room, bag["id"]))["entrants"] == ["ann"]

@@ -95,7 +95,7 @@ class BagStore:
 
     async def enter(self, room: str, entries: list[tuple[str, str]]) -> tuple[bool, int, list[str]]:
         """Enter (user, display name) pairs into the room's open bag: (open?, entrants, one code per
-        pair: entered | again | not_following). Not open: (False, entrants, [])."""
+        pair: entered | again | not_following | muted). Not open: (False, entrants, [])."""
         reply = await self._call(room, "enter", "", *[x for pair in entries for x in pair])
         if reply[0] == "err":
             return False, 0, []

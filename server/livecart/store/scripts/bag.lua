@@ -52,16 +52,21 @@ if id == '' or redis.call('EXISTS', bag) == 0 then return {'err', 'no_such_bag'}
 local state = redis.call('HGET', bag, 'state')
 
 if op == 'enter' then
-  -- ARGV[6..]: user, name pairs (comments that carry the keyword, already matched and checked for
-  -- mutes). Returns {'ok'|'closed', entrants, code per pair: entered|again|not_following}.
+  -- ARGV[6..]: user, name pairs (comments that carry the keyword, already matched). Returns
+  -- {'ok'|'closed', entrants, code per pair: entered|again|not_following|muted}. The mute is checked
+  -- here, in the entry's own atomic call (moderation's RoomKeys.muted, as poll.lua and show.lua do): a
+  -- mute that lands an instant before an entry keeps it out.
   local codes = {}
   if state ~= 'open' or now >= tonumber(redis.call('HGET', bag, 'ends_at')) then
     return {'closed', redis.call('HLEN', entrants), id}
   end
   local follows = redis.call('HGET', bag, 'follows') == '1'
+  local muted = prefix .. 'muted'
   for i = 6, #ARGV, 2 do
     local user = ARGV[i]
-    if follows and redis.call('SISMEMBER', prefix .. 'followers', user) == 0 then
+    if redis.call('HEXISTS', muted, user) == 1 then
+      codes[#codes + 1] = 'muted'
+    elseif follows and redis.call('SISMEMBER', prefix .. 'followers', user) == 0 then
       codes[#codes + 1] = 'not_following'
     elseif redis.call('HSETNX', entrants, user, ARGV[i + 1]) == 1 then
       redis.call('SREM', away, user)  -- commenting is being here
