@@ -2,9 +2,11 @@
 
 Why not aiohttp's WebSocketResponse: fan-out writes the same bytes to thousands of sockets per tick, and
 aiohttp costs a handler task, a reader and an awaited send per socket (13+ KB per idle socket in
-shared/bench). Here a socket is one object: the RFC 6455 parsing and the close handshake come from the
-`websockets` library's sans-I/O `ServerProtocol`; outbound room frames are pre-framed bytes written
-straight to the transport, whose write buffer is the socket's bounded outbound queue (see outbound.py).
+shared/bench). Here a socket is one object: a valid upgrade is read by handshake.py, any other request
+is answered by the `websockets` library's sans-I/O `ServerProtocol`, which also does the RFC 6455
+parsing that framing.FrameReader leaves to it and the close handshake; outbound room frames are
+pre-framed bytes written straight to the transport, whose write buffer is the socket's bounded outbound
+queue (see outbound.py).
 
 A `WebSocket` gets its connection from web/listener.py, at the connection's first request or (through
 aiohttp's `/ws/` route, web/upgrade.py) at a later one; it reads the request head, answers the upgrade,
