@@ -176,7 +176,8 @@ class Node:
                                  clock=self.clock, node_id=s.node_id, rules=load_rules(s.cue_rules or None),
                                  lang=s.cue_lang, local_rooms=self.hub.rooms, metrics=self.metrics,
                                  deal_retention_ms=int(s.deal_retention_days * 86_400_000),
-                                 room_retention_ms=int(s.room_retention_days * 86_400_000))
+                                 room_retention_ms=int(s.room_retention_days * 86_400_000),
+                                 step_s=s.director_step_s)
         self._director_task = asyncio.create_task(self.director.run(), name="director")
         self._director_task.add_done_callback(_report_crash)
         self._hub_task = asyncio.create_task(self.hub.run(), name="hub")
