@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--redis-limit needs redis-server, redis-cli and redis-benchmark on PATH")
     result = uvloop.run(_run(args, scenario, secret))
     if getattr(args, "redis_limit", False):
-        result["redis_limit"] = redis_limit.measure()  # after the rush: it must not take the node's CPU
+        # After the rush: it must not take the node's CPU.
+        result["redis_limit"] = redis_limit.measure(calls=args.redis_limit)
     if args.json:
         Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     if args.html:
@@ -153,9 +154,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--limit", type=int, help="per-user limit of the deals")
         p.add_argument("--claims", type=int, help="claims each claimer sends, each with its own key")
         if name == "deal-rush":
-            p.add_argument("--redis-limit", action="store_true",
+            p.add_argument("--redis-limit", nargs="?", type=int, const=100_000, metavar="CLAIMS",
                            help="after the rush, measure the claim script alone in a throwaway "
-                                "redis-server with redis-benchmark (loadtest/redis_limit.py)")
+                                "redis-server with redis-benchmark (loadtest/redis_limit.py), over "
+                                "CLAIMS claims per measurement (default 100,000)")
         if name == "lucky-bag":
             p.add_argument("--close", choices=("console", "timer"),
                            help="close the bag with the console's draw once every entry is counted "

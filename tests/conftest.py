@@ -110,7 +110,9 @@ async def no_task_outlives_its_test() -> AsyncIterator[None]:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path_factory.mktemp("redis"))
+    # No AOF: nothing restarts the shared Redis (the restart tests start their own), and an fsync on
+    # every write made each of the suite's thousands of writes wait for the disk.
+    server = RedisProcess(tmp_path_factory.mktemp("redis"), appendonly=False)
     server.start()
     yield server
     server.stop()

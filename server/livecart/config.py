@@ -171,6 +171,9 @@ class Settings:
     # Cues and statistics
     cue_rules: str = ""  # a TOML rules file; "" for the built-in livecart/cue_rules.toml
     cue_lang: str = "zh"  # the language of a cue's `text` (both are in `texts`)
+    # How often the director steps its rooms (cues, live stats). Rules count in whole seconds: a
+    # shorter step reacts sooner, never differently (the suite's director tests run at 0.2 s).
+    director_step_s: float = 1.0
     stats_retention_days: float = 30.0  # stats, cues and funnels are kept this long after a room's last fold
 
     @property
@@ -206,6 +209,9 @@ class Settings:
         if settings.ingest_max_events < 1 or settings.ingest_burst < settings.ingest_max_events:
             raise ValueError("setting ingest_burst must be at least ingest_max_events (>= 1): a request of "
                              "ingest_max_events events must be able to pass the rate limit")
+        if not 0 < settings.director_step_s <= 1:
+            # Over 1 s a room's 3 s director lease could lapse between two steps of its holder.
+            raise ValueError("setting director_step_s must be over 0 and at most 1")
         if settings.workers < 0:
             raise ValueError("setting workers: cannot be negative (0 means one per core)")
         if not settings.node_id:

@@ -109,9 +109,11 @@ class Director:
     def __init__(self, store: RedisStore, deal_store: DealStore, cue_store: CueStore, stats_store: StatsStore,
                  *, clock: Clock, node_id: str, rules: Mapping[str, Mapping[str, Any]], lang: str,
                  local_rooms: Iterable[str], metrics: Metrics,
-                 deal_retention_ms: int = 7 * 86_400_000, room_retention_ms: int = 30 * 86_400_000) -> None:
+                 deal_retention_ms: int = 7 * 86_400_000, room_retention_ms: int = 30 * 86_400_000,
+                 step_s: float = STEP_S) -> None:
         self.store, self.deal_store, self.cue_store, self.stats = store, deal_store, cue_store, stats_store
         self.clock = clock
+        self.step_s = step_s
         self.node_id = node_id
         self.rules = rules
         self.lang = lang
@@ -138,7 +140,7 @@ class Director:
         due = loop.time()
         while True:
             # A fixed rate, not a fixed pause: a slow step must not stretch the 2 s low_stock promise.
-            due = max(due + STEP_S, loop.time())
+            due = max(due + self.step_s, loop.time())
             await asyncio.sleep(due - loop.time())
             try:
                 await self.step_all()

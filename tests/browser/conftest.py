@@ -50,11 +50,15 @@ class Browsing:
     errors: PageErrors = field(default_factory=PageErrors)
 
     async def open(self, path: str, width: int = 1280, height: int = 800,
-                   frames: list[dict[str, Any]] | None = None, **context: Any) -> Page:
+                   frames: list[dict[str, Any]] | None = None, clock: bool = False, **context: Any) -> Page:
         """Open `path` in a fresh context. With `frames`, every JSON frame the page's websockets
-        receive is appended to it, as the browser saw it on the wire."""
+        receive is appended to it, as the browser saw it on the wire. With `clock`, the page runs on
+        Playwright's clock (time flows as usual; `page.clock.fast_forward` fires a poll's timer now
+        instead of waiting seconds for it)."""
         ctx = await self.browser.new_context(viewport={"width": width, "height": height}, **context)
         page = await ctx.new_page()
+        if clock:
+            await page.clock.install()
         self.errors.watch(page)
         if frames is not None:
             record_frames(page, frames)

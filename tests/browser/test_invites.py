@@ -14,6 +14,8 @@ from playwright.async_api import expect
 from tests.browser.conftest import Browsing, screenshot
 from tests.browser.test_pages import XSS_NAME, live, page_path
 
+PROGRESS_EVERY_MS = 5_000  # client_web/viewer/invites.js
+
 
 async def test_invite_links_credit_the_inviter_on_the_console_the_overlay_and_the_viewer_page(make_node, room,
                                                                                              browser):
@@ -34,7 +36,7 @@ async def test_invite_links_credit_the_inviter_on_the_console_the_overlay_and_th
     await expect(console.locator("#coupons-left")).to_have_text("2 coupons left")
 
     # The inviter's page shows their link; a user id full of markup stays text everywhere.
-    inviter = await b.open(page_path("viewer", room, user=XSS_NAME), 430, 900)
+    inviter = await b.open(page_path("viewer", room, user=XSS_NAME), 430, 900, clock=True)
     await expect(inviter.locator("#invite-progress")).to_contain_text("You brought 0 friends")
     await expect(inviter.locator("#invite-progress")).to_contain_text("2 more for a coupon")
     link = await inviter.locator("#invite-link").input_value()
@@ -55,7 +57,9 @@ async def test_invite_links_credit_the_inviter_on_the_console_the_overlay_and_th
     await expect(row.locator("b")).to_have_text(XSS_NAME)
     await expect(console.locator("#invite-funnel")).to_contain_text("joins 2")
 
-    # The inviter's page shows the progress and the coupon won.
+    # The inviter's page shows the progress and the coupon won, read by its next poll (fired now, not
+    # in up to PROGRESS_EVERY_MS).
+    await inviter.clock.fast_forward(PROGRESS_EVERY_MS)
     await expect(inviter.locator("#invite-progress")).to_contain_text("You brought 2 friends")
     await expect(inviter.locator("#invite-progress")).to_contain_text("Your coupons: SPRING-1")
     await expect(inviter.locator("#invite-progress")).to_contain_text("All rewards earned")

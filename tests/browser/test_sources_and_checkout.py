@@ -4,6 +4,7 @@ claim the viewer page passes to the shop comes back in the shop's webhook and se
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -15,7 +16,7 @@ from playwright.async_api import expect
 
 from livecart.webhook_signature import sign
 from tests.browser.conftest import Browsing
-from tests.support import api, comment, create_deal, post_events, token
+from tests.support import WAIT, api, comment, create_deal, post_events, token
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "shopify"
 SECRET = "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"
@@ -30,6 +31,20 @@ async def shopify(port: int, room: str, topic: str, body: bytes, webhook_id: str
         return await resp.json()
 
 
+POLL_MS = 5_000  # client_web/console/sources.js
+
+
+async def until_listed(port: int, room: str, tok: str, *sources: str) -> None:
+    """Until GET …/sources on this node lists `sources` (a bound on failure, not a speed check)."""
+    for _ in range(int(WAIT / 0.05)):
+        status, body = await api(port, "GET", f"/api/rooms/{room}/sources", tok)
+        assert status == 200, body
+        if set(sources) <= {row["id"] for row in body["sources"]}:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{sources} never listed: {body}")
+
+
 async def test_the_console_lists_every_source_and_its_last_delivery_on_every_node(make_node, room, browser):
     a, b = await make_node(), await make_node()
     assistant = token("assistant", room, "amy")
@@ -42,8 +57,11 @@ async def test_the_console_lists_every_source_and_its_last_delivery_on_every_nod
         assert resp.status == 200
     await shopify(a.port, room, "orders/create", b"{}", "wh-1")
 
+    # The console reads the sources on load, then every POLL_MS: open it once both deliveries are
+    # counted in Redis (each node writes its counts every second), so its first read has them.
+    await until_listed(b.port, room, assistant, "tiktok:@streamer", "shopify:webhook")
     browsing = Browsing(browser, b.port)  # the console on the other node
-    console = await browsing.open(f"/console?room={room}&token={assistant}&lang=en", 1440, 900)
+    console = await browsing.open(f"/console?room={room}&token={assistant}&lang=en", 1440, 900, clock=True)
     tiktok = console.locator('#sources li[data-source="tiktok:@streamer"]')
     await expect(tiktok).to_contain_text("accepted 2")
     await expect(tiktok).to_contain_text("duplicates 1")
@@ -57,6 +75,8 @@ async def test_the_console_lists_every_source_and_its_last_delivery_on_every_nod
 
     # A bridge that connects while the console is open appears without a reload.
     await post_events(a.port, room, [comment("c3")], tok=token("ingest", room, "bilibili-bridge"))
+    await until_listed(b.port, room, assistant, "bilibili-bridge")
+    await console.clock.fast_forward(POLL_MS)  # the console's next read of the sources, now
     await expect(console.locator('#sources li[data-source="bilibili-bridge"]')).to_contain_text("accepted 1")
     assert browsing.errors.messages == []
 

@@ -30,7 +30,11 @@ async def test_a_client_that_never_reads_is_closed_1013_and_memory_stays_bounded
     max_bytes = 512 * 1024
     # No heartbeat in the way: the stuck socket never answers a ping either, and on a slow machine the
     # heartbeat would abort it as dead (uncounted) before its buffer reached the bound.
-    node = await make_node(outbound_max_bytes=max_bytes, outbound_high_water=64 * 1024, heartbeat_s=600)
+    # A 10 ms room tick (50 ms by default): the loop below posts, then waits for the reader to get the
+    # batch, 250 times, and each wait was a whole tick; the bound is the same at any tick (it holds
+    # with smaller frames too), it is only reached sooner.
+    node = await make_node(outbound_max_bytes=max_bytes, outbound_high_water=64 * 1024, heartbeat_s=600,
+                           tick_ms=10, max_tick_ms=10)
     stuck = await open_raw_socket_that_never_reads(node.port, room)
     try:
         reader = await RoomClient.connect(ws_url(node.port, room))

@@ -92,3 +92,11 @@ def test_every_setting_has_a_type_the_parser_reads_back_from_its_default():
             continue
         text = ",".join(default) if isinstance(default, tuple) else str(default)
         assert parse_setting(name, kind, text) == default, name
+
+
+def test_the_director_step_is_over_zero_and_at_most_a_second(tmp_path):
+    assert settings(tmp_path).director_step_s == 1.0
+    assert settings(tmp_path, director_step_s="0.2").director_step_s == 0.2
+    for bad in ("0", "-1", "1.5"):  # a busy loop; a lease that could lapse between two steps
+        with pytest.raises(ValueError, match="setting director_step_s must be over 0 and at most 1"):
+            settings(tmp_path, director_step_s=bad)
