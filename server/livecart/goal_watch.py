@@ -19,6 +19,7 @@ from livecart.clock import Clock
 from livecart.errors import StoreUnavailable
 from livecart.goals import reached
 from livecart.room import Room
+from livecart.shutdown import cancel_and_wait
 from livecart.store.goal_store import GoalStore
 
 __all__ = ["GoalWatch"]
@@ -83,6 +84,4 @@ class GoalWatch:
                 await self.store.forget_room(room, now)
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._tasks), 2)

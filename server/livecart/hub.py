@@ -37,6 +37,7 @@ from livecart.metrics import Metrics
 from livecart.outbound import FrameKind
 from livecart.protocol import Format, encode_frame
 from livecart.room import Peer, Room, snapshot_frame
+from livecart.shutdown import cancel_and_wait
 from livecart.store import channel
 from livecart.store.channel import (
     BagWon,
@@ -560,8 +561,4 @@ class RoomHub:
     async def stop(self) -> None:
         """Cancel the room tasks and give them STOP_GRACE_S to finish: a task stuck in a client
         library's cleanup must not keep the node from exiting (nor swallow our own cancellation)."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=STOP_GRACE_S)
+        await cancel_and_wait(list(self._tasks), STOP_GRACE_S)

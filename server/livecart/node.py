@@ -45,6 +45,7 @@ from livecart.poll_desk import PollDesk
 from livecart.presence import Presence
 from livecart.ratelimit import RateLimiter
 from livecart.show_desk import ShowDesk
+from livecart.shutdown import cancel_and_wait
 from livecart.source_log import SourceLog
 from livecart.store.bag_store import BagStore
 from livecart.store.cue_store import CueStore
@@ -286,22 +287,6 @@ class Node:
                     await asyncio.wait_for(client.aclose(close_connection_pool=True), 2)
         if self.embedded is not None:
             await self.embedded.stop()
-
-
-async def cancel_and_wait(tasks: list[asyncio.Task[None]], timeout_s: float) -> None:
-    """Cancel `tasks` and wait (at most `timeout_s`) for them to end, cancelling again every few ms any
-    that is still running. Why again: Python 3.11's asyncio.wait_for drops a cancel that arrives just
-    as what it waits on completes, and redis-py writes every command under one (socket_timeout); a
-    loop between Redis calls (the director, the bag timers) then went on as if never cancelled, and
-    each stop waited out the whole timeout with that task still talking to Redis (a test's teardown
-    took 2 s instead of 0.1 s about one time in five)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    pending = set(tasks)
-    while pending and loop.time() < deadline:
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=min(0.05, max(0.0, deadline - loop.time())))
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:

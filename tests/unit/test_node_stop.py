@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from livecart.node import cancel_and_wait
+from livecart.shutdown import cancel_and_wait
 
 
 async def test_a_loop_that_lost_its_cancel_is_cancelled_again_and_ends():

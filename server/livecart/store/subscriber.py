@@ -26,6 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from livecart.errors import StoreUnavailable
+from livecart.shutdown import cancel_and_wait
 from livecart.store.keys import RoomKeys, room_from_channel
 
 __all__ = ["ClusterSubscriber", "RoomSubscriber", "SubscriberFactory", "subscriber_for"]
@@ -178,9 +179,7 @@ class ClusterSubscriber:
                 self._new_shard.clear()
                 await self._new_shard.wait()
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await cancel_and_wait(tasks, CLOSE_TIMEOUT_S)
             for shard in self._shards.values():  # their clients are ours (the cluster's are not)
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(shard.client.aclose(), CLOSE_TIMEOUT_S)

@@ -32,6 +32,7 @@ from livecart.interactions import RoomInteractions
 from livecart.lucky_bag import is_bag_id
 from livecart.protocol import Format, claim_result_frame, echo_req, encode_json
 from livecart.ratelimit import RateLimiter
+from livecart.shutdown import cancel_and_wait
 from livecart.store.cue_store import CueStore
 from livecart.store.redis_store import RedisStore
 from livecart.store.values import ClaimAnswer
@@ -157,11 +158,7 @@ class RoomEndpoint:
     async def stop(self) -> None:
         """Cancel the joins and socket messages still running when the node stops: none may reach Redis
         after the node has closed its client (a connection made then is never closed)."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=2)
+        await cancel_and_wait(list(self._tasks), 2)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
