@@ -127,8 +127,11 @@ async def test_a_viewer_socket_may_not_ack(node, room):
     await viewer.close()
 
 
-async def test_the_director_runs_a_room_on_exactly_one_node(make_node, room):
-    a, b = await make_node(), await make_node()
+async def test_the_director_runs_a_room_on_exactly_one_node(own_redis, make_node, room):
+    # Its own Redis: on the shared one, every room earlier tests left active is stepped by these two
+    # nodes too, and a pass over hundreds of them can outlast the room's 3 s lease, which then (rightly)
+    # goes to the other node: both stepped it once (CI, 7 Dec).
+    a, b = await make_node(own_redis.url), await make_node(own_redis.url)
     hosts = [await RoomClient.connect(ws_url(n.port, room, token("host", room, "hana"), stats=1))
              for n in (a, b)]
     quiet = await RoomClient.connect(ws_url(b.port, room, token("host", room, "hana")))  # no ?stats=1
