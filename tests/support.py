@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -317,6 +318,15 @@ async def close_stream(writer: asyncio.StreamWriter) -> None:
     writer.close()
     with contextlib.suppress(ConnectionError, OSError):
         await writer.wait_closed()
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 3 * WAIT) -> None:
+    """Wait until `condition()` holds (a node's in-process state, polled every 20 ms)."""
+    for _ in range(int(timeout_s / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("not within the timeout")
 
 
 async def until_listening(port: int) -> None:

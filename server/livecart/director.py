@@ -7,8 +7,9 @@ viewers, read with the lease in one call), no deal open or scheduled (countdowns
 its cooldown, and nothing in its window recent enough for a rule to look at (each rule's window and
 baseline: `Horizons`). A step would compute the same signals from the same data, so it is skipped; only
 its last live stats are published again, every IDLE_STATS_S, for a host who opens the room meanwhile.
-Every node tries each active room's lease every second; the holder keeps it by renewing, and another
-node takes over `LEASE_MS` after the holder stops (it died). The new holder warms up from Redis: the
+Every node tries each active room's lease every second; the holder keeps it by renewing (during a pass
+that outlasts half a lease too, before each step), and another node takes over `LEASE_MS` after the
+holder stops (it died). The new holder warms up from Redis: the
 last minutes of buckets, the newest comments, the rule keys that fired in the last day (so it does not
 repeat them). What happens in Redis is exact whoever runs: the fold moves a cursor atomically, the cue emit
 refuses keys within their cooldown.
@@ -129,6 +130,10 @@ class Director:
         self.room_retention_ms = room_retention_ms
         self._idle_checked = -PURGE_IDLE_EVERY_S  # monotonic time of the last idle-room purge
         self._retired_at: dict[str, float] = {}  # room -> when this node last retired its old deals
+        # The rooms whose lease this pass took or kept, and when their leases were last renewed (a pass
+        # longer than half a lease renews them before its next step: `_keep_leases`).
+        self._held: set[str] = set()
+        self._renewed_at = 0.0
 
     def touch(self, room: str) -> None:
         """This node saw activity in `room` (ingest): it is registered on the next step, no Redis call."""
@@ -156,6 +161,7 @@ class Director:
             del self.desks[gone]
             self.steps.pop(gone, None)
             self.idle.pop(gone, None)
+        self._held, self._renewed_at = set(), time.monotonic()
         for start in range(0, len(active), LEASE_CHUNK):
             await self._step_chunk(active[start : start + LEASE_CHUNK], now)
         self.metrics.directed_rooms.set(len(self.desks))
@@ -165,9 +171,12 @@ class Director:
     async def _step_chunk(self, rooms: list[str], now: int) -> None:
         """Lease (and read the news markers of) these rooms in one round trip, then step each one of
         ours that is not idle."""
-        for room, news in zip(rooms, await self.cue_store.lease_news(rooms, self.node_id, LEASE_MS, now),
-                              strict=True):
-            if news is None:
+        leased = list(zip(rooms, await self.cue_store.lease_news(rooms, self.node_id, LEASE_MS, now),
+                          strict=True))
+        self._held.update(room for room, news in leased if news is not None)
+        for room, news in leased:
+            await self._keep_leases()
+            if news is None or room not in self._held:
                 self.desks.pop(room, None)  # someone else runs it; on takeover we warm up afresh
                 continue
             desk = self.desks.get(room)
@@ -188,6 +197,17 @@ class Director:
                 # forget this room's memory (the next step rebuilds it from Redis) and go on.
                 log.exception("director step failed in room %s", room, extra={"room": room})
                 self.desks.pop(room, None)
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases this pass holds once half a lease has gone by: a pass that outlasts LEASE_MS
+        (many rooms with news, or a takeover's cold steps) must not lose the rooms it stepped first to
+        another node while it steps the rest, nor step a room whose lease lapsed meanwhile."""
+        if time.monotonic() - self._renewed_at < LEASE_MS / 2000 or not self._held:
+            return
+        self._renewed_at = time.monotonic()
+        held = sorted(self._held)
+        renewed = await self.cue_store.lease_news(held, self.node_id, LEASE_MS, self.clock.now_ms())
+        self._held = {room for room, news in zip(held, renewed, strict=True) if news is not None}
 
     def _idle(self, desk: RoomDesk, news: tuple[int, int, int], now_ms: int) -> bool:
         """Would a step of this room compute what the last one did? (The module docstring says when.)"""

@@ -10,7 +10,18 @@ import aiohttp
 from livecart.cues import Cue
 from livecart.node import Node
 from tests.conftest import node_settings
-from tests.support import WAIT, RoomClient, api, claim, comment, create_deal, post_events, token, ws_url
+from tests.support import (
+    WAIT,
+    RoomClient,
+    api,
+    claim,
+    comment,
+    create_deal,
+    post_events,
+    token,
+    until,
+    ws_url,
+)
 
 
 async def staff_and_audience(port: int, room: str) -> dict[str, RoomClient]:
@@ -125,6 +136,28 @@ async def test_a_viewer_socket_may_not_ack(node, room):
     error = await viewer.until(lambda f: f["type"] == "error")
     assert error["error"] == "forbidden"
     await viewer.close()
+
+
+async def test_a_director_pass_longer_than_a_lease_keeps_its_rooms(own_redis, make_node, room):
+    """A pass that outlasts the 3 s lease (slow steps: many rooms with news, a takeover's cold steps)
+    renews its leases as it goes: another node, trying every 0.2 s, never takes and steps a room
+    the first one runs."""
+    a = await make_node(own_redis.url)
+    rooms = [f"{room}-{i}" for i in range(8)]
+    step = a.director.step
+
+    async def slow_step(name: str) -> None:  # the real step, 0.45 s later: a pass of 8 is ~3.6 s
+        await asyncio.sleep(0.45)
+        await step(name)
+
+    a.director.step = slow_step
+    for name in rooms:
+        await post_events(a.port, name, [comment(f"c-{name}")])
+    await until(lambda: bool(a.director.steps.get(rooms[0])))  # a's first pass has leased all eight
+    b = await make_node(own_redis.url, director_step_s=0.2)
+    await until(lambda: all(a.director.steps.get(name) for name in rooms))
+    await asyncio.sleep(0.5)  # b's next tries
+    assert {name: b.director.steps.get(name, 0) for name in rooms} == dict.fromkeys(rooms, 0)
 
 
 async def test_the_director_runs_a_room_on_exactly_one_node(own_redis, make_node, room):

@@ -4,12 +4,9 @@ as its last step is a second old (the built-in rules look back up to 660 s)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 from livecart.director import Horizons
 from livecart.stats import Window
-from tests.support import WAIT, RoomClient, comment, create_deal, post_events, token, ws_url
+from tests.support import RoomClient, comment, create_deal, post_events, token, until, ws_url
 
 RULES = """
 [low_stock]
@@ -20,14 +17,6 @@ ttl_s = 60
 zh = "「{product}」库存不足"
 en = "{product}: low stock"
 """
-
-
-async def until(condition: Callable[[], bool], timeout_s: float = 3 * WAIT) -> None:
-    for _ in range(int(timeout_s / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("not within the timeout")
 
 
 async def test_an_idle_room_is_not_stepped_until_something_happens_in_it(own_redis, make_node, room,
