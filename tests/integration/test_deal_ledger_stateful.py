@@ -8,12 +8,9 @@ import uuid
 
 import hypothesis.strategies as st
 import pytest
-import redis.asyncio as aioredis
-from hypothesis import HealthCheck, settings
 from hypothesis.stateful import (
     Bundle,
     MultipleResults,
-    RuleBasedStateMachine,
     initialize,
     invariant,
     multiple,
@@ -25,27 +22,21 @@ from livecart.errors import Conflict
 from livecart.store.deal_store import DealStore
 from livecart.store.keys import RoomKeys, claim_answer_field
 from livecart.store.values import ClaimAnswer
+from tests.redis_machine import RedisMachine, run_machine
 
 USERS = st.sampled_from(["ann", "bo", "cy", "di"])
 
 
-class DealLedger(RuleBasedStateMachine):
-    redis_url = ""
-
+class DealLedger(RedisMachine):
     claims = Bundle("claims")
 
     def __init__(self) -> None:
         super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.client = aioredis.Redis.from_url(self.redis_url)
         self.store = DealStore(self.client)
         self.room = "sm-" + uuid.uuid4().hex[:10]
         self.deal = ""
         self.limit = 0
         self.expected_stock = 0
-
-    def run(self, coro):
-        return self.loop.run_until_complete(coro)
 
     @initialize(stock=st.integers(1, 8), limit=st.integers(1, 3), scheduled=st.booleans())
     def create(self, stock: int, limit: int, scheduled: bool) -> None:
@@ -140,15 +131,7 @@ class DealLedger(RuleBasedStateMachine):
         # A user's field stays once they have claimed (at 0 after a release): it is how buyers are counted.
         assert deal["buyers"] == len(per_user), (per_user, deal)
 
-    def teardown(self) -> None:
-        self.run(self.client.aclose())
-        self.loop.close()
-
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
 def test_the_deal_ledger_keeps_its_invariants(redis_server):
-    DealLedger.redis_url = redis_server.url
-    machine = DealLedger.TestCase
-    machine.settings = settings(max_examples=60, stateful_step_count=25, deadline=None,
-                                suppress_health_check=[HealthCheck.too_slow])
-    machine().runTest()
+    run_machine(DealLedger, redis_server.url, max_examples=60, steps=25)

@@ -11,9 +11,7 @@ import uuid
 
 import hypothesis.strategies as st
 import pytest
-import redis.asyncio as aioredis
-from hypothesis import HealthCheck, settings
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import Bundle, initialize, invariant, rule
 
 from livecart.deals import parse_spec
 from livecart.errors import Conflict, NotFound
@@ -23,6 +21,7 @@ from livecart.store.bag_store import BagStore
 from livecart.store.deal_store import DealStore
 from livecart.store.goal_store import GoalStore
 from livecart.store.keys import RoomKeys
+from tests.redis_machine import RedisMachine, run_machine
 
 METRICS = st.sampled_from(["likes", "shares"])
 ACTIONS = st.sampled_from(["none", "restock", "open_bag", "open_bag"])
@@ -30,22 +29,17 @@ BAG = {"product": {"id": "p", "name": "P"}, "winners": 1, "keyword": "bag", "dur
 NODES = 3
 
 
-class GoalsFireOnce(RuleBasedStateMachine):
-    redis_url = ""
+class GoalsFireOnce(RedisMachine):
+    connections = NODES
     goals = Bundle("goals")
 
     def __init__(self) -> None:
         super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.clients = [aioredis.Redis.from_url(self.redis_url) for _ in range(NODES)]
         self.stores = [GoalStore(c) for c in self.clients]
         self.room = "gsm-" + uuid.uuid4().hex[:10]
         self.keys = RoomKeys(self.room)
         self.deal = ""
         self.cancelled: set[str] = set()
-
-    def run(self, coro):
-        return self.loop.run_until_complete(coro)
 
     @initialize()
     def create_deal(self) -> None:
@@ -160,16 +154,7 @@ class GoalsFireOnce(RuleBasedStateMachine):
         for raw in [stage or b"", *self.run(self.clients[0].hvals(self.keys.goals))]:
             assert not any(seed.encode() in raw for seed in seeds.values())
 
-    def teardown(self) -> None:
-        for client in self.clients:
-            self.run(client.aclose())
-        self.loop.close()
-
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
 def test_a_goal_fires_once_under_any_interleaving(redis_server):
-    GoalsFireOnce.redis_url = redis_server.url
-    machine = GoalsFireOnce.TestCase
-    machine.settings = settings(max_examples=50, stateful_step_count=30, deadline=None,
-                                suppress_health_check=[HealthCheck.too_slow])
-    machine().runTest()
+    run_machine(GoalsFireOnce, redis_server.url, max_examples=50, steps=30)

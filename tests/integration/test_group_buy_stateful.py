@@ -11,12 +11,9 @@ import uuid
 
 import hypothesis.strategies as st
 import pytest
-import redis.asyncio as aioredis
-from hypothesis import HealthCheck, settings
 from hypothesis.stateful import (
     Bundle,
     MultipleResults,
-    RuleBasedStateMachine,
     initialize,
     invariant,
     multiple,
@@ -31,6 +28,7 @@ from livecart.store.deal_store import DealStore
 from livecart.store.goal_store import GoalStore
 from livecart.store.keys import RoomKeys
 from livecart.tiers import tier_for
+from tests.redis_machine import RedisMachine, run_machine
 
 USERS = st.sampled_from([f"u{i}" for i in range(8)])
 
@@ -43,14 +41,11 @@ def tier_lists(draw: st.DrawFn) -> list[dict]:
     return [{"buyers": b, "price": p} for b, p in zip(thresholds, prices, strict=True)]
 
 
-class GroupBuy(RuleBasedStateMachine):
-    redis_url = ""
+class GroupBuy(RedisMachine):
     claims = Bundle("claims")
 
     def __init__(self) -> None:
         super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.client = aioredis.Redis.from_url(self.redis_url)
         self.store = DealStore(self.client)
         self.goals = GoalStore(self.client)
         self.room = "gb-" + uuid.uuid4().hex[:10]
@@ -60,9 +55,6 @@ class GroupBuy(RuleBasedStateMachine):
         self.last_price = 0
         self.refund_rebates = 0  # what refunded buyers had been owed back before their refund
         self.boost = 0
-
-    def run(self, coro):
-        return self.loop.run_until_complete(coro)
 
     @initialize(tiers=tier_lists(), stock=st.integers(3, 12))
     def create(self, tiers: list[dict], stock: int) -> None:
@@ -146,15 +138,7 @@ class GroupBuy(RuleBasedStateMachine):
         assert int(f.get("rebate_cents", 0)) == owed + self.refund_rebates, (f, paid)
         assert all(c["price"] >= price for c in paid)
 
-    def teardown(self) -> None:
-        self.run(self.client.aclose())
-        self.loop.close()
-
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
 def test_tier_repricing_keeps_stock_and_charges_every_buyer_the_final_tier(redis_server):
-    GroupBuy.redis_url = redis_server.url
-    machine = GroupBuy.TestCase
-    machine.settings = settings(max_examples=50, stateful_step_count=30, deadline=None,
-                                suppress_health_check=[HealthCheck.too_slow])
-    machine().runTest()
+    run_machine(GroupBuy, redis_server.url, max_examples=50, steps=30)

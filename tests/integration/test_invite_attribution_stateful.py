@@ -11,29 +11,23 @@ import uuid
 import hypothesis.strategies as st
 import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import invariant, rule
 
 from livecart.invites import InviteGoal, InviteModel, invite_code, rewards_due
 from livecart.store.invite_store import InviteStore
+from tests.redis_machine import RedisMachine, run_machine
 
 USERS = ["ann", "bo", "cy", "di", "ed"]
 SECRET = "stateful-secret"
 
 
-class Attribution(RuleBasedStateMachine):
-    redis_url = ""
-
+class Attribution(RedisMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.client = aioredis.Redis.from_url(self.redis_url)
         self.store = InviteStore(self.client)
         self.room = "sm-" + uuid.uuid4().hex[:10]
         self.model = InviteModel()
         self.goal: InviteGoal | None = None
-
-    def run(self, coro):
-        return self.loop.run_until_complete(coro)
 
     def code(self, user: str) -> str:
         return invite_code(SECRET, self.room, user)
@@ -83,17 +77,9 @@ class Attribution(RuleBasedStateMachine):
             if self.goal is not None:
                 assert rewards_due(progress.joins, self.goal, progress.rewards) == 0
 
-    def teardown(self) -> None:
-        self.run(self.client.aclose())
-        self.loop.close()
-
 
 def test_attribution_is_one_credit_per_invited_user_under_any_interleaving(redis_server):
-    Attribution.redis_url = redis_server.url
-    machine = Attribution.TestCase
-    machine.settings = settings(max_examples=60, stateful_step_count=30, deadline=None,
-                                suppress_health_check=[HealthCheck.too_slow])
-    machine().runTest()
+    run_machine(Attribution, redis_server.url, max_examples=60, steps=30)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
