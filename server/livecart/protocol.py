@@ -6,6 +6,7 @@ any bytes give a value or a BadRequest, never anything else.
 
 from __future__ import annotations
 
+import threading
 from enum import Enum
 from typing import Any
 
@@ -40,8 +41,18 @@ def encode_json(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
+_packers = threading.local()
+
+
 def encode_msgpack(value: Any) -> bytes:
-    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]  # msgpack is untyped: Any
+    # One Packer per thread, reused: `msgpack.packb` makes a Packer per call, with a 256 KB buffer that
+    # the node's fixed mmap threshold (cli.py) turns into an mmap and a munmap per encode. In a claim
+    # rush, where every answer is encoded, those system calls were ~8 % of the node's CPU.
+    try:
+        packer = _packers.packer
+    except AttributeError:
+        packer = _packers.packer = msgpack.Packer(use_bin_type=True)
+    return packer.pack(value)  # type: ignore[no-any-return]  # msgpack is untyped: Any
 
 
 def load_json(data: bytes | str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgpack
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -74,3 +75,12 @@ def test_a_spliced_claim_result_is_the_same_map_as_an_encoded_one(req, fmt, repl
     opcode, data = _payload(protocol.claim_result_frame(req, protocol.encode_json(reply), fmt))
     assert opcode is (Opcode.TEXT if fmt is Format.JSON else Opcode.BINARY)
     assert decode(data, fmt) == {"type": "claim_result", "req": req, **reply}
+
+
+def test_a_failed_msgpack_encode_leaves_nothing_behind_for_the_next():
+    # encode_msgpack reuses one Packer per thread: what a failed encode had packed so far must not
+    # become the start of the next frame.
+    with pytest.raises(TypeError):
+        protocol.encode_msgpack({"partial": "yes", "bad": object()})
+    assert protocol.encode_msgpack({"a": 1}) == msgpack.packb({"a": 1}, use_bin_type=True)
+
