@@ -32,7 +32,7 @@ from livecart.cues import load_rules
 from livecart.currencies import RoomCurrencies
 from livecart.deal_timers import DealTimers
 from livecart.director import Director
-from livecart.errors import CloseCode
+from livecart.errors import CloseCode, StoreUnavailable
 from livecart.goal_watch import GoalWatch
 from livecart.hub import RoomHub
 from livecart.ingest import Ingest
@@ -154,6 +154,8 @@ class Node:
         # second, and until then a node whose machine clock is wrong stamped its frames (countdowns) and
         # checked `start_at` with that wrong clock (tests/reliability/test_clock_skew.py).
         await self.clock_sync.sync()
+        with contextlib.suppress(StoreUnavailable):  # Redis down: the first claims load them instead
+            await self.deal_store.load_scripts()
         hub = self.hub
         self.claims = ClaimDesk(self.deal_store, self.clock, hold_s=s.hold_s,
                                 limiter=RateLimiter(s.claim_rate, s.claim_burst),

@@ -133,3 +133,23 @@ async def test_claims_after_the_sell_out_are_refused_in_batches_and_keep_their_a
         status, body = await claim(b.port, room, deal["id"], f"late{i}", key="k")
         assert (status, body) == (409, {"ok": False, "reason": "sold_out"})
     await asyncio.gather(*(c.close() for c in [winner, *late]))
+
+
+async def test_a_starting_node_puts_the_claim_scripts_in_a_fresh_redis(own_redis, make_node):
+    # Else the first claims of the node's first rush meet NOSCRIPT and go to Redis twice, around a
+    # SCRIPT LOAD made while the node is busiest.
+    import hashlib
+
+    import redis.asyncio as aioredis
+
+    from livecart.store.redis_client import lua_source
+
+    sources = [lua_source("claim.lua", with_lib=True), lua_source("refuse.lua")]
+    shas = [hashlib.sha1(source.encode()).hexdigest() for source in sources]
+    client = aioredis.Redis.from_url(own_redis.url)
+    try:
+        assert await client.script_exists(*shas) == [False, False]
+        await make_node(own_redis.url)
+        assert await client.script_exists(*shas) == [True, True]
+    finally:
+        await client.aclose()

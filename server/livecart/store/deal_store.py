@@ -65,6 +65,12 @@ class DealStore:
         self._refusals = ScriptBatcher(client, lua_source("refuse.lua"), width=2, parse=_refusal,
                                        on_error=store_error)
 
+    async def load_scripts(self) -> None:
+        """Load the claim path's scripts into Redis (ScriptBatcher.load); raises StoreUnavailable."""
+        with as_store_unavailable():
+            await self._claims.load()
+            await self._refusals.load()
+
     def _head(self, keys: RoomKeys, by: str = "") -> list[Any]:
         return [keys.prefix, keys.channel, self._publish] + ([by] if by else [])
 
