@@ -18,6 +18,7 @@ from livecart.errors import BadRequest, NotFound, RateLimited, StoreUnavailable
 from livecart.events import Event
 from livecart.protocol import encode_json
 from livecart.ratelimit import RateLimiter
+from livecart.store.batcher import Deliver, as_future
 from livecart.store.deal_store import DealStore
 from livecart.store.values import ClaimAnswer
 
@@ -63,12 +64,13 @@ class ClaimDesk:
         self._id_prefix = uuid.uuid4().hex[:10]
         self._ids = itertools.count(1)
 
-    def submit(self, room: str, user: str, deal_id: Any, qty: Any, key: Any,
-               ip_key: str | None = None) -> asyncio.Future[ClaimAnswer]:
-        """The claim's answer (its `reply` is the JSON `{"ok": ...}`), as a future: sockets answer from
-        its callback, with no task per claim and no future of its own. Raises BadRequest at once for a
-        malformed claim (RateLimited over the user's or the client address's rate, `ip_key` from
-        web/admission.py); the future raises NotFound (unknown deal) or StoreUnavailable."""
+    def submit(self, room: str, user: str, deal_id: Any, qty: Any, key: Any, ip_key: str | None,
+               deliver: Deliver) -> None:
+        """Claim: `deliver` gets the ClaimAnswer (its `reply` is the JSON `{"ok": ...}`), or NotFound
+        (unknown deal) or StoreUnavailable, exactly once: at once for a key already answered here, else
+        as soon as Redis has answered, with no task or future per claim. Raises BadRequest at once for
+        a malformed claim (RateLimited over the user's or the client address's rate, `ip_key` from
+        web/admission.py)."""
         if not isinstance(deal_id, str):
             raise BadRequest("bad_field", "deal must be a deal id")
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY:
@@ -82,9 +84,8 @@ class ClaimDesk:
         ident = (room, deal_id, user, key)
         remembered = self._answers.get(ident)
         if remembered is not None:
-            done: asyncio.Future[ClaimAnswer] = asyncio.get_running_loop().create_future()
-            done.set_result(ClaimAnswer("again", remembered))
-            return done
+            deliver(ClaimAnswer("again", remembered))
+            return
         # Only new claims count: a retry of an answered key costs nothing and must get its answer.
         retry = self._limiter.take(f"{room}\0{user}", time.monotonic())
         if retry:
@@ -101,37 +102,33 @@ class ClaimDesk:
             # released holds) the same key sent to another node claimed them
             # (tests/reliability/test_node_kill.py).
             self.refused_from_memory += 1
-            answer = self.deal_store.refuse_once(room, deal_id, user, key, SOLD_OUT_REPLY)
-            answer.add_done_callback(functools.partial(self._refused, ident))
-            return answer
+            self.deal_store.refuse_once(room, deal_id, user, key, SOLD_OUT_REPLY,
+                                        functools.partial(self._refused, ident, deliver))
+            return
         claim_id = f"{self._id_prefix}{next(self._ids):x}"
-        answer = self.deal_store.claim(room, deal_id, user, qty, key, claim_id, self.hold_ms)
-        # Bookkeeping from the answer's callback, beside the caller's (both run in the same pass): a
-        # future of our own in between cost every answer one more pass of the event loop.
-        answer.add_done_callback(functools.partial(self._answered, ident))
-        return answer
+        self.deal_store.claim(room, deal_id, user, qty, key, claim_id, self.hold_ms,
+                              functools.partial(self._answered, ident, deliver))
 
     async def claim(self, room: str, user: str, deal_id: Any, qty: Any, key: Any,
                     ip_key: str | None = None) -> dict[str, Any]:
         """`submit`, awaited and parsed (HTTP and keyword comments)."""
-        return (await self.submit(room, user, deal_id, qty, key, ip_key)).parsed()
+        answer: ClaimAnswer = await as_future(self.submit, room, user, deal_id, qty, key, ip_key)
+        return answer.parsed()
 
-    def _answered(self, ident: tuple[str, str, str, str], answer: asyncio.Future[ClaimAnswer]) -> None:
-        if answer.cancelled() or answer.exception() is not None:
-            return
-        result = answer.result()
-        if result.status == "ok":
-            self._holding(ident[0])
-        self._remember(ident, result.reply)
+    def _answered(self, ident: tuple[str, str, str, str], deliver: Deliver, result: Any) -> None:
+        if isinstance(result, ClaimAnswer):
+            if result.status == "ok":
+                self._holding(ident[0])
+            self._remember(ident, result.reply)
+        deliver(result)
 
-    def _refused(self, ident: tuple[str, str, str, str], answer: asyncio.Future[ClaimAnswer]) -> None:
-        if answer.cancelled() or answer.exception() is not None:
-            return
-        result = answer.result()
-        if result.status == "rejected":  # stored now: its statistics go with the next `flush`
-            counted = (ident[0], ident[1])
-            self.local_rejections[counted] = self.local_rejections.get(counted, 0) + 1
-        self._remember(ident, result.reply)
+    def _refused(self, ident: tuple[str, str, str, str], deliver: Deliver, result: Any) -> None:
+        if isinstance(result, ClaimAnswer):
+            if result.status == "rejected":  # stored now: its statistics go with the next `flush`
+                counted = (ident[0], ident[1])
+                self.local_rejections[counted] = self.local_rejections.get(counted, 0) + 1
+            self._remember(ident, result.reply)
+        deliver(result)
 
     async def run(self) -> None:
         """Every second, write the statistics of the refusals answered from memory to Redis (their

@@ -214,6 +214,7 @@ class Node:
                                        "/ws/ingest/": IngestEndpoint(self.ingest, s.token_keys)}
         self.listener = Listener(routes, limits, self.metrics, self.admission,
                                  Intake(s.intake_messages, s.intake_ms / 1000))
+        self.deal_store.after_answers(self.listener.write_replies)  # answers leave with their batch
         app = create_app(settings=s, store=self.store, deal_store=self.deal_store, cue_store=self.cue_store,
                          stats_store=self.stats_store, claim_desk=self.claims, ingest=self.ingest,
                          currencies=self.currencies, clock=self.clock, metrics=self.metrics,

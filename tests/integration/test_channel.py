@@ -17,6 +17,7 @@ from livecart.errors import Conflict
 from livecart.polls import parse_poll_spec
 from livecart.shows import parse_show
 from livecart.store import channel
+from livecart.store.batcher import as_future
 from livecart.store.channel import (
     BuyerPrompt,
     ChannelMessage,
@@ -102,7 +103,7 @@ async def test_every_deal_script_publishes_the_deals_fields(client, published, r
     after = await deals.control(room, "d1", "restock", "amy", 2)
     assert await published.next() == DealChanged(after)  # deal_control.lua
 
-    await deals.claim(room, "d1", "lin", 1, "k1", "c1", hold_ms=1)
+    await as_future(deals.claim, room, "d1", "lin", 1, "k1", "c1", 1)
     message = await published.next()  # claim.lua
     assert isinstance(message, DealChanged) and message.fields["held"] == "1"
 
@@ -112,7 +113,7 @@ async def test_every_deal_script_publishes_the_deals_fields(client, published, r
     assert isinstance(message, DealChanged) and message.fields["held"] == "0"
 
     await asyncio.sleep(0.05)  # claim.lua publishes a deal at most every 40 ms
-    await deals.claim(room, "d1", "mei", 1, "k2", "c2", hold_ms=60_000)
+    await as_future(deals.claim, room, "d1", "mei", 1, "k2", "c2", 60_000)
     await published.next()
     assert (await deals.settle(room, "c2", "paid"))[1]
     message = await published.next()  # settle.lua

@@ -19,6 +19,7 @@ from hypothesis.stateful import (
 
 from livecart.deals import check_claim, parse_spec
 from livecart.errors import Conflict
+from livecart.store.batcher import as_future
 from livecart.store.deal_store import DealStore
 from livecart.store.keys import RoomKeys, claim_answer_field
 from livecart.store.values import ClaimAnswer
@@ -66,7 +67,7 @@ class DealLedger(RedisMachine):
         now = seconds * 1000 + micros // 1000
 
         async def together() -> list[ClaimAnswer]:
-            return await asyncio.gather(*(self.store.claim(self.room, self.deal, user, qty, key,
+            return await asyncio.gather(*(as_future(self.store.claim, self.room, self.deal, user, qty, key,
                                                            uuid.uuid4().hex, hold_ms)
                                           for user, qty, key in batch))
 

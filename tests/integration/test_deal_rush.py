@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from typing import Any
 
 from tests.support import RoomClient, api, claim, create_deal, token, ws_url
 
@@ -112,9 +113,9 @@ async def test_claims_after_the_sell_out_are_refused_in_batches_and_keep_their_a
     refusals: list[object] = []
     refuse_once = a.deal_store.refuse_once
 
-    def counted(*args: object) -> object:  # a spy on our own seam: which path answered
+    def counted(*args: Any) -> None:  # a spy on our own seam: which path answered
         refusals.append(args)
-        return refuse_once(*args)
+        refuse_once(*args)
 
     a.deal_store.refuse_once = counted
     late = await asyncio.gather(*(viewer(a.port, room, f"late{n}") for n in range(40)))

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from livecart.clock import Clock
 from livecart.deal_timers import DealTimers
 from livecart.deals import DealSpec, DealState
+from livecart.store.batcher import as_future
 from livecart.store.deal_store import ORPHAN_MS, DealStore
 from livecart.store.keys import HOLD_ROOMS
 from tests.integration.rooms_here import RoomsHere
@@ -63,7 +64,7 @@ async def test_a_scheduled_deal_goes_live_and_then_ends_at_its_times(deal_store,
 async def test_refresh_rereads_open_deals_and_releases_this_nodes_expired_holds(deal_store, room):
     deal_timers, hub = timers(deal_store)
     await deal_store.create(room, "d1", spec(), "amy", start_now=True)
-    await deal_store.claim(room, "d1", "lin", 2, "k1", "c1", hold_ms=1)
+    await as_future(deal_store.claim, room, "d1", "lin", 2, "k1", "c1", 1)
     deal_timers.note_hold(room)
     here = hub.open(room)
     here.deals["d1"] = {"id": "d1", "starts_at": "0", "ends_at": str(2 * hub.clock.now_ms()), "left": "5"}
@@ -77,7 +78,7 @@ async def test_refresh_rereads_open_deals_and_releases_this_nodes_expired_holds(
 async def test_holds_of_a_node_that_stopped_heartbeating_are_released_by_another(deal_store, room):
     dead, _ = timers(deal_store)
     await deal_store.create(room, "d1", spec(), "amy", start_now=True)
-    await deal_store.claim(room, "d1", "lin", 1, "k1", "c1", hold_ms=1)
+    await as_future(deal_store.claim, room, "d1", "lin", 1, "k1", "c1", 1)
     await deal_store.register_hold_rooms({room}, dead.clock.now_ms() - ORPHAN_MS - 1000)  # its last word
 
     survivor, _ = timers(deal_store)  # knows nothing of the room

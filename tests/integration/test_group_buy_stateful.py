@@ -24,6 +24,7 @@ from livecart.deals import parse_spec
 from livecart.errors import Conflict
 from livecart.goals import new_goal_id, parse_goal
 from livecart.protocol import load_json
+from livecart.store.batcher import as_future
 from livecart.store.deal_store import DealStore
 from livecart.store.goal_store import GoalStore
 from livecart.store.keys import RoomKeys
@@ -79,8 +80,9 @@ class GroupBuy(RedisMachine):
           hold_ms=st.sampled_from([1, 600_000]))
     def claim(self, batch: list[tuple[str, int]], hold_ms: int) -> MultipleResults[str]:
         async def together() -> list:
-            return await asyncio.gather(*(self.store.claim(self.room, self.deal, user, qty, uuid.uuid4().hex,
-                                                           uuid.uuid4().hex, hold_ms) for user, qty in batch))
+            return await asyncio.gather(*(as_future(self.store.claim, self.room, self.deal, user, qty,
+                                                    uuid.uuid4().hex, uuid.uuid4().hex, hold_ms)
+                                          for user, qty in batch))
 
         return multiple(*[a.parsed()["claim"]["id"] for a in self.run(together()) if a.status == "ok"])
 

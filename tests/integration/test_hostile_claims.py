@@ -15,9 +15,12 @@ from hypothesis import HealthCheck, given, settings
 
 from livecart.deals import new_deal_id, parse_spec
 from livecart.errors import NotFound
+from livecart.store.batcher import as_future
 from livecart.store.deal_store import DealStore
 from tests.strategies import claim_keys, claim_qtys, claim_users, hostile_deal_ids
 from tests.support import api, token
+
+SOLD_OUT = b'{"ok":false,"reason":"sold_out"}'
 
 HONEST_USERS = st.sampled_from(["ann", "bo", "cy", "di"])
 honest_claims = st.lists(st.tuples(HONEST_USERS, st.integers(0, 3), st.sampled_from(["k1", "k2", "k3"])),
@@ -32,7 +35,7 @@ async def _open_room(store: DealStore, client: aioredis.Redis, room: str, deal_i
                        "limit_per_user": 3, "duration_s": 600, "start_at": None}, now)
     await store.create(room, deal_id, spec, "test", start_now=True)
     await store.control(room, deal_id, "restock", "test", 1)
-    assert (await store.claim(room, deal_id, "id", 1, "setup", "c-setup", 600_000)).status == "ok"
+    assert (await as_future(store.claim, room, deal_id, "id", 1, "setup", "c-setup", 600_000)).status == "ok"
     assert await store.external_sale(room, "p1", 1, "e-setup", 500) == 1
 
 
@@ -49,7 +52,7 @@ async def _answers(store: DealStore, room: str, items: list[tuple[str, str, Any,
     call); else each alone, one after another."""
     async def one(deal_id: str, user: str, qty: Any, key: str, claim_id: str) -> Any:
         try:
-            answer = await store.claim(room, deal_id, user, qty, key, claim_id, 600_000)
+            answer = await as_future(store.claim, room, deal_id, user, qty, key, claim_id, 600_000)
         except NotFound:
             return "no_such_deal"
         return answer.status, _comparable(answer.parsed())
@@ -138,14 +141,14 @@ async def test_user_ids_and_keys_with_separators_never_share_an_answer(redis_ser
     deal_id = new_deal_id()
     await _open_room(store, client, room, deal_id, stock=5)
     # Joined with "\n" (the old field), both pairs were "a\nb\nc": the second got the first's answer.
-    first = await store.claim(room, deal_id, "a\nb", 1, "c", "cx1", 600_000)
-    second = await store.claim(room, deal_id, "a", 1, "b\nc", "cx2", 600_000)
+    first = await as_future(store.claim, room, deal_id, "a\nb", 1, "c", "cx1", 600_000)
+    second = await as_future(store.claim, room, deal_id, "a", 1, "b\nc", "cx2", 600_000)
     assert (first.status, second.status) == ("ok", "ok")
     assert first.parsed()["claim"]["id"] != second.parsed()["claim"]["id"]
     # The node's shortcut (refuse_once) names a pair's answer exactly as claim.lua does, in any script.
     for user, key in (("a\nb", "c"), ("a", "b\nc"), ("名字", "键")):
         if user == "名字":
-            assert (await store.claim(room, deal_id, user, 1, key, "cx3", 600_000)).status == "ok"
-        answer = await store.refuse_once(room, deal_id, user, key, b'{"ok":false,"reason":"sold_out"}')
+            assert (await as_future(store.claim, room, deal_id, user, 1, key, "cx3", 600_000)).status == "ok"
+        answer = await as_future(store.refuse_once, room, deal_id, user, key, SOLD_OUT)
         assert answer.status == "again" and answer.parsed()["ok"] is True, (user, key)
     await client.aclose()

@@ -8,6 +8,7 @@ import asyncio
 import redis.asyncio as aioredis
 
 from livecart.deals import new_deal_id, parse_spec
+from livecart.store.batcher import as_future
 from livecart.store.deal_store import DealStore
 from livecart.store.keys import RoomKeys
 
@@ -27,8 +28,8 @@ async def test_a_closed_deal_is_retired_after_the_retention_with_its_claims(redi
     keys = RoomKeys(room)
     closed, still_open = await live_deal(store, client, room), await live_deal(store, client, room)
     for i in range(5):
-        assert (await store.claim(room, closed, f"u{i}", 1, "k", f"c{i}", 600_000)).status == "ok"
-    assert (await store.claim(room, still_open, "u0", 1, "k", "keep", 600_000)).status == "ok"
+        assert (await as_future(store.claim, room, closed, f"u{i}", 1, "k", f"c{i}", 600_000)).status == "ok"
+    assert (await as_future(store.claim, room, still_open, "u0", 1, "k", "keep", 600_000)).status == "ok"
     await store.control(room, closed, "restock", "test", 1)  # :ops
     await store.control(room, closed, "stop", "test")
     assert await store.retire(room, retention_ms=3_600_000) == 0  # closed, but within the retention
@@ -46,9 +47,9 @@ async def test_refused_attempts_on_a_closed_deal_are_not_stored(redis_server, ro
     deal_id = await live_deal(store, client, room)
     await store.control(room, deal_id, "stop", "test")
     for i in range(50):
-        answer = await store.claim(room, deal_id, f"u{i}", 1, f"k{i}", f"c{i}", 600_000)
+        answer = await as_future(store.claim, room, deal_id, f"u{i}", 1, f"k{i}", f"c{i}", 600_000)
         assert answer.parsed() == {"ok": False, "reason": "ended"}
-    again = await store.claim(room, deal_id, "u0", 1, "k0", "c0", 600_000)
+    again = await as_future(store.claim, room, deal_id, "u0", 1, "k0", "c0", 600_000)
     assert again.parsed() == {"ok": False, "reason": "ended"}  # the same answer, without storing it
     assert await client.hlen(RoomKeys(room).deal(deal_id) + ":keys") == 0
     assert int(await client.hget(RoomKeys(room).deal(deal_id), "attempts")) == 51  # still counted

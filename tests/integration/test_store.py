@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
 import redis.asyncio as aioredis
@@ -86,12 +88,42 @@ async def test_a_snapshot_of_a_new_room_creates_its_epoch_once(store, room):
     assert (await store.append(room, events("a"), now_ms=1)).epoch == first.epoch
 
 
+async def test_a_calls_callers_are_called_back_together_then_after_deliveries(redis_server):
+    """What lets a rush's answers leave with their batch: every caller of a call is called back where the
+    reply is read, then `after_deliveries` once, and a caller that raises costs the others nothing."""
+    from livecart.store.batcher import ScriptBatcher
+
+    client = aioredis.Redis.from_url(redis_server.url)
+    batcher = ScriptBatcher(client, "return ARGV", width=1, parse=lambda values: values[0].decode(),
+                            max_items=3)
+    got: list[str] = []
+    afters: list[list[str]] = []
+    batcher.after_deliveries = lambda: afters.append(list(got))
+
+    def deliver(value: object) -> None:
+        got.append(str(value))
+        if value == "b":
+            raise RuntimeError("a caller's bug")
+
+    try:
+        await batcher.load()
+        for item in "abcde":
+            batcher.submit(("k",), (), (item,), deliver)
+        for _ in range(100):
+            if len(afters) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert afters == [["a", "b", "c"], ["a", "b", "c", "d", "e"]]  # two calls: 3 items at most each
+    finally:
+        await client.aclose()
+
+
 async def test_batched_items_share_one_script_call_per_group_and_get_their_own_results(redis_server):
     import asyncio
 
     from redis.exceptions import ResponseError
 
-    from livecart.store.batcher import ScriptBatcher
+    from livecart.store.batcher import ScriptBatcher, as_future
 
     script = ("if ARGV[1] == 'bad' then return redis.error_reply('ERR bad') end "
               "local out = {} "
@@ -108,9 +140,9 @@ async def test_batched_items_share_one_script_call_per_group_and_get_their_own_r
     try:
         await client.script_load(script)
         await client.config_resetstat()
-        futures = [batcher.submit(("k1",), ("a:",), ("x",)), batcher.submit(("k2",), ("b:",), ("y",)),
-                   batcher.submit(("k1",), ("a:",), ("boom",)), batcher.submit(("k3",), ("bad",), ("z",)),
-                   batcher.submit(("k1",), ("a:",), ("w",))]
+        futures = [as_future(batcher.submit, keys, head, item) for keys, head, item in [
+            (("k1",), ("a:",), ("x",)), (("k2",), ("b:",), ("y",)), (("k1",), ("a:",), ("boom",)),
+            (("k3",), ("bad",), ("z",)), (("k1",), ("a:",), ("w",))]]
         results = await asyncio.gather(*futures, return_exceptions=True)
         assert results[0] == "k1/a:x" and results[1] == "k2/b:y" and results[4] == "k1/a:w"
         assert isinstance(results[2], ValueError)  # its parse failed: only its own caller sees it
@@ -118,6 +150,6 @@ async def test_batched_items_share_one_script_call_per_group_and_get_their_own_r
         # Group k1 (3 items, at most 2 a call) takes two calls; k2 and k3 one each.
         assert (await client.info("commandstats"))["cmdstat_evalsha"]["calls"] == 4
         await client.script_flush()  # as after a Redis restart: the script cache is empty
-        assert await batcher.submit(("k",), ("c:",), ("again",)) == "k/c:again"
+        assert await as_future(batcher.submit, ("k",), ("c:",), ("again",)) == "k/c:again"
     finally:
         await client.aclose()

@@ -8,6 +8,12 @@ each caller gets its own as soon as its call's reply is read. A pass is short ev
 sockets' input is read a bounded amount per pass: intake.py), so a burst becomes a stream of small
 calls whose answers flow while the rest of the burst is still being read.
 
+Callers are called back (`submit`), right where the reply is parsed, and `after_deliveries` runs once
+each call's callers have been: a future's callbacks would each wait for the event loop's next pass, and
+in a rush every pass is long (a slice of a fan-out, the next hundred claims), so each answer waited one
+more pass before it was written (web/listener.py writes a pass's replies when `after_deliveries` says).
+`as_future` turns such a call into a future, for callers that await.
+
 Guarantee: the script runs its items in queue order, atomically per call; an error reply or a lost
 connection reaches every caller whose item was in that call, never silently dropped.
 """
@@ -15,6 +21,8 @@ connection reaches every caller whose item was in that call, never silently drop
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -22,11 +30,34 @@ import redis.asyncio as aioredis
 from redis.asyncio import RedisCluster
 from redis.exceptions import NoScriptError, ResponseError
 
-__all__ = ["ScriptBatcher"]
+__all__ = ["Deliver", "ScriptBatcher", "as_future"]
 
+log = logging.getLogger("livecart.store")
+
+# Gets one item's result: its parsed values, or the exception that is its result (a parse error, an
+# error reply, StoreUnavailable; CancelledError when the node stops with the item in flight).
+Deliver = Callable[[Any], None]
 Group = tuple[tuple[str, ...], tuple[Any, ...]]  # (keys, head arguments)
-Item = tuple[tuple[Any, ...], "asyncio.Future[Any]"]
+Item = tuple[tuple[Any, ...], Deliver]
 Call = tuple[Group, list[Item]]
+
+
+def as_future(submit: Callable[..., None], *args: Any) -> asyncio.Future[Any]:
+    """`submit(*args, deliver)` (ScriptBatcher.submit, or a call built on it) as a future of the result."""
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    submit(*args, functools.partial(_settle, future))
+    return future
+
+
+def _settle(future: asyncio.Future[Any], result: Any) -> None:
+    if future.done():
+        return
+    if isinstance(result, asyncio.CancelledError):
+        future.cancel()
+    elif isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
 
 
 class ScriptBatcher:
@@ -44,19 +75,17 @@ class ScriptBatcher:
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.after_deliveries: Callable[[], None] = lambda: None  # see the module's docstring
 
-    def submit(self, keys: tuple[str, ...], head: tuple[Any, ...],
-               item: tuple[Any, ...]) -> asyncio.Future[Any]:
-        """Queue `item` for the script; the future gets `parse` of the script's `width` values for it.
-
-        A future, not a coroutine: a rush's claims are answered from the batch's callback without a task
-        per claim."""
+    def submit(self, keys: tuple[str, ...], head: tuple[Any, ...], item: tuple[Any, ...],
+               deliver: Deliver) -> None:
+        """Queue `item` for the script; `deliver` gets `parse` of the script's `width` values for it (or
+        the exception that is its result), exactly once."""
         loop = self._loop
         if loop is None or loop.is_closed():
             # Kept: on Python 3.11 get_running_loop() costs a getpid() system call, once per claim.
             loop = self._loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._queue.setdefault((keys, head), []).append((item, future))
+        self._queue.setdefault((keys, head), []).append((item, deliver))
         if not self._scheduled:
             # A task whose first step (next pass) takes the queue and writes it: a callback that
             # started a task instead cost every batch one more pass before its write.
@@ -64,7 +93,6 @@ class ScriptBatcher:
             task = loop.create_task(self._launch())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return future
 
     async def load(self) -> None:
         """Put the script in Redis's script cache now (SCRIPT LOAD), so that the first call does not
@@ -88,31 +116,36 @@ class ScriptBatcher:
                 missing = await self._execute([call for call, _ in missing])
                 for call, noscript in missing:
                     self._resolve(call, noscript)
-        except asyncio.CancelledError:
-            for _, items in calls:
-                for _, future in items:
-                    future.cancel()
+        except asyncio.CancelledError as exc:
+            for call in calls:
+                self._resolve(call, exc)
             raise
         except Exception as exc:  # handed to every caller still waiting, not swallowed
             error = self._on_error(exc)
-            for _, items in calls:
-                for _, future in items:
-                    if not future.done():
-                        future.set_exception(error)
+            for call in calls:
+                self._resolve(call, error)
 
     def _resolve(self, call: Call, result: Any) -> None:
-        """Answer the callers of one call from its reply (or its error reply)."""
+        """Answer the callers of one call from its reply (or its error reply), unless answered already
+        (each call's items are taken when it is answered), then `after_deliveries`."""
+        items = call[1][:]
+        if not items:
+            return
+        call[1].clear()
         width, parse = self._width, self._parse
-        for index, (_, future) in enumerate(call[1]):
-            if future.done():
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-                continue
+        for index, (_, deliver) in enumerate(items):
+            if isinstance(result, BaseException):
+                value = result
+            else:
+                try:
+                    value = parse(result[index * width : (index + 1) * width])
+                except Exception as exc:
+                    value = exc
             try:
-                future.set_result(parse(result[index * width : (index + 1) * width]))
-            except Exception as exc:
-                future.set_exception(exc)
+                deliver(value)
+            except Exception:  # one caller's bug must not cost the others their answers
+                log.exception("a script result's callback failed")
+        self.after_deliveries()
 
     async def _execute(self, calls: list[Call]) -> list[tuple[Call, NoScriptError]]:
         """One write of all the calls, hand-packed (RESP), then their replies in order; each call's

@@ -10,14 +10,14 @@ Guarantees:
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from livecart.deals import DealSpec
 from livecart.errors import Conflict, NotFound
 from livecart.protocol import encode_json
-from livecart.store.batcher import ScriptBatcher
+from livecart.store.batcher import Deliver, ScriptBatcher
 from livecart.store.keys import HOLD_ROOMS, RoomKeys, claim_answer_field
 from livecart.store.redis_client import (
     Client,
@@ -112,26 +112,29 @@ class DealStore:
         return fields_from_flat(reply[1:])
 
     def claim(self, room: str, deal_id: str, user: str, qty: int, key: str, claim_id: str,
-              hold_ms: int) -> asyncio.Future[ClaimAnswer]:
-        """The claim's answer, batched with the other claims of this loop pass. The future raises
-        NotFound for an unknown deal and StoreUnavailable while Redis is unreachable."""
+              hold_ms: int, deliver: Deliver) -> None:
+        """The claim, batched with the other claims of this loop pass: `deliver` gets its ClaimAnswer,
+        or NotFound for an unknown deal, or StoreUnavailable while Redis is unreachable."""
         route = self._claim_routes.get(room)
         if route is None:  # built once per room: key names cost microseconds, and a rush is per claim
             if len(self._claim_routes) > 10_000:
                 self._claim_routes.clear()
             keys = RoomKeys(room)
             route = self._claim_routes[room] = ((keys.deals,), (keys.prefix, keys.channel, self._publish))
-        return self._claims.submit(route[0], (*route[1], hold_ms), (deal_id, user, qty, key, claim_id))
+        self._claims.submit(route[0], (*route[1], hold_ms), (deal_id, user, qty, key, claim_id), deliver)
 
-    def refuse_once(self, room: str, deal_id: str, user: str, key: str,
-                    reply: bytes) -> asyncio.Future[ClaimAnswer]:
-        """Keep `reply` as the answer of (user, key) unless the key has one: the key's answer, with status
-        `rejected` when it is `reply`, stored now, else `again`. Batched like the claims (refuse.lua,
-        many keys a call), so that in a rush a refusal after the sell-out costs a few microseconds of
-        Redis. The future raises
-        StoreUnavailable while Redis is unreachable."""
+    def refuse_once(self, room: str, deal_id: str, user: str, key: str, reply: bytes,
+                    deliver: Deliver) -> None:
+        """Keep `reply` as the answer of (user, key) unless the key has one: `deliver` gets the key's
+        answer, with status `rejected` when it is `reply`, stored now, else `again` (or StoreUnavailable
+        while Redis is unreachable). Batched like the claims (refuse.lua, many keys a call), so that in
+        a rush a refusal after the sell-out costs a few microseconds of Redis."""
         answers = RoomKeys(room).deal(deal_id) + ":keys"
-        return self._refusals.submit((answers,), (reply,), (claim_answer_field(user, key),))
+        self._refusals.submit((answers,), (reply,), (claim_answer_field(user, key),), deliver)
+
+    def after_answers(self, done: Callable[[], None]) -> None:
+        """Call `done` each time a batch of claim answers has been delivered (ScriptBatcher)."""
+        self._claims.after_deliveries = self._refusals.after_deliveries = done
 
     async def add_refusals(self, room: str, deal_id: str, reason: str, count: int) -> None:
         """Count refusals a node answered without the claim script in the deal's statistics (their

@@ -70,10 +70,13 @@ class Listener:
 
     def cork(self, ws: WebSocket) -> None:
         if not self._corked:
-            asyncio.get_running_loop().call_soon(self._uncork)
+            asyncio.get_running_loop().call_soon(self.write_replies)
         self._corked.append(ws)
 
-    def _uncork(self) -> None:
+    def write_replies(self) -> None:
+        """Write the replies corked so far: at the end of the loop pass, or as soon as a batch of claim
+        answers has been delivered (store/batcher.py: else they waited one more pass, and in a rush a
+        pass is a slice of a fan-out or the next hundred claims)."""
         corked, self._corked = self._corked, []
         for ws in corked:
             ws.uncork()

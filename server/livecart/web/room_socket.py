@@ -138,18 +138,15 @@ class RoomEndpoint:
         if not isinstance(req, str) or not 1 <= len(req) <= 100:
             raise BadRequest("bad_field", "req must be a string of 1-100 characters (the idempotency key)")
         assert ws.user is not None
-        answer = self.claim_desk.submit(ws.room, ws.user, message.get("deal"), message.get("qty"), req,
-                                         ws.ip_key)
-        answer.add_done_callback(functools.partial(self._claim_answered, ws, req))
+        self.claim_desk.submit(ws.room, ws.user, message.get("deal"), message.get("qty"), req, ws.ip_key,
+                               functools.partial(self._claim_answered, ws, req))
 
-    def _claim_answered(self, ws: WebSocket, req: str, answer: asyncio.Future[ClaimAnswer]) -> None:
+    def _claim_answered(self, ws: WebSocket, req: str, answer: ClaimAnswer | BaseException) -> None:
         # A callback, not a task per claim: in a rush this path runs tens of thousands of times a second.
-        if answer.cancelled():
-            return
-        exc = answer.exception()
-        if exc is None:
-            ws.reply(claim_result_frame(req, answer.result().reply, ws.fmt))
-        else:
+        if isinstance(answer, ClaimAnswer):
+            ws.reply(claim_result_frame(req, answer.reply, ws.fmt))
+        elif not isinstance(answer, asyncio.CancelledError):  # cancelled: the node is stopping
+            exc: BaseException = answer
             if not isinstance(exc, LivecartError):
                 log.error("claim failed", exc_info=exc, extra={"room": ws.room, "conn": ws.conn_id})
                 exc = Internal("the claim failed; try again")
