@@ -28,11 +28,14 @@ class RedisMachine(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.clients = [aioredis.Redis.from_url(self.redis_url) for _ in range(self.connections)]
         self.client = self.clients[0]
+        self.to_close: list[Any] = []  # stores with connections of their own (DealStore): closed first
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coro)
 
     def teardown(self) -> None:
+        for store in self.to_close:
+            store.close()
         for client in self.clients:
             self.run(client.aclose())
         self.loop.close()

@@ -94,6 +94,7 @@ class Node:
         # The Redis clients, set by start(); stop() closes those that were made.
         self.redis: aioredis.Redis | RedisCluster | None = None
         self.subscriber_client: aioredis.Redis | RedisCluster | None = None
+        self.deal_store: DealStore | None = None  # its claim path has a connection of its own
 
     @property
     def redis_url(self) -> str:
@@ -281,6 +282,8 @@ class Node:
         for runner in (self._probe_runner, self._runner):
             if runner is not None:
                 await runner.cleanup()
+        if self.deal_store is not None:
+            self.deal_store.close()
         for client in {id(c): c for c in (self.redis, self.subscriber_client)}.values():
             if isinstance(client, RedisCluster):
                 with contextlib.suppress(Exception):

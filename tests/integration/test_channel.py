@@ -122,6 +122,7 @@ async def test_every_deal_script_publishes_the_deals_fields(client, published, r
     assert await deals.external_sale(room, "p1", 1, "order-1", 500) == 1
     message = await published.next()  # external_sale.lua
     assert isinstance(message, DealChanged) and message.fields["sold"] == "2"
+    deals.close()
 
 
 async def test_cue_emit_lua_and_an_ack_publish_the_cue(client, published, room):

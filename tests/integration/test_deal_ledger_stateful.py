@@ -34,6 +34,7 @@ class DealLedger(RedisMachine):
     def __init__(self) -> None:
         super().__init__()
         self.store = DealStore(self.client)
+        self.to_close.append(self.store)
         self.room = "sm-" + uuid.uuid4().hex[:10]
         self.deal = ""
         self.limit = 0

@@ -21,7 +21,9 @@ from tests.integration.rooms_here import RoomsHere
 @pytest.fixture
 async def deal_store(redis_server):
     client = aioredis.Redis.from_url(redis_server.url)
-    yield DealStore(client)
+    store = DealStore(client)
+    yield store
+    store.close()
     await client.aclose()
 
 

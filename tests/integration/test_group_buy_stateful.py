@@ -48,6 +48,7 @@ class GroupBuy(RedisMachine):
     def __init__(self) -> None:
         super().__init__()
         self.store = DealStore(self.client)
+        self.to_close.append(self.store)
         self.goals = GoalStore(self.client)
         self.room = "gb-" + uuid.uuid4().hex[:10]
         self.keys = RoomKeys(self.room)

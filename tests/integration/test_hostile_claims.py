@@ -109,6 +109,7 @@ def test_hostile_claims_in_a_batch_change_no_honest_answer(redis_server):
     try:
         check()
     finally:
+        store.close()
         loop.run_until_complete(client.aclose())
         loop.close()
 
@@ -151,4 +152,5 @@ async def test_user_ids_and_keys_with_separators_never_share_an_answer(redis_ser
             assert (await as_future(store.claim, room, deal_id, user, 1, key, "cx3", 600_000)).status == "ok"
         answer = await as_future(store.refuse_once, room, deal_id, user, key, SOLD_OUT)
         assert answer.status == "again" and answer.parsed()["ok"] is True, (user, key)
+    store.close()
     await client.aclose()

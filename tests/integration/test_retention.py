@@ -38,6 +38,7 @@ async def test_a_closed_deal_is_retired_after_the_retention_with_its_claims(redi
     assert await client.hkeys(keys.claims) == [b"keep"]
     assert await client.zrange(keys.holds, 0, -1) == [b"keep"]
     assert await client.zrange(keys.deals, 0, -1) == [still_open.encode()]
+    store.close()
     await client.aclose()
 
 
@@ -53,6 +54,7 @@ async def test_refused_attempts_on_a_closed_deal_are_not_stored(redis_server, ro
     assert again.parsed() == {"ok": False, "reason": "ended"}  # the same answer, without storing it
     assert await client.hlen(RoomKeys(room).deal(deal_id) + ":keys") == 0
     assert int(await client.hget(RoomKeys(room).deal(deal_id), "attempts")) == 51  # still counted
+    store.close()
     await client.aclose()
 
 

@@ -115,6 +115,7 @@ async def test_a_calls_callers_are_called_back_together_then_after_deliveries(re
             await asyncio.sleep(0.01)
         assert afters == [["a", "b", "c"], ["a", "b", "c", "d", "e"]]  # two calls: 3 items at most each
     finally:
+        batcher.close()
         await client.aclose()
 
 
@@ -152,4 +153,5 @@ async def test_batched_items_share_one_script_call_per_group_and_get_their_own_r
         await client.script_flush()  # as after a Redis restart: the script cache is empty
         assert await as_future(batcher.submit, ("k",), ("c:",), ("again",)) == "k/c:again"
     finally:
+        batcher.close()
         await client.aclose()

@@ -30,6 +30,8 @@ import redis.asyncio as aioredis
 from redis.asyncio import RedisCluster
 from redis.exceptions import NoScriptError, ResponseError
 
+from livecart.store.script_pipe import pipe_for
+
 __all__ = ["Deliver", "ScriptBatcher", "as_future"]
 
 log = logging.getLogger("livecart.store")
@@ -75,6 +77,7 @@ class ScriptBatcher:
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pipe = pipe_for(client)  # None: Cluster or TLS, through redis-py instead
         self.after_deliveries: Callable[[], None] = lambda: None  # see the module's docstring
 
     def submit(self, keys: tuple[str, ...], head: tuple[Any, ...], item: tuple[Any, ...],
@@ -98,8 +101,11 @@ class ScriptBatcher:
         """Put the script in Redis's script cache now (SCRIPT LOAD), so that the first call does not
         meet NOSCRIPT: on a fresh Redis the first claims of a node's first rush were otherwise sent
         twice, around a SCRIPT LOAD made while the node was busiest (~30-130 ms more for the first
-        answers of an 8,000-viewer rush)."""
+        answers of an 8,000-viewer rush). Opens the batcher's connection too: made on the first call,
+        it cost that call several passes of a busy loop."""
         await self._client.script_load(self._source)
+        if self._pipe is not None:
+            await self._pipe.ready()
 
     async def _launch(self) -> None:
         self._scheduled = False
@@ -109,13 +115,12 @@ class ScriptBatcher:
         await self._run(calls)
 
     async def _run(self, calls: list[Call]) -> None:
+        pipe = self._pipe
         try:
-            missing = await self._execute(calls)
-            if missing:  # Redis restarted and lost its script cache: load it, run those calls again
-                await self._client.script_load(self._source)
-                missing = await self._execute([call for call, _ in missing])
-                for call, noscript in missing:
-                    self._resolve(call, noscript)
+            if pipe is None:
+                await self._via_client(calls)
+                return
+            await pipe.ready()
         except asyncio.CancelledError as exc:
             for call in calls:
                 self._resolve(call, exc)
@@ -124,6 +129,39 @@ class ScriptBatcher:
             error = self._on_error(exc)
             for call in calls:
                 self._resolve(call, error)
+            return
+        # One write of all the calls, hand-packed; each call's callers are answered as soon as its own
+        # reply is read, where it is read (script_pipe.py).
+        pipe.send(self._pack(calls), [functools.partial(self._replied, call, True) for call in calls])
+
+    def _replied(self, call: Call, may_reload: bool, reply: Any) -> None:
+        if may_reload and isinstance(reply, NoScriptError):
+            # Redis restarted and lost its script cache: load it, run this call again.
+            task = asyncio.ensure_future(self._reload(call))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        if isinstance(reply, Exception) and not isinstance(reply, ResponseError):
+            reply = self._on_error(reply)  # the connection was lost, or Redis did not answer in time
+        self._resolve(call, reply)
+
+    async def _reload(self, call: Call) -> None:
+        assert self._pipe is not None
+        try:
+            await self._client.script_load(self._source)
+            await self._pipe.ready()
+        except asyncio.CancelledError as exc:
+            self._resolve(call, exc)
+            raise
+        except Exception as exc:
+            self._resolve(call, self._on_error(exc))
+            return
+        self._pipe.send(self._pack([call]), [functools.partial(self._replied, call, False)])
+
+    def close(self) -> None:
+        """Close the batcher's connection (the node stops): calls still owed a reply get CancelledError."""
+        if self._pipe is not None:
+            self._pipe.close()
 
     def _resolve(self, call: Call, result: Any) -> None:
         """Answer the callers of one call from its reply (or its error reply), unless answered already
@@ -147,46 +185,18 @@ class ScriptBatcher:
                 log.exception("a script result's callback failed")
         self.after_deliveries()
 
-    async def _execute(self, calls: list[Call]) -> list[tuple[Call, NoScriptError]]:
-        """One write of all the calls, hand-packed (RESP), then their replies in order; each call's
-        callers are answered as soon as its own reply is read, not after the last call's. Returns the
-        calls Redis answered NOSCRIPT (with that error), unanswered.
-
-        redis-py's Pipeline builds and parses Python objects per command, which was the largest share
-        of a node's CPU in a claim rush; packing the bytes directly and reading with the connection's
-        (hiredis) parser does the same round trip for much less."""
-        missing: list[tuple[Call, NoScriptError]] = []
-        if isinstance(self._client, RedisCluster):
-            # Calls of different rooms may live on different shards: one EVALSHA each, concurrently
-            # (the cluster client routes each by its keys' hash tag and reloads a missing script).
-            replies = await asyncio.gather(
-                *(self._script(keys=list(keys), args=[*head, *(word for item, _ in items for word in item)])
-                  for (keys, head), items in calls), return_exceptions=True)
-            for reply in replies:
-                if isinstance(reply, BaseException) and not isinstance(reply, ResponseError):
-                    raise reply  # a lost connection: every caller hears of it
-            for call, reply in zip(calls, replies, strict=True):
-                self._resolve(call, reply)
-            return missing
-        pool = self._client.connection_pool
-        conn = await pool.get_connection()  # type: ignore[no-untyped-call]  # unannotated in redis-py
-        try:
-            await conn.send_packed_command(self._pack(calls), check_health=False)
-            for call in calls:
-                try:
-                    reply = await conn.read_response()
-                except NoScriptError as exc:
-                    missing.append((call, exc))
-                    continue
-                except ResponseError as exc:  # an error reply of one call; the others still come
-                    reply = exc
-                self._resolve(call, reply)
-            return missing
-        except BaseException:
-            await conn.disconnect()  # replies may be half read: never reuse this connection
-            raise
-        finally:
-            await pool.release(conn)
+    async def _via_client(self, calls: list[Call]) -> None:
+        """Redis Cluster (calls of different rooms may live on different shards) and TLS: one EVALSHA per
+        call through redis-py, concurrently; the client routes each by its keys' hash tag and reloads a
+        missing script."""
+        replies = await asyncio.gather(
+            *(self._script(keys=list(keys), args=[*head, *(word for item, _ in items for word in item)])
+              for (keys, head), items in calls), return_exceptions=True)
+        for reply in replies:
+            if isinstance(reply, BaseException) and not isinstance(reply, ResponseError):
+                raise reply  # a lost connection: every caller hears of it
+        for call, reply in zip(calls, replies, strict=True):
+            self._resolve(call, reply)
 
     def _pack(self, calls: list[Call]) -> bytes:
         out: list[bytes] = []

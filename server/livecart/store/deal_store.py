@@ -132,6 +132,11 @@ class DealStore:
         answers = RoomKeys(room).deal(deal_id) + ":keys"
         self._refusals.submit((answers,), (reply,), (claim_answer_field(user, key),), deliver)
 
+    def close(self) -> None:
+        """Close the claim path's own Redis connections (store/script_pipe.py)."""
+        self._claims.close()
+        self._refusals.close()
+
     def after_answers(self, done: Callable[[], None]) -> None:
         """Call `done` each time a batch of claim answers has been delivered (ScriptBatcher)."""
         self._claims.after_deliveries = self._refusals.after_deliveries = done
