@@ -20,6 +20,7 @@ from livecart.store.values import ROOM_FIELDS, Snapshot
 __all__ = ["Peer", "Room", "RoomsHere", "snapshot_frame"]
 
 OPEN_STATES = (DealState.SCHEDULED, DealState.LIVE, DealState.SOLD_OUT)
+CLOSED_STATES = (DealState.SOLD_OUT, DealState.ENDED, DealState.STOPPED)  # sent to every socket at once
 RECENTLY_CLOSED_MS = 60_000
 
 
@@ -45,7 +46,7 @@ class Room:
     __slots__ = ("batch", "busy", "claim_rates", "counters", "deals", "epoch", "flush_at", "flush_handle",
                  "last_flush", "name", "next_recoveries", "next_snapshot", "online", "overlays",
                  "overlays_here", "peers", "reading", "ready", "flush_waiting", "sending", "sent_states",
-                 "stage", "state_changed", "transition_handle", "urgent", "viewers")
+                 "stage", "state_changed", "deal_closed", "transition_handle", "urgent", "viewers")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -74,6 +75,7 @@ class Room:
         # the room's tick, not the slower one of counter-only frames (batch.tick_for).
         self.urgent = False
         self.state_changed = False  # a deal's state changed since the last frame: it goes at the base tick
+        self.deal_closed = False  # ... to sold out, ended or stopped: it goes to every socket in one pass
         self.next_snapshot: asyncio.Future[Any] | None = None  # see RoomHub._shared_snapshot
         self.next_recoveries: dict[tuple[int, str], asyncio.Future[Any]] = {}  # RoomHub._shared_recovery
         # The first-frame reads in flight, by what they read (None: the snapshot; (offset, epoch): a
@@ -109,10 +111,18 @@ class Room:
         rate_changed = self._measure_claim_rate(deal_id, int(fields.get("claims", 0)), now_ms)
         if old == fields and self.sent_states.get(deal_id) is state and not rate_changed:
             return False
-        if self.sent_states.get(deal_id) is not state:  # new, or live / sold out / ended / ...
-            self.urgent = self.state_changed = True
-        self.sent_states[deal_id] = state
+        self._note_state(deal_id, state)
         self.batch.set_deal(self.deal_wire(deal_id, now_ms))
+        return True
+
+    def _note_state(self, deal_id: str, state: DealState) -> bool:
+        """Record the state the next frame sends for a deal; True when it is new (scheduled, live, sold
+        out, ...): that frame goes at the base tick, and in one pass when the deal closed (hub.py)."""
+        if self.sent_states.get(deal_id) is state:
+            return False
+        self.urgent = self.state_changed = True
+        self.deal_closed = self.deal_closed or state in CLOSED_STATES
+        self.sent_states[deal_id] = state
         return True
 
     def _measure_claim_rate(self, deal_id: str, claims: int, now_ms: int) -> bool:
@@ -134,10 +144,7 @@ class Room:
         """Queue every deal whose state the clock alone has changed since it was last sent."""
         changed = False
         for fields in self.deals.values():
-            state = deal_state(fields, now_ms)
-            if self.sent_states.get(fields["id"]) is not state:
-                self.urgent = self.state_changed = True
-                self.sent_states[fields["id"]] = state
+            if self._note_state(fields["id"], deal_state(fields, now_ms)):
                 self.batch.set_deal(self.deal_wire(fields["id"], now_ms))
                 changed = True
         return changed

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tests.support import RoomClient, comment, create_deal, post_events, ws_url
+from tests.support import RoomClient, api, comment, create_deal, post_events, token, ws_url
 
 
 async def test_a_frame_in_slices_reaches_every_socket_once_in_order(make_node, room):
@@ -67,8 +67,11 @@ async def test_a_frame_in_slices_reaches_every_socket_once_in_order(make_node, r
             await c.close()
 
 
-async def test_a_deals_new_state_goes_to_every_socket_in_one_pass(make_node, room):
-    """Live and sold out are what a rush waits for: their frame is not interleaved with the claims."""
+async def test_a_deal_that_closes_goes_to_every_socket_in_one_pass_and_one_that_opens_in_slices(
+        make_node, room):
+    """Sold out (here: stopped) is what every screen must show at once: that frame is not interleaved
+    with the claims being answered. A deal going live goes in slices like any frame, so the first
+    claims are answered while it is still going out."""
     node = await make_node(fanout_slice=2)
     hub = node.hub
     written: list[tuple[object, int]] = []  # (frame, where a slice started)
@@ -80,26 +83,35 @@ async def test_a_deals_new_state_goes_to_every_socket_in_one_pass(make_node, roo
 
     hub._write_slice = spy_write_slice
     clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(7)]
+
+    def frame_with(state: str) -> object:
+        return next(out for out, _ in written
+                    if any(d["id"] == deal["id"] and d["state"] == state for d in out.batch.deals))
+
     try:
         for c in clients:
             await c.until(lambda f: f["type"] == "snapshot")
         deal = await create_deal(node.port, room)
         for c in clients:
             await c.until(lambda f: any(d["id"] == deal["id"] for d in f.get("deals", [])))
-        first = next(out for out, _ in written if any(d["id"] == deal["id"] for d in out.batch.deals))
-        assert [start for out, start in written if out is first] == [0]  # one pass for all seven
-        await post_events(node.port, room, [comment(f"c{i}") for i in range(3)])
+        opened = frame_with("live")
+        assert [start for out, start in written if out is opened] == [0, 2, 4, 6]  # four slices of two
+        status, body = await api(node.port, "POST", f"/api/rooms/{room}/deals/{deal['id']}/stop",
+                                 token("assistant", room, "amy"))
+        assert status == 200, body
         for c in clients:
-            await c.events_until(3)
-        assert any(start > 0 for _, start in written)  # while frames of events still go in slices
+            await c.until(lambda f: any(d["id"] == deal["id"] and d["state"] == "stopped"
+                                        for d in f.get("deals", [])))
+        closed = frame_with("stopped")
+        assert [start for out, start in written if out is closed] == [0]  # one pass for all seven
     finally:
         for c in clients:
             await c.close()
 
 
-async def test_a_deals_new_state_does_not_wait_behind_a_frame_in_slices(make_node, room):
-    """When a deal's new state comes due while a frame goes out in slices, the rest of that frame goes
-    at once, whole, and the sockets still get every event once and in order."""
+async def test_a_closing_deal_does_not_wait_behind_a_frame_in_slices(make_node, room):
+    """When a deal's closing state (sold out) comes due while a frame goes out in slices, the rest of
+    that frame goes at once, whole, and the sockets still get every event once and in order."""
     node = await make_node(fanout_slice=2)
     hub = node.hub
     written: list[tuple[object, int]] = []  # (frame, where a slice started)
@@ -111,7 +123,7 @@ async def test_a_deals_new_state_does_not_wait_behind_a_frame_in_slices(make_nod
         write_slice(r, out)
         if out.next < len(out.peers) and not interrupted:  # mid-frame: a deal's new state comes due
             interrupted.append(out)
-            r.state_changed = True
+            r.state_changed = r.deal_closed = True
             hub._flush(r)
 
     hub._write_slice = spy_write_slice
