@@ -30,7 +30,7 @@ import redis.asyncio as aioredis
 from redis.asyncio import RedisCluster
 from redis.exceptions import NoScriptError, ResponseError
 
-from livecart.store.script_pipe import pipe_for
+from livecart.store.script_pipe import command, pipe_for
 
 __all__ = ["Deliver", "ScriptBatcher", "as_future"]
 
@@ -199,14 +199,7 @@ class ScriptBatcher:
             self._resolve(call, reply)
 
     def _pack(self, calls: list[Call]) -> bytes:
-        out: list[bytes] = []
-        sha = self._script.sha.encode() if isinstance(self._script.sha, str) else self._script.sha
-        for (keys, head), items in calls:
-            words: list[Any] = [b"EVALSHA", sha, len(keys), *keys, *head]
-            for item, _ in items:
-                words += item
-            out.append(b"*%d\r\n" % len(words))
-            for word in words:
-                data = word if isinstance(word, bytes) else str(word).encode()
-                out += (b"$%d\r\n" % len(data), data, b"\r\n")
-        return b"".join(out)
+        sha = self._script.sha  # str or bytes: command() takes either
+        return b"".join(command(b"EVALSHA", sha, len(keys), *keys, *head,
+                                *(word for item, _ in items for word in item))
+                        for (keys, head), items in calls)

@@ -32,7 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["ScriptPipe", "pipe_for"]
+__all__ = ["ScriptPipe", "command", "pipe_for"]
 
 log = logging.getLogger("livecart.store")
 
@@ -75,10 +75,11 @@ def _error(reply: Any) -> Any:
     return reply
 
 
-def _resp(*words: str | bytes) -> bytes:
+def command(*words: Any) -> bytes:
+    """One Redis command in RESP, hand-packed: bytes as they are, any other word as its str."""
     out = [b"*%d\r\n" % len(words)]
     for word in words:
-        data = word.encode() if isinstance(word, str) else word
+        data = word if isinstance(word, bytes) else str(word).encode()
         out += (b"$%d\r\n" % len(data), data, b"\r\n")
     return b"".join(out)
 
@@ -125,9 +126,9 @@ class ScriptPipe(asyncio.Protocol):
         # Before any call, and answered first (replies come in order): a refused AUTH or SELECT closes
         # the connection, and the calls queued behind it get that error.
         if a.password:
-            self.send(_resp("AUTH", *([a.username] if a.username else []), a.password), [self._setup])
+            self.send(command("AUTH", *([a.username] if a.username else []), a.password), [self._setup])
         if a.db:
-            self.send(_resp("SELECT", str(a.db)), [self._setup])
+            self.send(command("SELECT", a.db), [self._setup])
         self._usable = self._transport is not None
 
     def _setup(self, reply: Any) -> None:
