@@ -108,7 +108,7 @@ class Settings:
     max_tick_ms: int = 150  # the tick grows with room size (batch.tick_for) up to this
     state_tick_ms: int = 200  # frames with only moving numbers (stock left, viewers) at most this often
     # A frame goes out to this many sockets per event-loop pass; the node reads between two slices.
-    fanout_slice: int = 1000
+    fanout_slice: int = 400  # hub.FANOUT_SLICE says why this size
     # Socket input read per event-loop pass (intake.py): a rush's burst is read, sent to Redis and
     # answered in slices this size instead of all at once.
     intake_messages: int = 128
