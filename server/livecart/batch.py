@@ -56,6 +56,7 @@ class Batch:
     counters: dict[str, Any] | None = None
     deals: list[dict[str, Any]] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
+    staff_only: bool = False  # nothing in it that viewers and overlays see (RoomBatch.set_deal)
 
     @property
     def has_state(self) -> bool:
@@ -86,6 +87,7 @@ class RoomBatch:
         self._presence: dict[str, int] = {}  # "online" (viewers), "overlays": totals across nodes
         self._deals: dict[str, dict[str, Any]] = {}
         self._fields: dict[str, Any] = {}
+        self._public_deals = False  # a deal set since the last flush changed what viewers see of it
         self.duplicates = 0
 
     def add_events(self, events: list[dict[str, Any]]) -> None:
@@ -116,8 +118,11 @@ class RoomBatch:
     def set_overlays(self, overlays: int) -> None:
         self._presence["overlays"] = overlays
 
-    def set_deal(self, deal: dict[str, Any]) -> None:
+    def set_deal(self, deal: dict[str, Any], public: bool = True) -> None:
+        """`public=False`: only what staff see of the deal changed. A batch of nothing but such deals
+        is `staff_only` (hub.py writes it to host and assistant sockets alone)."""
         self._deals[deal["id"]] = deal
+        self._public_deals = self._public_deals or public
 
     def set_field(self, name: str, value: Any) -> None:
         """Another latest-value part of the room (e.g. the pinned product card) under `name`."""
@@ -129,7 +134,9 @@ class RoomBatch:
         counters = self._counters
         if self._presence:
             counters = dict(counters or {}, **self._presence)
+        staff_only = not (self._ready or counters is not None or self._fields or self._public_deals)
         batch = Batch(events=self._ready, offset=self.next_offset - 1, counters=counters,
-                      deals=list(self._deals.values()), fields=self._fields)
+                      deals=list(self._deals.values()), fields=self._fields, staff_only=staff_only)
         self._ready, self._counters, self._presence, self._deals, self._fields = [], None, {}, {}, {}
+        self._public_deals = False
         return batch

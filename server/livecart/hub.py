@@ -488,7 +488,9 @@ class RoomHub:
             # (outbound.py), so it carries the whole room state, not just what changed this tick.
             room.complete_state(batch, now)
         out = Outgoing.of(batch, now)
-        out.peers, out.whole = list(room.peers), whole
+        # Nothing viewers and overlays see (a deal's funnel moved): host and assistant sockets only.
+        out.peers = [p for p in room.peers if p.role in STAFF_ROLES] if batch.staff_only else list(room.peers)
+        out.whole = whole
         self._write_slice(room, out)
 
     def _write_slice(self, room: Room, out: Outgoing) -> None:

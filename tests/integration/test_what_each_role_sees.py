@@ -7,7 +7,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tests.support import RoomClient, api, claim, create_deal, post_events, token, ws_url
+from tests.support import RoomClient, api, claim, comment, create_deal, post_events, token, ws_url
 
 SECRETS = ("ORD-SECRET", "CLAIM-SECRET", "buyer-secret", '"gmv"', '"gmv_minor"', '"refunds"', '"attempts"',
            '"rejections"', '"amount_minor"',
@@ -68,3 +68,27 @@ async def test_each_role_sees_what_it_may_everywhere(node, room, role):
         assert leaks(listing) == []
     else:
         assert "attempts" in listing["deals"][0] and "gmv" in listing["deals"][0]
+
+
+async def test_a_change_only_staff_see_reaches_only_staff(node, room):
+    """A deal's funnel moving (attempts, refusals after a sell-out) is a frame for host and assistant
+    sockets alone: to viewers and overlays it was a frame with nothing new for them, to every one of
+    them (in a rush of 8,000, two more full fan-outs in the second after "sold out")."""
+    deal = await create_deal(node.port, room)
+    viewer = await RoomClient.connect(ws_url(node.port, room, token("viewer", room, "v1")))
+    staff = await RoomClient.connect(ws_url(node.port, room, token("assistant", room, "amy")))
+    await viewer.until(lambda f: f["type"] == "snapshot")
+    await staff.until(lambda f: f["type"] == "snapshot")
+    hub_room = node.hub.rooms[room]
+    fields = dict(hub_room.deals[deal["id"]])
+    fields["attempts"] = str(int(fields.get("attempts", 0)) + 7)
+    node.hub.apply_deal(hub_room, fields)  # what a re-read of the deal after refusals brings
+    moved = await staff.until(lambda f: f["type"] == "batch" and any(
+        d["id"] == deal["id"] and d.get("attempts") == int(fields["attempts"]) for d in f.get("deals", [])))
+    assert not moved["events"]
+    # Then something viewers see: it is the viewer's next frame, nothing before it.
+    await post_events(node.port, room, [comment("after-funnel")])
+    nxt = await viewer.recv()
+    assert nxt["type"] == "batch" and [e["id"] for e in nxt["events"]] == ["after-funnel"], nxt
+    await viewer.close()
+    await staff.close()

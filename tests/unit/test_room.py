@@ -86,6 +86,42 @@ async def test_claims_per_second_is_measured_over_a_second():
     assert room.deal_wire("d1", NOW + 3000)["claims_per_s"] == 0.0
 
 
+async def test_a_closed_deal_sells_nothing_and_its_falling_rate_makes_no_frame():
+    room = Room("r")
+    room.load(snapshot(), NOW)
+    room.update_deal(deal(claims=0), NOW)
+    assert room.update_deal(deal(claims=40, left=1), NOW + 2000) is True
+    assert room.deal_wire("d1", NOW + 2000)["claims_per_s"] == 20.0
+    assert room.update_deal(deal(claims=41, left=0, held=5), NOW + 2100) is True  # sold out
+    assert room.deal_wire("d1", NOW + 2100)["claims_per_s"] == 0.0
+    room.batch.flush()
+    # A second later the measure would fall from 20 to 0: for a closed deal, not a frame.
+    assert room.update_deal(deal(claims=41, left=0, held=5), NOW + 3500) is False
+    # Units back (a hold expired): live again, measured again.
+    assert room.update_deal(deal(claims=41, left=1, held=4), NOW + 3600) is True
+    assert room.deal_wire("d1", NOW + 3600)["state"] == "live"
+
+
+async def test_a_change_only_staff_see_makes_a_staff_only_batch():
+    room = Room("r")
+    room.load(snapshot(), NOW)
+    room.update_deal(deal(left=0, held=5), NOW)
+    room.batch.flush()
+    # Refusals after the sell-out move the funnel (attempts, rejections): only staff see those.
+    assert room.update_deal(deal(left=0, held=5, attempts=300, rej_sold_out=295), NOW + 10) is True
+    batch = room.batch.flush()
+    assert batch is not None and batch.staff_only and batch.deals[0]["attempts"] == 300
+    # Units back: viewers see that.
+    room.update_deal(deal(left=2, held=3, attempts=300, rej_sold_out=295), NOW + 20)
+    batch = room.batch.flush()
+    assert batch is not None and not batch.staff_only
+    # A staff-only change beside anything public (here the viewers online) goes to everybody.
+    room.update_deal(deal(left=2, held=3, attempts=310, rej_sold_out=295), NOW + 30)
+    room.batch.set_online(12)
+    batch = room.batch.flush()
+    assert batch is not None and not batch.staff_only
+
+
 def test_clock_takes_the_reference_time_at_the_middle_of_the_round_trip():
     clock = Clock()
     clock.observe(reference_ms=10_050, sent_ms=1_000, received_ms=1_100)
