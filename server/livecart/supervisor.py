@@ -147,6 +147,7 @@ class Supervisor:
         reservation = reserve_port(s.host, s.port)
         self.port = reservation.getsockname()[1]
         watchers: list[asyncio.Task[None]] = []
+        starts: list[asyncio.Future[bool]] = []
         probe: web.AppRunner | None = None
         try:
             if self.redis_url is None:
@@ -155,12 +156,16 @@ class Supervisor:
                     self.embedded.stopping()
                 await self.embedded.start()
                 self.redis_url = self.embedded.url
-            ready = await asyncio.gather(*(self._start(slot) for slot in range(self.count)))
-            if not all(ready) and not self.stopping:
-                failed = [self.node_id(slot) for slot, ok in enumerate(ready) if not ok]
-                print(f"livecart serve: worker {', '.join(failed)} did not start (its log is above)",
-                      file=sys.stderr)
-                return 1
+            starts = [asyncio.ensure_future(self._start(slot)) for slot in range(self.count)]
+            # The first worker that cannot start stops the serve, without waiting for the others to be
+            # ready (each may take seconds on a loaded machine, up to START_TIMEOUT_S).
+            for started in asyncio.as_completed(starts):
+                if not await started and not self.stopping:
+                    failed = [self.node_id(slot) for slot, task in enumerate(starts)
+                              if task.done() and not task.result()]
+                    print(f"livecart serve: worker {', '.join(failed)} did not start (its log is above)",
+                          file=sys.stderr)
+                    return 1
             watchers = [asyncio.create_task(self._watch(slot), name=f"worker-{slot}")
                         for slot in range(self.count)]
             if s.metrics_port:
@@ -173,6 +178,8 @@ class Supervisor:
         finally:
             self._on_signal()  # from here on, an exit is not a crash
             await self._stop_workers(watchers)
+            # Starts still under way end as their workers exit (stopped above, or told to as they spawn).
+            await asyncio.gather(*starts, return_exceptions=True)
             if probe is not None:
                 await probe.cleanup()
             if self.embedded is not None:

@@ -255,7 +255,12 @@ async def test_a_worker_that_cannot_start_stops_the_serve_with_status_1(tmp_path
             sys.executable, "-m", "livecart", "serve", "--workers", "2", "--port", "0",
             "--data-dir", str(tmp_path / "data"), "--metrics-port", str(taken.getsockname()[1]),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
-        out, err = await asyncio.wait_for(proc.communicate(), 6 * WAIT)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), 6 * WAIT)
+        except TimeoutError:
+            proc.kill()  # say what it printed, and leave no process behind for the next test
+            out, err = await proc.communicate()
+            raise AssertionError(f"the serve did not stop; it printed {out!r} {err[-3000:]!r}") from None
     assert proc.returncode == 1
     assert b"did not start" in err and b"serving on" not in out
     await asyncio.sleep(0.2)
