@@ -43,6 +43,14 @@ class Peer(Protocol):
     def close(self, code: CloseCode, reason: str) -> None: ...
 
 
+def _seen_differently(old: dict[str, str], wire: dict[str, Any], now_ms: int) -> bool:
+    """Whether viewers see `wire` differently from the deal's `old` fields (its rate aside: the caller
+    has compared that)."""
+    before = deal_to_wire(old, now_ms)
+    before["claims_per_s"] = wire["claims_per_s"]
+    return deal_view(before, Audience.PUBLIC) != deal_view(wire, Audience.PUBLIC)
+
+
 class Room:
     __slots__ = ("batch", "busy", "claim_rates", "counters", "deals", "epoch", "flush_at", "flush_handle",
                  "last_flush", "name", "next_recoveries", "next_snapshot", "online", "overlays",
@@ -120,10 +128,9 @@ class Room:
         # those counts, and each time it was a frame to every viewer with nothing new for them (in a rush
         # of 8,000, two more full fan-outs of ~0.12 s in the second after "sold out").
         new_state = self._note_state(deal_id, state)
-        public = (new_state or rate_changed or old is None
-                  or deal_view(deal_to_wire(old, now_ms), Audience.PUBLIC)
-                  != deal_view(deal_to_wire(fields, now_ms), Audience.PUBLIC))
-        self.batch.set_deal(self.deal_wire(deal_id, now_ms), public=public)
+        wire = self.deal_wire(deal_id, now_ms)
+        public = new_state or rate_changed or old is None or _seen_differently(old, wire, now_ms)
+        self.batch.set_deal(wire, public=public)
         return True
 
     def _note_state(self, deal_id: str, state: DealState) -> bool:
@@ -147,9 +154,8 @@ class Room:
         return False
 
     def deal_wire(self, deal_id: str, now_ms: int) -> dict[str, Any]:
-        fields = self.deals[deal_id]
-        wire = deal_to_wire(fields, now_ms)
-        closed = deal_state(fields, now_ms) in CLOSED_STATES
+        wire = deal_to_wire(self.deals[deal_id], now_ms)
+        closed = DealState(wire["state"]) in CLOSED_STATES  # deal_to_wire has worked out the state
         wire["claims_per_s"] = 0.0 if closed else self.claim_rates.get(deal_id, (0, 0, 0.0))[2]
         return wire
 
