@@ -12,10 +12,11 @@ Calling contract (pure; the hub owns timers, Redis and sockets):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Batch", "RoomBatch", "tick_for"]
+__all__ = ["Batch", "RoomBatch", "merged", "tick_for"]
 
 SOCKETS_PER_BASE_TICK = 2000
 BUSY_EVENTS = 8
@@ -23,11 +24,12 @@ MAX_STATE_S = 1.0  # a big room's state tick grows with it up to this: the numbe
 
 
 def tick_for(base_s: float, sockets: int, cap_s: float, busy: bool = False, *,
-             state_only: bool = False, state_s: float = 0.0, deal_state: bool = False) -> float:
-    """Seconds between two frames of a room. Each frame costs one write (a syscall) per socket, so a
-    room of N sockets waits base × N / 2000, and twice that while it is busy (its last frame carried
-    BUSY_EVENTS or more: a storm, where fewer, fuller frames cost far less), never less than base,
-    never more than cap: latency grows a little instead of the node falling behind.
+             state_only: bool = False, state_s: float = 0.0) -> float:
+    """Seconds between two frames to a socket of a room (hub.py spreads the room's sockets over it).
+    Each frame costs one write (a syscall) per socket, so a room of N sockets waits base × N / 2000, and
+    twice that while it is busy (its last frame carried BUSY_EVENTS or more: a storm, where fewer,
+    fuller frames cost far less), never less than base, never more than cap: latency grows a little
+    instead of the node falling behind.
 
     A frame with nothing in it but moving numbers (stock left during a rush, viewers online) waits at
     least `state_s`: a person reads "only 37 left" a few times a second at most, while every frame
@@ -38,10 +40,8 @@ def tick_for(base_s: float, sockets: int, cap_s: float, busy: bool = False, *,
     node the same number of writes a second whatever the room's size: in a rush of 8,000 they were a
     third of the node's CPU while the claims waited behind them.
 
-    A frame with a deal's new state (`deal_state`: live, sold out, ended) goes at the base tick whatever
-    the room's size: it happens once per deal, and in a rush every viewer is waiting for "sold out"."""
-    if deal_state:
-        return base_s
+    (A deal's new state, live, sold out or ended, does not wait for it: hub.py sends it to every socket
+    at the base tick whatever the room's size.)"""
     tick = max(base_s, base_s * sockets / SOCKETS_PER_BASE_TICK)
     tick = min(cap_s, 2 * tick if busy else tick)
     if not state_only:
@@ -76,6 +76,29 @@ class Batch:
             out["deals"] = self.deals
         out.update(self.fields)
         return out
+
+
+def merged(batches: Sequence[Batch]) -> Batch:
+    """One batch carrying what consecutive `batches` (oldest first) carry: every event in order, and the
+    latest value of each counter, deal and field; staff-only when each of them is. For a socket that has
+    had none of them (hub.py writes a socket once per round, whatever the round's turns flushed). The
+    batches are left as they are; one batch is its own merge."""
+    last = batches[-1]
+    if len(batches) == 1:
+        return last
+    events: list[dict[str, Any]] = []
+    counters: dict[str, Any] | None = None
+    deals: dict[str, dict[str, Any]] = {}
+    fields: dict[str, Any] = {}
+    for batch in batches:
+        events += batch.events
+        if batch.counters is not None:  # a batch may carry some counters only (presence: `online`)
+            counters = batch.counters if counters is None else {**counters, **batch.counters}
+        for deal in batch.deals:
+            deals[deal["id"]] = deal
+        fields.update(batch.fields)
+    return Batch(events, last.offset, counters, list(deals.values()), fields,
+                 all(batch.staff_only for batch in batches))
 
 
 class RoomBatch:

@@ -5,10 +5,17 @@ deal_timers.py (clock-driven deal states, the once-a-second deal re-read, hold r
 clock_sync.py (the shared clock). They see the hub through room.RoomsHere.
 
 One Redis subscriber (store/subscriber.py, chosen by the composition root) feeds every room with
-room channel messages (store/channel.py); each room collects events in a pure `RoomBatch`, and at most
-once per tick (immediately when the room was quiet) flushes it into one frame, encoded once per wire
-format, and writes the same bytes to every socket of the room. No per-socket task, queue or await.
-A big room's frame goes out `fanout_slice` sockets per pass of the event loop (see `_write_slice`).
+room channel messages (store/channel.py); each room collects events in a pure `RoomBatch`. The fan-out
+goes in rounds of turns: a turn flushes the batch into the room's log (`Room.log`) and writes one slice
+of `fanout_slice` sockets, each the one frame of everything in the log it has not had (`peer.seen`),
+encoded once per slice and wire format. No per-socket task, queue or await.
+
+Why rounds: a write costs ~10 µs of the kernel's, so one frame to 8,000 sockets took ~0.1 s, and an event
+that had just missed a tick waited the tick and then that ~0.1 s for the last socket. In a round, turns
+are paced so that each socket gets at most a frame per tick, as before, but the slices are staggered
+over the tick: an event waits at most a tick for any socket, plus one slice of writes. A quiet room's
+news, and a deal's new state, go to every socket at once instead (slice after slice, in consecutive
+loop passes), and a deal that closed in one pass: every viewer is waiting for "sold out".
 
 Joining, without gap or duplicate: the socket is registered first (flushed batches are parked on it),
 then it gets its snapshot or its history since an offset, then the parked batches are replayed, each
@@ -27,7 +34,7 @@ from typing import Any
 
 from livecart.audience import WIRES, audience_of, view
 from livecart.auth import STAFF_ROLES, is_revoked
-from livecart.batch import BUSY_EVENTS, Batch, tick_for
+from livecart.batch import BUSY_EVENTS, Batch, merged, tick_for
 from livecart.clock import Clock
 from livecart.errors import CloseCode, StoreUnavailable
 from livecart.events import counters_to_wire
@@ -61,32 +68,37 @@ __all__ = ["RoomHub", "SharedSnapshot"]
 log = logging.getLogger("livecart.hub")
 FILL_GIVE_UP_S = 2.0
 STOP_GRACE_S = 2.0
-# Sockets written per pass of the event loop when a frame goes out. A write costs ~15 µs (nearly all of
-# it the kernel's), so a room of 8,000 took ~120 ms in one go, during which the node read nothing: the
-# next events, claims and Redis replies waited for the whole frame. 400 is ~6 ms a pass. A claim needs
-# two passes (to Redis, then its answer), so the slice bounds a rush's first answer: with 8,000 sockets
-# it was 59-103 ms at 1,000 and 31-45 ms at 400 (8 interleaved runs), while S3's p99 and CPU per
-# delivery stayed within the runs' spread (4 interleaved runs each way): the extra passes cost little.
+# Sockets written per turn (one pass of the event loop). A write costs ~10-15 µs (nearly all of it the
+# kernel's), so a room of 8,000 took ~120 ms in one go, during which the node read nothing: the next
+# events, claims and Redis replies waited for the whole frame. 400 is ~6 ms a pass. A claim needs two
+# passes (to Redis, then its answer), so the slice bounds a rush's first answer: with 8,000 sockets it
+# was 59-103 ms at 1,000 and 31-45 ms at 400 (8 interleaved runs), while S3's p99 and CPU per delivery
+# stayed within the runs' spread (4 interleaved runs each way): the extra passes cost little.
 FANOUT_SLICE = 400
 
 
 @dataclass(slots=True)
 class Outgoing:
-    """One batch on its way to a room's sockets: its frame, encoded once per wire for every slice."""
+    """What the sockets that have had the log up to the same place get: one merged batch, its frame,
+    encoded once per wire (audience.WIRES number)."""
 
     batch: Batch
     frame: dict[str, Any]
     kind: FrameKind
-    peers: list[Peer] = field(default_factory=list)  # the room's sockets when it was flushed
-    next: int = 0  # where in `peers` the next slice starts
-    handle: asyncio.Handle | None = None  # the next slice's call
-    encoded: dict[int, bytes] = field(default_factory=dict)  # by audience.WIRES number
-    seconds: float = 0.0  # time spent writing it so far
-    whole: bool = False  # the rest goes in one pass, not in slices
+    encoded: dict[int, bytes] = field(default_factory=dict)
 
-    @classmethod
-    def of(cls, batch: Batch, now_ms: int) -> Outgoing:
-        return cls(batch, batch.frame(now_ms), FrameKind.EVENTS if batch.events else FrameKind.STATE)
+
+@dataclass(slots=True)
+class Round:
+    """One pass over a room's sockets, a slice per turn: each socket gets what it has not had yet."""
+
+    peers: list[Peer]  # the room's sockets when it started (one who joins later is up to date)
+    start_seq: int  # the log's end when it started: once it is done, every socket has had up to here
+    burst: bool  # slices in consecutive loop passes (a quiet room's news, a deal's new state), not paced
+    whole: bool  # every slice in one pass (a deal closed)
+    urgent: bool  # it carries more than moving numbers: paced by the room's tick, not the state tick
+    next: int = 0  # where in `peers` the next slice starts
+    seconds: float = 0.0  # time spent writing so far
 
 
 class RoomHub:
@@ -132,6 +144,7 @@ class RoomHub:
             self._spawn(self._open_room(room))
         peer.parked = []
         room.peers.add(peer)
+        room.joining.add(peer)
         if peer.role == "viewer":
             room.viewers += 1
         elif peer.role == "overlay":
@@ -143,7 +156,9 @@ class RoomHub:
         except BaseException:
             self.leave(peer, room_name)
             raise
+        room.joining.discard(peer)
         parked, peer.parked = peer.parked, None
+        peer.seen = room.log_end  # the parked batches are everything flushed since it registered
         for batch in parked or ():
             self._deliver_one(peer, batch)
 
@@ -152,6 +167,7 @@ class RoomHub:
         if room is None or peer not in room.peers:
             return
         room.peers.discard(peer)
+        room.joining.discard(peer)
         self.metrics.connections.dec()
         if peer.role == "viewer":
             room.viewers -= 1
@@ -161,6 +177,7 @@ class RoomHub:
             del self.rooms[room_name]
             if room.flush_handle:
                 room.flush_handle.cancel()
+            room.round = None
             self.subscriber.want(room_name, False)
             self._spawn(self.subscriber.sync(room_name))
             if self.on_room_closed is not None:
@@ -430,23 +447,36 @@ class RoomHub:
         log.warning("room %s reset: epoch %s -> %s", room.name, room.epoch, snap.epoch,
                     extra={"room": room.name})
         room.load(snap, self.clock.now_ms())
+        # The log holds batches of the room's old history: nobody gets them now.
+        room.log_start, room.log = room.log_end, []
+        room.done_seq = room.log_end
         shared = SharedSnapshot(snap, snapshot_frame(snap, room.online, self.clock.now_ms(), room.overlays))
         for peer in list(room.peers):
+            peer.seen = room.log_end
             if peer.parked is not None:
                 continue  # still joining: its own start frame comes after this
             data = shared.frame(peer.fmt, audience_of(peer.role))
             peer.floor = snap.offset
             peer.send_frame(data, FrameKind.EVENTS)
 
-    # --- the tick ----------------------------------------------------------------------------------
+    # --- the fan-out -------------------------------------------------------------------------------
 
     def schedule_flush(self, room: Room, urgent: bool = True) -> None:
-        """Flush the room at its next tick; counter-only changes (`urgent=False`, unless something
-        urgent is queued too) at the slower state tick. An urgent change brings a later flush forward."""
+        """Something new for the room's sockets: counter-only changes (`urgent=False`, unless something
+        urgent is queued too) may go at the slower state tick. Brings the room's next turn forward when
+        it is due sooner; a round going carries the news with its next turns."""
         room.urgent = room.urgent or urgent
-        tick = tick_for(self.tick, len(room.peers), self.max_tick, room.busy,
-                        state_only=not room.urgent, state_s=self.state_tick, deal_state=room.state_changed)
-        at = max(self._loop.time(), room.last_flush + tick)
+        now = self._loop.time()
+        current = room.round
+        if room.state_changed:  # a deal's new state: a round to every socket, at most one per base tick
+            at = max(now, room.state_round_started + self.tick)
+        elif current is not None:
+            at = room.last_turn + (0.0 if current.burst else self._pace(room, current))
+        else:  # a quiet room's news goes now, unless its last round started less than a tick ago
+            at = max(now, room.round_started + self._period(room, urgent=room.urgent))
+        self._turn_at(room, at)
+
+    def _turn_at(self, room: Room, at: float) -> None:
         if room.flush_handle is not None:
             if room.flush_at <= at:
                 return
@@ -455,94 +485,123 @@ class RoomHub:
         room.flush_at = at
         room.flush_handle = self._loop.call_at(at, self._flush, room)
 
+    def _period(self, room: Room, *, urgent: bool) -> float:
+        """How often a socket of the room may get a frame (batch.tick_for)."""
+        return tick_for(self.tick, len(room.peers), self.max_tick, room.busy, state_only=not urgent,
+                        state_s=self.state_tick)
+
+    def _pace(self, room: Room, current: Round) -> float:
+        """Between two turns of a paced round: its slices spread over the room's period."""
+        slices = -(-len(current.peers) // self.fanout_slice)
+        return self._period(room, urgent=current.urgent or room.urgent) / max(1, slices)
+
     def _flush(self, room: Room) -> None:
+        """One turn: flush the batch into the log, and write the round's next slice (a new round when
+        none is going, or when a deal's state changed)."""
         room.flush_handle = None
-        # A deal that sold out (or ended, or stopped) goes to every socket in one pass: in a rush, slices
-        # interleaved with the claims being answered made "sold out" reach the last of 8,000 sockets
-        # 0.15-0.75 s after the first, where in one go it takes the ~0.12 s of its writes. A deal that
-        # went live goes in slices like any frame, so the first claims are answered while it is still
-        # going out (8,000 sockets, 4 interleaved runs each way: first answer 151-216 -> 51-82 ms, p99
-        # and "sold out" within the runs' spread).
-        whole = room.deal_closed
-        going = room.sending
-        if going is not None:
-            if not whole:
-                # The previous frame is still going out, slice by slice: this one follows as soon as it
-                # is out (never beside it: a socket must get the room's frames in order).
-                room.flush_waiting = True
-                return
-            # Nor does a deal's new state wait behind slices: the rest of that frame goes now, whole.
-            if going.handle is not None:
-                going.handle.cancel()
-            going.whole, room.flush_waiting = True, False
-            self._write_slice(room, going)
-        room.urgent = room.state_changed = room.deal_closed = False
-        room.last_flush = self._loop.time()
+        now = room.last_turn = self._loop.time()
         batch = room.batch.flush()
-        room.busy = batch is not None and len(batch.events) >= BUSY_EVENTS
-        if batch is None:
+        if batch is not None:
+            self._append(room, batch)
+        current = room.round
+        if room.state_changed:
+            # A deal went live, sold out or ended: a new round to every socket now, the one going (if
+            # any) given up (its sockets are in this one). Sold out goes in one pass: in a rush, slices
+            # interleaved with the claims being answered made it reach the last of 8,000 sockets
+            # 0.15-0.75 s after the first, where in one go it takes the ~0.1 s of its writes. Live goes
+            # in slices, so the first claims are answered while it is still going out (8,000 sockets, 4
+            # interleaved runs each way: first answer 151-216 -> 51-82 ms).
+            current = self._start_round(room, now, burst=True, whole=room.deal_closed)
+            room.state_changed = room.deal_closed = False
+            room.state_round_started = now
+        elif current is None:
+            if room.log_end == room.done_seq:
+                return  # nothing new for anybody
+            current = self._start_round(room, now, burst=True, whole=False)  # a quiet room's news: now
+        self._write(room, current)
+        if current.next < len(current.peers):
+            self._turn_at(room, now if current.burst else now + self._pace(room, current))
             return
-        now = self.clock.now_ms()
+        # The round is done: every socket has had the log up to where it started (or up to a reset of
+        # the room since, which put everyone there).
+        room.round = None
+        room.done_seq = max(room.done_seq, current.start_seq)
+        del room.log[:room.done_seq - room.log_start]
+        room.log_start = room.done_seq
+        self.metrics.tick_seconds.observe(current.seconds)
+        if room.log_end > room.done_seq:  # news came during the round: the next round, paced
+            current = self._start_round(room, now, burst=False, whole=False)
+            self._turn_at(room, now + self._pace(room, current))
+
+    def _start_round(self, room: Room, now: float, *, burst: bool, whole: bool) -> Round:
+        room.round = current = Round(list(room.peers), room.log_end, burst, whole, room.urgent)
+        room.urgent = False
+        room.round_started = now
+        return current
+
+    def _append(self, room: Room, batch: Batch) -> None:
+        """A flushed batch into the log, and to the sockets still joining (replayed when they have their
+        first frame)."""
         if not batch.events:
             # A state-only frame may be held back for a slow socket and replaced by the next one
             # (outbound.py), so it carries the whole room state, not just what changed this tick.
-            room.complete_state(batch, now)
-        out = Outgoing.of(batch, now)
-        # Nothing viewers and overlays see (a deal's funnel moved): host and assistant sockets only.
-        out.peers = [p for p in room.peers if p.role in STAFF_ROLES] if batch.staff_only else list(room.peers)
-        out.whole = whole
-        self._write_slice(room, out)
-
-    def _write_slice(self, room: Room, out: Outgoing) -> None:
-        """Write `out` to its next `fanout_slice` sockets; the rest in the next pass of the loop, so
-        that between two slices the node reads (socket input, Redis replies, pub/sub) and answers.
-        A socket that joins meanwhile is not in `out.peers`: its first frame, read from Redis after it
-        registered, already holds this batch (Redis has a batch's events before this node does)."""
-        started = time.perf_counter()
-        peers, start = out.peers, out.next
-        end = out.next = len(peers) if out.whole else start + self.fanout_slice
-        self._deliver(peers[start:end] if start or end < len(peers) else peers, out)
-        out.seconds += time.perf_counter() - started
-        if end < len(peers):
-            room.sending = out
-            out.handle = self._loop.call_soon(self._write_slice, room, out)
-            return
-        room.sending = None
-        self.metrics.tick_seconds.observe(out.seconds)
-        if room.flush_waiting:  # its tick came while this frame was going out: it is due now
-            room.flush_waiting = False
-            if room.flush_handle is not None:
-                room.flush_handle.cancel()
-            self._flush(room)
-
-    def _deliver(self, peers: Sequence[Peer], out: Outgoing) -> None:
-        """Encode the batch once per audience and format (audience.py: what each role sees) and write
-        the same bytes to every live socket of that audience and format."""
-        batch, kind, encoded = out.batch, out.kind, out.encoded
-        first, last = batch.first_offset, batch.offset
-        sent = written = 0
-        for peer in peers:
-            if peer.parked is not None:
+            room.complete_state(batch, self.clock.now_ms())
+        room.log.append(batch)
+        for peer in room.joining:
+            if peer.parked is not None and (not batch.staff_only or peer.role in STAFF_ROLES):
                 peer.parked.append(batch)
-                continue
-            if peer.floor >= first and batch.events:
+
+    def _write(self, room: Room, current: Round) -> None:
+        """Write the round's next slice (every socket left, when it is `whole`): to each socket, one frame
+        of the log from where it is (`peer.seen`). A socket that joins meanwhile is not in the round:
+        its first frame, read from Redis after it registered, already holds what was flushed before."""
+        started = time.perf_counter()
+        peers, start = current.peers, current.next
+        end = current.next = len(peers) if current.whole else start + self.fanout_slice
+        self._deliver(room, peers[start:end] if start or end < len(peers) else peers)
+        current.seconds += time.perf_counter() - started
+
+    def _deliver(self, room: Room, peers: Sequence[Peer]) -> None:
+        """Encode what each socket has not had once per place in the log and wire (audience.py: what
+        each role sees) and write the same bytes to every live socket with that place and wire."""
+        log, log_start, log_end = room.log, room.log_start, room.log_end
+        shared: dict[int, Outgoing] = {}  # by the place in the log a socket has had up to
+        now_ms = 0
+        sent = written = events = 0
+        for peer in peers:
+            seen = peer.seen
+            if seen >= log_end or peer.parked is not None:
+                continue  # up to date, or still joining (it gets the parked batches then)
+            peer.seen = log_end
+            out = shared.get(seen)
+            if out is None:
+                now_ms = now_ms or self.clock.now_ms()
+                batch = merged(log[max(0, seen - log_start):])
+                out = shared[seen] = Outgoing(batch, batch.frame(now_ms),
+                                              FrameKind.EVENTS if batch.events else FrameKind.STATE)
+                room.busy = len(batch.events) >= BUSY_EVENTS
+            batch = out.batch
+            if batch.staff_only and peer.role not in STAFF_ROLES:
+                continue  # nothing viewers and overlays see (a deal's funnel moved)
+            if peer.floor >= batch.first_offset and batch.events:
                 self._deliver_one(peer, batch)  # it already has part of this batch
                 continue
-            data = encoded.get(peer.wire)
+            data = out.encoded.get(peer.wire)
             if data is None:
                 audience, fmt = WIRES[peer.wire]
-                data = encoded[peer.wire] = encode_frame(view(out.frame, audience), fmt)
+                data = out.encoded[peer.wire] = encode_frame(view(out.frame, audience), fmt)
                 self.metrics.encodes.inc()
             # Never lower: a socket that resumed may have read history further than this node's
             # batches have got (Redis is ahead of pub/sub), and a state-only batch at an older offset
             # must not make the next batch resend events it already has.
-            if last > peer.floor:
-                peer.floor = last
-            peer.send_frame(data, kind)
+            if batch.offset > peer.floor:
+                peer.floor = batch.offset
+            peer.send_frame(data, out.kind)
             sent += 1
             written += len(data)
+            events += len(batch.events)
         self.metrics.frames_out.inc(sent)
-        self.metrics.events_out.inc(sent * len(batch.events))
+        self.metrics.events_out.inc(events)
         self.metrics.bytes_out.inc(written)
 
     def _deliver_one(self, peer: Peer, batch: Batch) -> None:

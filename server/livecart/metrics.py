@@ -43,7 +43,8 @@ class Metrics:
                                           "Connections closed for not completing a request or upgrade "
                                           "within the handshake deadline", registry=r)
         self.resumes = Counter("livecart_resumes", "Resume attempts by outcome", ["outcome"], registry=r)
-        self.tick_seconds = Histogram("livecart_tick_seconds", "Time to fan one room batch out",
+        self.tick_seconds = Histogram("livecart_tick_seconds",
+                                      "Time spent writing one round of a room (every socket once)",
                                       buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
                                       registry=r)
         self.pubsub_reconnects = Gauge("livecart_pubsub_reconnects", "Times the Redis subscriber reconnected",

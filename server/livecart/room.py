@@ -32,6 +32,7 @@ class Peer(Protocol):
     role: str
     wire: int  # audience.wire_of(role, fmt): which shared encoding of a batch this socket gets
     floor: int  # the highest room offset this socket has been sent
+    seen: int  # the room's fan-out log (Room.log) has been written to this socket up to here
     parked: list[Batch] | None  # batches flushed while the socket was joining
     stats: bool  # asked for the once-a-second live stats frame (host and assistant sockets)
     issued_at: float  # when its token was issued (unix s): a revocation closes older ones of its role
@@ -52,10 +53,11 @@ def _seen_differently(old: dict[str, str], wire: dict[str, Any], now_ms: int) ->
 
 
 class Room:
-    __slots__ = ("batch", "busy", "claim_rates", "counters", "deals", "epoch", "flush_at", "flush_handle",
-                 "last_flush", "name", "next_recoveries", "next_snapshot", "online", "overlays",
-                 "overlays_here", "peers", "reading", "ready", "flush_waiting", "sending", "sent_states",
-                 "stage", "state_changed", "deal_closed", "transition_handle", "urgent", "viewers")
+    __slots__ = ("batch", "busy", "claim_rates", "counters", "round", "round_started", "deal_closed", "deals",
+                 "done_seq", "epoch", "flush_at", "flush_handle", "joining", "last_turn", "log", "log_start",
+                 "name", "next_recoveries", "next_snapshot", "online", "overlays", "overlays_here", "peers",
+                 "reading", "ready", "sent_states", "stage", "state_changed", "state_round_started",
+                 "transition_handle", "urgent", "viewers")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -73,15 +75,22 @@ class Room:
         # pinned card, highlighted comment, announcement, and the room's currency (set by load)
         self.stage: dict[str, Any] = dict.fromkeys(ROOM_FIELDS)
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
+        self.joining: set[Peer] = set()  # peers still getting their first frames (`parked` is a list)
+        # The fan-out (hub.py): batches flushed and not yet written to every socket, the round of turns
+        # writing them (hub.Round), and when turns and rounds were.
+        self.log: list[Batch] = []
+        self.log_start = 0  # the sequence number of log[0]; a socket's `seen` counts in these
+        self.done_seq = 0  # every socket has had the log up to here (the start of the last round done)
+        self.round: Any = None  # the round going (hub.Round), or None when every socket is up to date
+        self.flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None  # the next turn
         self.flush_at = 0.0  # when flush_handle runs (loop time)
         self.transition_handle: asyncio.TimerHandle | None = None
-        self.last_flush = 0.0
-        self.sending: Any = None  # the frame going out slice by slice (hub.Outgoing, RoomHub._write_slice)
-        self.flush_waiting = False  # and the next one's tick came meanwhile: it goes right after
+        self.last_turn = 0.0
+        self.round_started = 0.0
+        self.state_round_started = 0.0  # the last round for a deal's new state (at most one per base tick)
         self.busy = False  # the last frame carried many events: the next one may wait longer
-        # The next frame carries more than moving numbers (events, a deal's new state, a pin): it goes at
-        # the room's tick, not the slower one of counter-only frames (batch.tick_for).
+        # Not yet in a round: something more than moving numbers (events, a deal's new state, a pin): it
+        # goes at the room's tick, not the slower one of counter-only frames (batch.tick_for).
         self.urgent = False
         self.state_changed = False  # a deal's state changed since the last frame: it goes at the base tick
         self.deal_closed = False  # ... to sold out, ended or stopped: it goes to every socket in one pass
@@ -98,6 +107,10 @@ class Room:
         self.sent_states = {i: deal_state(f, now_ms) for i, f in self.deals.items()}
         self.stage = dict(snap.stage)
         self.counters = counters_to_wire(snap.counters, self.currency)
+
+    @property
+    def log_end(self) -> int:
+        return self.log_start + len(self.log)
 
     @property
     def currency(self) -> str:

@@ -123,16 +123,17 @@ async def test_a_state_frame_from_behind_a_resumed_socket_does_not_resend_its_ev
     lagging, as in a reconnect storm): a state-only batch from behind it once lowered its floor, and the
     lagging events, which it already had, were sent again. White-box: the hub gets those two batches."""
     from livecart.batch import Batch
-    from livecart.hub import Outgoing
 
     client = await RoomClient.connect(ws_url(node.port, room))
     await client.recv()
     await post_events(node.port, room, [comment("a"), comment("b")])
     await client.events_until(2)
-    peers = list(node.hub.rooms[room].peers)
-    now = node.clock.now_ms()
-    node.hub._deliver(peers, Outgoing.of(Batch(events=[], offset=1, counters={"likes": 0}), now))  # offset 1
-    node.hub._deliver(peers, Outgoing.of(Batch(events=[client.events[1]], offset=2), now))  # then its event 2
+    hub, state = node.hub, node.hub.rooms[room]
+    peers = list(state.peers)
+    for batch in (Batch(events=[], offset=1, counters={"likes": 0}),  # offset 1
+                  Batch(events=[client.events[1]], offset=2)):  # then its event 2
+        state.log.append(batch)
+        hub._deliver(state, peers)
     await post_events(node.port, room, [comment("c")])
     await client.events_until(3)
     assert [e["offset"] for e in client.events] == [1, 2, 3]

@@ -1,6 +1,7 @@
-"""A room's frame goes out a slice of sockets per event-loop pass (hub.RoomHub._write_slice), the node
-reading between slices: every socket still gets every event once and in order, the next frame waits for
-the one going out, and a socket that joins while a frame is going out misses nothing."""
+"""A room's frames go out in rounds, a slice of sockets per turn (hub.RoomHub._flush, hub.Round): each
+socket gets one frame of everything it has not had yet. Every socket still gets every event once and in
+order, whatever the turns flushed between its frames, and a socket that joins while a round is going
+misses nothing."""
 
 from __future__ import annotations
 
@@ -10,48 +11,39 @@ import time
 from tests.support import RoomClient, api, comment, create_deal, post_events, token, ws_url
 
 
-async def test_a_frame_in_slices_reaches_every_socket_once_in_order(make_node, room):
-    node = await make_node(fanout_slice=2, tick_ms=1, max_tick_ms=1)
-    hub = node.hub
-    slices: list[int] = []  # where each slice started
-    flushes_while_sending: list[bool] = []
-    write_slice, flush = hub._write_slice, hub._flush
+def spy_on_writes(hub, slice_s: float = 0.0) -> list[tuple[object, int, int]]:
+    """(the round, where the slice started, how many flushed batches the log held) of every turn;
+    `slice_s`: each slice takes that long, like a big room's (a few ms), so news comes during a round."""
+    written: list[tuple[object, int, int]] = []
+    write = hub._write
 
-    going_out: list[object] = []  # the frame going out, while it does
+    def spy(room, current):
+        written.append((current, current.next, len(room.log)))
+        time.sleep(slice_s)
+        write(room, current)
 
-    def spy_write_slice(r, out):
-        start, peers = out.next, out.peers
-        slices.append(start)
-        if start == 0:
-            assert not going_out, "a frame started while the previous one was still going out"
-            going_out.append(out)
-        assert going_out == [out]
-        if start + hub.fanout_slice >= len(peers):
-            going_out.clear()
-        if start:
-            # A slow frame (a few ms a slice, like a big room's): the next tick comes while it goes out.
-            time.sleep(0.002)
-            hub.schedule_flush(r)
-        write_slice(r, out)
+    hub._write = spy
+    return written
 
-    def spy_flush(r):
-        flushes_while_sending.append(r.sending is not None)
-        flush(r)
 
-    hub._write_slice, hub._flush = spy_write_slice, spy_flush
-    clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(7)]
+async def test_rounds_of_slices_bring_every_socket_every_event_once_in_order(make_node, room):
+    """Eight sockets in slices of two: a round takes four turns while the events keep coming and are
+    flushed at every turn; a socket's frame has everything since its last."""
+    node = await make_node(fanout_slice=2, tick_ms=40, max_tick_ms=40)
+    written = spy_on_writes(node.hub, slice_s=0.003)
+    clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(8)]
     late = None
     try:
         for c in clients:
             await c.until(lambda f: f["type"] == "snapshot")
         total = 0
-        for round_ in range(6):
-            # Several requests at once: their events reach the room while earlier frames are going out.
-            pairs = [[comment(f"e{round_}-{i}-a"), comment(f"e{round_}-{i}-b")] for i in range(5)]
+        for round_ in range(12):
+            pairs = [[comment(f"e{round_}-{i}-a"), comment(f"e{round_}-{i}-b")] for i in range(3)]
             await asyncio.gather(*(post_events(node.port, room, pair) for pair in pairs))
-            total += 10
-            if round_ == 2:
+            total += 6
+            if round_ == 5:
                 late = await RoomClient.connect(ws_url(node.port, room))
+            await asyncio.sleep(0.01)
         for c in clients:
             events = await c.events_until(total)
             assert [e["offset"] for e in events] == list(range(1, total + 1))
@@ -60,73 +52,98 @@ async def test_a_frame_in_slices_reaches_every_socket_once_in_order(make_node, r
         start = late.frames[0]["offset"]
         assert late.frames[0]["type"] == "snapshot"
         assert [e["offset"] for e in late.events] == list(range(start + 1, total + 1))
-        assert any(s > 0 for s in slices), "no frame went out in more than one slice"
-        assert any(flushes_while_sending), "no tick came while a frame was going out"
+        assert any(start > 0 for _, start, _ in written), "no round went in more than one slice"
     finally:
         for c in [*clients, *([late] if late else [])]:
             await c.close()
 
 
+async def test_news_during_a_round_goes_in_a_paced_round_once_to_each_socket(make_node, room):
+    """What comes while a round goes out reaches its remaining slices in it, and the others in the next
+    round, paced: its slices spread over the room's tick, one per turn, not in one burst."""
+    node = await make_node(fanout_slice=2, tick_ms=40, max_tick_ms=40)
+    hub = node.hub
+    written = spy_on_writes(hub)
+    write = hub._write
+    injected: list[object] = []
+
+    def news_mid_round(r, current):
+        write(r, current)
+        if current.burst and current.next == 2 and not injected:
+            # As a pin arrives from the channel (RoomHub._on_message, StageChanged) between two slices.
+            injected.append(current)
+            r.stage["announcement"] = "10 minutes left"
+            r.batch.set_field("announcement", "10 minutes left")
+            hub.schedule_flush(r)
+
+    hub._write = news_mid_round
+    clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(8)]
+    try:
+        for c in clients:
+            await c.until(lambda f: f["type"] == "snapshot")
+        await post_events(node.port, room, [comment("a")])
+        for c in clients:
+            await c.until(lambda f: f.get("announcement") == "10 minutes left")
+        await asyncio.sleep(0.2)  # a frame too many would be here by now
+        for c in clients:
+            assert [e["offset"] for e in c.events] == [1]
+            assert sum(f.get("announcement") == "10 minutes left" for f in c.frames) == 1
+        assert injected
+        paced = [r for r, _, _ in written if not r.burst]
+        assert paced, "the news did not go in a round of its own"
+        assert [start for r, start, _ in written if r is paced[0]] == [0, 2, 4, 6]  # a turn each
+    finally:
+        for c in clients:
+            await c.close()
+
+
 async def test_a_deal_that_closes_goes_to_every_socket_in_one_pass_and_one_that_opens_in_slices(
         make_node, room):
-    """Sold out (here: stopped) is what every screen must show at once: that frame is not interleaved
-    with the claims being answered. A deal going live goes in slices like any frame, so the first
-    claims are answered while it is still going out."""
+    """Sold out (here: stopped) is what every screen must show at once: that round is not interleaved
+    with the claims being answered. A deal going live goes in slices, in consecutive loop passes, so
+    the first claims are answered while it is still going out."""
     node = await make_node(fanout_slice=2)
-    hub = node.hub
-    written: list[tuple[object, int]] = []  # (frame, where a slice started)
-    write_slice = hub._write_slice
-
-    def spy_write_slice(r, out):
-        written.append((out, out.next))
-        write_slice(r, out)
-
-    hub._write_slice = spy_write_slice
+    written = spy_on_writes(node.hub)
     clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(7)]
-
-    def frame_with(state: str) -> object:
-        return next(out for out, _ in written
-                    if any(d["id"] == deal["id"] and d["state"] == state for d in out.batch.deals))
-
     try:
         for c in clients:
             await c.until(lambda f: f["type"] == "snapshot")
         deal = await create_deal(node.port, room)
         for c in clients:
-            await c.until(lambda f: any(d["id"] == deal["id"] for d in f.get("deals", [])))
-        opened = frame_with("live")
-        assert [start for out, start in written if out is opened] == [0, 2, 4, 6]  # four slices of two
+            await c.until(lambda f: any(d["id"] == deal["id"] and d["state"] == "live"
+                                        for d in f.get("deals", [])))
+        opened = [r for r, _, _ in written if r.burst and not r.whole]
+        assert opened and [start for r, start, _ in written if r is opened[-1]] == [0, 2, 4, 6]
         status, body = await api(node.port, "POST", f"/api/rooms/{room}/deals/{deal['id']}/stop",
                                  token("assistant", room, "amy"))
         assert status == 200, body
         for c in clients:
             await c.until(lambda f: any(d["id"] == deal["id"] and d["state"] == "stopped"
                                         for d in f.get("deals", [])))
-        closed = frame_with("stopped")
-        assert [start for out, start in written if out is closed] == [0]  # one pass for all seven
+        closed = [r for r, _, _ in written if r.whole]
+        assert len(closed) == 1 and [start for r, start, _ in written if r is closed[0]] == [0]
     finally:
         for c in clients:
             await c.close()
 
 
-async def test_a_closing_deal_does_not_wait_behind_a_frame_in_slices(make_node, room):
-    """When a deal's closing state (sold out) comes due while a frame goes out in slices, the rest of
-    that frame goes at once, whole, and the sockets still get every event once and in order."""
+async def test_a_closing_deal_does_not_wait_behind_a_round(make_node, room):
+    """When a deal's closing state (sold out) comes due while a round goes out in slices, a new round
+    goes to every socket at once, and the sockets still get every event once and in order."""
     node = await make_node(fanout_slice=2)
     hub = node.hub
-    written: list[tuple[object, int]] = []  # (frame, where a slice started)
+    written = spy_on_writes(hub)
     interrupted: list[object] = []
-    write_slice = hub._write_slice
+    write = hub._write
 
-    def spy_write_slice(r, out):
-        written.append((out, out.next))
-        write_slice(r, out)
-        if out.next < len(out.peers) and not interrupted:  # mid-frame: a deal's new state comes due
-            interrupted.append(out)
+    def interrupt(r, current):
+        write(r, current)
+        if current.next < len(current.peers) and not interrupted:  # mid-round: a deal's new state
+            interrupted.append(current)
             r.state_changed = r.deal_closed = True
             hub._flush(r)
 
-    hub._write_slice = spy_write_slice
+    hub._write = interrupt
     clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(7)]
     try:
         for c in clients:
@@ -135,7 +152,9 @@ async def test_a_closing_deal_does_not_wait_behind_a_frame_in_slices(make_node, 
         await post_events(node.port, room, [comment("c")])
         for c in clients:
             assert [e["offset"] for e in await c.events_until(3)] == [1, 2, 3]
-        assert [start for out, start in written if out is interrupted[0]] == [0, 2]  # then the rest at once
+        assert interrupted
+        after = [r for r, _, _ in written if r is not interrupted[0]]
+        assert any(r.whole for r in after), "the closing state waited behind the round"
     finally:
         for c in clients:
             await c.close()

@@ -107,11 +107,26 @@ def test_a_big_rooms_moving_numbers_wait_longer_up_to_a_second():
     assert tick_for(0.05, 20000, 0.15, state_only=True, state_s=0.2) == 1.0
     assert tick_for(0.05, 8000, 0.15, state_only=True, state_s=2.0) == 2.0  # a longer setting stays longer
     assert tick_for(0.05, 8000, 0.15, state_only=False, state_s=0.2) == 0.15  # events do not wait for it
-    assert tick_for(0.05, 8000, 0.15, state_only=True, state_s=0.2, deal_state=True) == 0.05
 
 
-def test_a_deals_new_state_goes_at_the_base_tick_whatever_the_rooms_size():
-    from livecart.batch import tick_for
+def test_merged_batches_carry_every_event_in_order_and_the_latest_of_everything_else():
+    """What a socket gets when its turn comes after several flushes (hub.py's rounds)."""
+    from livecart.batch import Batch, merged
 
-    assert tick_for(0.05, 8000, 0.15, deal_state=True) == 0.05  # "sold out" reaches a big room promptly
-    assert tick_for(0.05, 8000, 0.15, busy=True, deal_state=True) == 0.05
+    first = Batch(events=[{"offset": 4}, {"offset": 5}], offset=5, counters={"likes": 1, "online": 3},
+                  deals=[{"id": "d1", "left": 9}, {"id": "d2", "left": 5}], fields={"pinned": "a"})
+    state = Batch(events=[], offset=5, counters={"online": 4}, deals=[{"id": "d1", "left": 8}],
+                  staff_only=True)
+    last = Batch(events=[{"offset": 6}], offset=6, fields={"pinned": "b", "announcement": "hi"})
+    out = merged([first, state, last])
+    assert [e["offset"] for e in out.events] == [4, 5, 6]
+    assert out.offset == 6 and out.first_offset == 4
+    assert out.counters == {"likes": 1, "online": 4}
+    assert out.deals == [{"id": "d1", "left": 8}, {"id": "d2", "left": 5}]
+    assert out.fields == {"pinned": "b", "announcement": "hi"}
+    assert not out.staff_only  # viewers see the events and the pin
+    assert merged([state, state]).staff_only  # nothing but a deal's funnel: staff alone
+    assert merged([state]) is state
+    # The inputs are left as they were: the log keeps them for the sockets whose turn is still to come.
+    assert first.counters == {"likes": 1, "online": 3} and first.fields == {"pinned": "a"}
+    assert [d["left"] for d in first.deals] == [9, 5] and len(first.events) == 2

@@ -109,7 +109,8 @@ class SocketLimits:
 class WebSocket(asyncio.Protocol):
     __slots__ = ("client", "endpoint", "errors", "expires_at", "floor", "fmt", "head", "held", "ip_key",
                  "issued_at", "last_seen", "listener", "lost", "open", "parked", "proto", "reader", "refused",
-                 "replies", "role", "room", "session", "stats", "token_id", "transport", "user", "wire")
+                 "replies", "role", "room", "seen", "session", "stats", "token_id", "transport", "user",
+                 "wire")
 
     def __init__(self, listener: SocketHost) -> None:
         self.listener = listener
@@ -133,6 +134,7 @@ class WebSocket(asyncio.Protocol):
         self.token_id = ""  # the token's jti, for revoking it alone
         self.room = ""
         self.floor = 0
+        self.seen = 0  # hub.py: how far the room's fan-out log has been written to this socket
         self.parked: list[Batch] | None = None
         self.held: bytes | None = None
         self.head = b""  # the request head so far, while the handshake is not answered
