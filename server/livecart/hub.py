@@ -75,17 +75,28 @@ STOP_GRACE_S = 2.0
 # was 59-103 ms at 1,000 and 31-45 ms at 400 (8 interleaved runs), while S3's p99 and CPU per delivery
 # stayed within the runs' spread (4 interleaved runs each way): the extra passes cost little.
 FANOUT_SLICE = 400
+NO_OFFSET = 1 << 62  # above any offset a room reaches
 
 
 @dataclass(slots=True)
 class Outgoing:
     """What the sockets that have had the log up to the same place get: one merged batch, its frame,
-    encoded once per wire (audience.WIRES number)."""
+    encoded once per wire (audience.WIRES number), and what the fan-out reads of it per socket."""
 
     batch: Batch
     frame: dict[str, Any]
     kind: FrameKind
+    offset: int
+    partial_from: int  # a socket whose floor is this or more has some of its events already
+    events: int
+    staff_only: bool
     encoded: dict[int, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, batch: Batch, now_ms: int) -> Outgoing:
+        events = len(batch.events)
+        return cls(batch, batch.frame(now_ms), FrameKind.EVENTS if events else FrameKind.STATE, batch.offset,
+                   batch.first_offset if events else NO_OFFSET, events, batch.staff_only)
 
 
 @dataclass(slots=True)
@@ -576,15 +587,12 @@ class RoomHub:
             out = shared.get(seen)
             if out is None:
                 now_ms = now_ms or self.clock.now_ms()
-                batch = merged(log[max(0, seen - log_start):])
-                out = shared[seen] = Outgoing(batch, batch.frame(now_ms),
-                                              FrameKind.EVENTS if batch.events else FrameKind.STATE)
-                room.busy = len(batch.events) >= BUSY_EVENTS
-            batch = out.batch
-            if batch.staff_only and peer.role not in STAFF_ROLES:
+                out = shared[seen] = Outgoing.of(merged(log[max(0, seen - log_start):]), now_ms)
+                room.busy = out.events >= BUSY_EVENTS
+            if out.staff_only and peer.role not in STAFF_ROLES:
                 continue  # nothing viewers and overlays see (a deal's funnel moved)
-            if peer.floor >= batch.first_offset and batch.events:
-                self._deliver_one(peer, batch)  # it already has part of this batch
+            if peer.floor >= out.partial_from:
+                self._deliver_one(peer, out.batch)  # it already has part of this batch
                 continue
             data = out.encoded.get(peer.wire)
             if data is None:
@@ -594,12 +602,12 @@ class RoomHub:
             # Never lower: a socket that resumed may have read history further than this node's
             # batches have got (Redis is ahead of pub/sub), and a state-only batch at an older offset
             # must not make the next batch resend events it already has.
-            if batch.offset > peer.floor:
-                peer.floor = batch.offset
+            if out.offset > peer.floor:
+                peer.floor = out.offset
             peer.send_frame(data, out.kind)
             sent += 1
             written += len(data)
-            events += len(batch.events)
+            events += out.events
         self.metrics.frames_out.inc(sent)
         self.metrics.events_out.inc(events)
         self.metrics.bytes_out.inc(written)
