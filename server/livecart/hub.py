@@ -154,7 +154,7 @@ class RoomHub:
             room = self.rooms[room_name] = Room(room_name)
             self._spawn(self._open_room(room))
         peer.parked = []
-        room.peers.add(peer)
+        room.peers[peer] = None
         room.joining.add(peer)
         if peer.role == "viewer":
             room.viewers += 1
@@ -177,7 +177,7 @@ class RoomHub:
         room = self.rooms.get(room_name)
         if room is None or peer not in room.peers:
             return
-        room.peers.discard(peer)
+        room.peers.pop(peer, None)
         room.joining.discard(peer)
         self.metrics.connections.dec()
         if peer.role == "viewer":

@@ -61,7 +61,9 @@ class Room:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.peers: set[Peer] = set()
+        # Insertion-ordered (a dict, not a set): a socket stays in the same slice of the hub's rounds from
+        # one round to the next, so the rounds' stagger holds (a set's order changes as it grows).
+        self.peers: dict[Peer, None] = {}
         self.viewers = 0  # viewer sockets on this node
         self.overlays_here = 0  # overlay sockets on this node (the console shows whether one is connected)
         self.epoch = ""

@@ -27,11 +27,11 @@ def spy_on_writes(hub, slice_s: float = 0.0) -> list[tuple[object, int, int]]:
 
 
 async def test_rounds_of_slices_bring_every_socket_every_event_once_in_order(make_node, room):
-    """Eight sockets in slices of two: a round takes four turns while the events keep coming and are
+    """Forty sockets in slices of eight: a round takes five turns while the events keep coming and are
     flushed at every turn; a socket's frame has everything since its last."""
-    node = await make_node(fanout_slice=2, tick_ms=40, max_tick_ms=40)
+    node = await make_node(fanout_slice=8, tick_ms=40, max_tick_ms=40)
     written = spy_on_writes(node.hub, slice_s=0.003)
-    clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(8)]
+    clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(40)]
     late = None
     try:
         for c in clients:
@@ -53,6 +53,10 @@ async def test_rounds_of_slices_bring_every_socket_every_event_once_in_order(mak
         assert late.frames[0]["type"] == "snapshot"
         assert [e["offset"] for e in late.events] == list(range(start + 1, total + 1))
         assert any(start > 0 for _, start, _ in written), "no round went in more than one slice"
+        # A socket keeps its place from one round to the next (the stagger holds); one that joins
+        # comes after them.
+        first, last = written[0][0], written[-1][0]
+        assert len(last.peers) == len(first.peers) + 1 and last.peers[:-1] == first.peers
     finally:
         for c in [*clients, *([late] if late else [])]:
             await c.close()
