@@ -482,7 +482,7 @@ class RoomHub:
         if room.state_changed:  # a deal's new state: a round to every socket, at most one per base tick
             at = max(now, room.state_round_started + self.tick)
         elif current is not None:
-            at = room.last_turn + (0.0 if current.burst else self._pace(room, current))
+            at = room.last_turn if current.burst else self._next_turn(room, current)
         else:  # a quiet room's news goes now, unless its last round started less than a tick ago
             at = max(now, room.round_started + self._period(room, urgent=room.urgent))
         self._turn_at(room, at)
@@ -501,10 +501,15 @@ class RoomHub:
         return tick_for(self.tick, len(room.peers), self.max_tick, room.busy, state_only=not urgent,
                         state_s=self.state_tick)
 
-    def _pace(self, room: Room, current: Round) -> float:
-        """Between two turns of a paced round: its slices spread over the room's period."""
-        slices = -(-len(current.peers) // self.fanout_slice)
-        return self._period(room, urgent=current.urgent or room.urgent) / max(1, slices)
+    def _next_turn(self, room: Room, current: Round) -> float:
+        """When a paced round's next turn is due: its slices spread over the room's period, and its first
+        no sooner than a period after the previous round's first, so that a socket gets at most a frame
+        per period. (Right after a round in one burst, the next waits: in a rush, the stock counts that
+        came while "live" went out to 8,000 sockets otherwise went out to all of them at once after it.)"""
+        slices = max(1, -(-len(current.peers) // self.fanout_slice))
+        period = self._period(room, urgent=current.urgent or room.urgent)
+        at = room.last_turn + period / slices
+        return at if current.next else max(at, room.round_started + period)
 
     def _flush(self, room: Room) -> None:
         """One turn: flush the batch into the log, and write the round's next slice (a new round when
@@ -522,16 +527,16 @@ class RoomHub:
             # 0.15-0.75 s after the first, where in one go it takes the ~0.1 s of its writes. Live goes
             # in slices, so the first claims are answered while it is still going out (8,000 sockets, 4
             # interleaved runs each way: first answer 151-216 -> 51-82 ms).
-            current = self._start_round(room, now, burst=True, whole=room.deal_closed)
+            current = self._start_round(room, burst=True, whole=room.deal_closed)
             room.state_changed = room.deal_closed = False
             room.state_round_started = now
         elif current is None:
             if room.log_end == room.done_seq:
                 return  # nothing new for anybody
-            current = self._start_round(room, now, burst=True, whole=False)  # a quiet room's news: now
+            current = self._start_round(room, burst=True, whole=False)  # a quiet room's news: now
         self._write(room, current)
         if current.next < len(current.peers):
-            self._turn_at(room, now if current.burst else now + self._pace(room, current))
+            self._turn_at(room, now if current.burst else self._next_turn(room, current))
             return
         # The round is done: every socket has had the log up to where it started (or up to a reset of
         # the room since, which put everyone there).
@@ -541,13 +546,12 @@ class RoomHub:
         room.log_start = room.done_seq
         self.metrics.tick_seconds.observe(current.seconds)
         if room.log_end > room.done_seq:  # news came during the round: the next round, paced
-            current = self._start_round(room, now, burst=False, whole=False)
-            self._turn_at(room, now + self._pace(room, current))
+            current = self._start_round(room, burst=False, whole=False)
+            self._turn_at(room, self._next_turn(room, current))
 
-    def _start_round(self, room: Room, now: float, *, burst: bool, whole: bool) -> Round:
+    def _start_round(self, room: Room, *, burst: bool, whole: bool) -> Round:
         room.round = current = Round(list(room.peers), room.log_end, burst, whole, room.urgent)
         room.urgent = False
-        room.round_started = now
         return current
 
     def _append(self, room: Room, batch: Batch) -> None:
@@ -568,6 +572,8 @@ class RoomHub:
         its first frame, read from Redis after it registered, already holds what was flushed before."""
         started = time.perf_counter()
         peers, start = current.peers, current.next
+        if not start:
+            room.round_started = room.last_turn
         end = current.next = len(peers) if current.whole else start + self.fanout_slice
         self._deliver(room, peers[start:end] if start or end < len(peers) else peers)
         current.seconds += time.perf_counter() - started
