@@ -47,6 +47,10 @@ class BagDesk:
         # room not in it has no bag to enter, and costs ingest nothing; a bag opened on another node
         # takes entries here from the next pass (TIMER_S).
         self.in_progress: dict[str, int] = {}
+        # Rooms whose bag was opened here since the timer pass's read of lc:bags-due began: that read
+        # may have missed them, and must not drop them from `in_progress` when it lands (until the next
+        # pass, every entry to the new bag was skipped: a load-tool run lost all 580 of its entries).
+        self._opened: dict[str, int] = {}
         # Each such room's BAG map as last read (loop time, map or None), at most CACHE_S old when
         # entries are matched against it. The entry script itself checks that the bag is open, by
         # Redis's clock.
@@ -60,7 +64,7 @@ class BagDesk:
     async def create(self, room: str, bag: str, spec: BagSpec, by: str) -> dict[str, Any]:
         seed = new_seed()
         bag_map = await self.store.create(room, bag, spec, seed, commitment(seed), by)
-        self.in_progress[room] = bag_map["ends_at"]
+        self.in_progress[room] = self._opened[room] = bag_map["ends_at"]
         self._current.pop(room, None)
         return bag_map
 
@@ -173,7 +177,8 @@ class BagDesk:
 
     async def step(self) -> None:
         """One look at the bags in progress: draw or redraw those whose time has come."""
-        self.in_progress = dict(await self.store.due_rooms(2**62))
+        self._opened = {}
+        self.in_progress = {**dict(await self.store.due_rooms(2**62)), **self._opened}
         now = self.clock.now_ms()
         for room in [r for r, due in self.in_progress.items() if due <= now]:
             try:

@@ -364,3 +364,34 @@ async def test_a_create_retried_with_its_idempotency_key_opens_one_bag(node, roo
     assert answers[0] == answers[1] and answers[0][0] == 201
     status, listing = await api(node.port, "GET", f"/api/rooms/{room}/bags", token("viewer", room))
     assert [b["id"] for b in listing["bags"]] == [answers[0][1]["bag"]["id"]]
+
+
+async def test_a_bag_opened_while_the_timer_reads_the_due_rooms_takes_entries_at_once(node, room):
+    """The timer pass reads lc:bags-due; a bag opened on this node after that read began, and before
+    its answer landed, was dropped from the rooms taking entries until the next pass, and the entries
+    sent meanwhile were skipped. Here the read is held (a real read, answered late) until the bag is
+    open."""
+    bags = node.bags
+    read_due, opened = bags.store.due_rooms, asyncio.Event()
+
+    async def answered_after_the_open(limit):
+        rooms = await read_due(limit)  # read before the bag exists
+        await opened.wait()
+        return rooms
+
+    bags.store.due_rooms = answered_after_the_open
+    try:
+        step = asyncio.create_task(bags.step())
+        await asyncio.sleep(0.05)  # the read is done, its answer held
+        bag = await create_bag(node.port, room)
+        opened.set()
+        await step
+    finally:
+        bags.store.due_rooms = read_due
+    assert room in bags.in_progress
+    overlay = await RoomClient.connect(ws_url(node.port, room, token("overlay", room)))
+    await overlay.recv()
+    await post_events(node.port, room, entries(["u1", "u2"]))
+    seen = await bag_frame(overlay, lambda b: b["entrants"] == 2)  # skipped entries: it never comes
+    assert seen["id"] == bag["id"]
+    await overlay.close()
