@@ -53,11 +53,11 @@ def _seen_differently(old: dict[str, str], wire: dict[str, Any], now_ms: int) ->
 
 
 class Room:
-    __slots__ = ("batch", "busy", "claim_rates", "counters", "round", "round_started", "deal_closed", "deals",
-                 "done_seq", "epoch", "flush_at", "flush_handle", "joining", "last_turn", "log", "log_start",
-                 "name", "next_recoveries", "next_snapshot", "online", "overlays", "overlays_here", "peers",
-                 "reading", "ready", "sent_states", "stage", "state_changed", "state_round_started",
-                 "transition_handle", "urgent", "viewers")
+    __slots__ = ("batch", "busy", "claim_rates", "counters", "deal_closed", "deals", "done_seq", "epoch",
+                 "flush_at", "flush_handle", "joining", "last_turn", "log", "log_start", "name",
+                 "next_recoveries", "next_snapshot", "online", "overlays", "overlays_here", "peers",
+                 "reading", "ready", "round", "round_started", "sent_states", "stage", "state_changed",
+                 "state_round_started", "transition_handle", "urgent", "viewers")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -87,8 +87,8 @@ class Room:
         self.flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None  # the next turn
         self.flush_at = 0.0  # when flush_handle runs (loop time)
         self.transition_handle: asyncio.TimerHandle | None = None
-        self.last_turn = 0.0
-        self.round_started = 0.0
+        self.last_turn = 0.0  # loop time of the last turn
+        self.round_started = 0.0  # ... and of the last round's first slice
         self.state_round_started = 0.0  # the last round for a deal's new state (at most one per base tick)
         self.busy = False  # the last frame carried many events: the next one may wait longer
         # Not yet in a round: something more than moving numbers (events, a deal's new state, a pin): it
