@@ -11,9 +11,10 @@ import time
 from tests.support import RoomClient, api, comment, create_deal, post_events, token, ws_url
 
 
-def spy_on_writes(hub, slice_s: float = 0.0) -> list[tuple[object, int, int]]:
+def spy_on_writes(hub, slice_s: float = 0.0, after=None) -> list[tuple[object, int, int]]:
     """(the round, where the slice started, how many flushed batches the log held) of every turn;
-    `slice_s`: each slice takes that long, like a big room's (a few ms), so news comes during a round."""
+    `slice_s`: each slice takes that long, like a big room's (a few ms), so news comes during a round;
+    `after(room, round)`: called once the slice is written (to make something happen mid-round)."""
     written: list[tuple[object, int, int]] = []
     write = hub._write
 
@@ -21,9 +22,19 @@ def spy_on_writes(hub, slice_s: float = 0.0) -> list[tuple[object, int, int]]:
         written.append((current, current.next, len(room.log)))
         time.sleep(slice_s)
         write(room, current)
+        if after is not None:
+            after(room, current)
 
     hub._write = spy
     return written
+
+
+async def connected(node, room, n: int) -> list[RoomClient]:
+    """`n` sockets of the room, each past its snapshot."""
+    clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(n)]
+    for c in clients:
+        await c.until(lambda f: f["type"] == "snapshot")
+    return clients
 
 
 async def test_rounds_of_slices_bring_every_socket_every_event_once_in_order(make_node, room):
@@ -31,11 +42,9 @@ async def test_rounds_of_slices_bring_every_socket_every_event_once_in_order(mak
     flushed at every turn; a socket's frame has everything since its last."""
     node = await make_node(fanout_slice=8, tick_ms=40, max_tick_ms=40)
     written = spy_on_writes(node.hub, slice_s=0.003)
-    clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(40)]
+    clients = await connected(node, room, 40)
     late = None
     try:
-        for c in clients:
-            await c.until(lambda f: f["type"] == "snapshot")
         total = 0
         for round_ in range(12):
             pairs = [[comment(f"e{round_}-{i}-a"), comment(f"e{round_}-{i}-b")] for i in range(3)]
@@ -69,12 +78,9 @@ async def test_news_during_a_round_goes_in_a_paced_round_once_to_each_socket(mak
     round, paced: its slices spread over the room's tick, one per turn, not in one burst."""
     node = await make_node(fanout_slice=2, tick_ms=40, max_tick_ms=40)
     hub = node.hub
-    written = spy_on_writes(hub)
-    write = hub._write
     injected: list[object] = []
 
     def news_mid_round(r, current):
-        write(r, current)
         if current.burst and current.next == 2 and not injected:
             # As a pin arrives from the channel (RoomHub._on_message, StageChanged) between two slices.
             injected.append(current)
@@ -82,11 +88,9 @@ async def test_news_during_a_round_goes_in_a_paced_round_once_to_each_socket(mak
             r.batch.set_field("announcement", "10 minutes left")
             hub.schedule_flush(r)
 
-    hub._write = news_mid_round
-    clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(8)]
+    written = spy_on_writes(hub, after=news_mid_round)
+    clients = await connected(node, room, 8)
     try:
-        for c in clients:
-            await c.until(lambda f: f["type"] == "snapshot")
         await post_events(node.port, room, [comment("a")])
         for c in clients:
             await c.until(lambda f: f.get("announcement") == "10 minutes left")
@@ -110,10 +114,8 @@ async def test_a_deal_that_closes_goes_to_every_socket_in_one_pass_and_one_that_
     the first claims are answered while it is still going out."""
     node = await make_node(fanout_slice=2)
     written = spy_on_writes(node.hub)
-    clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(7)]
+    clients = await connected(node, room, 7)
     try:
-        for c in clients:
-            await c.until(lambda f: f["type"] == "snapshot")
         deal = await create_deal(node.port, room)
         for c in clients:
             await c.until(lambda f: any(d["id"] == deal["id"] and d["state"] == "live"
@@ -138,22 +140,17 @@ async def test_a_closing_deal_does_not_wait_behind_a_round(make_node, room):
     goes to every socket at once, and the sockets still get every event once and in order."""
     node = await make_node(fanout_slice=2)
     hub = node.hub
-    written = spy_on_writes(hub)
     interrupted: list[object] = []
-    write = hub._write
 
     def interrupt(r, current):
-        write(r, current)
         if current.next < len(current.peers) and not interrupted:  # mid-round: a deal's new state
             interrupted.append(current)
             r.state_changed = r.deal_closed = True
             hub._flush(r)
 
-    hub._write = interrupt
-    clients = [await RoomClient.connect(ws_url(node.port, room)) for _ in range(7)]
+    written = spy_on_writes(hub, after=interrupt)
+    clients = await connected(node, room, 7)
     try:
-        for c in clients:
-            await c.until(lambda f: f["type"] == "snapshot")
         await post_events(node.port, room, [comment("a"), comment("b")])
         await post_events(node.port, room, [comment("c")])
         for c in clients:
