@@ -356,7 +356,8 @@ class RoomClient:
     """
 
     def __init__(self, url: str, room: str, token: str, *, fmt: str = "json",
-                 on_frame: OnFrame | None = None, on_close: Callable[[int], None] | None = None,
+                 on_frame: OnFrame | None = None, on_open: Callable[[], None] | None = None,
+                 on_close: Callable[[int], None] | None = None,
                  backoff: Backoff | None = None, connect_timeout_s: float = 10.0,
                  local_addr: tuple[str, int] | None = None, decoder: Decoder | None = None) -> None:
         base = urllib.parse.urlsplit(url)
@@ -371,6 +372,7 @@ class RoomClient:
         self.token = token
         self.format = Format.parse(fmt)
         self.on_frame = on_frame
+        self.on_open = on_open  # each connect that got its first frame; under run(), one on_close follows
         self.on_close = on_close
         self.backoff = backoff or Backoff()
         self.connect_timeout_s = connect_timeout_s
@@ -432,6 +434,8 @@ class RoomClient:
                 if not first.done():
                     code, reason = session.closed.result()
                     raise ConnectionError(f"closed with {code} {reason} before the first frame")
+                if self.on_open is not None:
+                    self.on_open()
                 return first.result()
         except BaseException:
             session.abort()

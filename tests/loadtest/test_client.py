@@ -75,8 +75,10 @@ def test_the_histogram_keeps_percentiles_within_its_resolution_and_merges():
 async def test_the_client_resumes_after_a_drop_and_claims(node, room):
     deal = await create_deal(node.port, room, stock=1, limit_per_user=1)
     seen: list[int] = []
+    hooks: list[object] = []  # each open, then each close with its code
     client = RoomClient(f"http://127.0.0.1:{node.port}", room, token("viewer", room, "lin"),
                         on_frame=lambda _f, events: seen.extend(e["offset"] for e in events),
+                        on_open=lambda: hooks.append("open"), on_close=hooks.append,
                         backoff=Backoff(base_s=0.05, cap_s=0.1))
     first = await client.connect()
     assert first["type"] == "snapshot"
@@ -87,12 +89,14 @@ async def test_the_client_resumes_after_a_drop_and_claims(node, room):
     await post_events(node.port, room, [comment("c")])
     await wait_for(lambda: seen == [1, 2, 3])
     assert client.resumes == 1 and client.closes[1006] == 1
+    assert hooks == ["open", 1006, "open"]
     assert (await client.claim(deal["id"], req="k1"))["ok"] is True
     assert (await client.claim(deal["id"], req="k2"))["reason"] in ("sold_out", "limit_reached")
     assert (await client.claim(deal["id"], req="k1"))["ok"] is True  # the same key: the first answer
     await client.close()
     await asyncio.wait_for(runner, WAIT)
     assert client.cursor.duplicates == client.cursor.gaps == 0
+    assert hooks == ["open", 1006, "open", 1000]
 
 
 async def test_a_client_refused_with_503_busy_comes_back_after_retry_after(make_node, room):
