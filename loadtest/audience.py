@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import random
 import resource
 import time
@@ -340,6 +341,12 @@ class Audience:
 
     def _opened(self) -> None:
         self.open_sockets += 1
+        if self.open_sockets == len(self.viewers):
+            # Every socket is open: what the worker holds now lives as long as the run. A full
+            # collection walks all of it (8,000 viewers: 0.13-0.57 s, every second or so while they
+            # connected, and once inside a claim rush, where the answers it held unread counted as
+            # 0.5 s of the node's latency). Frozen, the collector skips it from now on.
+            gc.freeze()
 
     def _closed(self, code: int) -> None:
         self.open_sockets -= 1
@@ -667,4 +674,5 @@ def worker_main(conn: Connection, cfg: dict[str, Any]) -> None:
     import uvloop
 
     raise_fd_limit()
+    gc.set_threshold(50_000, 20, 100)  # as the node (cli.py): a worker makes little cyclic garbage
     uvloop.run(Audience(conn, cfg).serve())
