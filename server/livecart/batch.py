@@ -127,6 +127,11 @@ class RoomBatch:
             self._ready.append(self._ahead.pop(self.next_offset))
             self.next_offset += 1
 
+    @property
+    def newest(self) -> int:
+        """The highest offset this batch has been given (in order or ahead of a hole)."""
+        return max(self.next_offset - 1, max(self._ahead, default=0))
+
     def missing(self) -> tuple[int, int] | None:
         if not self._ahead:
             return None

@@ -444,8 +444,17 @@ class RoomHub:
                 await self._reset(room)
             return
         if history.events:
+            # The counters as of the read go too, unless pub/sub brought later ones meanwhile: events
+            # that came only this way (published before this node's subscription was in place, or
+            # while it was reconnecting) left them as they were before those events.
+            newer = history.offset > room.batch.newest
             room.batch.add_events(history.events)
+            if newer:
+                room.counters = counters_to_wire(history.counters, room.currency)
+                room.batch.set_counters(room.counters)
             self.schedule_flush(room)
+            if self.on_numbers is not None:
+                self.on_numbers(room)
 
     async def _reset(self, room: Room) -> None:
         """The room's history was lost or outran us: everyone starts again from a snapshot."""

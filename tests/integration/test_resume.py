@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
+from livecart.events import counter_deltas, validate_event
+from livecart.protocol import encode_json
+from livecart.store.redis_store import RedisStore
 from tests.support import RoomClient, comment, post_events, ws_url
 
 
@@ -137,4 +141,29 @@ async def test_a_state_frame_from_behind_a_resumed_socket_does_not_resend_its_ev
     await post_events(node.port, room, [comment("c")])
     await client.events_until(3)
     assert [e["offset"] for e in client.events] == [1, 2, 3]
+    await client.close()
+
+
+async def test_events_a_node_reads_from_history_bring_the_counters_they_moved(node, room):
+    # Events this node's pub/sub never delivered (published before its subscription was in place, or
+    # while it reconnected) reach its sockets from a history read. The counters must move with them:
+    # they stayed as they were until the next published event (in CI: an event posted right after a
+    # room's first socket joined came with its count still the old one).
+    client = await RoomClient.connect(ws_url(node.port, room))
+    assert (await client.recv())["type"] == "snapshot"
+    await post_events(node.port, room, [comment("c1")])
+    await client.until(lambda f: f.get("counters", {}).get("comments") == 1)
+    # SPUBLISH: sharded channels are another namespace, so the node's SUBSCRIBE never sees these.
+    unheard = RedisStore(node.store.client, history_max=1000, history_max_age_s=60, dedup_window_s=60,
+                         sharded_pubsub=True)
+    now = int(time.time() * 1000)
+    events = [validate_event(comment(f"c{n}"), now) for n in (2, 3)]
+    await unheard.append(room, [(e["id"], encode_json(e), counter_deltas(e)) for e in events], now)
+    await asyncio.sleep(0.3)
+    assert [e["id"] for e in client.events] == ["c1"]  # not heard
+    # The node's pub/sub connection drops: it subscribes again and reads what it missed.
+    assert await node.store.client.client_kill_filter(_type="pubsub") >= 1
+    frame = await client.until(lambda f: any(e["offset"] == 3 for e in f.get("events", [])))
+    assert [e["id"] for e in client.events] == ["c1", "c2", "c3"]
+    assert frame["counters"]["comments"] == 3
     await client.close()

@@ -47,6 +47,17 @@ def test_a_hole_holds_later_events_back_and_names_the_missing_range():
     assert [e["offset"] for e in batch.flush().events] == [2, 3, 4, 5]
 
 
+def test_newest_is_the_highest_offset_given_in_order_or_ahead_of_a_hole():
+    b = RoomBatch(offset=4)
+    assert b.newest == 4  # nothing given yet: where the room was
+    b.add_events([ev(5), ev(6)])
+    assert b.newest == 6
+    b.add_events([ev(9), ev(8)])  # ahead of the hole at 7
+    assert b.newest == 9 and b.missing() == (7, 7)
+    b.add_events([ev(7)])
+    assert b.newest == 9 and b.missing() is None
+
+
 def test_counters_and_deals_are_coalesced_to_their_latest_value():
     batch = RoomBatch(0)
     batch.set_counters({"likes": 1})
