@@ -98,7 +98,7 @@ async def test_a_stall_of_a_workers_loop_is_reported_though_no_tick_fell_in_it()
         first = await asyncio.to_thread(ours.recv)  # a tick: the next is a second away
         assert first[0] == "tick"
         await asyncio.sleep(0.2)
-        time.sleep(0.4)  # noqa: ASYNC251 (the point: the worker's loop stops, as in a collection, between ticks)
+        time.sleep(0.4)  # noqa: ASYNC251  # the point: the worker's loop stops, as in a collection, between ticks
         tick = await asyncio.wait_for(asyncio.to_thread(ours.recv), 3 * WAIT)
         assert tick[0] == "tick" and tick[1]["lag_ms"] >= 350, tick
     finally:
