@@ -60,6 +60,7 @@ class DealStore:
         self._external = register(client, "external_sale.lua", with_lib=True)
         self._retire = register(client, "deal_retire.lua", with_lib=True)
         self._claim_routes: dict[str, tuple[tuple[str], tuple[str, str, str]]] = {}
+        self._answer_keys: dict[tuple[str, str], str] = {}  # (room, deal) -> the deal's answers hash
         self._claims = ScriptBatcher(client, lua_source("claim.lua", with_lib=True), width=2,
                                      parse=_claim_answer, on_error=store_error)
         self._refusals = ScriptBatcher(client, lua_source("refuse.lua"), width=2, parse=_refusal,
@@ -129,7 +130,11 @@ class DealStore:
         answer, with status `rejected` when it is `reply`, stored now, else `again` (or StoreUnavailable
         while Redis is unreachable). Batched like the claims (refuse.lua, many keys a call), so that in
         a rush a refusal after the sell-out costs a few microseconds of Redis."""
-        answers = RoomKeys(room).deal(deal_id) + ":keys"
+        answers = self._answer_keys.get((room, deal_id))
+        if answers is None:  # as for claims: built once per deal, not per refusal
+            if len(self._answer_keys) > 10_000:
+                self._answer_keys.clear()
+            answers = self._answer_keys[room, deal_id] = RoomKeys(room).deal(deal_id) + ":keys"
         self._refusals.submit((answers,), (reply,), (claim_answer_field(user, key),), deliver)
 
     def close(self) -> None:
