@@ -339,11 +339,17 @@ class RoomHub:
         if message.epoch != room.epoch:
             self._spawn(self._reset(room))
             return
-        room.batch.add_events(message.events)
-        room.counters = counters_to_wire(message.counters, room.currency)
-        room.batch.set_counters(room.counters)
+        self._take_events(room, message.events, message.counters)
         if room.batch.missing():
             self._spawn(self._fill(room))
+
+    def _take_events(self, room: Room, events: list[dict[str, Any]], counters: dict[str, int] | None) -> None:
+        """Events for the room's sockets, from pub/sub or history, with the room's counters as of them
+        (None: keep the counters the room has, which are newer)."""
+        room.batch.add_events(events)
+        if counters is not None:
+            room.counters = counters_to_wire(counters, room.currency)
+            room.batch.set_counters(room.counters)
         self.schedule_flush(room)
         if self.on_numbers is not None:
             self.on_numbers(room)
@@ -448,13 +454,7 @@ class RoomHub:
             # that came only this way (published before this node's subscription was in place, or
             # while it was reconnecting) left them as they were before those events.
             newer = history.offset > room.batch.newest
-            room.batch.add_events(history.events)
-            if newer:
-                room.counters = counters_to_wire(history.counters, room.currency)
-                room.batch.set_counters(room.counters)
-            self.schedule_flush(room)
-            if self.on_numbers is not None:
-                self.on_numbers(room)
+            self._take_events(room, history.events, history.counters if newer else None)
 
     async def _reset(self, room: Room) -> None:
         """The room's history was lost or outran us: everyone starts again from a snapshot."""
